@@ -1,0 +1,138 @@
+/*
+ * cli.h - the command face: the shared flag vocabulary, error printing,
+ * output rendering (table/json/csv from one record), progress bar.
+ * Nothing here is part of libmoeplace; no algorithm lives in cli/.
+ *
+ * Memory: cli_doc_create returns a document freed by cli_doc_destroy; all
+ * strings added to it are copied.
+ */
+#ifndef CLI_H
+#define CLI_H
+
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "traces/mp_error.h"
+#include "traces/mp_trace.h"
+
+#define MOEPLACE_VERSION "0.1.0"
+
+/* Exit statuses. */
+#define CLI_OK 0
+#define CLI_EDATA 1  /* data or runtime error */
+#define CLI_EUSAGE 2 /* usage error           */
+
+typedef enum cli_format { CLI_FMT_TABLE = 0, CLI_FMT_JSON, CLI_FMT_CSV } cli_format;
+
+/* Flags every command spells the same way (parsed in cli_common_option). */
+typedef struct cli_common {
+    const char *cmd;    /* "stats"                          */
+    const char *output; /* -o, --output                     */
+    cli_format format;  /* --format table|json|csv          */
+    int threads;        /* -j, --threads (default 1)        */
+    uint64_t seed;      /* --seed (default 1)               */
+    int seed_set;
+    int quiet;          /* -q, --quiet: no progress bar     */
+    int help;           /* -h, --help                       */
+    mp_format in_format;  /* --from FMT (input format)      */
+    mp_format out_format; /* --to FMT (output format)       */
+} cli_common;
+
+/* Long-option codes: common ones 256..299, a command's own from 300. */
+enum {
+    CLI_OPT_FORMAT = 256,
+    CLI_OPT_SEED,
+    CLI_OPT_FROM,
+    CLI_OPT_TO,
+    CLI_OPT_OWN = 300
+};
+
+#define CLI_COMMON_SHORT "ho:j:q"
+#define CLI_COMMON_LONG                                                                                    \
+    {"help", no_argument, NULL, 'h'}, {"output", required_argument, NULL, 'o'},                          \
+        {"threads", required_argument, NULL, 'j'}, {"quiet", no_argument, NULL, 'q'},                     \
+        {"format", required_argument, NULL, CLI_OPT_FORMAT}, {"seed", required_argument, NULL, CLI_OPT_SEED}, \
+        {"from", required_argument, NULL, CLI_OPT_FROM}, {"to", required_argument, NULL, CLI_OPT_TO}
+
+void cli_common_init(cli_common *c, const char *cmd);
+
+/* Handles a common option: returns 1 when handled, 0 when not common,
+ * CLI_EUSAGE negated (-2) after printing a usage error. */
+int cli_common_option(cli_common *c, int opt, const char *arg);
+
+/* Prints "moeplace CMD: MESSAGE (see 'moeplace help CMD')" and returns CLI_EUSAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Prints "moeplace: MESSAGE" for a library failure and returns CLI_EDATA
+ * (CLI_EUSAGE when err->code is MP_EINVAL). */
+int cli_fail(const mp_err *err);
+
+/* Strict number parsing for flag values; on failure print a usage error
+ * naming `flag` and return -1. */
+int cli_parse_i64(const char *cmd, const char *flag, const char *arg, int64_t lo, int64_t hi, int64_t *out);
+int cli_parse_int(const char *cmd, const char *flag, const char *arg, int lo, int hi, int *out);
+int cli_parse_double(const char *cmd, const char *flag, const char *arg, double lo, double hi, double *out);
+/* "A:B", "A:", ":B" or "A" (one step) into [begin, end); end -1 = to the end. */
+int cli_parse_range(const char *cmd, const char *flag, const char *arg, int64_t *begin, int64_t *end);
+
+/* Read options from the common flags (threads, --from). */
+mp_read_opts cli_read_opts(const cli_common *c);
+
+/* ---- output documents: one record rendered as table, JSON or CSV ---- */
+typedef struct cli_doc cli_doc;
+typedef struct cli_tab cli_tab;
+
+/* schema names the document kind, e.g. "moeplace.stats"; JSON carries it and
+ * CLI_SCHEMA_VERSION. */
+#define CLI_SCHEMA_VERSION 1
+cli_doc *cli_doc_create(const char *schema);
+void cli_doc_destroy(cli_doc *d);
+/* Scalars shown as "key: value" above the tables (and as JSON members). */
+void cli_doc_str(cli_doc *d, const char *key, const char *val);
+void cli_doc_int(cli_doc *d, const char *key, int64_t val);
+void cli_doc_num(cli_doc *d, const char *key, double val, int decimals);
+/* A table: name is its JSON key; title its caption in text output. */
+cli_tab *cli_doc_table(cli_doc *d, const char *name, const char *title);
+/* Columns, then cells row by row in column order. */
+void cli_tab_col(cli_tab *t, const char *name, int decimals); /* decimals < 0: integer/string */
+void cli_tab_str(cli_tab *t, const char *val);
+void cli_tab_int(cli_tab *t, int64_t val);
+void cli_tab_num(cli_tab *t, double val);
+/* Renders to fp; returns 0 or -1 on a write error. */
+int cli_doc_print(const cli_doc *d, FILE *fp, cli_format f);
+/* Renders to c->output (atomically) or stdout; returns an exit status. */
+int cli_doc_emit(const cli_doc *d, const cli_common *c);
+
+/* ---- progress bar on stderr, only when it is a terminal and not --quiet ---- */
+typedef struct cli_progress {
+    int on;
+    const char *label;
+    double last; /* time of the last redraw */
+    double start;
+    int drawn;
+} cli_progress;
+void cli_progress_init(cli_progress *p, const cli_common *c, const char *label);
+/* mp_progress_fn-compatible: ctx is the cli_progress. */
+void cli_progress_update(void *ctx, int64_t done, int64_t total);
+void cli_progress_done(cli_progress *p);
+
+/* ---- commands ---- */
+typedef struct cli_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+    const char *usage;
+} cli_command;
+
+#define CLI_CMD(name, summary) \
+    int cmd_##name(int argc, char **argv); \
+    extern const char cmd_##name##_usage[];
+#include "cli/commands.def"
+#undef CLI_CMD
+
+#endif

@@ -1,0 +1,132 @@
+/* cmd_convert.c - `moeplace convert IN -o OUT`. */
+#include <string.h>
+
+#include "cli/cli.h"
+#include "traces/mp_loads.h"
+#include "traces/mp_trace.h"
+
+const char cmd_convert_usage[] =
+    "usage: moeplace convert IN -o OUT [--from FMT] [--to FMT] [options]\n"
+    "\n"
+    "Converts a routing trace between .mpt, .npy, .csv and .json; the formats\n"
+    "follow the file names unless --from/--to say.  A .json output holds load\n"
+    "counts (SGLang logical_count), not per-token routing.  The output appears\n"
+    "whole or not at all.\n"
+    "\n"
+    "  -o, --output OUT       output file (required)\n"
+    "  --from FMT, --to FMT   mpt, npy, csv or json\n"
+    "  --layout LTK|TLK       npy input: axis order of a 3-D array\n"
+    "  --weights FILE         npy: gate weights to read (input) or write (output)\n"
+    "  --experts E            npy/csv input: number of experts (else max id + 1)\n"
+    "  --tokens-per-step T    npy input: split the array into steps of T tokens\n"
+    "  --level N              mpt output: zlib level 1..9 (default 6)\n"
+    "  --per-step             json output: one load matrix per step [S][L][E]\n"
+    "  --no-weights           drop gate weights\n"
+    "  -j, --threads N        compression/decoding threads\n"
+    "  -q, --quiet            no progress bar\n";
+
+enum { OPT_LAYOUT = CLI_OPT_OWN, OPT_WEIGHTS, OPT_EXPERTS, OPT_TPS, OPT_LEVEL, OPT_PER_STEP, OPT_NO_WEIGHTS };
+
+int cmd_convert(int argc, char **argv)
+{
+    static const struct option opts[] = {CLI_COMMON_LONG,
+                                         {"layout", required_argument, NULL, OPT_LAYOUT},
+                                         {"weights", required_argument, NULL, OPT_WEIGHTS},
+                                         {"experts", required_argument, NULL, OPT_EXPERTS},
+                                         {"tokens-per-step", required_argument, NULL, OPT_TPS},
+                                         {"level", required_argument, NULL, OPT_LEVEL},
+                                         {"per-step", no_argument, NULL, OPT_PER_STEP},
+                                         {"no-weights", no_argument, NULL, OPT_NO_WEIGHTS},
+                                         {NULL, 0, NULL, 0}};
+    cli_common c;
+    cli_common_init(&c, "convert");
+    mp_read_opts ro;
+    mp_write_opts wo;
+    memset(&wo, 0, sizeof wo);
+    mp_model hint = mp_model_default();
+    hint.groups = hint.topk_group = 0;
+    int have_hint = 0, no_weights = 0, o;
+    mp_npy_layout layout = MP_NPY_AUTO;
+    const char *weights = NULL;
+    int64_t tps = 0;
+    while ((o = getopt_long(argc, argv, CLI_COMMON_SHORT, opts, NULL)) != -1) {
+        int h = cli_common_option(&c, o, optarg);
+        if (h < 0) return -h;
+        if (h) continue;
+        switch (o) {
+        case OPT_LAYOUT:
+            if (strcmp(optarg, "LTK") == 0 || strcmp(optarg, "ltk") == 0) layout = MP_NPY_LTK;
+            else if (strcmp(optarg, "TLK") == 0 || strcmp(optarg, "tlk") == 0) layout = MP_NPY_TLK;
+            else return cli_usage_error("convert", "--layout wants LTK or TLK, not '%s'", optarg);
+            break;
+        case OPT_WEIGHTS: weights = optarg; break;
+        case OPT_EXPERTS:
+            if (cli_parse_int("convert", "--experts", optarg, 1, MP_EXPERTS_MAX, &hint.experts)) return CLI_EUSAGE;
+            have_hint = 1;
+            break;
+        case OPT_TPS:
+            if (cli_parse_i64("convert", "--tokens-per-step", optarg, 1, INT64_MAX, &tps)) return CLI_EUSAGE;
+            break;
+        case OPT_LEVEL:
+            if (cli_parse_int("convert", "--level", optarg, 1, 9, &wo.level)) return CLI_EUSAGE;
+            break;
+        case OPT_PER_STEP: wo.loads_per_step = 1; break;
+        case OPT_NO_WEIGHTS: no_weights = 1; break;
+        default: return cli_usage_error("convert", "unexpected option");
+        }
+    }
+    if (c.help) {
+        fputs(cmd_convert_usage, stdout);
+        return CLI_OK;
+    }
+    if (optind + 1 != argc) return cli_usage_error("convert", "wants exactly one input file");
+    if (!c.output) return cli_usage_error("convert", "needs -o OUT");
+    const char *in = argv[optind];
+    mp_format of = c.out_format != MP_FMT_AUTO ? c.out_format : mp_format_from_path(c.output);
+    if (of == MP_FMT_AUTO) return cli_usage_error("convert", "cannot tell the output format of '%s' (use --to)", c.output);
+    mp_format inf = c.in_format != MP_FMT_AUTO ? c.in_format : mp_format_from_path(in);
+
+    mp_err err = {0};
+    ro = cli_read_opts(&c);
+    ro.npy_layout = layout;
+    ro.tokens_per_step = tps;
+    if (have_hint) ro.model = &hint;
+    if (inf == MP_FMT_JSON) {
+        /* loads to loads only */
+        if (of != MP_FMT_JSON)
+            return fprintf(stderr, "moeplace: %s: a load file cannot become per-token routing (%s)\n", in,
+                           mp_format_name(of)),
+                   CLI_EDATA;
+        mp_loads *l;
+        if (mp_loads_read(&l, in, &ro, 1, &err)) return cli_fail(&err);
+        int rc = mp_loads_write_json(l, c.output, wo.loads_per_step, &err);
+        mp_loads_destroy(l);
+        return rc ? cli_fail(&err) : CLI_OK;
+    }
+    if (of == MP_FMT_NPY && weights) wo.weights_path = weights;
+    else if (weights) ro.weights_path = weights;
+    mp_trace *t;
+    if (mp_trace_open(&t, in, &ro, &err)) return cli_fail(&err);
+    mp_trace_info ti = mp_trace_get_info(t);
+    wo.format = of;
+    wo.threads = c.threads;
+    wo.with_weights = ti.has_weights && !no_weights;
+    wo.with_src_rank = ti.has_src_rank;
+    wo.provenance = ti.provenance;
+    mp_writer *w;
+    if (mp_writer_open(&w, c.output, mp_trace_model(t), &wo, &err)) {
+        mp_trace_close(t);
+        return cli_fail(&err);
+    }
+    cli_progress pr;
+    cli_progress_init(&pr, &c, "converting");
+    int rc = mp_trace_copy(t, w, cli_progress_update, &pr, &err);
+    cli_progress_done(&pr);
+    mp_trace_close(t);
+    if (rc) {
+        mp_writer_abort(w);
+        return cli_fail(&err);
+    }
+    if (mp_writer_commit(w, &err)) return cli_fail(&err);
+    return CLI_OK;
+}

@@ -1,0 +1,122 @@
+/* cmd_info.c - `moeplace info FILE`. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "traces/mp_loads.h"
+#include "traces/mp_trace.h"
+
+const char cmd_info_usage[] =
+    "usage: moeplace info FILE [--from FMT] [--format table|json|csv] [-o OUT]\n"
+    "\n"
+    "Shows the model shape, steps, tokens, assignments, on-disk and raw size of a\n"
+    "routing trace (.mpt .npy .csv), or the shape and totals of a load file (.json).\n"
+    "Counts a header does not hold are found by reading the file through.\n"
+    "\n"
+    "  --from FMT        input format (mpt, npy, csv, json) when the name does not say\n"
+    "  --format F        table (default), json or csv\n"
+    "  -o, --output OUT  write there instead of standard output\n"
+    "  -j, --threads N   decoding threads\n"
+    "  -q, --quiet       no progress bar\n";
+
+static void model_rows(cli_doc *d, const mp_model *m, int full)
+{
+    cli_doc_str(d, "model", m->name[0] ? m->name : "-");
+    cli_doc_int(d, "layers", m->layers);
+    cli_doc_int(d, "experts", m->experts);
+    if (!full) return;
+    cli_doc_int(d, "top_k", m->top_k);
+    cli_doc_int(d, "groups", m->groups);
+    cli_doc_int(d, "topk_group", m->topk_group);
+    cli_doc_int(d, "shared_experts", m->shared);
+    cli_doc_int(d, "hidden", m->hidden);
+    cli_doc_int(d, "intermediate", m->intermediate);
+    cli_doc_str(d, "scoring", mp_scoring_name(m->scoring));
+}
+
+static int info_loads(const char *path, const cli_common *c)
+{
+    mp_err err = {0};
+    mp_loads *l;
+    mp_read_opts ro = cli_read_opts(c);
+    ro.format = MP_FMT_JSON;
+    if (mp_loads_read(&l, path, &ro, 1, &err)) return cli_fail(&err);
+    cli_doc *d = cli_doc_create("moeplace.info");
+    cli_doc_str(d, "file", path);
+    cli_doc_str(d, "format", "json");
+    cli_doc_str(d, "kind", "loads");
+    model_rows(d, &l->model, l->has_model);
+    cli_doc_int(d, "steps", l->steps);
+    double total = 0;
+    int64_t cells = (int64_t)l->steps * l->layers * l->experts;
+    for (int64_t i = 0; i < cells; i++) total += l->count[i];
+    cli_doc_num(d, "total_load", total, 3);
+    int rc = cli_doc_emit(d, c);
+    cli_doc_destroy(d);
+    mp_loads_destroy(l);
+    return rc;
+}
+
+int cmd_info(int argc, char **argv)
+{
+    static const struct option opts[] = {CLI_COMMON_LONG, {NULL, 0, NULL, 0}};
+    cli_common c;
+    cli_common_init(&c, "info");
+    int o;
+    while ((o = getopt_long(argc, argv, CLI_COMMON_SHORT, opts, NULL)) != -1) {
+        int h = cli_common_option(&c, o, optarg);
+        if (h < 0) return -h;
+        if (h == 0) return cli_usage_error("info", "unexpected option");
+    }
+    if (c.help) {
+        fputs(cmd_info_usage, stdout);
+        return CLI_OK;
+    }
+    if (optind + 1 != argc) return cli_usage_error("info", "wants exactly one FILE");
+    const char *path = argv[optind];
+    mp_format f = c.in_format != MP_FMT_AUTO ? c.in_format : mp_format_from_path(path);
+    if (f == MP_FMT_JSON) return info_loads(path, &c);
+
+    mp_err err = {0};
+    mp_trace *t;
+    mp_read_opts ro = cli_read_opts(&c);
+    if (mp_trace_open(&t, path, &ro, &err)) return cli_fail(&err);
+    mp_trace_info in = mp_trace_get_info(t);
+    if (in.steps < 0 || in.tokens < 0 || in.raw_bytes < 0) {
+        /* the header does not say: read it through */
+        cli_progress pr;
+        cli_progress_init(&pr, &c, "reading");
+        mp_step p = {0};
+        int rc;
+        int64_t done = 0;
+        while ((rc = mp_trace_next(t, &p, &err)) == 1) {
+            done += mp_step_assignments(&p);
+            cli_progress_update(&pr, done, -1);
+        }
+        cli_progress_done(&pr);
+        mp_step_release(&p);
+        if (rc < 0) {
+            mp_trace_close(t);
+            return cli_fail(&err);
+        }
+        in = mp_trace_get_info(t);
+    }
+    cli_doc *d = cli_doc_create("moeplace.info");
+    cli_doc_str(d, "file", path);
+    cli_doc_str(d, "format", mp_format_name(in.format));
+    cli_doc_str(d, "kind", "routing");
+    model_rows(d, mp_trace_model(t), 1);
+    cli_doc_int(d, "steps", in.steps);
+    cli_doc_int(d, "tokens", in.tokens);
+    cli_doc_int(d, "assignments", in.assignments);
+    cli_doc_str(d, "gate_weights", in.has_weights ? "yes" : "no");
+    cli_doc_str(d, "source_ranks", in.has_src_rank ? "yes" : "no");
+    cli_doc_int(d, "file_bytes", in.file_bytes);
+    cli_doc_int(d, "raw_bytes", in.raw_bytes);
+    if (in.file_bytes > 0 && in.raw_bytes > 0) cli_doc_num(d, "compression_ratio", (double)in.raw_bytes / in.file_bytes, 2);
+    cli_doc_str(d, "provenance", in.provenance);
+    int rc = cli_doc_emit(d, &c);
+    cli_doc_destroy(d);
+    mp_trace_close(t);
+    return rc;
+}

@@ -1,0 +1,149 @@
+/* common.c - the shared flag vocabulary, number parsing and error printing. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+void cli_common_init(cli_common *c, const char *cmd)
+{
+    memset(c, 0, sizeof *c);
+    c->cmd = cmd;
+    c->threads = 1;
+    c->seed = 1;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "moeplace %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, " (see 'moeplace help %s')\n", cmd);
+    return CLI_EUSAGE;
+}
+
+int cli_fail(const mp_err *err)
+{
+    fprintf(stderr, "moeplace: %s\n", err->msg[0] ? err->msg : mp_strerror(err->code));
+    return err->code == MP_EINVAL ? CLI_EUSAGE : CLI_EDATA;
+}
+
+int cli_parse_i64(const char *cmd, const char *flag, const char *arg, int64_t lo, int64_t hi, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(arg, &end, 10);
+    if (errno || end == arg || *end) {
+        cli_usage_error(cmd, "%s wants an integer, not '%s'", flag, arg);
+        return -1;
+    }
+    if (v < lo || v > hi) {
+        cli_usage_error(cmd, "%s %lld is outside %lld..%lld", flag, v, (long long)lo, (long long)hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_parse_int(const char *cmd, const char *flag, const char *arg, int lo, int hi, int *out)
+{
+    int64_t v;
+    if (cli_parse_i64(cmd, flag, arg, lo, hi, &v)) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+int cli_parse_double(const char *cmd, const char *flag, const char *arg, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(arg, &end);
+    if (errno || end == arg || *end || !isfinite(v)) {
+        cli_usage_error(cmd, "%s wants a number, not '%s'", flag, arg);
+        return -1;
+    }
+    if (v < lo || v > hi) {
+        cli_usage_error(cmd, "%s %g is outside %g..%g", flag, v, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_parse_range(const char *cmd, const char *flag, const char *arg, int64_t *begin, int64_t *end)
+{
+    const char *colon = strchr(arg, ':');
+    char buf[64];
+    *begin = 0;
+    *end = -1;
+    if (!colon) {
+        if (cli_parse_i64(cmd, flag, arg, 0, INT64_MAX - 1, begin)) return -1;
+        *end = *begin + 1;
+        return 0;
+    }
+    size_t n = (size_t)(colon - arg);
+    if (n >= sizeof buf) return cli_usage_error(cmd, "%s: bad range '%s'", flag, arg), -1;
+    memcpy(buf, arg, n);
+    buf[n] = '\0';
+    if (n && cli_parse_i64(cmd, flag, buf, 0, INT64_MAX, begin)) return -1;
+    if (colon[1] && cli_parse_i64(cmd, flag, colon + 1, 0, INT64_MAX, end)) return -1;
+    if (*end >= 0 && *end <= *begin) {
+        cli_usage_error(cmd, "%s: empty range '%s'", flag, arg);
+        return -1;
+    }
+    return 0;
+}
+
+int cli_common_option(cli_common *c, int opt, const char *arg)
+{
+    switch (opt) {
+    case 'h': c->help = 1; return 1;
+    case 'o': c->output = arg; return 1;
+    case 'q': c->quiet = 1; return 1;
+    case 'j':
+        if (cli_parse_int(c->cmd, "--threads", arg, 1, 1024, &c->threads)) return -CLI_EUSAGE;
+        return 1;
+    case CLI_OPT_SEED: {
+        int64_t v;
+        if (cli_parse_i64(c->cmd, "--seed", arg, 0, INT64_MAX, &v)) return -CLI_EUSAGE;
+        c->seed = (uint64_t)v;
+        c->seed_set = 1;
+        return 1;
+    }
+    case CLI_OPT_FORMAT:
+        if (strcmp(arg, "table") == 0) c->format = CLI_FMT_TABLE;
+        else if (strcmp(arg, "json") == 0) c->format = CLI_FMT_JSON;
+        else if (strcmp(arg, "csv") == 0) c->format = CLI_FMT_CSV;
+        else return cli_usage_error(c->cmd, "--format wants table, json or csv, not '%s'", arg), -CLI_EUSAGE;
+        return 1;
+    case CLI_OPT_FROM:
+    case CLI_OPT_TO: {
+        mp_format f;
+        if (mp_format_parse(arg, &f) != 0)
+            return cli_usage_error(c->cmd, "%s wants mpt, npy, csv or json, not '%s'",
+                                   opt == CLI_OPT_FROM ? "--from" : "--to", arg),
+                   -CLI_EUSAGE;
+        if (opt == CLI_OPT_FROM) c->in_format = f;
+        else c->out_format = f;
+        return 1;
+    }
+    case '?':
+        /* getopt_long already printed what was wrong */
+        fprintf(stderr, "moeplace %s: see 'moeplace help %s'\n", c->cmd, c->cmd);
+        return -CLI_EUSAGE;
+    default: return 0;
+    }
+}
+
+mp_read_opts cli_read_opts(const cli_common *c)
+{
+    mp_read_opts o;
+    memset(&o, 0, sizeof o);
+    o.format = c->in_format;
+    o.threads = c->threads;
+    return o;
+}

@@ -1,0 +1,340 @@
+/* doc.c - one record, three renderings (table, JSON, CSV), so they never disagree. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "traces/mp_file.h"
+
+typedef enum { CELL_STR, CELL_INT, CELL_NUM } cell_kind;
+
+typedef struct cell {
+    cell_kind kind;
+    int decimals;
+    char *s;
+    int64_t i;
+    double d;
+} cell;
+
+typedef struct col {
+    char *name;
+    int decimals;
+} col;
+
+struct cli_tab {
+    char *name, *title;
+    col *cols;
+    int ncols;
+    cell *cells;
+    size_t ncells, cap;
+};
+
+typedef struct scalar {
+    char *key;
+    cell v;
+} scalar;
+
+struct cli_doc {
+    char *schema;
+    scalar *sc;
+    int nsc;
+    cli_tab **tabs;
+    int ntabs;
+};
+
+static void *xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n);
+    if (!q) {
+        fprintf(stderr, "moeplace: out of memory\n");
+        exit(CLI_EDATA);
+    }
+    return q;
+}
+
+static char *xstrdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    return memcpy(xrealloc(NULL, n), s, n);
+}
+
+cli_doc *cli_doc_create(const char *schema)
+{
+    cli_doc *d = xrealloc(NULL, sizeof *d);
+    memset(d, 0, sizeof *d);
+    d->schema = xstrdup(schema);
+    return d;
+}
+
+void cli_doc_destroy(cli_doc *d)
+{
+    if (!d) return;
+    for (int i = 0; i < d->nsc; i++) {
+        free(d->sc[i].key);
+        free(d->sc[i].v.s);
+    }
+    free(d->sc);
+    for (int t = 0; t < d->ntabs; t++) {
+        cli_tab *tb = d->tabs[t];
+        for (int c = 0; c < tb->ncols; c++) free(tb->cols[c].name);
+        for (size_t i = 0; i < tb->ncells; i++) free(tb->cells[i].s);
+        free(tb->cols);
+        free(tb->cells);
+        free(tb->name);
+        free(tb->title);
+        free(tb);
+    }
+    free(d->tabs);
+    free(d->schema);
+    free(d);
+}
+
+static scalar *add_scalar(cli_doc *d, const char *key)
+{
+    d->sc = xrealloc(d->sc, (size_t)(d->nsc + 1) * sizeof *d->sc);
+    scalar *s = &d->sc[d->nsc++];
+    memset(s, 0, sizeof *s);
+    s->key = xstrdup(key);
+    return s;
+}
+
+void cli_doc_str(cli_doc *d, const char *key, const char *val)
+{
+    scalar *s = add_scalar(d, key);
+    s->v.kind = CELL_STR;
+    s->v.s = xstrdup(val);
+}
+
+void cli_doc_int(cli_doc *d, const char *key, int64_t val)
+{
+    scalar *s = add_scalar(d, key);
+    s->v.kind = CELL_INT;
+    s->v.i = val;
+}
+
+void cli_doc_num(cli_doc *d, const char *key, double val, int decimals)
+{
+    scalar *s = add_scalar(d, key);
+    s->v.kind = CELL_NUM;
+    s->v.d = val;
+    s->v.decimals = decimals;
+}
+
+cli_tab *cli_doc_table(cli_doc *d, const char *name, const char *title)
+{
+    cli_tab *t = xrealloc(NULL, sizeof *t);
+    memset(t, 0, sizeof *t);
+    t->name = xstrdup(name);
+    t->title = xstrdup(title ? title : name);
+    d->tabs = xrealloc(d->tabs, (size_t)(d->ntabs + 1) * sizeof *d->tabs);
+    d->tabs[d->ntabs++] = t;
+    return t;
+}
+
+void cli_tab_col(cli_tab *t, const char *name, int decimals)
+{
+    t->cols = xrealloc(t->cols, (size_t)(t->ncols + 1) * sizeof *t->cols);
+    t->cols[t->ncols].name = xstrdup(name);
+    t->cols[t->ncols].decimals = decimals;
+    t->ncols++;
+}
+
+static cell *add_cell(cli_tab *t)
+{
+    if (t->ncells == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 64;
+        t->cells = xrealloc(t->cells, t->cap * sizeof *t->cells);
+    }
+    cell *c = &t->cells[t->ncells];
+    memset(c, 0, sizeof *c);
+    c->decimals = t->ncols ? t->cols[t->ncells % (size_t)t->ncols].decimals : 0;
+    t->ncells++;
+    return c;
+}
+
+void cli_tab_str(cli_tab *t, const char *val)
+{
+    cell *c = add_cell(t);
+    c->kind = CELL_STR;
+    c->s = xstrdup(val);
+}
+
+void cli_tab_int(cli_tab *t, int64_t val)
+{
+    cell *c = add_cell(t);
+    c->kind = CELL_INT;
+    c->i = val;
+}
+
+void cli_tab_num(cli_tab *t, double val)
+{
+    cell *c = add_cell(t);
+    c->kind = CELL_NUM;
+    c->d = val;
+}
+
+/* The one place a value becomes text; JSON differs only in quoting strings and null for non-finite. */
+static void cell_text(const cell *c, char *buf, size_t n)
+{
+    switch (c->kind) {
+    case CELL_STR: snprintf(buf, n, "%s", c->s); break;
+    case CELL_INT: snprintf(buf, n, "%lld", (long long)c->i); break;
+    case CELL_NUM:
+        if (!isfinite(c->d)) snprintf(buf, n, "%s", isnan(c->d) ? "nan" : (c->d > 0 ? "inf" : "-inf"));
+        else snprintf(buf, n, "%.*f", c->decimals < 0 ? 0 : c->decimals, c->d);
+        break;
+    }
+}
+
+static void json_string(FILE *fp, const char *s)
+{
+    fputc('"', fp);
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') fprintf(fp, "\\%c", ch);
+        else if (ch < 0x20) fprintf(fp, "\\u%04x", ch);
+        else fputc(ch, fp);
+    }
+    fputc('"', fp);
+}
+
+static void json_cell(FILE *fp, const cell *c)
+{
+    char buf[128];
+    if (c->kind == CELL_STR) json_string(fp, c->s);
+    else if (c->kind == CELL_NUM && !isfinite(c->d)) fputs("null", fp);
+    else {
+        cell_text(c, buf, sizeof buf);
+        fputs(buf, fp);
+    }
+}
+
+static void csv_field(FILE *fp, const char *s)
+{
+    if (strpbrk(s, ",\"\n")) {
+        fputc('"', fp);
+        for (; *s; s++) {
+            if (*s == '"') fputc('"', fp);
+            fputc(*s, fp);
+        }
+        fputc('"', fp);
+    } else {
+        fputs(s, fp);
+    }
+}
+
+static void print_table_text(const cli_tab *t, FILE *fp)
+{
+    char buf[128];
+    size_t nrows = t->ncols ? t->ncells / (size_t)t->ncols : 0;
+    int *w = calloc((size_t)t->ncols, sizeof *w);
+    if (!w) return;
+    for (int c = 0; c < t->ncols; c++) w[c] = (int)strlen(t->cols[c].name);
+    for (size_t i = 0; i < t->ncells; i++) {
+        cell_text(&t->cells[i], buf, sizeof buf);
+        int l = (int)strlen(buf), c = (int)(i % (size_t)t->ncols);
+        if (l > w[c]) w[c] = l;
+    }
+    fprintf(fp, "%s\n", t->title);
+    for (int c = 0; c < t->ncols; c++) fprintf(fp, "%s%*s", c ? "  " : "", w[c], t->cols[c].name);
+    fputc('\n', fp);
+    for (size_t r = 0; r < nrows; r++) {
+        for (int c = 0; c < t->ncols; c++) {
+            const cell *ce = &t->cells[r * (size_t)t->ncols + (size_t)c];
+            cell_text(ce, buf, sizeof buf);
+            if (ce->kind == CELL_STR) fprintf(fp, "%s%-*s", c ? "  " : "", w[c], buf);
+            else fprintf(fp, "%s%*s", c ? "  " : "", w[c], buf);
+        }
+        fputc('\n', fp);
+    }
+    free(w);
+}
+
+int cli_doc_print(const cli_doc *d, FILE *fp, cli_format f)
+{
+    char buf[128];
+    if (f == CLI_FMT_JSON) {
+        fprintf(fp, "{\n  \"schema\": ");
+        json_string(fp, d->schema);
+        fprintf(fp, ",\n  \"schema_version\": %d", CLI_SCHEMA_VERSION);
+        for (int i = 0; i < d->nsc; i++) {
+            fprintf(fp, ",\n  ");
+            json_string(fp, d->sc[i].key);
+            fprintf(fp, ": ");
+            json_cell(fp, &d->sc[i].v);
+        }
+        for (int t = 0; t < d->ntabs; t++) {
+            const cli_tab *tb = d->tabs[t];
+            fprintf(fp, ",\n  ");
+            json_string(fp, tb->name);
+            fprintf(fp, ": [");
+            size_t nrows = tb->ncols ? tb->ncells / (size_t)tb->ncols : 0;
+            for (size_t r = 0; r < nrows; r++) {
+                fprintf(fp, "%s\n    {", r ? "," : "");
+                for (int c = 0; c < tb->ncols; c++) {
+                    fprintf(fp, "%s", c ? ", " : "");
+                    json_string(fp, tb->cols[c].name);
+                    fprintf(fp, ": ");
+                    json_cell(fp, &tb->cells[r * (size_t)tb->ncols + (size_t)c]);
+                }
+                fprintf(fp, "}");
+            }
+            fprintf(fp, "%s]", nrows ? "\n  " : "");
+        }
+        fprintf(fp, "\n}\n");
+    } else if (f == CLI_FMT_CSV) {
+        /* scalars as a key,value table first; then each table after a "# name" line */
+        if (d->nsc) {
+            fprintf(fp, "# summary\nkey,value\n");
+            for (int i = 0; i < d->nsc; i++) {
+                csv_field(fp, d->sc[i].key);
+                cell_text(&d->sc[i].v, buf, sizeof buf);
+                fputc(',', fp);
+                csv_field(fp, buf);
+                fputc('\n', fp);
+            }
+        }
+        for (int t = 0; t < d->ntabs; t++) {
+            const cli_tab *tb = d->tabs[t];
+            if (d->nsc || t) fputc('\n', fp);
+            fprintf(fp, "# %s\n", tb->name);
+            for (int c = 0; c < tb->ncols; c++) {
+                if (c) fputc(',', fp);
+                csv_field(fp, tb->cols[c].name);
+            }
+            fputc('\n', fp);
+            for (size_t i = 0; i < tb->ncells; i++) {
+                cell_text(&tb->cells[i], buf, sizeof buf);
+                csv_field(fp, buf);
+                fputc((i + 1) % (size_t)tb->ncols ? ',' : '\n', fp);
+            }
+        }
+    } else {
+        int kw = 0;
+        for (int i = 0; i < d->nsc; i++)
+            if ((int)strlen(d->sc[i].key) > kw) kw = (int)strlen(d->sc[i].key);
+        for (int i = 0; i < d->nsc; i++) {
+            cell_text(&d->sc[i].v, buf, sizeof buf);
+            fprintf(fp, "%-*s  %s\n", kw + 1, d->sc[i].key, buf);
+        }
+        for (int t = 0; t < d->ntabs; t++) {
+            if (d->nsc || t) fputc('\n', fp);
+            print_table_text(d->tabs[t], fp);
+        }
+    }
+    return ferror(fp) ? -1 : 0;
+}
+
+int cli_doc_emit(const cli_doc *d, const cli_common *c)
+{
+    mp_err err = {0};
+    mp_ofile *f;
+    if (mp_ofile_open(&f, c->output ? c->output : "-", &err)) return cli_fail(&err);
+    if (cli_doc_print(d, mp_ofile_stream(f), c->format) != 0) {
+        mp_ofile_abort(f);
+        fprintf(stderr, "moeplace: %s: write error\n", c->output ? c->output : "<stdout>");
+        return CLI_EDATA;
+    }
+    if (mp_ofile_commit(f, &err)) return cli_fail(&err);
+    return CLI_OK;
+}

@@ -1,0 +1,61 @@
+/* main.c - `moeplace CMD ...`: dispatch, help and version. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const cli_command commands[] = {
+#define CLI_CMD(n, s) {#n, s, cmd_##n, cmd_##n##_usage},
+#include "cli/commands.def"
+#undef CLI_CMD
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *fp)
+{
+    fprintf(fp, "usage: moeplace COMMAND [options] [args]\n\n"
+                "Expert placement planner and simulator for Mixture-of-Experts serving.\n\ncommands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++) fprintf(fp, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(fp, "\n  help CMD   show a command's options\n"
+                "\nmoeplace --version prints the version; man moeplace has the whole story.\n");
+}
+
+static const cli_command *find(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0) return &commands[i];
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_EUSAGE;
+    }
+    const char *a = argv[1];
+    if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0 || strcmp(a, "version") == 0) {
+        printf("moeplace %s\n", MOEPLACE_VERSION);
+        return CLI_OK;
+    }
+    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+        usage(stdout);
+        return CLI_OK;
+    }
+    if (strcmp(a, "help") == 0) {
+        if (argc < 3) {
+            usage(stdout);
+            return CLI_OK;
+        }
+        const cli_command *c = find(argv[2]);
+        if (!c) return cli_usage_error("help", "unknown command '%s'", argv[2]);
+        fputs(c->usage, stdout);
+        return CLI_OK;
+    }
+    const cli_command *c = find(a);
+    if (!c) {
+        fprintf(stderr, "moeplace: unknown command '%s' (see 'moeplace --help')\n", a);
+        return CLI_EUSAGE;
+    }
+    return c->run(argc - 1, argv + 1);
+}

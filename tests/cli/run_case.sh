@@ -1,0 +1,43 @@
+#!/bin/sh
+# run_case.sh MOEPLACE SRCDIR CASEDIR - runs one CLI test case.
+#
+# A case is a folder holding `cmd` (a shell script, run in an empty temporary
+# folder with $MOEPLACE, $DATA = tests/data and $SRC = the source tree) and
+# what it must produce:
+#   exit.exp     the exit status (default 0); a script exiting 77 is a skip
+#   stdout.exp   exact standard output        stderr.exp   exact standard error
+#   stdout.grep  extended regexps, one a line, each must match some line
+#   stderr.grep  the same for standard error
+# MP_UPDATE=1 rewrites the .exp files that exist from what the case produced.
+set -u
+bin=$1 src=$2 case=$3
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT INT TERM
+cd "$tmp" || exit 1
+MOEPLACE=$bin DATA=$src/tests/data SRC=$src sh "$case/cmd" >"$tmp/.stdout" 2>"$tmp/.stderr" </dev/null
+rc=$?
+[ "$rc" -eq 77 ] && { echo "skipped: $(tail -n 1 "$tmp/.stderr")"; exit 77; }
+exp=0
+[ -f "$case/exit.exp" ] && exp=$(cat "$case/exit.exp")
+fail=0
+if [ "$rc" != "$exp" ]; then
+  echo "exit status $rc, expected $exp"
+  fail=1
+fi
+for s in stdout stderr; do
+  if [ -f "$case/$s.exp" ]; then
+    if [ "${MP_UPDATE:-0}" = 1 ]; then cp "$tmp/.$s" "$case/$s.exp"
+    elif ! diff -u "$case/$s.exp" "$tmp/.$s"; then fail=1; fi
+  fi
+  if [ -f "$case/$s.grep" ]; then
+    while IFS= read -r pat || [ -n "$pat" ]; do
+      [ -z "$pat" ] && continue
+      grep -qE -- "$pat" "$tmp/.$s" || { echo "$s has no line matching /$pat/"; fail=1; }
+    done <"$case/$s.grep"
+  fi
+done
+if [ $fail -ne 0 ]; then
+  echo "--- stdout (head)"; head -n 40 "$tmp/.stdout"
+  echo "--- stderr (head)"; head -n 40 "$tmp/.stderr"
+fi
+exit $fail

@@ -1,0 +1,51 @@
+/*
+ * mp__format.h - internal: the table every format registers in.  Not part of
+ * the public API (double underscore).
+ *
+ * A format implements a reader (open/next/close over its own state) and a
+ * writer (open/put/commit/abort).  traces/trace.c dispatches; it owns the
+ * mp_trace / mp_writer wrappers, argument checks and the final id check.
+ */
+#ifndef MP__FORMAT_H
+#define MP__FORMAT_H
+
+#include "traces/mp_trace.h"
+
+typedef struct mp__reader_ops {
+    /* Opens `path`; fills *model and *info (as far as known); returns its state in *state. */
+    int (*open)(void **state, const char *path, const mp_read_opts *opts, mp_model *model, mp_trace_info *info,
+                mp_err *err);
+    /* As mp_trace_next; may update *info (counts become known). */
+    int (*next)(void *state, mp_step *piece, mp_trace_info *info, mp_err *err);
+    void (*close)(void *state);
+} mp__reader_ops;
+
+typedef struct mp__writer_ops {
+    int (*open)(void **state, const char *path, const mp_model *m, const mp_write_opts *opts, mp_err *err);
+    int (*put)(void *state, const mp_step *piece, mp_err *err);
+    int (*commit)(void *state, mp_err *err); /* frees state */
+    void (*abort)(void *state);              /* frees state */
+} mp__writer_ops;
+
+typedef struct mp__format {
+    mp_format id;
+    const char *name;
+    const char *ext; /* ".mpt" */
+    int holds_routing;
+    const mp__reader_ops *reader; /* NULL when the format cannot be read as a trace */
+    const mp__writer_ops *writer; /* NULL when it cannot be written from a trace   */
+    /* Returns 1 when the first bytes (n of them) look like this format. */
+    int (*sniff)(const unsigned char *head, size_t n);
+} mp__format;
+
+extern const mp__format mp__format_mpt;
+extern const mp__format mp__format_npy;
+extern const mp__format mp__format_csv;
+extern const mp__format mp__format_json;
+
+
+
+#include "traces/mp_loads.h"
+/* fmt_json.c: parses a JSON load file (every accepted form) into loads. */
+int mp__json_read_loads(mp_loads **out, const char *path, mp_err *err);
+#endif

@@ -1,0 +1,152 @@
+#include "traces/mp_model.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+mp_model mp_model_default(void)
+{
+    mp_model m;
+    memset(&m, 0, sizeof m);
+    m.groups = 1;
+    m.topk_group = 1;
+    m.routed_scaling = 1.0;
+    m.normalize_topk = 1;
+    return m;
+}
+
+int mp_model_validate(const mp_model *m, const char *what, mp_err *err)
+{
+    if (!what) what = "model";
+    if (m->layers < 1 || m->layers > MP_LAYERS_MAX)
+        return mp_err_set(err, MP_ERANGE, "%s: layers %d outside 1..%d", what, m->layers, MP_LAYERS_MAX);
+    if (m->experts < 1 || m->experts > MP_EXPERTS_MAX)
+        return mp_err_set(err, MP_ERANGE, "%s: experts %d outside 1..%d", what, m->experts, MP_EXPERTS_MAX);
+    if (m->top_k < 1 || m->top_k > m->experts || m->top_k > MP_TOPK_MAX)
+        return mp_err_set(err, MP_ERANGE, "%s: top_k %d outside 1..%d", what, m->top_k,
+                          m->experts < MP_TOPK_MAX ? m->experts : MP_TOPK_MAX);
+    if (m->groups < 1 || m->experts % m->groups != 0)
+        return mp_err_set(err, MP_ERANGE, "%s: groups %d does not divide experts %d", what, m->groups, m->experts);
+    if (m->topk_group < 1 || m->topk_group > m->groups)
+        return mp_err_set(err, MP_ERANGE, "%s: topk_group %d outside 1..groups (%d)", what, m->topk_group, m->groups);
+    if ((int64_t)m->topk_group * (m->experts / m->groups) < m->top_k)
+        return mp_err_set(err, MP_ERANGE, "%s: top_k %d exceeds the %d experts of %d kept groups", what, m->top_k,
+                          m->topk_group * (m->experts / m->groups), m->topk_group);
+    if (m->shared < 0 || m->shared > MP_EXPERTS_MAX)
+        return mp_err_set(err, MP_ERANGE, "%s: shared experts %d out of range", what, m->shared);
+    if (m->hidden < 0 || m->hidden > (1 << 24) || m->intermediate < 0 || m->intermediate > (1 << 24))
+        return mp_err_set(err, MP_ERANGE, "%s: hidden/intermediate size out of range", what);
+    if (!(m->routed_scaling > 0) || !isfinite(m->routed_scaling))
+        return mp_err_set(err, MP_ERANGE, "%s: routed_scaling must be a positive finite number", what);
+    if ((unsigned)m->scoring > MP_SCORING_SOFTMAX_TOPK)
+        return mp_err_set(err, MP_ERANGE, "%s: unknown scoring %d", what, (int)m->scoring);
+    return 0;
+}
+
+static const char *const scoring_names[] = {"softmax", "sigmoid", "softmax-topk"};
+
+const char *mp_scoring_name(mp_scoring s)
+{
+    return (unsigned)s <= MP_SCORING_SOFTMAX_TOPK ? scoring_names[s] : "unknown";
+}
+
+int mp_scoring_parse(const char *name, mp_scoring *out)
+{
+    for (int i = 0; i <= MP_SCORING_SOFTMAX_TOPK; i++)
+        if (strcmp(name, scoring_names[i]) == 0) {
+            *out = (mp_scoring)i;
+            return 0;
+        }
+    return MP_ENOTFOUND;
+}
+
+char *mp_model_to_json(const mp_model *m)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    cJSON_AddStringToObject(o, "name", m->name);
+    cJSON_AddNumberToObject(o, "layers", m->layers);
+    cJSON_AddNumberToObject(o, "experts", m->experts);
+    cJSON_AddNumberToObject(o, "top_k", m->top_k);
+    cJSON_AddNumberToObject(o, "groups", m->groups);
+    cJSON_AddNumberToObject(o, "topk_group", m->topk_group);
+    cJSON_AddNumberToObject(o, "shared", m->shared);
+    cJSON_AddNumberToObject(o, "hidden", (double)m->hidden);
+    cJSON_AddNumberToObject(o, "intermediate", (double)m->intermediate);
+    cJSON_AddStringToObject(o, "scoring", mp_scoring_name(m->scoring));
+    cJSON_AddBoolToObject(o, "normalize_topk", m->normalize_topk != 0);
+    cJSON_AddNumberToObject(o, "routed_scaling", m->routed_scaling);
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+/* Reads an integer member; absent keeps *out.  Returns 0 or MP_EFORMAT/MP_ERANGE. */
+static int get_int(const cJSON *o, const char *key, int required, double lo, double hi, int64_t *out,
+                   const char *what, mp_err *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v) {
+        if (required) return mp_err_set(err, MP_EFORMAT, "%s: model header lacks \"%s\"", what, key);
+        return 0;
+    }
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble))
+        return mp_err_set(err, MP_EFORMAT, "%s: model field \"%s\" is not an integer", what, key);
+    if (!(v->valuedouble >= lo && v->valuedouble <= hi))
+        return mp_err_set(err, MP_ERANGE, "%s: model field \"%s\" = %.17g out of range", what, key, v->valuedouble);
+    *out = (int64_t)v->valuedouble;
+    return 0;
+}
+
+int mp_model_from_json(mp_model *out, const char *json, size_t len, const char *what, mp_err *err)
+{
+    if (!what) what = "model";
+    cJSON *o = cJSON_ParseWithLength(json, len);
+    if (!o || !cJSON_IsObject(o)) {
+        cJSON_Delete(o);
+        return mp_err_set(err, MP_EFORMAT, "%s: model header is not a JSON object", what);
+    }
+    mp_model m = mp_model_default();
+    int64_t v;
+    int rc = 0;
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
+    if (cJSON_IsString(name)) {
+        strncpy(m.name, name->valuestring, sizeof m.name - 1);
+        m.name[sizeof m.name - 1] = '\0';
+    }
+#define INT_FIELD(key, req, hi, dst)                                          \
+    do {                                                                      \
+        v = (dst);                                                            \
+        if (rc == 0 && (rc = get_int(o, key, req, 0, hi, &v, what, err)) == 0) \
+            (dst) = v;                                                        \
+    } while (0)
+    INT_FIELD("layers", 1, MP_LAYERS_MAX, m.layers);
+    INT_FIELD("experts", 1, MP_EXPERTS_MAX, m.experts);
+    INT_FIELD("top_k", 1, MP_TOPK_MAX, m.top_k);
+    INT_FIELD("groups", 0, MP_EXPERTS_MAX, m.groups);
+    INT_FIELD("topk_group", 0, MP_EXPERTS_MAX, m.topk_group);
+    INT_FIELD("shared", 0, MP_EXPERTS_MAX, m.shared);
+    INT_FIELD("hidden", 0, 1 << 24, m.hidden);
+    INT_FIELD("intermediate", 0, 1 << 24, m.intermediate);
+#undef INT_FIELD
+    if (rc == 0) {
+        const cJSON *sc = cJSON_GetObjectItemCaseSensitive(o, "scoring");
+        if (sc && (!cJSON_IsString(sc) || mp_scoring_parse(sc->valuestring, &m.scoring) != 0))
+            rc = mp_err_set(err, MP_EFORMAT, "%s: model field \"scoring\" is not a known scoring", what);
+        const cJSON *nt = cJSON_GetObjectItemCaseSensitive(o, "normalize_topk");
+        if (rc == 0 && nt) {
+            if (!cJSON_IsBool(nt)) rc = mp_err_set(err, MP_EFORMAT, "%s: \"normalize_topk\" is not a boolean", what);
+            else m.normalize_topk = cJSON_IsTrue(nt);
+        }
+        const cJSON *rs = cJSON_GetObjectItemCaseSensitive(o, "routed_scaling");
+        if (rc == 0 && rs) {
+            if (!cJSON_IsNumber(rs)) rc = mp_err_set(err, MP_EFORMAT, "%s: \"routed_scaling\" is not a number", what);
+            else m.routed_scaling = rs->valuedouble;
+        }
+    }
+    cJSON_Delete(o);
+    if (rc == 0) rc = mp_model_validate(&m, what, err);
+    if (rc == 0) *out = m;
+    return rc;
+}
