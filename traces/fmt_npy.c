@@ -505,9 +505,12 @@ static int convert_weights(npy_reader *r, int64_t idx0, int64_t n, int64_t G, in
             int64_t t;
             int32_t l, k;
             elem_where(r, idx0 + j, &t, &l, &k);
-            return mp_err_set(err, MP_ERANGE, "%s: offset %lld: element %lld (token %lld, layer %d, choice %d): gate weight %g is %s",
+            char what[48];
+            if (isnan(v)) snprintf(what, sizeof what, "is NaN");
+            else snprintf(what, sizeof what, "%g is %s", v, isinf(v) ? "infinite" : "negative");
+            return mp_err_set(err, MP_ERANGE, "%s: offset %lld: element %lld (token %lld, layer %d, choice %d): gate weight %s",
                               r->wpath, (long long)(r->wh.data_off + (idx0 + j) * size), (long long)(idx0 + j),
-                              (long long)t, l, k, v, isnan(v) ? "NaN" : isinf(v) ? "infinite" : "negative");
+                              (long long)t, l, k, what);
         }
         dst[(j / G) * S + j % G] = (float)v;
     }
