@@ -212,6 +212,7 @@ static int reader_open(void **state, const char *path, const mp_read_opts *opts,
     unsigned char pre[MPT_PREAMBLE_BYTES];
     int64_t got = read_at(r->fd, 0, pre, sizeof pre);
     if (got < 0) return mp_err_set(err, MP_EIO, "%s: read error: %s", path, strerror(errno));
+    if (got == 0) return mp_err_set(err, MP_EFORMAT, "%s: offset 0: empty file, not an .mpt trace", path);
     if (got < 8 || memcmp(pre, MPT_MAGIC, 8) != 0) {
         if (got >= 4 && memcmp(pre + 1, "MPT", 3) == 0 && got < 8)
             return mp_err_set(err, MP_EFORMAT, "%s: offset %lld: truncated in the preamble", path, (long long)got);

@@ -165,7 +165,7 @@ typedef struct src_state {
 static int take(src_state *st, unsigned char *dst, size_t n)
 {
     if (!st->z) {
-        memcpy(dst, st->p, n);
+        if (n) memcpy(dst, st->p, n);
         st->p += n;
         return 0;
     }
