@@ -152,13 +152,13 @@ static int read_index(mpt_reader *r, mp_err *err)
         return mp_err_set(err, MP_EFORMAT, "%s: offset %lld: trailer lists %llu chunks but has room for %llu offsets",
                           path, (long long)r->trailer_off, (unsigned long long)chunks, (unsigned long long)(room / 8));
     /* CRC over the whole trailer, read in blocks */
-    uLong crc = crc32(0L, Z_NULL, 0);
+    uint32_t crc = 0;
     unsigned char buf[65536];
     for (int64_t o = r->trailer_off; o < foot;) {
         size_t n = foot - o < (int64_t)sizeof buf ? (size_t)(foot - o) : sizeof buf;
         if (read_at(r->fd, o, buf, n) != (int64_t)n)
             return mp_err_set(err, MP_EIO, "%s: offset %lld: cannot read the trailer", path, (long long)o);
-        crc = crc32(crc, buf, (uInt)n);
+        crc = mpt_crc32(crc, buf, n);
         o += (int64_t)n;
     }
     if (MPT_CRC_BAD(mpt_get32(f + 8), (uint32_t)crc))
@@ -237,7 +237,7 @@ static int reader_open(void **state, const char *path, const mp_read_opts *opts,
         free(hdr);
         return mp_err_set(err, MP_EIO, "%s: offset %d: cannot read the header", path, MPT_PREAMBLE_BYTES);
     }
-    uint32_t stored = mpt_get32((unsigned char *)hdr + hlen), crc = (uint32_t)crc32(0L, (unsigned char *)hdr, hlen);
+    uint32_t stored = mpt_get32((unsigned char *)hdr + hlen), crc = mpt_crc32(0, (unsigned char *)hdr, hlen);
     int rc = 0;
     if (MPT_CRC_BAD(stored, crc))
         rc = mp_err_set(err, MP_ECRC, "%s: offset %d: header CRC mismatch (stored %08x, computed %08x)", path,
@@ -561,7 +561,7 @@ static int writer_open(void **state, const char *path, const mp_model *m, const 
     memcpy(pre, MPT_MAGIC, 8);
     pre[8] = MPT_VERSION_MAJOR, pre[9] = 0, pre[10] = MPT_VERSION_MINOR, pre[11] = 0;
     mpt_put32(pre + 12, (uint32_t)hl);
-    mpt_put32(crc, (uint32_t)crc32(0L, (const unsigned char *)hj, (uInt)hl));
+    mpt_put32(crc, mpt_crc32(0, (const unsigned char *)hj, (uInt)hl));
     rc = write_bytes(w, pre, sizeof pre, err);
     if (!rc) rc = write_bytes(w, hj, hl, err);
     if (!rc) rc = write_bytes(w, crc, 4, err);
@@ -714,7 +714,7 @@ static int writer_commit(void *state, mp_err *err)
     for (int64_t i = 0; i < w->chunks; i++) mpt_put64(t + MPT_TRAILER_FIXED_BYTES + 8 * i, w->offsets[i]);
     unsigned char f[MPT_FOOTER_BYTES];
     mpt_put64(f, (uint64_t)w->pos);
-    mpt_put32(f + 8, (uint32_t)crc32(0L, t, (uInt)tl));
+    mpt_put32(f + 8, mpt_crc32(0, t, (uInt)tl));
     memcpy(f + 12, MPT_FOOTER_TAG, 4);
     rc = write_bytes(w, t, tl, err);
     free(t);

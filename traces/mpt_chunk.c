@@ -49,12 +49,12 @@ void mpt_chunk_head_encode(const mpt_chunk_head *h, unsigned char *out)
     mpt_put32(out + 32, h->stored_size);
     mpt_put32(out + 36, h->crc);
     mpt_put32(out + 40, 0);
-    mpt_put32(out + 44, (uint32_t)crc32(0L, out, 44));
+    mpt_put32(out + 44, mpt_crc32(0, out, 44));
 }
 
 int mpt_chunk_head_decode(const unsigned char *in, mpt_chunk_head *h)
 {
-    if (memcmp(in, MPT_CHUNK_TAG, 4) != 0 || MPT_CRC_BAD(mpt_get32(in + 44), (uint32_t)crc32(0L, in, 44))) return 1;
+    if (memcmp(in, MPT_CHUNK_TAG, 4) != 0 || MPT_CRC_BAD(mpt_get32(in + 44), mpt_crc32(0, in, 44))) return 1;
     h->flags = mpt_get32(in + 4);
     h->step = (int64_t)mpt_get64(in + 8);
     h->first_token = (int64_t)mpt_get64(in + 16);
@@ -142,7 +142,7 @@ int mpt_enc_finish(mpt_enc *e, const mpt_shape *s, int level)
             o += len[i];
         }
     }
-    crc = (uint32_t)crc32(0L, pay, (uInt)stored);
+    crc = mpt_crc32(0, pay, (uInt)stored);
     mpt_chunk_head h = {(e->end_of_step ? MPT_FLAG_END_OF_STEP : 0) | (is_stored ? MPT_FLAG_STORED : 0),
                         e->step,
                         e->first_token,
@@ -162,7 +162,7 @@ typedef struct src_state {
     z_stream *z;  /* NULL for a stored payload, read from the file here */
     int fd;
     int64_t off;  /* stored: file offset of the next byte */
-    uLong crc;    /* stored: CRC-32 of the bytes taken so far */
+    uint32_t crc; /* stored: CRC-32 of the bytes taken so far */
 } src_state;
 
 /* Reads n bytes at off; returns 0, or 4 when the file ends early or fails. */
@@ -186,7 +186,7 @@ static int take(src_state *st, unsigned char *dst, size_t n)
         for (size_t o = 0; o < n; o += WIDEN_BLOCK) {
             size_t m = n - o < WIDEN_BLOCK ? n - o : WIDEN_BLOCK;
             if (pread_all(st->fd, st->off, dst + o, m)) return 4;
-            st->crc = crc32(st->crc, dst + o, (uInt)m);
+            st->crc = mpt_crc32(st->crc, dst + o, (uInt)m);
             st->off += (int64_t)m;
         }
         return 0;
@@ -280,7 +280,7 @@ int mpt_dec_run(mpt_dec *d, const mpt_shape *s, const char *path)
         if (pread_all(d->fd, d->offset + MPT_CHUNK_HEADER_BYTES, d->payload, h->stored_size))
             return mp_err_set(&d->err, MP_EIO, "%s: offset %lld: chunk %lld: cannot read the payload (did the file change?)",
                               path, (long long)(d->offset + MPT_CHUNK_HEADER_BYTES), (long long)d->index);
-        uint32_t crc = (uint32_t)crc32(0L, d->payload, h->stored_size);
+        uint32_t crc = mpt_crc32(0, d->payload, h->stored_size);
         if (MPT_CRC_BAD(h->crc, crc))
             return mp_err_set(&d->err, MP_ECRC, "%s: offset %lld: chunk %lld: CRC mismatch (stored %08x, computed %08x)",
                               path, (long long)d->offset, (long long)d->index, (unsigned)h->crc, (unsigned)crc);
@@ -295,7 +295,7 @@ int mpt_dec_run(mpt_dec *d, const mpt_shape *s, const char *path)
 
     z_stream z;
     memset(&z, 0, sizeof z);
-    src_state st = {NULL, d->fd, d->offset + MPT_CHUNK_HEADER_BYTES, crc32(0L, Z_NULL, 0)};
+    src_state st = {NULL, d->fd, d->offset + MPT_CHUNK_HEADER_BYTES, 0};
     if (!stored) {
         if (inflateInit(&z) != Z_OK) return mp_err_set(&d->err, MP_ENOMEM, "%s: out of memory", path);
         z.next_in = d->payload;
