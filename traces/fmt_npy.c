@@ -116,6 +116,7 @@ static int dp_shape(dict_parser *p, npy_hdr *h)
             if (v > NPY_DIM_MAX) return mp_err_set(p->err, MP_ELIMIT, "%s: offset %lld: npy header: dimension too large",
                                                   p->path, (long long)(p->base + p->i));
         }
+        if (p->i < p->n && p->s[p->i] == 'L') p->i++; /* Python 2 long: (10L, 3L) */
         if (h->ndim >= NPY_NDIM_MAX) return dp_fail(p, "too many dimensions");
         h->dim[h->ndim++] = v;
         dp_ws(p);
