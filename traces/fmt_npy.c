@@ -522,6 +522,7 @@ static int convert_ids(npy_reader *r, int64_t idx0, int64_t n, int64_t G, int64_
 {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     const uint64_t E = (uint64_t)r->E;
+    if (G == S) G = S = n; /* contiguous: one long run */
     switch (r->h.kind == 'u' ? r->h.size : -r->h.size) {
     case 1: CONVERT_TYPED(uint8_t);
     case 2: CONVERT_TYPED(uint16_t);
