@@ -583,8 +583,10 @@ static int csvw_put(void *state, const mp_step *p, mp_err *err)
                 for (int32_t k = 0; k < K; k++) q += snprintf(q, 40, ",%.9g", (double)wt[k]);
             }
             if (w->with_rank) {
+                int32_t rk = p->src_rank[t];
                 *q++ = ',';
-                put_u64(&q, (uint64_t)(uint32_t)p->src_rank[t]);
+                if (rk < 0) *q++ = '-';
+                put_u64(&q, rk < 0 ? (uint64_t)(-(int64_t)rk) : (uint64_t)rk);
             }
             *q++ = '\n';
             if (fwrite(line, 1, (size_t)(q - line), fp) != (size_t)(q - line))
