@@ -27,7 +27,7 @@
 #include "traces/mp__format.h"
 #include "traces/mp_file.h"
 
-#define JSON_FILE_MAX ((long long)128 << 20) /* bytes of JSON text accepted (cJSON needs ~30x in memory) */
+#define JSON_FILE_MAX ((long long)128 << 20) /* bytes of JSON text accepted (parsed, it takes many times that in memory) */
 
 static int json_sniff(const unsigned char *h, size_t n)
 {
