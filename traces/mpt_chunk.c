@@ -98,6 +98,26 @@ void mpt_enc_free(mpt_enc *e)
     memset(e, 0, sizeof *e);
 }
 
+#define PROBE_BYTES 65536
+#define PROBE_MIN_RAW (4 * PROBE_BYTES)
+
+/* 1 when deflate at `level` makes the first PROBE_BYTES of p[0..n) at least 3% smaller. */
+static int probe_compresses(const unsigned char *p, size_t n, int level)
+{
+    unsigned char out[PROBE_BYTES];
+    size_t m = n < PROBE_BYTES ? n : PROBE_BYTES;
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (deflateInit(&z, level) != Z_OK) return 1; /* let the full attempt decide */
+    z.next_in = (unsigned char *)p;
+    z.avail_in = (uInt)m;
+    z.next_out = out;
+    z.avail_out = (uInt)(m - m / 32);
+    int zr = deflate(&z, Z_FINISH);
+    deflateEnd(&z);
+    return zr == Z_STREAM_END;
+}
+
 int mpt_enc_finish(mpt_enc *e, const mpt_shape *s, int level)
 {
     size_t a = (size_t)(e->tokens * s->layers * s->top_k);
@@ -113,7 +133,15 @@ int mpt_enc_finish(mpt_enc *e, const mpt_shape *s, int level)
     size_t room = e->out_cap - MPT_CHUNK_HEADER_BYTES;
     size_t stored = raw; /* compressed size, or raw when stored */
     int is_stored = 1;
-    if (raw > 0) {
+    /* a large chunk none of whose arrays starts compressibly is stored without
+     * trying (the ids of a model with many experts, in token order, seldom
+     * compress); the decision depends on the bytes only, never on threads */
+    int worth = raw > 0;
+    if (raw >= PROBE_MIN_RAW) {
+        worth = 0;
+        for (int i = 0; i < 3 && !worth; i++) worth = len[i] > 0 && probe_compresses(part[i], len[i], level);
+    }
+    if (worth) {
         z_stream z;
         memset(&z, 0, sizeof z);
         if (deflateInit(&z, level) != Z_OK) return MP_ENOMEM;
