@@ -2,6 +2,7 @@
  * fmt_csv.c - CSV routing traces, one row per token and layer:
  *
  *   # moeplace-csv 1 {"name":"...","layers":L,"experts":E,"top_k":K,...}
+ *   # provenance {...}                       (optional: where the trace came from)
  *   step,token,layer,e0,...,e{K-1}[,w0,...,w{K-1}][,rank]
  *
  * The first (comment) line carries the model shape; it is optional on read:
@@ -17,6 +18,8 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include <cjson/cJSON.h>
+
 #include "traces/mp__fmtutil.h"
 #include "traces/mp__format.h"
 #include "traces/mp_file.h"
@@ -24,6 +27,7 @@
 #define CSV_LINE_MAX 65536
 #define CSV_BUF (1 << 20) /* read buffer; holds at least one whole line */
 #define CSV_MAGIC "# moeplace-csv "
+#define CSV_PROV "# provenance "
 
 static int csv_sniff(const unsigned char *h, size_t n)
 {
@@ -40,6 +44,7 @@ typedef struct csv_row {
 
 typedef struct csv_reader {
     char *path;
+    char *provenance;       /* compact JSON object text, or NULL */
     FILE *fp;
     char *buf;              /* CSV_BUF + 1 bytes; [beg, end) not yet consumed */
     size_t beg, end;
@@ -369,6 +374,7 @@ static void csv_close(void *state)
     if (!r) return;
     if (r->fp) fclose(r->fp);
     free(r->buf);
+    free(r->provenance);
     free(r->path);
     free(r);
 }
@@ -403,6 +409,18 @@ static int csv_open(void **state, const char *path, const mp_read_opts *opts, mp
             snprintf(what, sizeof what, "%s: line 1", path);
             if ((rc = mp_model_from_json(&m, end + 1, strlen(end + 1), what, err))) return rc;
             have_model = 1;
+            continue;
+        }
+        if (strncmp(r->line, CSV_PROV, sizeof CSV_PROV - 1) == 0 && !r->provenance) {
+            cJSON *pv = cJSON_Parse(r->line + sizeof CSV_PROV - 1);
+            if (!cJSON_IsObject(pv)) {
+                cJSON_Delete(pv);
+                return mp_err_set(err, MP_EFORMAT, "%s: line %lld: provenance is not a JSON object", path, (long long)r->lineno);
+            }
+            r->provenance = cJSON_PrintUnformatted(pv);
+            cJSON_Delete(pv);
+            if (!r->provenance) return mp_err_set(err, MP_ENOMEM, "%s: out of memory", path);
+            info->provenance = r->provenance;
             continue;
         }
         if (r->line[0] == '#') continue;
@@ -531,8 +549,17 @@ static int csvw_open(void **state, const char *path, const mp_model *m, const mp
     }
     char *js = mp_model_to_json(m);
     FILE *fp = mp_ofile_stream(w->of);
-    int bad = !js || fprintf(fp, CSV_MAGIC "1 %s\nstep,token,layer", js) < 0;
+    int bad = !js || fprintf(fp, CSV_MAGIC "1 %s\n", js) < 0;
     free(js);
+    if (!bad && opts->provenance && strcmp(opts->provenance, "{}") != 0) {
+        if (strchr(opts->provenance, '\n')) {
+            mp_ofile_abort(w->of);
+            free(w);
+            return mp_err_set(err, MP_EINVAL, "%s: provenance must be one line of JSON", path);
+        }
+        bad = fprintf(fp, CSV_PROV "%s\n", opts->provenance) < 0;
+    }
+    if (!bad) bad = fputs("step,token,layer", fp) < 0;
     for (int k = 0; !bad && k < m->top_k; k++) bad = fprintf(fp, ",e%d", k) < 0;
     for (int k = 0; !bad && w->with_w && k < m->top_k; k++) bad = fprintf(fp, ",w%d", k) < 0;
     if (!bad && w->with_rank) bad = fputs(",rank", fp) < 0;
