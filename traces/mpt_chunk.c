@@ -252,7 +252,7 @@ static unsigned widen(mp_expert_id *restrict o, const unsigned char *restrict b,
     return bm;
 }
 
-static unsigned max16(const mp_expert_id *restrict v, size_t n)
+unsigned mpt_max_id(const mp_expert_id *restrict v, size_t n)
 {
     mp_expert_id m = 0;
     size_t i = 0;
@@ -262,8 +262,7 @@ static unsigned max16(const mp_expert_id *restrict v, size_t n)
     return m;
 }
 
-/* 1 when some weight is NaN, infinite or negative. */
-static int weights_bad(const float *restrict w, size_t n)
+int mpt_weights_bad(const float *restrict w, size_t n)
 {
     int bad = 0;
     size_t i = 0;
@@ -337,7 +336,7 @@ int mpt_dec_run(mpt_dec *d, const mpt_shape *s, const char *path)
     } else {
         r = take(&st, (unsigned char *)p->ids, a * 2);
         if (!r && !host_is_le()) swap_bytes(p->ids, a, 2);
-        if (!r) maxid = max16(p->ids, a);
+        if (!r) maxid = mpt_max_id(p->ids, a);
     }
     if (!r && s->has_weights) {
         r = take(&st, (unsigned char *)p->weights, a * 4);
@@ -386,7 +385,7 @@ int mpt_dec_run(mpt_dec *d, const mpt_shape *s, const char *path)
     }
     if (s->has_weights) {
         const float *w = p->weights;
-        int bad = weights_bad(w, a);
+        int bad = mpt_weights_bad(w, a);
         for (size_t i = 0; bad && i < a; i++)
             if (!(w[i] >= 0.0f && w[i] <= 3.402823466e38f))
                 return mp_err_set(&d->err, MP_ERANGE,
