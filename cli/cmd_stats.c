@@ -113,6 +113,12 @@ static const char *const fig_name[F_N] = {"max_mean", "cv",  "gini", "entropy", 
                                           "dead",     "hot_share", "ep8", "ep32", "group_max_mean"};
 static const int fig_dec[F_N] = {3, 3, 3, 3, 3, -1, 3, 3, 3, 3};
 
+/* decimals of a figure: more in JSON, which carries everything */
+static int dec_of(int f, cli_format fmt)
+{
+    return fig_dec[f] < 0 ? fig_dec[f] : fmt == CLI_FMT_JSON ? 6 : fig_dec[f];
+}
+
 static double fig_value(const mp_layer_stats *s, int f, const double *row, int groups)
 {
     switch (f) {
@@ -137,14 +143,14 @@ static int fig_shown(int f, const mp_loads *l, int groups)
     return 1;
 }
 
-static void step_cols(cli_tab *t, const char *prefix, int full)
+static void step_cols(cli_tab *t, const char *prefix, int full, int dec)
 {
     static const char *const q[5] = {"mean", "p50", "p90", "p99", "max"};
     char name[32];
     for (int i = 0; i < 5; i++) {
         if (!full && (i == 0 || i == 2)) continue;
         snprintf(name, sizeof name, "%s_%s", prefix, q[i]);
-        cli_tab_col(t, name, 3);
+        cli_tab_col(t, name, dec);
     }
 }
 
@@ -172,12 +178,12 @@ static int doc_all(cli_doc *d, input *in, cli_format fmt, mp_err *err)
     if (rc) goto out;
     if (!csv) head_rows(d, in);
 
-    cli_tab *t = cli_doc_table(d, "layers", "per layer");
+    cli_tab *t = cli_doc_table(d, "per_layer", "per layer");
     cli_tab_col(t, "layer", -1);
     cli_tab_col(t, "load", all_integer(l) ? 0 : 4);
     for (int f = 0; f < F_N; f++) {
         if (!fig_shown(f, l, groups)) continue;
-        cli_tab_col(t, fig_name[f], fig_dec[f]);
+        cli_tab_col(t, fig_name[f], dec_of(f, fmt));
         if (f == F_DEAD) cli_tab_col(t, "hottest", -1);
     }
     for (int32_t i = 0; i < L; i++) {
@@ -196,10 +202,10 @@ static int doc_all(cli_doc *d, input *in, cli_format fmt, mp_err *err)
     }
     if (csv) goto out;
 
-    t = cli_doc_table(d, "summary", "over layers");
+    t = cli_doc_table(d, "summary", "summary over layers");
     cli_tab_col(t, "stat", -1);
     for (int f = 0; f < F_N; f++)
-        if (fig_shown(f, l, groups)) cli_tab_col(t, fig_name[f], f == F_DEAD ? 2 : fig_dec[f]);
+        if (fig_shown(f, l, groups)) cli_tab_col(t, fig_name[f], f == F_DEAD ? 2 : dec_of(f, fmt));
     mp_summary sm[F_N];
     for (int f = 0; f < F_N; f++) {
         for (int32_t i = 0; i < L; i++) col[i] = fig_value(&st[i], f, mp_loads_row(l, 0, i), groups);
@@ -213,12 +219,13 @@ static int doc_all(cli_doc *d, input *in, cli_format fmt, mp_err *err)
     }
 
     if (in->sv && in->steps > 1) {
-        t = cli_doc_table(d, "steps", "per step (distribution over steps)");
+        t = cli_doc_table(d, "per_step", "per step (distribution over steps)");
         cli_tab_col(t, "layer", -1);
         cli_tab_col(t, "n", -1);
-        step_cols(t, "max_mean", json);
-        if (E >= 8) step_cols(t, "ep8", json);
-        if (E >= 32) step_cols(t, "ep32", json);
+        int dec = json ? 6 : 3;
+        step_cols(t, "max_mean", json, dec);
+        if (E >= 8) step_cols(t, "ep8", json, dec);
+        if (E >= 32) step_cols(t, "ep32", json, dec);
         for (int32_t i = 0; i < L; i++) {
             mp_dist ds[MP_STEPVAR_METRICS];
             for (int m = 0; m < MP_STEPVAR_METRICS; m++) mp_stepvar_get(in->sv, i, m, &ds[m]);

@@ -1,5 +1,6 @@
 /* stats_scan.c - one pass over a routing trace feeding the counter and the
  * per-step accumulator (mp_stats.h). */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "traces/mp__stats.h"
@@ -43,8 +44,10 @@ int mp_stats_scan(mp_trace *t, const mp_scan_opts *o, mp_loads **sum, mp_stepvar
     }
     if (rc == 0 && open && var) rc = mp__counter_end_step(c, var, err);
     if (rc == 0 && steps == 0)
-        rc = mp_err_set(err, MP_ERANGE, "stats: no steps in the range %lld:%lld", (long long)o->step_begin,
-                        (long long)o->step_end);
+        rc = o->step_end >= 0 ? mp_err_set(err, MP_ERANGE, "stats: no steps in the range %lld:%lld",
+                                           (long long)o->step_begin, (long long)o->step_end)
+                              : mp_err_set(err, MP_ERANGE, "stats: no steps from step %lld on",
+                                           (long long)o->step_begin);
     if (rc == 0) {
         mp_counter_end_window(c);
         rc = mp_loads_create(sum, 1, L, E, err);
@@ -67,10 +70,14 @@ int mp_stats_scan_loads(const mp_loads *in, int64_t begin, int64_t end, mp_loads
 {
     *sum = NULL;
     if (sv) *sv = NULL;
-    if (end < 0 || end > in->steps) end = in->steps;
-    if (begin < 0 || begin >= end)
-        return mp_err_set(err, MP_ERANGE, "stats: no steps in the range %lld:%lld (the loads hold %d)",
-                          (long long)begin, (long long)end, in->steps);
+    int64_t last = end < 0 || end > in->steps ? in->steps : end;
+    if (begin < 0 || begin >= last) {
+        char hi[24] = "";
+        if (end >= 0) snprintf(hi, sizeof hi, "%lld", (long long)end);
+        return mp_err_set(err, MP_ERANGE, "stats: no steps in the range %lld:%s (the loads hold steps 0..%d)",
+                          (long long)begin, hi, in->steps - 1);
+    }
+    end = last;
     int rc = mp_loads_create(sum, 1, in->layers, in->experts, err);
     if (rc) return rc;
     (*sum)->has_model = in->has_model;
