@@ -192,9 +192,48 @@ static double hot_block_u(const uint32_t *w, const uint64_t *sp, int32_t E, int3
     return (double)hot;
 }
 
+/* The common case in one pass over the window: no spill and E a multiple of
+ * 32, so that each EP8 block is four EP32 blocks.  Folds the window into the
+ * totals and empties it on the way. */
+static int end_step_fused(mp_counter *c, mp_stepvar *sv, mp_err *err)
+{
+    int32_t E = c->experts, bs = E / 32;
+    for (int32_t l = 0; l < c->layers; l++) {
+        uint32_t *w = c->win + (int64_t)l * E;
+        uint64_t *tot = c->total + (int64_t)l * E;
+        uint64_t blk[32], total = 0;
+        uint32_t max = 0;
+        for (int32_t g = 0; g < 32; g++) {
+            uint64_t s = 0;
+            for (int32_t e = g * bs; e < (g + 1) * bs; e++) {
+                uint32_t v = w[e];
+                s += v;
+                max = v > max ? v : max;
+                tot[e] += v;
+                w[e] = 0;
+            }
+            blk[g] = s;
+            total += s;
+        }
+        if (total == 0) continue;
+        uint64_t h8 = 0, h32 = 0;
+        for (int32_t g = 0; g < 32; g++) h32 = blk[g] > h32 ? blk[g] : h32;
+        for (int32_t g = 0; g < 8; g++) {
+            uint64_t s = blk[4 * g] + blk[4 * g + 1] + blk[4 * g + 2] + blk[4 * g + 3];
+            h8 = s > h8 ? s : h8;
+        }
+        int rc = mp__stepvar_put(sv, l, (double)total, (double)max, (double)h8, (double)h32, err);
+        if (rc) return rc;
+    }
+    mp__stepvar_step_done(sv);
+    c->pending = 0;
+    return 0;
+}
+
 int mp__counter_end_step(mp_counter *c, mp_stepvar *sv, mp_err *err)
 {
     int32_t E = c->experts;
+    if (!c->spill && E % 32 == 0) return end_step_fused(c, sv, err);
     for (int32_t l = 0; l < c->layers; l++) {
         const uint32_t *w = c->win + (int64_t)l * E;
         const uint64_t *sp = c->spill ? c->spill + (int64_t)l * E : NULL;

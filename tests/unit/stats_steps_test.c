@@ -123,11 +123,10 @@ static void test_histogram(void **state)
     free(m);
 }
 
-static void test_from_counter(void **state)
+/* steps counted from pieces (two pieces per step) give the same figures;
+ * E a multiple of 32 takes the fused one-pass route, other E the general one */
+static void from_counter(int32_t L, int32_t E, int32_t K)
 {
-    (void)state;
-    /* steps counted from pieces (two pieces per step) give the same figures */
-    int32_t L = 2, E = 32, K = 4;
     int64_t S = 300, T = 12;
     mp_counter *c;
     mp_stepvar *a, *b;
@@ -163,6 +162,15 @@ static void test_from_counter(void **state)
     mp_stepvar_destroy(a);
     mp_stepvar_destroy(b);
     free(m);
+}
+
+static void test_from_counter(void **state)
+{
+    (void)state;
+    from_counter(2, 32, 4);
+    from_counter(3, 64, 6);
+    from_counter(2, 24, 4);
+    from_counter(1, 40, 2);
 }
 
 static void test_scan_loads(void **state)
