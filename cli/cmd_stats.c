@@ -256,7 +256,7 @@ static int doc_all(cli_doc *d, input *in, cli_format fmt, mp_err *err)
             rc = mp_err_set(err, MP_ENOMEM, "stats: out of memory");
             goto out;
         }
-        t = cli_doc_table(d, "groups", "group loads");
+        t = cli_doc_table(d, "group_loads", "group loads");
         cli_tab_col(t, "layer", -1);
         cli_tab_col(t, "group", -1);
         cli_tab_col(t, "load", all_integer(l) ? 0 : 4);
@@ -324,7 +324,7 @@ static int doc_layer(cli_doc *d, input *in, int32_t layer, cli_format fmt, mp_er
             }
         }
     }
-    cli_tab *t = cli_doc_table(d, "experts", "experts, hottest first");
+    cli_tab *t = cli_doc_table(d, "ranking", "experts, hottest first");
     cli_tab_col(t, "rank", -1);
     cli_tab_col(t, "expert", -1);
     cli_tab_col(t, "load", dec);
@@ -345,7 +345,7 @@ static int doc_layer(cli_doc *d, input *in, int32_t layer, cli_format fmt, mp_er
         double *g = calloc((size_t)groups, sizeof *g);
         if (!g) return mp_err_set(err, MP_ENOMEM, "stats: out of memory");
         mp_stats_groups(row, E, groups, g);
-        t = cli_doc_table(d, "groups", "group loads");
+        t = cli_doc_table(d, "group_loads", "group loads");
         cli_tab_col(t, "group", -1);
         cli_tab_col(t, "load", dec);
         cli_tab_col(t, "share", 6);
