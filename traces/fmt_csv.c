@@ -22,6 +22,7 @@
 #include "traces/mp_file.h"
 
 #define CSV_LINE_MAX 65536
+#define CSV_BUF (1 << 20) /* read buffer; holds at least one whole line */
 #define CSV_MAGIC "# moeplace-csv "
 
 static int csv_sniff(const unsigned char *h, size_t n)
@@ -40,7 +41,11 @@ typedef struct csv_row {
 typedef struct csv_reader {
     char *path;
     FILE *fp;
-    char *line;             /* CSV_LINE_MAX + 2 bytes */
+    char *buf;              /* CSV_BUF + 1 bytes; [beg, end) not yet consumed */
+    size_t beg, end;
+    int buf_eof;
+    int64_t buf_pos;        /* file offset of buf[0] */
+    char *line;             /* the current line, NUL-terminated, inside buf */
     char *fields[3 + 2 * MP_TOPK_MAX + 2];
     int64_t lineno;
     int32_t K, L;           /* L = 0 while unknown (first pass) */
@@ -60,18 +65,59 @@ typedef struct csv_reader {
 /* Reads the next line into r->line without its newline; returns 1, 0 at EOF, or an error. */
 static int read_line(csv_reader *r, mp_err *err)
 {
-    if (!fgets(r->line, CSV_LINE_MAX + 2, r->fp)) {
-        if (ferror(r->fp)) return mp_err_set(err, MP_EIO, "%s: read failed", r->path);
-        return 0;
+    char *line, *nl;
+    size_t len;
+    for (;;) {
+        nl = memchr(r->buf + r->beg, '\n', r->end - r->beg);
+        if (nl) {
+            line = r->buf + r->beg;
+            len = (size_t)(nl - line);
+            r->beg += len + 1;
+            break;
+        }
+        if (r->end - r->beg > CSV_LINE_MAX)
+            return mp_err_set(err, MP_ELIMIT, "%s: line %lld: longer than %d bytes", r->path, (long long)r->lineno + 1,
+                              CSV_LINE_MAX);
+        if (r->buf_eof) {
+            if (r->beg == r->end) return 0;
+            line = r->buf + r->beg;
+            len = r->end - r->beg;
+            r->beg = r->end;
+            break;
+        }
+        memmove(r->buf, r->buf + r->beg, r->end - r->beg);
+        r->buf_pos += (int64_t)r->beg;
+        r->end -= r->beg;
+        r->beg = 0;
+        size_t got = fread(r->buf + r->end, 1, CSV_BUF - r->end, r->fp);
+        if (got == 0) {
+            if (ferror(r->fp)) return mp_err_set(err, MP_EIO, "%s: read failed", r->path);
+            r->buf_eof = 1;
+        }
+        r->end += got;
     }
     r->lineno++;
-    size_t n = strlen(r->line);
-    if (n > 0 && r->line[n - 1] == '\n') r->line[--n] = '\0';
-    else if (!feof(r->fp)) return mp_err_set(err, MP_ELIMIT, "%s: line %lld: longer than %d bytes", r->path, (long long)r->lineno, CSV_LINE_MAX);
-    if (n > 0 && r->line[n - 1] == '\r') r->line[--n] = '\0';
-    if (memchr(r->line, '\0', n) != NULL || strlen(r->line) != n)
+    if (len > CSV_LINE_MAX)
+        return mp_err_set(err, MP_ELIMIT, "%s: line %lld: longer than %d bytes", r->path, (long long)r->lineno, CSV_LINE_MAX);
+    if (memchr(line, '\0', len))
         return mp_err_set(err, MP_EFORMAT, "%s: line %lld: NUL byte in text", r->path, (long long)r->lineno);
+    if (len > 0 && line[len - 1] == '\r') len--;
+    line[len] = '\0'; /* the newline's place, or the spare byte after the buffer's end */
+    r->line = line;
     return 1;
+}
+
+/* Positions the reader at file offset `off` (line number `lineno`). */
+static int seek_to(csv_reader *r, int64_t off, int64_t lineno, mp_err *err)
+{
+    if (fseeko(r->fp, (off_t)off, SEEK_SET) != 0)
+        return mp_err_set(err, MP_EIO, "%s: cannot seek back (not a regular file?)", r->path);
+    clearerr(r->fp);
+    r->buf_pos = off;
+    r->beg = r->end = 0;
+    r->buf_eof = 0;
+    r->lineno = lineno;
+    return 0;
 }
 
 /* Splits r->line at commas; returns the field count (up to max), or max + 1 when there are more. */
@@ -224,6 +270,58 @@ static int sequence_end(csv_reader *r, mp_err *err)
     return 0;
 }
 
+/* Parses plain digits (no sign, no spaces) up to `max`; returns 0 when the text is anything else. */
+static inline int fast_uint(const char **sp, int64_t max, int64_t *out)
+{
+    const char *s = *sp;
+    int64_t v = 0;
+    if (*s < '0' || *s > '9') return 0;
+    int n = 0;
+    while (*s >= '0' && *s <= '9') {
+        if (++n > 18) return 0;
+        v = v * 10 + (*s++ - '0');
+    }
+    if (v > max) return 0;
+    *out = v;
+    *sp = s;
+    return 1;
+}
+
+/* The common case of a row, parsed in one walk; returns 0 to let the
+ * careful path below parse it (and name what is wrong). */
+static int fast_row(csv_reader *r, csv_row *row)
+{
+    const char *s = r->line;
+    int64_t v;
+    if (!fast_uint(&s, INT64_MAX / 2, &row->step) || *s++ != ',') return 0;
+    if (!fast_uint(&s, INT64_MAX / 2, &row->token) || *s++ != ',') return 0;
+    if (!fast_uint(&s, r->L ? r->L - 1 : MP_LAYERS_MAX - 1, &v) || *s != ',') return 0;
+    row->layer = (int32_t)v;
+    int64_t emax = r->E ? r->E - 1 : MP_EXPERTS_MAX - 1, mx = r->max_id;
+    for (int k = 0; k < r->K; k++) {
+        s++;
+        if (!fast_uint(&s, emax, &v) || (*s != ',' && *s != '\0')) return 0;
+        row->ids[k] = (mp_expert_id)v;
+        if (v > mx) mx = v;
+    }
+    for (int k = 0; r->has_w && k < r->K; k++) {
+        if (*s != ',') return 0;
+        char *end;
+        double d = strtod(++s, &end);
+        if (end == s || !isfinite(d) || d < 0 || d > 3.4e38 || (*end != ',' && *end != '\0')) return 0;
+        row->w[k] = (float)d;
+        s = end;
+    }
+    row->rank = 0;
+    if (r->has_rank) {
+        if (*s++ != ',' || !fast_uint(&s, INT32_MAX, &v)) return 0;
+        row->rank = (int32_t)v;
+    }
+    if (*s != '\0') return 0;
+    r->max_id = mx;
+    return 1;
+}
+
 /* Reads and checks the next data row; returns 1, 0 at the end, or an error. */
 static int read_row(csv_reader *r, csv_row *row, mp_err *err)
 {
@@ -231,6 +329,7 @@ static int read_row(csv_reader *r, csv_row *row, mp_err *err)
     do {
         if ((rc = read_line(r, err)) <= 0) return rc;
     } while (trim(r->line)[0] == '\0');
+    if (fast_row(r, row)) return 1;
     int n = split(r, r->ncols);
     if (n != r->ncols)
         return mp_err_set(err, MP_ESHAPE, "%s: line %lld: %s%d columns, the header has %d", r->path, (long long)r->lineno,
@@ -269,7 +368,7 @@ static void csv_close(void *state)
     csv_reader *r = state;
     if (!r) return;
     if (r->fp) fclose(r->fp);
-    free(r->line);
+    free(r->buf);
     free(r->path);
     free(r);
 }
@@ -279,7 +378,7 @@ static int csv_open(void **state, const char *path, const mp_read_opts *opts, mp
 {
     *state = NULL;
     csv_reader *r = calloc(1, sizeof *r);
-    if (!r || !(r->path = strdup(path)) || !(r->line = malloc(CSV_LINE_MAX + 2))) {
+    if (!r || !(r->path = strdup(path)) || !(r->buf = malloc(CSV_BUF + 1))) {
         if (r) free(r->path);
         free(r);
         return mp_err_set(err, MP_ENOMEM, "%s: out of memory", path);
@@ -291,6 +390,8 @@ static int csv_open(void **state, const char *path, const mp_read_opts *opts, mp
     for (;;) {
         if ((rc = read_line(r, err)) < 0) return rc;
         if (rc == 0) return mp_err_set(err, MP_EFORMAT, "%s: line %lld: no header line step,token,layer,e0,...", path, (long long)r->lineno + 1);
+        if (r->lineno == 1 && strncmp(r->line, "\xEF\xBB\xBF", 3) == 0) /* UTF-8 byte-order mark */
+            r->line += 3;
         if (strncmp(r->line, CSV_MAGIC, sizeof CSV_MAGIC - 1) == 0 && r->lineno == 1) {
             char *s = r->line + sizeof CSV_MAGIC - 1, *end;
             long ver = strtol(s, &end, 10);
@@ -311,7 +412,7 @@ static int csv_open(void **state, const char *path, const mp_read_opts *opts, mp
     if (have_model && m.top_k != r->K)
         return mp_err_set(err, MP_ESHAPE, "%s: line %lld: %d expert columns, the model line says top_k %d", path,
                           (long long)r->lineno, r->K, m.top_k);
-    r->data_off = (int64_t)ftello(r->fp);
+    r->data_off = r->buf_pos + (int64_t)r->beg;
     r->data_line = r->lineno;
     info->has_weights = r->has_w;
     info->has_src_rank = r->has_rank;
@@ -334,10 +435,7 @@ static int csv_open(void **state, const char *path, const mp_read_opts *opts, mp
         info->tokens = r->tokens;
         info->assignments = r->tokens * r->L * r->K;
         info->raw_bytes = info->assignments * (r->has_w ? 6 : 2) + (r->has_rank ? 4 * r->tokens : 0);
-        if (fseeko(r->fp, (off_t)r->data_off, SEEK_SET) != 0)
-            return mp_err_set(err, MP_EIO, "%s: cannot seek back (not a regular file?)", path);
-        clearerr(r->fp);
-        r->lineno = r->data_line;
+        if ((rc = seek_to(r, r->data_off, r->data_line, err))) return rc;
         r->have_prev = 0;
         r->steps = r->tokens = 0;
     }
