@@ -57,7 +57,7 @@ static void profile_values(const mp_gen *g, mp_rng *r, double *lv)
         if (c < 0.5) c = 0.5;
         if (c > 2.5) c = 2.5;
         double h = c + mp_rng_double(r);
-        double dfrac = 0.01 + 0.03 * mp_rng_double(r);
+        double dfrac = 0.008 + 0.02 * mp_rng_double(r);
         double hfrac = 0.03 + 0.02 * mp_rng_double(r);
         int32_t nd = (int32_t)floor(E * dfrac + 0.5);
         int32_t nh = (int32_t)floor(E * hfrac + 0.5);

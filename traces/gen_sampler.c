@@ -151,12 +151,20 @@ static void fast_layer(const mp_gen *g, int32_t l, int32_t topic, mp_rng *r, con
     double y[MP_TOPK_MAX];
     uint64_t bits = 0;
     int sig = g->o.model.scoring == MP_SCORING_SIGMOID;
+    double wsum = 0, psum = 0;
     for (int32_t k = 0; k < K; k++) {
         if ((k & 3) == 0) bits = mp_rng_u64(r);
         double jit = 0.5 + (double)(bits & 0xffff) * (1.0 / 65536.0);
         bits >>= 16;
         double w = (A > 0 ? mixed_weight(g, sh, sc, prev, A, out[k]) : sh[out[k]]) * jit;
         y[k] = sig ? w * E / (1.0 + w * E) : w;
+        wsum += w;
+        psum += w / jit;
+    }
+    if (g->o.model.scoring == MP_SCORING_SOFTMAX) {
+        /* softmax over all experts: the unchosen keep their mass 1 - psum */
+        double z = wsum + (1.0 - psum > 0 ? 1.0 - psum : 0.0);
+        for (int32_t k = 0; k < K; k++) y[k] /= z;
     }
     finish_weights(g, y, wout);
 }
