@@ -273,6 +273,7 @@ static void compare_samplers(const char *skew, double group_skew)
     double tv = 0;
     for (int32_t a = 0; a < G; a++)
         for (int32_t b = a + 1; b < G; b++) tv += fabs(f.pair[a][b] - x.pair[a][b]) / 2;
+    print_message("tv %.4f same %.4f vs %.4f g0 %.4f vs %.4f\n", tv, f.same_group, x.same_group, f.group[0], x.group[0]);
     assert_true(tv < 0.05);
     /* expert co-occurrence inside groups: pairs of chosen experts sharing a group */
     assert_true(fabs(f.same_group - x.same_group) < 0.05 * x.same_group + 0.05);
