@@ -16,7 +16,12 @@
  * groups this is exactly sequential sampling without replacement from w'
  * (the Gumbel-top-k identity); the fast sampler does that with alias tables
  * and rejection, and limits groups by admitting only the first topk_group
- * groups drawn (an approximation of the group score that the tests bound).
+ * groups drawn (an approximation of the group score that the tests bound);
+ * once those groups are full it draws a group by its mass and an expert
+ * inside it from a per-group alias table (16-bit coin: thresholds rounded
+ * to 2^-16).  Gate weights of the fast sampler are the expert's base score
+ * (sigmoid of its scaled share, or its share) times a jitter in [0.5, 1.5),
+ * normalised and scaled as the model does: plausible, not calibrated.
  *
  * Determinism: every random number is drawn from mp_rng streams keyed by
  * (seed, purpose, step, token or layer), so the output does not depend on
