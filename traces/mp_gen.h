@@ -97,12 +97,12 @@ typedef struct mp_gen_opts {
     int with_weights;        /* produce gate weights                                 */
 } mp_gen_opts;
 
-/* Defaults: deepseek-v3, skew mixed, prefill, 16 steps of 4096 tokens,
+/* Defaults: deepseek-v3, skew mixed, prefill, 8 steps of 4096 tokens,
  * no topics/affinity/drift/shift, one rank, seed 1, one thread, fast sampler,
  * gate weights on. */
 void mp_gen_opts_default(mp_gen_opts *o);
 /* Sets steps, tokens_per_step, request_tokens and decode for a phase:
- * prefill 16 x 4096 tokens (requests of 512 tokens), decode 64 x 256 tokens
+ * prefill 8 x 4096 tokens (requests of 512 tokens), decode 64 x 256 tokens
  * (sequences of 256 steps). */
 void mp_gen_opts_phase(mp_gen_opts *o, int decode);
 
