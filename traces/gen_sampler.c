@@ -290,7 +290,7 @@ static void fast_plain(const mp_gen *g, int32_t l, int32_t topic, mp_rng *rp, mp
     }
     double f = g->o.model.routed_scaling;
     if (g->o.model.normalize_topk) {
-        f /= ysum;
+        if (ysum > 0) f /= ysum;
     } else if (g->o.model.scoring == MP_SCORING_SOFTMAX) {
         /* softmax over all experts: the unchosen keep their mass 1 - psum */
         double psum = 0;
