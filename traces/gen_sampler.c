@@ -217,18 +217,30 @@ static void fast_plain(const mp_gen *g, int32_t l, int32_t topic, mp_rng *rp, mp
     uint32_t jit[MP_TOPK_MAX]; /* 16-bit jitter of each chosen expert's weight */
     uint64_t gbits = 0;
     /* phase 1: any group may still be admitted (all of them when ungrouped) */
+    uint64_t spare = 0;
+    int have = 0;
     while (k < K && (G == 1 || ng < TG)) {
-        uint64_t u = mp_rng_mix(key + ++ctr * MP_RNG_GAMMA);
-        uint64_t m = (u >> 32) * (uint64_t)E;
+        /* 32 bits a draw (each mix gives two): the multiply-shift picks the
+         * slot, the remainder (uniform, independent of the slot) is the coin */
+        uint32_t h;
+        if (have) {
+            h = (uint32_t)spare;
+            have = 0;
+        } else {
+            spare = mp_rng_mix(key + ++ctr * MP_RNG_GAMMA);
+            h = (uint32_t)(spare >> 32);
+            have = 1;
+        }
+        uint64_t m = (uint64_t)h * (uint64_t)E;
         int32_t e = (int32_t)(m >> 32);
         int32_t alt = idx[e];
-        e = (uint32_t)u < prob[e] ? e : alt;
+        e = (uint32_t)m < prob[e] ? e : alt;
         if (ch[e >> 6] >> (e & 63) & 1) {
             if (++tries > 200) goto slow;
             continue;
         }
         ch[e >> 6] |= 1ULL << (e & 63);
-        jit[k] = (uint32_t)m >> 16;
+        jit[k] = ((uint32_t)m * 0x9e3779b9u) >> 16; /* scrambled: the coin alone saw these bits */
         int32_t gr = gof[e];
         /* branchless admission of a new group (always true while ng < TG) */
         int32_t fresh = (int32_t)(~gbits >> gr & 1);
