@@ -1,6 +1,9 @@
 /*
  * mp__gen.h - internal: the generator's state shared by traces/gen_*.c.
  * Not part of the public API (double underscore).
+ *
+ * Memory: every array below belongs to the mp_gen and is freed by
+ * mp_gen_destroy; callers of mp__gen_tokens own their buffers and scratch.
  */
 #ifndef MP__GEN_H
 #define MP__GEN_H

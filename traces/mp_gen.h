@@ -27,6 +27,9 @@
  * (seed, purpose, step, token or layer), so the output does not depend on
  * threads, piece sizes or the machine.
  *
+ * A generator serves one caller at a time (it runs its own worker threads
+ * inside mp_gen_fill).
+ *
  * Memory: mp_gen_create returns a generator freed with mp_gen_destroy;
  * preset tables are static; pieces are the caller's (mp_step.h).
  */
