@@ -384,3 +384,16 @@ out:
     cudaFree(b);
     return rc;
 }
+
+extern "C" void mp_kx_config_get(const mp_kx *kx, mp_kx_config *out) { *out = kx->sh; }
+
+extern "C" void mp_kx_plan_get(const mp_kx *kx, int32_t *log2phy, int32_t *replica_count)
+{
+    memcpy(log2phy, kx->h_l2p, sizeof(int32_t) * (size_t)kx->sh.experts * kx->sh.max_replicas);
+    memcpy(replica_count, kx->h_rc, sizeof(int32_t) * (size_t)kx->sh.experts);
+}
+
+extern "C" double mp_kx_flops_per_row(const mp_kx *kx)
+{
+    return 2.0 * (3.0 * kx->sh.hidden * (double)kx->sh.intermediate);
+}

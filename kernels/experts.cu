@@ -130,3 +130,9 @@ extern "C" int mp_kx_set_counts(mp_kx *kx, const int32_t *counts, mp_err *err)
     mp__kx_drop_graphs(kx);
     return 0;
 }
+
+extern "C" void mp_kx_set_graph(mp_kx *kx, int on)
+{
+    if (!on) mp__kx_drop_graphs(kx);
+    kx->sh.use_graph = on ? 1 : 0;
+}

@@ -7,7 +7,9 @@
 #include "kernels/kx_internal.h"
 #include "kernels/mp_kx_common.h"
 
-// Block per token: read the token's row once, write it to its K rows.
+// Block per token: read the token's row once (all of a thread's vectors in
+// flight together), write it to its K rows with streaming stores.
+#define PERMUTE_VPT 8
 __global__ void k_permute(const uint4 *__restrict__ x, const int32_t *__restrict__ row, int K, int nv,
                           uint4 *__restrict__ xp)
 {
@@ -15,9 +17,21 @@ __global__ void k_permute(const uint4 *__restrict__ x, const int32_t *__restrict
     int64_t t = blockIdx.x;
     if (threadIdx.x < K) r[threadIdx.x] = row[t * K + threadIdx.x];
     __syncthreads();
-    for (int v = threadIdx.x; v < nv; v += blockDim.x) {
-        uint4 val = x[t * nv + v];
-        for (int k = 0; k < K; k++) xp[(int64_t)r[k] * nv + v] = val;
+    for (int base = 0; base < nv; base += blockDim.x * PERMUTE_VPT) {
+        uint4 val[PERMUTE_VPT];
+#pragma unroll
+        for (int i = 0; i < PERMUTE_VPT; i++) {
+            int v = base + i * blockDim.x + threadIdx.x;
+            if (v < nv) val[i] = x[t * nv + v];
+        }
+        for (int k = 0; k < K; k++) {
+            uint4 *dst = xp + (int64_t)r[k] * nv;
+#pragma unroll
+            for (int i = 0; i < PERMUTE_VPT; i++) {
+                int v = base + i * blockDim.x + threadIdx.x;
+                if (v < nv) __stcs(dst + v, val[i]);
+            }
+        }
     }
 }
 

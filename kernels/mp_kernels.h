@@ -91,6 +91,16 @@ int mp_kx_combine(mp_kx *kx, mp_err *err);
  * measuring the expert phase alone; rows get zero-filled inputs. */
 int mp_kx_set_counts(mp_kx *kx, const int32_t *counts, mp_err *err);
 
+/* The shape the context was made with. */
+typedef mp_kx_shape mp_kx_config;
+void mp_kx_config_get(const mp_kx *kx, mp_kx_config *out);
+/* Copies the plan last set: log2phy [experts][max_replicas], counts [experts]. */
+void mp_kx_plan_get(const mp_kx *kx, int32_t *log2phy, int32_t *replica_count);
+/* GEMM flops per row: 2 * (2I*H + H*I). */
+double mp_kx_flops_per_row(const mp_kx *kx);
+/* Turns graph capture of the expert phase on or off. */
+void mp_kx_set_graph(mp_kx *kx, int on);
+
 /* Phases mp_kx_time can measure. */
 typedef enum mp_kx_phase {
     MP_KX_PH_LAYOUT = 0,
@@ -134,6 +144,52 @@ int mp_kx_read_weights(mp_kx *kx, int32_t slot, uint16_t *w13, uint16_t *w2, mp_
 /* Fills permuted, intermediate, expert-output and output buffers with NaN
  * (0xffff), so a check can see that a run wrote every element. */
 int mp_kx_poison(mp_kx *kx, mp_err *err);
+
+/* One emulated step, measured phase by phase (kernels/step.c). */
+typedef struct mp_kx_step {
+    double layout_us, permute_us, combine_us; /* whole batch, on one GPU         */
+    double expert_us[MP_KX_MAX_RANKS];       /* per emulated rank               */
+    int64_t rows[MP_KX_MAX_RANKS];           /* rows (token copies) per rank    */
+    int32_t active[MP_KX_MAX_RANKS];         /* slots with at least one row     */
+    double expert_max_us, expert_mean_us;
+    int64_t rows_max;
+    double rows_mean;
+    /* layout + (permute + combine) / ranks + max over ranks of expert time:
+     * each rank permutes and combines its own 1/ranks of the tokens, and
+     * waits for the slowest rank's experts (links not included). */
+    double step_us;
+    double gemm_tflops; /* useful GEMM flops of all ranks / sum of expert times */
+} mp_kx_step;
+/* Runs layout once, then times every phase (iters timed runs after warmup,
+ * medians) and fills *out. */
+int mp_kx_measure_step(mp_kx *kx, int iters, int warmup, int flush_l2, mp_kx_step *out, mp_err *err);
+
+/* Poisons the outputs, runs every phase once (experts on all ranks) and
+ * compares with the CPU reference (kernels/check.c): layout, rows, traffic
+ * and the permutation exactly; the first row of up to sample_slots slots
+ * through the reference expert, and the combine, within 1e-2 of the
+ * tensor's largest value; NaN left anywhere counts.  ids/weights are the
+ * routing given to mp_kx_set_routing.  *wrong = mismatching values. */
+int mp_kx_check(mp_kx *kx, const uint16_t *ids, const float *weights, int sample_slots, int64_t *wrong, mp_err *err);
+
+/* Calibration (kernels/calibrate.c): expert time of one rank as a function
+ * of active experts and rows per expert, and the permute/combine rates. */
+typedef struct mp_kx_calib_point {
+    int32_t active;          /* experts with rows           */
+    int32_t rows_per_expert;
+    double us;               /* median expert-phase time    */
+} mp_kx_calib_point;
+#define MP_KX_CALIB_MAX 64
+typedef struct mp_kx_calibration {
+    double copy_gbps;                /* D2D copy, read + written        */
+    double permute_gbps, combine_gbps; /* at the context's max tokens  */
+    double layout_us;
+    int npoints;
+    mp_kx_calib_point points[MP_KX_CALIB_MAX];
+} mp_kx_calibration;
+/* Needs a context with expert weights and max_tokens*K >= 32 * 1024 rows
+ * per rank; uses routing of the context's max tokens over its plan. */
+int mp_kx_calibrate(mp_kx *kx, const uint16_t *ids, int iters, mp_kx_calibration *out, mp_err *err);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,26 @@
+#!/bin/sh
+# gpu_session.sh [copy|move|gemm|replay|all] - on a GPU machine, from the
+# repository root: build (Release, sm_90a), run the GPU and CPU-reference
+# kernel tests, bench_kernels and bench/torch_ref.py.  Debian packages of
+# cJSON/cmocka/zlib headers may be placed in .kxdebs/ when the machine lacks
+# them; logs go to $OUT (or /tmp) as well as stdout.
+set -u
+OUT=${OUT:-/tmp}
+if ls .kxdebs/*.deb >/dev/null 2>&1; then
+  mkdir -p /tmp/deps && for f in .kxdebs/*.deb; do dpkg -x "$f" /tmp/deps; done
+  [ -e /usr/include/zlib.h ] || ln -sf /usr/lib/x86_64-linux-gnu/libz.so.1 /tmp/deps/usr/lib/x86_64-linux-gnu/libz.so
+  export LD_LIBRARY_PATH=/tmp/deps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
+  PFX=-DCMAKE_PREFIX_PATH=/tmp/deps/usr
+fi
+nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,memory.total --format=csv,noheader
+nvcc --version | tail -1
+cmake -S . -B /tmp/b -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90a ${PFX:-} >"$OUT/cmake.log" 2>&1 ||
+  { tail -30 "$OUT/cmake.log"; exit 1; }
+cmake --build /tmp/b -j16 >"$OUT/build.log" 2>&1 || { grep -A5 -E "error" "$OUT/build.log" | head -60; exit 1; }
+/tmp/b/tests/kernels_gpu_test 2>&1 | tee "$OUT/gpu_test.txt"
+/tmp/b/tests/kernels_ref_test 2>&1 | tail -1
+mkdir -p /tmp/dump
+/tmp/b/bench/bench_kernels "${1:-all}" /tmp/dump 2>&1 | tee "$OUT/bench.txt"
+if [ "${1:-all}" = move ] || [ "${1:-all}" = all ]; then
+  python3 bench/torch_ref.py /tmp/dump 2>&1 | tee "$OUT/torch.txt"
+fi
