@@ -8,7 +8,7 @@
 #include "planner/mp_plan.h"
 #include "sim/mp_sim.h"
 
-static mp_model tiny_model(int32_t L, int32_t E, int32_t K)
+static inline mp_model tiny_model(int32_t L, int32_t E, int32_t K)
 {
     mp_model m = mp_model_default();
     m.layers = L;
@@ -20,7 +20,7 @@ static mp_model tiny_model(int32_t L, int32_t E, int32_t K)
 }
 
 /* A derived plan with the same phy2log row on every layer. */
-static mp_plan *make_plan(int32_t L, int32_t experts, int32_t gpus, int32_t nodes, int32_t spg, const int32_t *row)
+static inline mp_plan *make_plan(int32_t L, int32_t experts, int32_t gpus, int32_t nodes, int32_t spg, const int32_t *row)
 {
     mp_topology t = {gpus, nodes, spg};
     mp_plan *p = NULL;
@@ -36,7 +36,7 @@ static mp_plan *make_plan(int32_t L, int32_t experts, int32_t gpus, int32_t node
 }
 
 /* A step of T tokens with the same ids [T][K] on every layer. */
-static void make_step(mp_step *s, int64_t step, int32_t L, int32_t K, int64_t T, const int *ids, const int32_t *src)
+static inline void make_step(mp_step *s, int64_t step, int32_t L, int32_t K, int64_t T, const int *ids, const int32_t *src)
 {
     mp_step_reserve(s, T, L, K, 0, src != NULL, NULL);
     s->step = step;
@@ -50,7 +50,7 @@ static void make_step(mp_step *s, int64_t step, int32_t L, int32_t K, int64_t T,
 }
 
 /* xorshift for test data */
-static uint64_t test_rng(uint64_t *x)
+static inline uint64_t test_rng(uint64_t *x)
 {
     *x ^= *x << 13;
     *x ^= *x >> 7;
