@@ -36,7 +36,7 @@ int mp_kernels_device(char *buf, size_t n, mp_err *err);
 /* Replica selection: which of an expert's replicas an assignment goes to. */
 typedef enum mp_kx_selection {
     MP_KX_SEL_NONE = 0,   /* always the first replica                          */
-    MP_KX_SEL_MODULO = 1, /* token index modulo the replica count              */
+    MP_KX_SEL_MODULO = 1, /* (t*K + k) modulo the replica count (vLLM, sim)    */
     MP_KX_SEL_RANDOM = 2  /* a hash of (seed, assignment) modulo the count     */
 } mp_kx_selection;
 

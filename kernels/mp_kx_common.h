@@ -32,11 +32,14 @@ MP_KX_HD float mp__kx_uniform(uint64_t seed, uint64_t stream, uint64_t i)
     return (float)((int64_t)(h >> 40) - (1LL << 23)) * (1.0f / (float)(1 << 23));
 }
 
-/* Replica index (0..count-1) for assignment a = t*K + k of token t. */
+/* Replica index (0..count-1) for assignment a = t*K + k of token t (t
+ * counted from the step's first token): modulo is vLLM's (t*K + k) mod
+ * count, as sim's "modulo" policy. */
 MP_KX_HD int32_t mp__kx_select(int selection, uint64_t seed, int64_t a, int64_t t, int32_t count)
 {
+    (void)t;
     if (count <= 1) return 0;
-    if (selection == 1) return (int32_t)(t % count);
+    if (selection == 1) return (int32_t)(a % count);
     if (selection == 2) return (int32_t)(mp__kx_mix(seed ^ (uint64_t)a) % (uint64_t)count);
     return 0;
 }

@@ -71,21 +71,19 @@ static void test_layout(void **st)
     assert_int_equal(mp_kref_layout(3, 2, ids, 4, 2, l2p, rc, 6, 3, MP_KX_SEL_MODULO, 1, slot, row, srows, dests,
                                     traffic),
                      0);
-    /* modulo: token t takes replica t % count */
-    int32_t eslot[6] = {0, 1, 4, 5, 2, 0};
+    /* modulo: assignment a = t*K + k takes replica a % count */
+    int32_t eslot[6] = {0, 1, 0, 5, 2, 4};
     assert_memory_equal(slot, eslot, sizeof eslot);
-    int32_t erows[6] = {1, 0, 0, 0, 1, 1}; /* slot rows: s0 2, s1 1, s2 1, s3 0, s4 1, s5 1 */
-    (void)erows;
     int32_t esr[6] = {2, 1, 1, 0, 1, 1};
     assert_memory_equal(srows, esr, sizeof esr);
     /* offsets: s0 0, s1 2, s2 3, s3 4, s4 4, s5 5; in assignment order within a slot */
-    int32_t erow[6] = {0, 2, 4, 5, 3, 1};
+    int32_t erow[6] = {0, 2, 1, 5, 3, 4};
     assert_memory_equal(row, erow, sizeof erow);
-    /* token 0 -> ranks {0}; token 1 -> {2}; token 2 -> {1, 0} */
-    int32_t ed[3] = {1, 1, 2};
+    /* token 0 -> ranks {0}; token 1 -> {0, 2}; token 2 -> {1, 2} */
+    int32_t ed[3] = {1, 2, 2};
     assert_memory_equal(dests, ed, sizeof ed);
     /* sources: token t from rank t (ceil(3/3) = 1 token each) */
-    int64_t etr[9] = {1, 0, 0, 0, 0, 1, 1, 1, 0};
+    int64_t etr[9] = {1, 0, 0, 1, 0, 1, 0, 1, 1};
     assert_memory_equal(traffic, etr, sizeof etr);
     /* none: always the first replica */
     assert_int_equal(mp_kref_layout(3, 2, ids, 4, 2, l2p, rc, 6, 3, MP_KX_SEL_NONE, 1, slot, row, srows, dests,
@@ -156,6 +154,7 @@ static void test_select_and_uniform(void **st)
 {
     (void)st;
     assert_int_equal(mp__kx_select(MP_KX_SEL_MODULO, 1, 17, 5, 3), 2);
+    assert_int_equal(mp__kx_select(MP_KX_SEL_MODULO, 1, 18, 5, 3), 0);
     assert_int_equal(mp__kx_select(MP_KX_SEL_NONE, 1, 17, 5, 3), 0);
     assert_int_equal(mp__kx_select(MP_KX_SEL_RANDOM, 1, 17, 5, 1), 0);
     double sum = 0, lo = 1, hi = -1;
