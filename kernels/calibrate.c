@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "kernels/mp_kernels.h"
+#include "kernels/mp_kx_common.h"
 
 int mp_kx_calibrate(mp_kx *kx, const uint16_t *ids, int iters, mp_kx_calibration *out, mp_err *err)
 {
@@ -15,8 +16,29 @@ int mp_kx_calibrate(mp_kx *kx, const uint16_t *ids, int iters, mp_kx_calibration
     memset(out, 0, sizeof *out);
     int rc = mp_kx_copy_bandwidth((size_t)1 << 30, 20, &out->copy_gbps, err);
     if (rc) return rc;
-    /* data movement at the context's largest batch */
-    if ((rc = mp_kx_set_routing(kx, cf.max_tokens, ids, NULL, err)) || (rc = mp_kx_layout(kx, err))) return rc;
+    /* data movement at the context's largest batch; without ids, each token
+     * takes K distinct experts uniformly at random (seeded) */
+    uint16_t *own = NULL;
+    if (!ids) {
+        own = malloc(sizeof *own * (size_t)(cf.max_tokens * cf.top_k));
+        if (!own) return mp_err_set(err, MP_ENOMEM, "replay: out of memory");
+        uint64_t st = cf.seed;
+        for (int64_t t = 0; t < cf.max_tokens; t++)
+            for (int32_t k = 0; k < cf.top_k; k++) {
+                int dup;
+                do {
+                    st = mp__kx_mix(st);
+                    own[t * cf.top_k + k] = (uint16_t)(st % (uint64_t)cf.experts);
+                    dup = 0;
+                    for (int32_t j = 0; j < k && cf.top_k <= cf.experts; j++)
+                        dup |= own[t * cf.top_k + j] == own[t * cf.top_k + k];
+                } while (dup);
+            }
+        ids = own;
+    }
+    rc = mp_kx_set_routing(kx, cf.max_tokens, ids, NULL, err);
+    free(own);
+    if (rc || (rc = mp_kx_layout(kx, err))) return rc;
     double pu, cu;
     if ((rc = mp_kx_time(kx, MP_KX_PH_LAYOUT, 0, iters, 3, 1, &out->layout_us, err)) ||
         (rc = mp_kx_time(kx, MP_KX_PH_PERMUTE, 0, iters, 3, 1, &pu, err)) ||

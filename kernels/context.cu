@@ -86,6 +86,9 @@ extern "C" int mp_kx_create(mp_kx **out, const mp_kx_shape *shape, mp_err *err)
     mp_kx *kx = (mp_kx *)calloc(1, sizeof *kx);
     if (!kx) return mp_err_set(err, MP_ENOMEM, "replay: out of memory");
     kx->sh = *shape;
+    kx->R = shape->slots;
+    kx->MR = shape->max_replicas;
+    kx->EX = shape->experts;
     kx->per_rank = shape->slots / shape->ranks;
     kx->max_rows = shape->max_tokens * shape->top_k;
     kx->max_chunks = (kx->max_rows + KX_CHUNK - 1) / KX_CHUNK;
@@ -194,23 +197,39 @@ extern "C" void mp_kx_destroy(mp_kx *kx)
 
 extern "C" int mp_kx_set_plan(mp_kx *kx, const int32_t *log2phy, const int32_t *replica_count, mp_err *err)
 {
-    const int E = kx->sh.experts, M = kx->sh.max_replicas;
+    return mp_kx_set_plan_ex(kx, log2phy, replica_count, kx->sh.experts, kx->sh.max_replicas, kx->sh.slots, err);
+}
+
+extern "C" int mp_kx_set_plan_ex(mp_kx *kx, const int32_t *log2phy, const int32_t *replica_count, int32_t experts,
+                                 int32_t max_replicas, int32_t slots, mp_err *err)
+{
+    const int E = experts, M = max_replicas;
+    if (E < 1 || E > kx->sh.experts || M < 1 || M > kx->sh.max_replicas || slots < 1 || slots > kx->sh.slots ||
+        slots % kx->sh.ranks)
+        return mp_err_set(err, MP_EINVAL,
+                          "replay: plan of %d experts, %d replicas, %d slots does not fit the context (%d, %d, %d; "
+                          "%d ranks)",
+                          E, M, slots, kx->sh.experts, kx->sh.max_replicas, kx->sh.slots, kx->sh.ranks);
     for (int e = 0; e < E; e++) {
         int c = replica_count[e];
         if (c < 1 || c > M) return mp_err_set(err, MP_ERANGE, "replay: expert %d has %d replicas (1..%d)", e, c, M);
         for (int j = 0; j < c; j++) {
             int s = log2phy[(int64_t)e * M + j];
-            if (s < 0 || s >= kx->sh.slots)
-                return mp_err_set(err, MP_ERANGE, "replay: expert %d replica %d in slot %d of %d", e, j, s,
-                                  kx->sh.slots);
+            if (s < 0 || s >= slots)
+                return mp_err_set(err, MP_ERANGE, "replay: expert %d replica %d in slot %d of %d", e, j, s, slots);
         }
     }
     memcpy(kx->h_l2p, log2phy, sizeof(int32_t) * (size_t)E * M);
     memcpy(kx->h_rc, replica_count, sizeof(int32_t) * (size_t)E);
     KX_CK(cudaMemcpy(kx->d_l2p, log2phy, sizeof(int32_t) * (size_t)E * M, cudaMemcpyHostToDevice));
     KX_CK(cudaMemcpy(kx->d_rc, replica_count, sizeof(int32_t) * (size_t)E, cudaMemcpyHostToDevice));
+    kx->EX = E;
+    kx->MR = M;
+    kx->R = slots;
+    kx->per_rank = slots / kx->sh.ranks;
     kx->plan_set = 1;
     kx->counts_ready = 0;
+    mp__kx_drop_graphs(kx);
     return 0;
 }
 
@@ -221,10 +240,10 @@ extern "C" int mp_kx_set_routing(mp_kx *kx, int64_t tokens, const uint16_t *ids,
                           (long long)kx->sh.max_tokens);
     const int64_t n = tokens * kx->sh.top_k;
     for (int64_t a = 0; a < n; a++)
-        if (ids[a] >= kx->sh.experts)
+        if (ids[a] >= kx->EX)
             return mp_err_set(err, MP_ERANGE, "replay: token %lld choice %lld: expert %u >= %d",
                               (long long)(a / kx->sh.top_k), (long long)(a % kx->sh.top_k), (unsigned)ids[a],
-                              kx->sh.experts);
+                              kx->EX);
     if (n) {
         KX_CK(cudaMemcpy(kx->d_ids, ids, sizeof(uint16_t) * (size_t)n, cudaMemcpyHostToDevice));
         if (weights) {
@@ -385,12 +404,18 @@ out:
     return rc;
 }
 
-extern "C" void mp_kx_config_get(const mp_kx *kx, mp_kx_config *out) { *out = kx->sh; }
+extern "C" void mp_kx_config_get(const mp_kx *kx, mp_kx_config *out)
+{
+    *out = kx->sh;
+    out->slots = kx->R;
+    out->max_replicas = kx->MR;
+    out->experts = kx->EX;
+}
 
 extern "C" void mp_kx_plan_get(const mp_kx *kx, int32_t *log2phy, int32_t *replica_count)
 {
-    memcpy(log2phy, kx->h_l2p, sizeof(int32_t) * (size_t)kx->sh.experts * kx->sh.max_replicas);
-    memcpy(replica_count, kx->h_rc, sizeof(int32_t) * (size_t)kx->sh.experts);
+    memcpy(log2phy, kx->h_l2p, sizeof(int32_t) * (size_t)kx->EX * kx->MR);
+    memcpy(replica_count, kx->h_rc, sizeof(int32_t) * (size_t)kx->EX);
 }
 
 extern "C" double mp_kx_flops_per_row(const mp_kx *kx)

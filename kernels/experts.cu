@@ -112,7 +112,7 @@ extern "C" int mp_kx_experts(mp_kx *kx, int32_t rank, mp_err *err)
 extern "C" int mp_kx_set_counts(mp_kx *kx, const int32_t *counts, mp_err *err)
 {
     int64_t total = 0;
-    for (int s = 0; s < kx->sh.slots; s++) {
+    for (int s = 0; s < kx->R; s++) {
         if (counts[s] < 0) return mp_err_set(err, MP_EINVAL, "replay: negative count for slot %d", s);
         total += counts[s];
     }
@@ -120,12 +120,12 @@ extern "C" int mp_kx_set_counts(mp_kx *kx, const int32_t *counts, mp_err *err)
         return mp_err_set(err, MP_ELIMIT, "replay: %lld rows exceed the context's %lld", (long long)total,
                           (long long)kx->max_rows);
     int64_t off = 0;
-    for (int s = 0; s < kx->sh.slots; s++) {
+    for (int s = 0; s < kx->R; s++) {
         kx->h_slot_rows[s] = counts[s];
         kx->h_slot_off[s] = (int32_t)off;
         off += counts[s];
     }
-    kx->h_slot_off[kx->sh.slots] = (int32_t)off;
+    kx->h_slot_off[kx->R] = (int32_t)off;
     kx->counts_ready = 1;
     mp__kx_drop_graphs(kx);
     return 0;

@@ -15,7 +15,8 @@
 
 struct mp_kx {
     mp_kx_shape sh;
-    int32_t per_rank; /* slots per emulated rank */
+    int32_t R, MR, EX; /* slots, log2phy columns and experts of the plan in force */
+    int32_t per_rank;  /* slots per emulated rank: R / ranks */
     int64_t max_rows; /* max_tokens * K */
     int64_t max_chunks;
     cudaStream_t st;

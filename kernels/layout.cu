@@ -125,9 +125,9 @@ int mp__kx_layout_device(mp_kx *kx, mp_err *err)
     int64_t n = kx->tokens * s->top_k;
     int chunks = (int)((n + KX_CHUNK - 1) / KX_CHUNK);
     if (chunks < 1) chunks = 1;
-    int R = s->slots, P = s->ranks;
+    int R = kx->R, P = s->ranks;
     size_t hist_bytes = sizeof(int32_t) * (size_t)R;
-    k_select<<<chunks, 256, hist_bytes, kx->st>>>(kx->d_ids, n, s->top_k, kx->d_l2p, kx->d_rc, s->max_replicas, R,
+    k_select<<<chunks, 256, hist_bytes, kx->st>>>(kx->d_ids, n, s->top_k, kx->d_l2p, kx->d_rc, kx->MR, R,
                                                    s->selection, s->seed, kx->d_slot, kx->d_chunk);
     KX_CK(cudaGetLastError());
     k_scan<<<1, SCAN_THREADS, 0, kx->st>>>(kx->d_chunk, chunks, R, kx->d_slot_rows, kx->d_slot_off);
@@ -150,7 +150,7 @@ extern "C" int mp_kx_layout(mp_kx *kx, mp_err *err)
     if (!kx->plan_set || kx->tokens < 0) return mp_err_set(err, MP_EINVAL, "replay: layout needs a plan and routing");
     int rc = mp__kx_layout_device(kx, err);
     if (rc) return rc;
-    int R = kx->sh.slots;
+    int R = kx->R;
     KX_CK(cudaMemcpyAsync(kx->h_slot_rows, kx->d_slot_rows, sizeof(int32_t) * R, cudaMemcpyDeviceToHost, kx->st));
     KX_CK(cudaStreamSynchronize(kx->st));
     int32_t off = 0;

@@ -74,6 +74,12 @@ void mp_kx_destroy(mp_kx *kx);
 /* Uploads the plan of one layer: log2phy [experts][max_replicas] (-1 padded)
  * and replica_count [experts]. */
 int mp_kx_set_plan(mp_kx *kx, const int32_t *log2phy, const int32_t *replica_count, mp_err *err);
+/* The same for a plan smaller than the context: `experts` logical experts
+ * (<= the shape's), log2phy rows of `max_replicas` columns, and `slots`
+ * slots (<= the shape's, a multiple of ranks; slot s on rank s / (slots /
+ * ranks)).  mp_kx_config_get then reports these. */
+int mp_kx_set_plan_ex(mp_kx *kx, const int32_t *log2phy, const int32_t *replica_count, int32_t experts,
+                      int32_t max_replicas, int32_t slots, mp_err *err);
 /* Uploads one layer's routing of `tokens` tokens: ids [tokens][K] and gate
  * weights [tokens][K] (NULL: 1/K each); fills the token activations with
  * random bf16 values from the seed. */
@@ -187,8 +193,10 @@ typedef struct mp_kx_calibration {
     int npoints;
     mp_kx_calib_point points[MP_KX_CALIB_MAX];
 } mp_kx_calibration;
-/* Needs a context with expert weights and max_tokens*K >= 32 * 1024 rows
- * per rank; uses routing of the context's max tokens over its plan. */
+/* Needs a context with expert weights and a plan; times permute and combine
+ * on ids [max_tokens][K] (NULL: uniform random distinct experts), then rank
+ * 0's expert phase for 1..32 active experts x 1..1024 rows each (points
+ * beyond the context's rows or the rank's slots are skipped). */
 int mp_kx_calibrate(mp_kx *kx, const uint16_t *ids, int iters, mp_kx_calibration *out, mp_err *err);
 
 #ifdef __cplusplus
