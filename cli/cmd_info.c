@@ -7,13 +7,17 @@
 #include "traces/mp_trace.h"
 
 const char cmd_info_usage[] =
-    "usage: moeplace info FILE [--from FMT] [--format table|json|csv] [-o OUT]\n"
+    "usage: moeplace info FILE [--from FMT] [--layout LTK|TLK] [--weights FILE] [--format table|json|csv] [-o OUT]\n"
     "\n"
     "Shows the model shape, steps, tokens, assignments, on-disk and raw size of a\n"
     "routing trace (.mpt .npy .csv), or the shape and totals of a load file (.json).\n"
     "Counts a header does not hold are found by reading the file through.\n"
     "\n"
     "  --from FMT        input format (mpt, npy, csv, json) when the name does not say\n"
+    "  --layout LTK|TLK  npy: axis order of a 3-D array\n"
+    "  --weights FILE    npy: matching gate weights (float16/float32)\n"
+    "  --experts E       npy/csv: number of experts (else max id + 1)\n"
+    "  --tokens-per-step T  npy: split the array into steps of T tokens\n"
     "  --format F        table (default), json or csv\n"
     "  -o, --output OUT  write there instead of standard output\n"
     "  -j, --threads N   decoding threads\n"
@@ -59,14 +63,41 @@ static int info_loads(const char *path, const cli_common *c)
 
 int cmd_info(int argc, char **argv)
 {
-    static const struct option opts[] = {CLI_COMMON_LONG, {NULL, 0, NULL, 0}};
+    enum { OPT_LAYOUT = CLI_OPT_OWN, OPT_WEIGHTS, OPT_EXPERTS, OPT_TPS };
+    static const struct option opts[] = {CLI_COMMON_LONG,
+                                         {"layout", required_argument, NULL, OPT_LAYOUT},
+                                         {"weights", required_argument, NULL, OPT_WEIGHTS},
+                                         {"experts", required_argument, NULL, OPT_EXPERTS},
+                                         {"tokens-per-step", required_argument, NULL, OPT_TPS},
+                                         {NULL, 0, NULL, 0}};
     cli_common c;
     cli_common_init(&c, "info");
-    int o;
+    mp_model hint = mp_model_default();
+    hint.groups = hint.topk_group = 0;
+    int have_hint = 0, o;
+    mp_npy_layout layout = MP_NPY_AUTO;
+    const char *weights = NULL;
+    int64_t tps = 0;
     while ((o = getopt_long(argc, argv, CLI_COMMON_SHORT, opts, NULL)) != -1) {
         int h = cli_common_option(&c, o, optarg);
         if (h < 0) return -h;
-        if (h == 0) return cli_usage_error("info", "unexpected option");
+        if (h) continue;
+        switch (o) {
+        case OPT_LAYOUT:
+            if (strcmp(optarg, "LTK") == 0 || strcmp(optarg, "ltk") == 0) layout = MP_NPY_LTK;
+            else if (strcmp(optarg, "TLK") == 0 || strcmp(optarg, "tlk") == 0) layout = MP_NPY_TLK;
+            else return cli_usage_error("info", "--layout wants LTK or TLK, not '%s'", optarg);
+            break;
+        case OPT_WEIGHTS: weights = optarg; break;
+        case OPT_EXPERTS:
+            if (cli_parse_int("info", "--experts", optarg, 1, MP_EXPERTS_MAX, &hint.experts)) return CLI_EUSAGE;
+            have_hint = 1;
+            break;
+        case OPT_TPS:
+            if (cli_parse_i64("info", "--tokens-per-step", optarg, 1, INT64_MAX, &tps)) return CLI_EUSAGE;
+            break;
+        default: return cli_usage_error("info", "unexpected option");
+        }
     }
     if (c.help) {
         fputs(cmd_info_usage, stdout);
@@ -80,6 +111,10 @@ int cmd_info(int argc, char **argv)
     mp_err err = {0};
     mp_trace *t;
     mp_read_opts ro = cli_read_opts(&c);
+    ro.npy_layout = layout;
+    ro.weights_path = weights;
+    ro.tokens_per_step = tps;
+    if (have_hint) ro.model = &hint;
     if (mp_trace_open(&t, path, &ro, &err)) return cli_fail(&err);
     mp_trace_info in = mp_trace_get_info(t);
     if (in.steps < 0 || in.tokens < 0 || in.raw_bytes < 0) {
