@@ -4,7 +4,7 @@
 # with "$ "; they run in order (per page) in a temporary folder, with
 # `moeplace` on PATH, $DATA = tests/data and $SRC = the source tree.  A line
 # ending in "# fails" must exit non-zero; every other line must exit 0.
-bin=$1 src=$2
+bin=$(cd "$(dirname "$1")" && pwd)/$(basename "$1") src=$(cd "$2" && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 mkdir "$tmp/bin"
