@@ -77,7 +77,7 @@ int mp_plan_write_json_fp(const mp_plan *p, const mp_plan_info *info, FILE *fp)
     put_num(fp, info ? info->locality : 0);
     fprintf(fp, ", \"shared_fusion\": %d, \"groups\": %d},\n", info ? info->shared_fusion : 0,
             info && info->groups > 0 ? info->groups : p->model.groups);
-    fprintf(fp, "  \"model\": %s,\n", model);
+    if (p->model.top_k >= 1) fprintf(fp, "  \"model\": %s,\n", model); /* else the loads did not say */
     free(model);
     fprintf(fp, "  \"topology\": {\"gpus\": %d, \"nodes\": %d, \"slots_per_gpu\": %d, \"slots\": %d},\n", P,
             p->topo.nodes, p->topo.slots_per_gpu, R);
@@ -390,8 +390,7 @@ static int parse_root(const cJSON *root, mp_plan **out, double **load_out, const
         p->model.experts = (int32_t)routed;
         p->model.top_k = 1;
     }
-    if (load_out) {
-        *load_out = NULL;
+    {
         const cJSON *ld = cJSON_GetObjectItemCaseSensitive(root, "expert_load");
         if (ld) {
             double *w = malloc((size_t)L * experts * sizeof *w);
@@ -417,7 +416,8 @@ static int parse_root(const cJSON *root, mp_plan **out, double **load_out, const
                 return mp_err_set(err, MP_ERANGE, "%s: expert_load must be [%lld][%lld] finite loads >= 0", what,
                                   (long long)L, (long long)experts);
             }
-            *load_out = w;
+            if (load_out) *load_out = w;
+            else free(w);
         }
     }
     *out = p;
