@@ -1,11 +1,14 @@
 /* bench_kernels.c - GPU benchmark of the replay kernels (issue 7 acceptance):
  *   bench_kernels copy|move|gemm|replay|all [DUMPDIR]
+ *   bench_kernels trace OUT.mpt
  * copy: cudaMemcpy D2D rate; move: permute/combine at H=7168, K=8 (bf16 and
  * FP8) against that rate, dumping each routing to DUMPDIR for
  * bench/torch_ref.py; gemm: one rank's 32 experts (DeepSeek-V3 shapes) at M
  * rows each; replay: Zipf(s=1) routing, 256 experts on 8 emulated ranks,
  * linear vs a greedy balanced placement (built here; the planner's come
- * later).  Without CUDA support it says so and exits 1. */
+ * later), after a calibration whose table feeds sim's cost model for a
+ * predicted ratio; trace: writes that routing as a .mpt file.  Without CUDA
+ * support it says so and exits 1. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +24,8 @@ int main(void)
 
 #include "kernels/mp_kernels.h"
 #include "kernels/mp_kx_common.h"
+#include "sim/mp_cost.h"
+#include "traces/mp_trace.h"
 
 enum { H = 7168, I = 2048, K = 8, E = 256, P = 8, TMAX = 16384 };
 
@@ -192,6 +197,82 @@ static void print_step(const char *name, const mp_kx_step *s, double ref)
            s->gemm_tflops, ref > 0 ? s->step_us / ref : 1.0);
 }
 
+static mp_cost calibrated;
+static int have_calibration;
+
+/* sim's cost model (mp_cost_expert_us over the calibrated table): the
+ * slowest rank's summed expert time under a placement. */
+static double predict_expert_max(const uint16_t *ids, int64_t T, const int32_t *l2p)
+{
+    int64_t rows[E] = {0};
+    double rank_us[P] = {0}, mx = 0;
+    mp_model m = {0};
+    m.hidden = H;
+    m.intermediate = I;
+    for (int64_t a = 0; a < T * K; a++) rows[l2p[ids[a]]]++;
+    for (int s = 0; s < E; s++) rank_us[s / (E / P)] += mp_cost_expert_us(&calibrated, &m, (double)rows[s]);
+    for (int r = 0; r < P; r++)
+        if (rank_us[r] > mx) mx = rank_us[r];
+    return mx;
+}
+
+static void bench_calibrate(void)
+{
+    mp_err err = {0};
+    mp_kx_shape sh = {.hidden = H, .intermediate = I, .top_k = K, .experts = E, .slots = E, .ranks = P,
+                      .max_replicas = 1, .max_tokens = 4096, .seed = 1, .with_experts = 1, .use_graph = 1};
+    mp_kx *kx;
+    int32_t l2p[E], rc[E];
+    plan_linear(l2p, rc);
+    mp_kx_calibration cal;
+    if (mp_kx_create(&kx, &sh, &err) || mp_kx_set_plan(kx, l2p, rc, &err) || mp_kx_calibrate(kx, NULL, 9, &cal, &err))
+        die(&err);
+    mp_kx_destroy(kx);
+    printf("\ncalibrate: copy %.1f GB/s, permute %.1f GB/s, combine %.1f GB/s, layout %.1f us (T=4096)\n",
+           cal.copy_gbps, cal.permute_gbps, cal.combine_gbps, cal.layout_us);
+    printf("%6s %6s %10s %12s\n", "active", "rows", "us", "us/expert");
+    calibrated = mp_cost_default();
+    calibrated.hidden = H;
+    calibrated.intermediate = I;
+    for (int i = 0; i < cal.npoints; i++) {
+        const mp_kx_calib_point *p = &cal.points[i];
+        printf("%6d %6d %10.1f %12.2f\n", p->active, p->rows_per_expert, p->us, p->us / p->active);
+        if (p->active == 32) {
+            calibrated.table[calibrated.table_len].rows = p->rows_per_expert;
+            calibrated.table[calibrated.table_len].us = p->us / p->active;
+            calibrated.table_len++;
+        }
+    }
+    have_calibration = calibrated.table_len >= 2;
+}
+
+/* Writes the replay's Zipf routing as a one-layer DeepSeek-V3-shaped trace
+ * (16384 tokens, one step) for `moeplace plan` and `moeplace replay`. */
+static void write_trace(const char *path)
+{
+    mp_err err = {0};
+    mp_model m = mp_model_default();
+    snprintf(m.name, sizeof m.name, "zipf1-deepseek-v3-layer");
+    m.layers = 1;
+    m.experts = E;
+    m.top_k = K;
+    m.groups = 8;
+    m.topk_group = 4;
+    m.shared = 1;
+    m.hidden = H;
+    m.intermediate = I;
+    mp_step st = {0};
+    mp_writer *w;
+    mp_write_opts wo = {0};
+    if (mp_step_reserve(&st, TMAX, 1, K, 0, 0, &err) || mp_writer_open(&w, path, &m, &wo, &err)) die(&err);
+    zipf_routing(TMAX, 1.0, 7, st.ids);
+    st.tokens = TMAX;
+    st.end_of_step = 1;
+    if (mp_writer_put(w, &st, &err) || mp_writer_commit(w, &err)) die(&err);
+    mp_step_release(&st);
+    printf("trace: wrote %s (Zipf s=1, seed 7, %d tokens, 1 layer)\n", path, TMAX);
+}
+
 static void bench_replay(void)
 {
     mp_err err = {0};
@@ -242,6 +323,17 @@ static void bench_replay(void)
         print_step("linear#2", &sl2, sl.step_us);
         printf("linear/balanced step ratio %.3f; linear twice: %.3f\n", sl.step_us / sb.step_us,
                sl2.step_us / sl.step_us);
+        printf("measured expert-max ratio %.3f", sl.expert_max_us / sb.expert_max_us);
+        if (have_calibration) {
+            double pl = predict_expert_max(ids, T, lin), pb = predict_expert_max(ids, T, bal);
+            double fixed_l = sl.layout_us + (sl.permute_us + sl.combine_us) / P;
+            double fixed_b = sb.layout_us + (sb.permute_us + sb.combine_us) / P;
+            printf("; sim cost model (calibrated table): expert-max %.1f / %.1f us, ratio %.3f; with the measured\n"
+                   "  layout/permute/combine terms added, step ratio %.3f (replay %.3f, prediction/measurement %.3f)",
+                   pl, pb, pl / pb, (pl + fixed_l) / (pb + fixed_b), sl.step_us / sb.step_us,
+                   ((pl + fixed_l) / (pb + fixed_b)) / (sl.step_us / sb.step_us));
+        }
+        printf("\n");
     }
     free(ids);
     mp_kx_destroy(kx);
@@ -251,6 +343,14 @@ int main(int argc, char **argv)
 {
     const char *what = argc > 1 ? argv[1] : "all";
     const char *dump = argc > 2 ? argv[2] : NULL;
+    if (!strcmp(what, "trace")) {
+        if (!dump) {
+            fprintf(stderr, "usage: bench_kernels trace OUT.mpt\n");
+            return 2;
+        }
+        write_trace(dump);
+        return 0;
+    }
     char dev[256];
     mp_err err = {0};
     if (mp_kernels_device(dev, sizeof dev, &err)) die(&err);
@@ -258,7 +358,10 @@ int main(int argc, char **argv)
     bench_copy();
     if (!strcmp(what, "move") || !strcmp(what, "all")) bench_move(dump);
     if (!strcmp(what, "gemm") || !strcmp(what, "all")) bench_gemm();
-    if (!strcmp(what, "replay") || !strcmp(what, "all")) bench_replay();
+    if (!strcmp(what, "replay") || !strcmp(what, "all")) {
+        bench_calibrate();
+        bench_replay();
+    }
     return 0;
 }
 #endif

@@ -24,3 +24,15 @@ mkdir -p /tmp/dump
 if [ "${1:-all}" = move ] || [ "${1:-all}" = all ]; then
   python3 bench/torch_ref.py /tmp/dump 2>&1 | tee "$OUT/torch.txt"
 fi
+# the CLI end to end: a Zipf trace, the planner's balanced plan, replay
+B=/tmp/b
+if [ "${1:-all}" = all ] || [ "${1:-all}" = cli ]; then
+  $B/bench/bench_kernels trace /tmp/z.mpt
+  $B/moeplace plan /tmp/z.mpt --gpus 8 --strategy balanced -q -o /tmp/zb.json
+  $B/moeplace replay /tmp/z.mpt --plan /tmp/zb.json -b 512 -e 16384 -f 8 -J "$OUT/replay.json" 2>&1 | tee "$OUT/replay.txt"
+  $B/moeplace plan tests/data/small.mpt --gpus 8 --redundant 32 -q -o /tmp/sb.json
+  $B/moeplace replay tests/data/small.mpt --plan /tmp/sb.json -b 64 -e 224 --layers 0:2 -n 5
+  $B/moeplace replay tests/data/small.mpt --plan /tmp/sb.json --dtype fp8 --selection random -n 5 -G 0
+  $B/moeplace replay --calibrate -o "$OUT/cost.json"
+  ctest --test-dir /tmp/b -j8 2>&1 | tail -4
+fi
