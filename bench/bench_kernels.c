@@ -220,7 +220,7 @@ static void bench_calibrate(void)
 {
     mp_err err = {0};
     mp_kx_shape sh = {.hidden = H, .intermediate = I, .top_k = K, .experts = E, .slots = E, .ranks = P,
-                      .max_replicas = 1, .max_tokens = 4096, .seed = 1, .with_experts = 1, .use_graph = 1};
+                      .max_replicas = 1, .max_tokens = 8192, .seed = 1, .with_experts = 1, .use_graph = 1};
     mp_kx *kx;
     int32_t l2p[E], rc[E];
     plan_linear(l2p, rc);
@@ -228,7 +228,7 @@ static void bench_calibrate(void)
     if (mp_kx_create(&kx, &sh, &err) || mp_kx_set_plan(kx, l2p, rc, &err) || mp_kx_calibrate(kx, NULL, 9, &cal, &err))
         die(&err);
     mp_kx_destroy(kx);
-    printf("\ncalibrate: copy %.1f GB/s, permute %.1f GB/s, combine %.1f GB/s, layout %.1f us (T=4096)\n",
+    printf("\ncalibrate: copy %.1f GB/s, permute %.1f GB/s, combine %.1f GB/s, layout %.1f us (T=8192)\n",
            cal.copy_gbps, cal.permute_gbps, cal.combine_gbps, cal.layout_us);
     printf("%6s %6s %10s %12s\n", "active", "rows", "us", "us/expert");
     calibrated = mp_cost_default();

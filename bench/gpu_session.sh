@@ -29,7 +29,7 @@ B=/tmp/b
 if [ "${1:-all}" = all ] || [ "${1:-all}" = cli ]; then
   $B/bench/bench_kernels trace /tmp/z.mpt
   $B/moeplace plan /tmp/z.mpt --gpus 8 --strategy balanced -q -o /tmp/zb.json
-  $B/moeplace replay /tmp/z.mpt --plan /tmp/zb.json -b 512 -e 16384 -f 8 -J "$OUT/replay.json" 2>&1 | tee "$OUT/replay.txt"
+  $B/moeplace replay /tmp/z.mpt --plan /tmp/zb.json -b 512 -e 16384 -f 2 -J "$OUT/replay.json" 2>&1 | tee "$OUT/replay.txt"
   $B/moeplace plan tests/data/small.mpt --gpus 8 --redundant 32 -q -o /tmp/sb.json
   $B/moeplace replay tests/data/small.mpt --plan /tmp/sb.json -b 64 -e 224 --layers 0:2 -n 5
   $B/moeplace replay tests/data/small.mpt --plan /tmp/sb.json --dtype fp8 --selection random -n 5 -G 0

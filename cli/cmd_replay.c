@@ -72,7 +72,7 @@ static int run_calibrate(const replay_args *a, const cli_common *c)
     const int32_t E = 256, R = a->ranks;
     if (E % R) return cli_usage_error("replay", "--ranks must divide 256 experts");
     mp_kx_shape sh = {.hidden = (int32_t)a->hidden, .intermediate = (int32_t)a->inter, .top_k = 8, .experts = E,
-                      .slots = E, .ranks = R, .max_replicas = 1, .max_tokens = 4096, .dtype = MP_KX_BF16,
+                      .slots = E, .ranks = R, .max_replicas = 1, .max_tokens = 8192, .dtype = MP_KX_BF16,
                       .selection = MP_KX_SEL_NONE, .seed = c->seed, .with_experts = 1, .use_graph = a->graph};
     mp_kx *kx;
     if (mp_kx_create(&kx, &sh, &err)) return cli_fail(&err);

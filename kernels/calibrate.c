@@ -10,7 +10,7 @@
 int mp_kx_calibrate(mp_kx *kx, const uint16_t *ids, int iters, mp_kx_calibration *out, mp_err *err)
 {
     static const int32_t actives[] = {1, 2, 4, 8, 16, 32};
-    static const int32_t rows[] = {1, 8, 32, 128, 512, 1024};
+    static const int32_t rows[] = {1, 8, 32, 128, 256, 512, 1024, 2048};
     mp_kx_config cf;
     mp_kx_config_get(kx, &cf);
     memset(out, 0, sizeof *out);

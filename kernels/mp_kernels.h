@@ -195,7 +195,7 @@ typedef struct mp_kx_calibration {
 } mp_kx_calibration;
 /* Needs a context with expert weights and a plan; times permute and combine
  * on ids [max_tokens][K] (NULL: uniform random distinct experts), then rank
- * 0's expert phase for 1..32 active experts x 1..1024 rows each (points
+ * 0's expert phase for 1..32 active experts x 1..2048 rows each (points
  * beyond the context's rows or the rank's slots are skipped). */
 int mp_kx_calibrate(mp_kx *kx, const uint16_t *ids, int iters, mp_kx_calibration *out, mp_err *err);
 
