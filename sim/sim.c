@@ -18,6 +18,7 @@ typedef struct layer_acc {
     int64_t *gpu_rows, *gpu_tokens, *gpu_stamp, *send_nvl, *send_net, *recv_nvl, *recv_net, *shared_rows,
         *state;           /* [P] each */
     int64_t *node_tokens, *node_stamp; /* [N] */
+    int64_t *tmat, *nmat; /* P <= 64: distinct tokens [src GPU][dst GPU] and [src GPU][dst node] */
     int64_t *block;
     size_t block_len;
 } layer_acc;
@@ -47,6 +48,7 @@ struct mp_sim {
     int32_t L, K, kk, E, P, N, R, gpn, nthreads;
     int fused;
     int32_t *slot_gpu; /* [R] */
+    int32_t *gpu_node, *gpu_local; /* [P]: g / gpn and g % gpn */
     layer_acc *acc;    /* [L] */
     layer_fig *fig;    /* [L] figures of the step being closed */
     worker *wk;        /* [nthreads] */
@@ -62,6 +64,7 @@ struct mp_sim {
     int64_t nseries, cap_series;
     int64_t tokens, assignments;
     double sum_mean_all, sum_max_all;
+    int64_t *run_rows; /* [L][P] rows over the run */
     /* pool */
     pthread_t *th;
     pthread_mutex_t mu;
@@ -95,10 +98,12 @@ static void play_layer(mp_sim *s, worker *w, const mp_step *pc, int64_t c0, int6
         int32_t *e = w->experts + i * kk;
         for (int32_t k = 0; k < K; k++) {
             e[k] = id[k];
-            if (id[k] >= s->E && !w->bad_id) {
-                w->bad_id = 1;
-                w->bad_token = pc->first_token + c0 + i;
-                w->bad_layer = l;
+            if (id[k] >= s->E) {
+                if (!w->bad_id) {
+                    w->bad_id = 1;
+                    w->bad_token = pc->first_token + c0 + i;
+                    w->bad_layer = l;
+                }
                 e[k] = 0;
             }
         }
@@ -107,33 +112,59 @@ static void play_layer(mp_sim *s, worker *w, const mp_step *pc, int64_t c0, int6
     mp_select_args sa = {plan, l, s->cur_step, s->o.seed, kk, pc->first_token + c0, n, w->experts, w->src, a->state};
     s->pol->select(&sa, w->slots);
     const int32_t *sg = s->slot_gpu;
+    int64_t *slot_rows = a->slot_rows;
+    if (s->P <= 64) {
+        /* GPUs of a token as a bit mask: no per-assignment branches */
+        const int32_t *gnode = s->gpu_node;
+        for (int64_t i = 0; i < n; i++) {
+            int32_t src = w->src[i];
+            const int32_t *sl = w->slots + i * kk;
+            uint64_t gm = 0, nm = 0;
+            for (int32_t k = 0; k < kk; k++) {
+                int32_t slot = sl[k];
+                slot_rows[slot]++;
+                gm |= (uint64_t)1 << sg[slot];
+            }
+            /* counted per (source, destination); bytes are derived at the step's end */
+            int64_t *trow = a->tmat + (int64_t)src * P, *nrow = a->nmat + (int64_t)src * s->N;
+            while (gm) {
+                int32_t g = __builtin_ctzll(gm);
+                gm &= gm - 1;
+                trow[g]++;
+                nm |= (uint64_t)1 << gnode[g];
+            }
+            while (nm) {
+                nrow[__builtin_ctzll(nm)]++;
+                nm &= nm - 1;
+            }
+            if (!s->fused) a->shared_rows[src]++;
+        }
+        return;
+    }
     for (int64_t i = 0; i < n; i++) {
         int64_t stamp = pc->first_token + c0 + i + 1;
         int32_t src = w->src[i], src_node = src / gpn;
         const int32_t *sl = w->slots + i * kk;
-        const int32_t *e = w->experts + i * kk;
         for (int32_t k = 0; k < kk; k++) {
             int32_t slot = sl[k], g = sg[slot];
-            a->slot_rows[slot]++;
-            a->expert_rows[e[k]]++;
-            a->gpu_rows[g]++;
+            slot_rows[slot]++;
             if (a->gpu_stamp[g] != stamp) {
                 a->gpu_stamp[g] = stamp;
                 a->gpu_tokens[g]++;
                 if (w->traffic) w->traffic[(int64_t)src * P + g]++;
                 int32_t nd = g / gpn;
-                if (g != src) {
-                    if (nd == src_node) {
-                        a->send_nvl[src]++;
-                        a->recv_nvl[g]++;
-                    } else {
-                        a->send_net[src]++;
-                        a->recv_net[g]++;
-                    }
-                }
+                int32_t via = nd == src_node ? src : nd * gpn + src % gpn;
                 if (a->node_stamp[nd] != stamp) {
                     a->node_stamp[nd] = stamp;
                     a->node_tokens[nd]++;
+                    if (nd != src_node) {
+                        a->send_net[src]++;
+                        a->recv_net[via]++;
+                    }
+                }
+                if (g != via) {
+                    a->send_nvl[via]++;
+                    a->recv_nvl[g]++;
                 }
             }
         }
@@ -148,6 +179,37 @@ static void close_layer(mp_sim *s, worker *w, int32_t l)
     const mp_plan *plan = s->plan;
     const int32_t P = s->P, spg = plan->topo.slots_per_gpu;
     memset(f, 0, sizeof *f);
+    const int32_t *row = mp_plan_layer(plan, l);
+    if (a->tmat) { /* DeepEP routes from the per-(source, destination) counts */
+        const int32_t N = s->N, gpn = s->gpn;
+        for (int32_t src = 0; src < P; src++) {
+            const int64_t *tr = a->tmat + (int64_t)src * P, *nr = a->nmat + (int64_t)src * N;
+            int32_t sn = s->gpu_node[src], sl = s->gpu_local[src];
+            for (int32_t g = 0; g < P; g++) {
+                int64_t v = tr[g];
+                if (!v) continue;
+                a->gpu_tokens[g] += v;
+                if (w->traffic) w->traffic[(int64_t)src * P + g] += v;
+                int32_t nd = s->gpu_node[g], via = nd == sn ? src : nd * gpn + sl;
+                if (g != via) {
+                    a->send_nvl[via] += v;
+                    a->recv_nvl[g] += v;
+                }
+            }
+            for (int32_t nd = 0; nd < N; nd++) {
+                int64_t v = nr[nd];
+                a->node_tokens[nd] += v;
+                if (nd != sn) {
+                    a->send_net[src] += v;
+                    a->recv_net[nd * gpn + sl] += v;
+                }
+            }
+        }
+    }
+    for (int32_t p = 0; p < s->R; p++) {
+        a->gpu_rows[s->slot_gpu[p]] += a->slot_rows[p];
+        a->expert_rows[row[p]] += a->slot_rows[p];
+    }
     int64_t W = 0, mx = 0, idle = 0, tok = 0, tmx = 0;
     for (int32_t g = 0; g < P; g++) {
         W += a->gpu_rows[g];
@@ -156,6 +218,7 @@ static void close_layer(mp_sim *s, worker *w, int32_t l)
         tok += a->gpu_tokens[g];
         tmx = a->gpu_tokens[g] > tmx ? a->gpu_tokens[g] : tmx;
         w->gpu_rows[g] += a->gpu_rows[g];
+        s->run_rows[(int64_t)l * P + g] += a->gpu_rows[g];
     }
     for (int32_t nd = 0; nd < s->N; nd++) w->node_tokens[nd] += a->node_tokens[nd];
     double mean = (double)W / P;
@@ -305,8 +368,11 @@ void mp_sim_destroy(mp_sim *s)
     free(s->wk);
     free(s->fig);
     free(s->slot_gpu);
+    free(s->gpu_node);
+    free(s->gpu_local);
     free(s->layer_sum);
     free(s->series);
+    free(s->run_rows);
     free(s);
 }
 
@@ -362,10 +428,18 @@ int mp_sim_create(mp_sim **out, const mp_plan *plan, const mp_model *model, cons
     s->wk = calloc((size_t)nt, sizeof *s->wk);
     s->layer_sum = calloc((size_t)s->L, sizeof *s->layer_sum);
     s->th = calloc((size_t)nt, sizeof *s->th);
-    if (!s->slot_gpu || !s->acc || !s->fig || !s->wk || !s->layer_sum || !s->th) goto oom;
+    s->run_rows = calloc((size_t)s->L * s->P, sizeof *s->run_rows);
+    s->gpu_node = malloc((size_t)s->P * sizeof *s->gpu_node);
+    s->gpu_local = malloc((size_t)s->P * sizeof *s->gpu_local);
+    if (!s->gpu_node || !s->gpu_local || !s->run_rows || !s->slot_gpu || !s->acc || !s->fig || !s->wk || !s->layer_sum || !s->th) goto oom;
     for (int32_t p = 0; p < s->R; p++) s->slot_gpu[p] = p / plan->topo.slots_per_gpu;
+    for (int32_t g = 0; g < s->P; g++) {
+        s->gpu_node[g] = g / s->gpn;
+        s->gpu_local[g] = g % s->gpn;
+    }
     size_t P = (size_t)s->P, N = (size_t)s->N;
-    size_t blen = (size_t)s->R + (size_t)plan->experts + 9 * P + 2 * N;
+    int use_mat = s->P <= 64;
+    size_t blen = (size_t)s->R + (size_t)plan->experts + 9 * P + 2 * N + (use_mat ? P * P + P * N : 0);
     for (int32_t l = 0; l < s->L; l++) {
         layer_acc *a = &s->acc[l];
         a->block = calloc(blen, sizeof(int64_t));
@@ -384,7 +458,11 @@ int mp_sim_create(mp_sim **out, const mp_plan *plan, const mp_model *model, cons
         a->shared_rows = b, b += P;
         a->state = b, b += P;
         a->node_tokens = b, b += N;
-        a->node_stamp = b;
+        a->node_stamp = b, b += N;
+        if (use_mat) {
+            a->tmat = b, b += P * P;
+            a->nmat = b;
+        }
     }
     for (int i = 0; i < nt; i++) {
         worker *w = &s->wk[i];
@@ -597,7 +675,15 @@ int mp_sim_finish(mp_sim *s, mp_sim_result **out, mp_err *err)
         m.idle_gpus /= d;
         m.gap_rep /= d;
         m.time_us /= d;
+        const int64_t *rr = s->run_rows + (int64_t)l * s->P;
+        int64_t tot = 0, mx = 0;
+        for (int32_t g = 0; g < s->P; g++) {
+            tot += rr[g];
+            mx = rr[g] > mx ? rr[g] : mx;
+        }
+        m.run_maxmean = tot > 0 ? (double)mx * s->P / (double)tot : 1.0;
         r->layer[l] = m;
+        r->run_maxmean += m.run_maxmean / s->L;
     }
     for (int i = 0; i < s->nthreads; i++) {
         const worker *w = &s->wk[i];
