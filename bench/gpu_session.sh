@@ -36,3 +36,18 @@ if [ "${1:-all}" = all ] || [ "${1:-all}" = cli ]; then
   $B/moeplace replay --calibrate -o "$OUT/cost.json"
   ctest --test-dir /tmp/b -j8 2>&1 | tail -4
 fi
+# sanitizers: compute-sanitizer on the GPU test, and the host code under
+# ASan+UBSan with the kernels (replay with the CPU check, plan with replicas)
+if [ "${1:-all}" = sanitize ]; then
+  timeout 300 compute-sanitizer --tool memcheck --leak-check full --error-exitcode 9 $B/tests/kernels_gpu_test 2>&1 | tail -4
+  timeout 300 compute-sanitizer --tool racecheck --error-exitcode 9 $B/tests/kernels_gpu_test 2>&1 | tail -4
+  cmake -S . -B /tmp/ba -DMP_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CUDA_ARCHITECTURES=90a ${PFX:-} >/dev/null 2>&1
+  cmake --build /tmp/ba -j16 --target moeplace kernels_gpu_test >"$OUT/build_asan.log" 2>&1 || tail -20 "$OUT/build_asan.log"
+  export ASAN_OPTIONS=protect_shadow_gap=0:detect_leaks=1
+  /tmp/ba/tests/kernels_gpu_test 2>&1 | tail -2
+  /tmp/ba/moeplace plan tests/data/small.mpt --gpus 8 --redundant 32 -q -o /tmp/sb.json
+  /tmp/ba/moeplace replay tests/data/small.mpt --plan /tmp/sb.json -b 100 -e 224 -f 2 -n 3 --dtype fp8 --selection random --format csv
+  echo "asan replay rc=$?"
+  /tmp/ba/moeplace replay --calibrate -o /tmp/c.json -n 3 -q
+  echo "asan calibrate rc=$?"
+fi
