@@ -88,6 +88,7 @@ __global__ void k_rows(const int32_t *slot, int64_t n, int R, const int32_t *chu
                 }
                 first = __shfl_sync(0xffffffffu, first, leader);
                 if (valid) row[a] = first + rank;
+                __syncwarp(); /* this round's cursor updates before the next round's reads */
             }
         }
         __syncthreads();
