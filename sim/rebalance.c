@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "planner/mp_planner.h"
 #include "sim/mp_rebalance.h"
 
 #define RING_BYTES_MAX ((int64_t)1 << 30)
@@ -66,64 +67,6 @@ int64_t mp_plan_moved_copies(const mp_plan *old, const mp_plan *nw, int64_t *per
     free(cnt);
     free(recv);
     return moved;
-}
-
-/* Copies of GPU a's block in `nw` already on GPU b in `old` (layer l). */
-static int32_t overlap(const int32_t *n, const int32_t *o, int32_t a, int32_t b, int32_t spg)
-{
-    int32_t c = 0;
-    for (int32_t i = 0; i < spg; i++)
-        for (int32_t j = 0; j < spg; j++)
-            if (n[a * spg + i] == o[b * spg + j]) {
-                c++;
-                break;
-            }
-    return c;
-}
-
-/* Renames nw's GPUs inside each node, layer by layer, greedily matching the
- * largest overlaps with old (lowest indices on ties); then re-derives. */
-static int relabel(const mp_plan *old, mp_plan *nw, mp_err *err)
-{
-    int32_t P = nw->topo.gpus, spg = nw->topo.slots_per_gpu, gpn = P / nw->topo.nodes;
-    int32_t *tmp = malloc((size_t)nw->slots * sizeof *tmp);
-    int32_t *ov = malloc((size_t)gpn * gpn * sizeof *ov);
-    int32_t *target = malloc((size_t)gpn * sizeof *target);
-    char *used = malloc((size_t)gpn * 2);
-    if (!tmp || !ov || !target || !used) {
-        free(tmp), free(ov), free(target), free(used);
-        return mp_err_set(err, MP_ENOMEM, "rebalance: out of memory");
-    }
-    for (int32_t l = 0; l < nw->layers; l++) {
-        int32_t *n = mp_plan_layer(nw, l);
-        const int32_t *o = mp_plan_layer(old, l);
-        memcpy(tmp, n, (size_t)nw->slots * sizeof *tmp);
-        for (int32_t node = 0; node < nw->topo.nodes; node++) {
-            int32_t g0 = node * gpn;
-            for (int32_t a = 0; a < gpn; a++)
-                for (int32_t b = 0; b < gpn; b++) ov[a * gpn + b] = overlap(tmp, o, g0 + a, g0 + b, spg);
-            memset(used, 0, (size_t)gpn * 2);
-            for (int32_t round = 0; round < gpn; round++) {
-                int32_t ba = -1, bb = -1, best = -1;
-                for (int32_t a = 0; a < gpn; a++) {
-                    if (used[a]) continue;
-                    for (int32_t b = 0; b < gpn; b++)
-                        if (!used[gpn + b] && ov[a * gpn + b] > best) {
-                            best = ov[a * gpn + b];
-                            ba = a;
-                            bb = b;
-                        }
-                }
-                used[ba] = 1;
-                used[gpn + bb] = 1;
-                target[ba] = bb;
-            }
-            for (int32_t a = 0; a < gpn; a++)
-                memcpy(n + (int64_t)(g0 + target[a]) * spg, tmp + (int64_t)(g0 + a) * spg, (size_t)spg * sizeof *n);
-        }
-    }
-    free(tmp), free(ov), free(target), free(used);
-    return mp_plan_derive(nw, err);
 }
 
 /* ---- the run ---- */
@@ -192,9 +135,12 @@ static int online_rebalance(run *r, int64_t s, mp_err *err)
     mp_plan *np = NULL;
     int rc = replan(r, &np, err);
     if (rc) return rc;
-    if (o->relabel && (rc = relabel(r->online_plan, np, err))) {
-        mp_plan_destroy(np);
-        return rc;
+    if (o->relabel) { /* the planner's migration-aware relabelling */
+        mp_migration mg;
+        if ((rc = mp_plan_migrate(np, r->online_plan, 0, &mg, err))) {
+            mp_plan_destroy(np);
+            return rc;
+        }
     }
     mp_rebalance_event e;
     memset(&e, 0, sizeof e);
