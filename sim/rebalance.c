@@ -77,7 +77,9 @@ typedef struct run {
     int32_t L, E, K;
     mp_sim *sim[MP_REGIMES];
     mp_plan *static_plan, *online_plan, *oracle_plan;
-    uint32_t *ring; /* [window][L][E] per-step counts */
+    int ring_mode;    /* window > interval: windows overlap, keep per-step counts */
+    uint32_t *ring;   /* ring_mode: [window][L][E] per-step counts; else [L][E] the current window's sum */
+    uint32_t *stepc;  /* oracle: [L][E] counts of the current step */
     mp_loads *win;  /* 1 x L x E scratch                         */
     mp_step *buf;   /* oracle: the current step's pieces          */
     int64_t nbuf, capbuf, buf_assign;
@@ -128,9 +130,14 @@ static int online_rebalance(run *r, int64_t s, mp_err *err)
     const mp_rebalance_opts *o = r->o;
     int64_t cells = (int64_t)r->L * r->E;
     memset(r->win->count, 0, (size_t)cells * sizeof(double));
-    for (int64_t j = s - o->window; j < s; j++) { /* window order: deterministic sums */
-        const uint32_t *src = r->ring + (j % o->window) * cells;
-        for (int64_t c = 0; c < cells; c++) r->win->count[c] += src[c];
+    if (r->ring_mode) {
+        for (int64_t j = s - o->window; j < s; j++) { /* window order: deterministic sums */
+            const uint32_t *src = r->ring + (j % o->window) * cells;
+            for (int64_t c = 0; c < cells; c++) r->win->count[c] += src[c];
+        }
+    } else {
+        for (int64_t c = 0; c < cells; c++) r->win->count[c] = r->ring[c];
+        memset(r->ring, 0, (size_t)cells * sizeof *r->ring);
     }
     mp_plan *np = NULL;
     int rc = replan(r, &np, err);
@@ -222,6 +229,7 @@ static void run_free(run *r)
     mp_plan_destroy(r->online_plan);
     mp_plan_destroy(r->oracle_plan);
     free(r->ring);
+    free(r->stepc);
     mp_loads_destroy(r->win);
     for (int64_t i = 0; i < r->capbuf; i++) mp_step_release(&r->buf[i]);
     free(r->buf);
@@ -293,8 +301,10 @@ int mp_rebalance_run(mp_rebalance_result **out, const mp_piece_source *src, cons
     so.keep_series = 1;
     int rc;
     int64_t done = 0;
-    r.ring = calloc((size_t)(o->window * cells), sizeof *r.ring);
-    if (!r.ring) {
+    r.ring_mode = o->window > o->interval;
+    r.ring = calloc((size_t)((r.ring_mode ? o->window : 1) * cells), sizeof *r.ring);
+    r.stepc = o->oracle ? calloc((size_t)cells, sizeof *r.stepc) : NULL;
+    if (!r.ring || (o->oracle && !r.stepc)) {
         rc = mp_err_set(err, MP_ENOMEM, "rebalance: out of memory");
         goto fail;
     }
@@ -323,21 +333,27 @@ int mp_rebalance_run(mp_rebalance_result **out, const mp_piece_source *src, cons
             in_step = 1;
             if (cur > 0 && cur % o->interval == 0 && cur >= o->window && (rc = online_rebalance(&r, cur, err)))
                 goto fail;
-            memset(r.ring + (cur % o->window) * cells, 0, (size_t)cells * sizeof *r.ring);
+            if (r.ring_mode) memset(r.ring + (cur % o->window) * cells, 0, (size_t)cells * sizeof *r.ring);
+            if (r.stepc) memset(r.stepc, 0, (size_t)cells * sizeof *r.stepc);
         }
         if ((rc = mp_sim_feed(r.sim[MP_REGIME_STATIC], &pc, err))) goto fail;
         if ((rc = mp_sim_feed(r.sim[MP_REGIME_ONLINE], &pc, err))) goto fail;
-        count_piece(&r, &pc, r.ring + (cur % o->window) * cells);
+        /* the window of the next rebalance (k*I) is [k*I - W, k*I) */
+        if (r.ring_mode)
+            count_piece(&r, &pc, r.ring + (cur % o->window) * cells);
+        else if (cur % o->interval >= o->interval - o->window)
+            count_piece(&r, &pc, r.ring);
+        if (r.stepc) count_piece(&r, &pc, r.stepc);
         if (o->oracle && (rc = buffer_piece(&r, &pc, err))) goto fail;
         if (pc.end_of_step) {
             in_step = 0;
-            if (o->oracle && (rc = oracle_step(&r, cur, r.ring + (cur % o->window) * cells, err))) goto fail;
+            if (o->oracle && (rc = oracle_step(&r, cur, r.stepc, err))) goto fail;
         }
         done += mp_step_assignments(&pc);
         if (progress) progress(pctx, done, -1);
     }
     if (rc < 0) goto fail;
-    if (o->oracle && r.nbuf && (rc = oracle_step(&r, cur, r.ring + (cur % o->window) * cells, err))) goto fail;
+    if (o->oracle && r.nbuf && (rc = oracle_step(&r, cur, r.stepc, err))) goto fail;
 
     mp_rebalance_result *res = calloc(1, sizeof *res);
     if (!res) {
