@@ -346,10 +346,11 @@ static int parse_root(const cJSON *root, mp_plan **out, double **load_out, const
                     }
                     n += slot >= 0;
                 }
-                if (n != mp_plan_count(p, k, e)) {
+                int32_t want = mp_plan_count(p, k, e);
+                if (n != want) {
                     mp_plan_destroy(p);
                     return mp_err_set(err, MP_ERANGE, "%s: logical_to_physical_map[%d][%d] lists %d slots, not %d", what, k,
-                                      e, n, mp_plan_count(p, k, e));
+                                      e, n, want);
                 }
             }
         }
@@ -381,9 +382,10 @@ static int parse_root(const cJSON *root, mp_plan **out, double **load_out, const
             return rc;
         }
         if (p->model.layers != L || p->model.experts != routed) {
+            int32_t ml = p->model.layers, me = p->model.experts;
             mp_plan_destroy(p);
-            return mp_err_set(err, MP_ESHAPE, "%s: model is %d layers x %d experts, the map %lld x %lld", what,
-                              p->model.layers, p->model.experts, (long long)L, (long long)routed);
+            return mp_err_set(err, MP_ESHAPE, "%s: model is %d layers x %d experts, the map %lld x %lld", what, ml, me,
+                              (long long)L, (long long)routed);
         }
     } else {
         p->model.layers = (int32_t)L;

@@ -385,7 +385,24 @@ out:
     return rc;
 }
 
-/* Step 4: move replicas between experts while that lowers the maximum. */
+/* GPUs within 1e-9 of the maximum M. */
+static int32_t at_max(const state *st, double M)
+{
+    int32_t n = 0;
+    for (int32_t g = 0; g < st->m; g++) n += st->gl[g] >= M * (1 - 1e-9);
+    return n;
+}
+
+/* Lower maximum, or the same maximum on fewer GPUs. */
+static int better(const state *st, double M, int32_t nat)
+{
+    double mx = st->gl[heaviest(st)];
+    if (mx < M * (1 - 1e-12)) return 1;
+    return mx <= M * (1 + 1e-12) && at_max(st, M) < nat;
+}
+
+/* Step 4: move replicas between experts while that lowers the maximum (or
+ * the number of GPUs at it). */
 static int joint(state *st, double lb, int budget)
 {
     int32_t m = st->m, s = st->s, E = st->E, R = m * s;
@@ -401,6 +418,7 @@ static int joint(state *st, double lb, int budget)
         int32_t h = heaviest(st);
         double M = st->gl[h];
         if (M <= lb * (1 + 5e-4)) break;
+        int32_t nat = at_max(st, M);
         /* candidates: h's experts by replica weight, heaviest first */
         int32_t nc = 0;
         for (int32_t i = 0; i < s; i++) {
@@ -451,7 +469,34 @@ static int joint(state *st, double lb, int budget)
             st->cnt[y]--;
             loads(st);
             exchange(st, 2 * m);
-            if (st->gl[heaviest(st)] < M * (1 - 1e-12)) {
+            if (better(st, M, nat)) {
+                improved = 1;
+            } else {
+                memcpy(st->slot, save_slot, (size_t)R * sizeof *save_slot);
+                memcpy(st->cnt, save_cnt, (size_t)E * sizeof *save_cnt);
+                memcpy(st->gl, save_gl, (size_t)m * sizeof *save_gl);
+            }
+        }
+        /* remove moves: an expert of h loses its replica there; the slot goes to
+         * the expert with the largest share that h does not hold */
+        for (int32_t i = 0; i < s && budget > 0 && !improved; i++, budget--) {
+            int32_t p = h * s + i, x = st->slot[p];
+            if (st->cnt[x] < 2) continue;
+            int32_t y = -1;
+            for (int32_t e = 0; e < E; e++) {
+                if (e == x || st->cnt[e] >= m || holds(st, h, id_of(st, e), p)) continue;
+                if (y < 0 || rw(st, e) > rw(st, y)) y = e;
+            }
+            if (y < 0 || rw(st, y) <= st->w[y] / (st->cnt[y] + 1) + 0) continue;
+            memcpy(save_slot, st->slot, (size_t)R * sizeof *save_slot);
+            memcpy(save_cnt, st->cnt, (size_t)E * sizeof *save_cnt);
+            memcpy(save_gl, st->gl, (size_t)m * sizeof *save_gl);
+            st->slot[p] = y;
+            st->cnt[x]--;
+            st->cnt[y]++;
+            loads(st);
+            exchange(st, 2 * m);
+            if (better(st, M, nat)) {
                 improved = 1;
             } else {
                 memcpy(st->slot, save_slot, (size_t)R * sizeof *save_slot);

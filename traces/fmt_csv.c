@@ -291,6 +291,8 @@ static int csv_open(void **state, const char *path, const mp_read_opts *opts, mp
     for (;;) {
         if ((rc = read_line(r, err)) < 0) return rc;
         if (rc == 0) return mp_err_set(err, MP_EFORMAT, "%s: line %lld: no header line step,token,layer,e0,...", path, (long long)r->lineno + 1);
+        if (r->lineno == 1 && strncmp(r->line, "\xEF\xBB\xBF", 3) == 0) /* UTF-8 byte-order mark */
+            memmove(r->line, r->line + 3, strlen(r->line + 3) + 1);
         if (strncmp(r->line, CSV_MAGIC, sizeof CSV_MAGIC - 1) == 0 && r->lineno == 1) {
             char *s = r->line + sizeof CSV_MAGIC - 1, *end;
             long ver = strtol(s, &end, 10);

@@ -36,6 +36,7 @@ static int teardown(void **state)
 {
     (void)state;
     char cmd[600];
+    if (getenv("MPT_TEST_KEEP")) return fprintf(stderr, "kept %s\n", tmpdir) < 0; /* to seed the fuzz corpus */
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     return system(cmd) == 0 ? 0 : -1;
 }
@@ -191,6 +192,27 @@ static void spit(const char *path, const void *b, size_t n)
     assert_non_null(fp);
     assert_int_equal(fwrite(b, 1, n, fp), n);
     fclose(fp);
+}
+
+/* ---------------------------------------------------------------- CRC */
+
+/* mpt_crc32 (PCLMULQDQ where the CPU has it) equals zlib's crc32 for every length, alignment and seed. */
+static void test_crc_matches_zlib(void **state)
+{
+    (void)state;
+    size_t N = 1 << 16;
+    unsigned char *b = malloc(N + 64);
+    uint64_t s = 7;
+    for (size_t i = 0; i < N + 64; i++) b[i] = (unsigned char)rng_next(&s);
+    for (size_t n = 0; n < 700; n++) assert_int_equal(mpt_crc32(0, b, n), (uint32_t)crc32(0, b, (uInt)n));
+    for (int it = 0; it < 3000; it++) {
+        size_t n = rng_next(&s) % 5000, o = rng_next(&s) % 64;
+        uint32_t seed = it % 3 ? (uint32_t)rng_next(&s) : 0;
+        assert_int_equal(mpt_crc32(seed, b + o, n), (uint32_t)crc32(seed, b + o, (uInt)n));
+    }
+    assert_int_equal(mpt_crc32(0, b, N), (uint32_t)crc32(0, b, (uInt)N));
+    assert_int_equal(mpt_crc32(0, (const unsigned char *)"123456789", 9), 0xcbf43926u); /* the check value */
+    free(b);
 }
 
 /* ---------------------------------------------------------------- round trips */
@@ -884,6 +906,7 @@ static void test_small_mpt_matches_generator(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_crc_matches_zlib),
         cmocka_unit_test(test_roundtrip_weights_ranks),
         cmocka_unit_test(test_roundtrip_wide_ids_bare),
         cmocka_unit_test(test_pieces_span_chunks),

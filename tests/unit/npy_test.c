@@ -118,15 +118,15 @@ static void test_model_hint_resolves_layout(void **state)
 static void test_two_d_and_versions(void **state)
 {
     (void)state;
-    const char *files[] = {NPY("tk_u8.npy"), NPY("tk_v2.npy"), NPY("tk_v3.npy")};
-    for (int f = 0; f < 3; f++) {
+    const char *files[] = {NPY("tk_u8.npy"), NPY("tk_v2.npy"), NPY("tk_v3.npy"), NPY("tk_py2_long.npy")};
+    for (int f = 0; f < 4; f++) {
         mp_model m;
         mp_expert_id *a;
         int64_t s;
         assert_int_equal(slurp(files[f], NULL, &a, NULL, &m, &s), 12);
         assert_int_equal(m.layers, 1);
         assert_int_equal(m.top_k, 2);
-        if (f == 0) assert_memory_equal(a, tok0[0], 2 * sizeof *a);
+        if (f == 0 || f == 3) assert_memory_equal(a, tok0[0], 2 * sizeof *a);
         else assert_memory_equal(a, tok0[1], 2 * sizeof *a);
         free(a);
     }
