@@ -13,11 +13,15 @@
  *     expert whose share grows least, or gives its slot there to the expert
  *     with the largest share; kept when the exchange search then ends with a
  *     lower maximum or fewer GPUs at it;
- *  5. the same exchange search started from EPLB's global layout; the better
+ *  5. on skewed layers (gap above 0.2%), steps 2-4 again from other counts:
+ *     the fewest replicas keeping every share under the bound, at most one
+ *     share above half the bound per GPU (two would share a GPU), the other
+ *     slots making small shares finer; the better layout is kept;
+ *  6. the same exchange search started from EPLB's global layout; the better
  *     of the two duplicate-free layouts is kept, so the result is never worse
  *     than eplb-global when EPLB's own layout is duplicate-free.
  * With --locality W > 0 and groups that split over nodes, a layout that
- * keeps each group on one node (EPLB's node packing, then steps 1-5 inside
+ * keeps each group on one node (EPLB's node packing, then steps 1-6 inside
  * every node) is used when its maximum is within W/(1-W) % of the free one
  * (always when W = 1).
  */
@@ -400,6 +404,50 @@ static int joint(state *st, double lb, int budget)
     return 0;
 }
 
+/* Alternative counts for skewed layers: the fewest replicas that keep every
+ * share <= T (the lower bound), at most one "big" share (> T/2) per GPU
+ * (more would put two on one GPU), and the slots left over spent on making
+ * the small shares finer.  Returns 1 when it produced counts. */
+static int few_big_counts(state *st, double T)
+{
+    int32_t m = st->m, E = st->E, R = m * st->s;
+    int64_t used = 0, big = 0;
+    for (int32_t e = 0; e < E; e++) {
+        int32_t c = st->w[e] > 0 ? (int32_t)ceil(st->w[e] / T * (1 - 1e-12)) : 1;
+        if (c < 1) c = 1;
+        if (c > m) return 0;
+        st->cnt[e] = c;
+        used += c;
+        if (rw(st, e) > T / 2) big += c;
+    }
+    if (used > R) return 0;
+    /* too many bigs: turn the cheapest big experts into small ones */
+    while (big > m) {
+        int32_t best = -1, bc = 0;
+        for (int32_t e = 0; e < E; e++) {
+            if (rw(st, e) <= T / 2) continue;
+            int32_t c = (int32_t)ceil(st->w[e] / (T / 2) * (1 - 1e-12));
+            if (c > m) continue;
+            if (best < 0 || c - st->cnt[e] < bc - st->cnt[best]) best = e, bc = c;
+        }
+        if (best < 0 || used + bc - st->cnt[best] > R) return 0;
+        used += bc - st->cnt[best];
+        big -= st->cnt[best];
+        st->cnt[best] = bc;
+    }
+    /* the rest to the largest small share */
+    for (; used < R; used++) {
+        int32_t best = -1;
+        for (int32_t e = 0; e < E; e++) {
+            if (st->cnt[e] >= m || rw(st, e) > T / 2) continue;
+            if (best < 0 || rw(st, e) > rw(st, best)) best = e;
+        }
+        if (best < 0) return 0;
+        st->cnt[best]++;
+    }
+    return 1;
+}
+
 static void emit(const state *st, int32_t *row)
 {
     for (int32_t g = 0; g < st->m; g++) {
@@ -433,6 +481,19 @@ int mp__balance_layer(const double *w, const int32_t *ident, int32_t E, int32_t 
     if (fix_dups(&a) > 0 && (rc = greedy(&a))) goto out;
     exchange(&a, 8 * R);
     if ((rc = joint(&a, lb, 12))) goto out;
+    if (a.gl[heaviest(&a)] > lb * (1 + 2e-3) && few_big_counts(&b, lb)) {
+        if ((rc = bldm(&b))) goto out;
+        if (fix_dups(&b) == 0) {
+            exchange(&b, 8 * R);
+            if ((rc = joint(&b, lb, 12))) goto out;
+            if (b.gl[heaviest(&b)] < a.gl[heaviest(&a)]) {
+                memcpy(a.slot, b.slot, (size_t)R * sizeof *a.slot);
+                memcpy(a.cnt, b.cnt, (size_t)E * sizeof *a.cnt);
+                loads(&a);
+            }
+        }
+        memset(b.cnt, 0, (size_t)E * sizeof *b.cnt);
+    }
     /* EPLB's global layout, improved by the same exchange search */
     if ((rc = mp__eplb_layer(w, E, R, 1, 1, m, b.slot))) goto out;
     for (int32_t p = 0; p < R; p++) b.cnt[b.slot[p]]++;
