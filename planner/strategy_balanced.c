@@ -481,7 +481,7 @@ int mp__balance_layer(const double *w, const int32_t *ident, int32_t E, int32_t 
     if (fix_dups(&a) > 0 && (rc = greedy(&a))) goto out;
     exchange(&a, 8 * R);
     if ((rc = joint(&a, lb, 12))) goto out;
-    if (a.gl[heaviest(&a)] > lb * (1 + 2e-3) && few_big_counts(&b, lb)) {
+    if (!ident && a.gl[heaviest(&a)] > lb * (1 + 2e-3) && few_big_counts(&b, lb)) {
         if ((rc = bldm(&b))) goto out;
         if (fix_dups(&b) == 0) {
             exchange(&b, 8 * R);
@@ -492,10 +492,10 @@ int mp__balance_layer(const double *w, const int32_t *ident, int32_t E, int32_t 
                 loads(&a);
             }
         }
-        memset(b.cnt, 0, (size_t)E * sizeof *b.cnt);
     }
     /* EPLB's global layout, improved by the same exchange search */
     if ((rc = mp__eplb_layer(w, E, R, 1, 1, m, b.slot))) goto out;
+    memset(b.cnt, 0, (size_t)E * sizeof *b.cnt);
     for (int32_t p = 0; p < R; p++) b.cnt[b.slot[p]]++;
     loads(&b);
     if (count_dups(&b) == 0 && (count_dups(&a) > 0 || b.gl[heaviest(&b)] < a.gl[heaviest(&a)])) {
@@ -544,7 +544,7 @@ static int confined_layer(const double *w, const int32_t *ident, int32_t E, int3
             lid[i] = ident ? ident[m2l[n * EN + i]] : m2l[n * EN + i];
         }
         int32_t *r = row + n * RN;
-        if ((rc = mp__balance_layer(lw, lid, EN, PN, S, r))) goto out;
+        if ((rc = mp__balance_layer(lw, ident ? lid : NULL, EN, PN, S, r))) goto out;
         for (int32_t p = 0; p < RN; p++) r[p] = m2l[n * EN + r[p]];
     }
     rc = 0;
