@@ -78,24 +78,36 @@ static int count_dups(const state *st)
 }
 
 /* Exchange search on the heaviest GPU; bounded by max_iter swaps.  Tries
- * the lightest GPU first and scans all others only when it cannot help. */
+ * the 8 lightest GPUs first (lightest first) and scans the others only when
+ * they cannot help. */
 static void exchange(state *st, int max_iter)
 {
     int32_t m = st->m, s = st->s, R = m * s;
     double *sw = st->sw;
     for (int32_t p = 0; p < R; p++) sw[p] = rw(st, st->slot[p]);
+    enum { K = 8 };
     for (int it = 0; it < max_iter; it++) {
-        int32_t h = 0, lo = 0;
-        for (int32_t g = 1; g < m; g++) {
+        /* the heaviest GPU and the K lightest, ascending */
+        int32_t h = 0, light[K], nl = 0;
+        for (int32_t g = 0; g < m; g++) {
             if (st->gl[g] > st->gl[h]) h = g;
-            if (st->gl[g] < st->gl[lo]) lo = g;
+            int32_t j = nl < K ? nl++ : K;
+            if (j == K && !(st->gl[g] < st->gl[light[K - 1]])) continue;
+            if (j == K) j = K - 1;
+            while (j > 0 && st->gl[light[j - 1]] > st->gl[g]) light[j] = light[j - 1], j--;
+            light[j] = g;
         }
         double Lh = st->gl[h], best = Lh - Lh * 1e-7;
         int32_t ba = -1, bb = -1;
-        /* the lightest GPU first, then the others in order: the first GPU
+        /* the lightest GPUs first, then the others in order: the first GPU
          * that allows an improving swap gets its best one */
-        for (int32_t k = 0; k < m && ba < 0; k++) {
-            int32_t o = (lo + k) % m;
+        for (int32_t k = 0; k < nl + m && ba < 0; k++) {
+            int32_t o = k < nl ? light[k] : k - nl;
+            if (k >= nl) {
+                int seen = 0;
+                for (int32_t j = 0; j < nl; j++) seen |= light[j] == o;
+                if (seen) continue;
+            }
             double Lo = st->gl[o], gap = Lh - Lo;
             if (o == h || gap <= 0) continue;
             for (int32_t ia = h * s; ia < (h + 1) * s; ia++) {
@@ -362,7 +374,7 @@ static int joint(state *st, double lb, int budget)
             st->cnt[x]++;
             st->cnt[y]--;
             loads(st);
-            exchange(st, 2 * m);
+            exchange(st, m < 64 ? 2 * m : 128);
             if (better(st, M, nat)) {
                 improved = 1;
             } else {
@@ -389,7 +401,7 @@ static int joint(state *st, double lb, int budget)
             st->cnt[x]--;
             st->cnt[y]++;
             loads(st);
-            exchange(st, 2 * m);
+            exchange(st, m < 64 ? 2 * m : 128);
             if (better(st, M, nat)) {
                 improved = 1;
             } else {
