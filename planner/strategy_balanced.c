@@ -39,6 +39,7 @@ typedef struct state {
     int32_t *cnt;  /* [E]                   */
     double *gl;    /* [m]                   */
     double *sw;    /* [m*s] scratch         */
+    double *minw;  /* [m] scratch           */
 } state;
 
 static inline int32_t id_of(const state *st, int32_t e) { return st->ident ? st->ident[e] : e; }
@@ -83,8 +84,12 @@ static int count_dups(const state *st)
 static void exchange(state *st, int max_iter)
 {
     int32_t m = st->m, s = st->s, R = m * s;
-    double *sw = st->sw;
+    double *sw = st->sw, *minw = st->minw;
     for (int32_t p = 0; p < R; p++) sw[p] = rw(st, st->slot[p]);
+    for (int32_t g = 0; g < m; g++) {
+        minw[g] = sw[g * s];
+        for (int32_t i = 1; i < s; i++) minw[g] = sw[g * s + i] < minw[g] ? sw[g * s + i] : minw[g];
+    }
     enum { K = 8 };
     for (int it = 0; it < max_iter; it++) {
         /* the heaviest GPU and the K lightest, ascending */
@@ -97,7 +102,8 @@ static void exchange(state *st, int max_iter)
             while (j > 0 && st->gl[light[j - 1]] > st->gl[g]) light[j] = light[j - 1], j--;
             light[j] = g;
         }
-        double Lh = st->gl[h], best = Lh - Lh * 1e-7;
+        double Lh = st->gl[h], best = Lh - Lh * 1e-7, maxa = 0;
+        for (int32_t i = h * s; i < (h + 1) * s; i++) maxa = sw[i] > maxa ? sw[i] : maxa;
         int32_t ba = -1, bb = -1;
         /* the lightest GPUs first, then the others in order: the first GPU
          * that allows an improving swap gets its best one */
@@ -109,7 +115,7 @@ static void exchange(state *st, int max_iter)
                 if (seen) continue;
             }
             double Lo = st->gl[o], gap = Lh - Lo;
-            if (o == h || gap <= 0) continue;
+            if (o == h || gap <= 0 || minw[o] >= maxa || (Lh - gap / 2 >= best)) continue;
             for (int32_t ia = h * s; ia < (h + 1) * s; ia++) {
                 double wa = sw[ia];
                 for (int32_t ib = o * s; ib < (o + 1) * s; ib++) {
@@ -136,6 +142,11 @@ static void exchange(state *st, int max_iter)
         for (int32_t i = 0; i < s; i++) sh += sw[h * s + i], so += sw[o * s + i];
         st->gl[h] = sh;
         st->gl[o] = so;
+        minw[h] = sw[h * s], minw[o] = sw[o * s];
+        for (int32_t i = 1; i < s; i++) {
+            minw[h] = sw[h * s + i] < minw[h] ? sw[h * s + i] : minw[h];
+            minw[o] = sw[o * s + i] < minw[o] ? sw[o * s + i] : minw[o];
+        }
     }
 }
 
@@ -476,13 +487,14 @@ static void emit(const state *st, int32_t *row)
 int mp__balance_layer(const double *w, const int32_t *ident, int32_t E, int32_t m, int32_t s, int32_t *row)
 {
     int32_t R = m * s;
-    state a = {m, s, E, w, ident, NULL, NULL, NULL, NULL}, b = a;
+    state a = {m, s, E, w, ident, NULL, NULL, NULL, NULL, NULL}, b = a;
     a.slot = malloc((size_t)R * sizeof *a.slot), b.slot = malloc((size_t)R * sizeof *b.slot);
     a.cnt = malloc((size_t)E * sizeof *a.cnt), b.cnt = calloc((size_t)E, sizeof *b.cnt);
     a.gl = malloc((size_t)m * sizeof *a.gl), b.gl = malloc((size_t)m * sizeof *b.gl);
     a.sw = malloc((size_t)R * sizeof *a.sw), b.sw = malloc((size_t)R * sizeof *b.sw);
+    a.minw = malloc((size_t)m * sizeof *a.minw), b.minw = malloc((size_t)m * sizeof *b.minw);
     int rc = MP_ENOMEM;
-    if (!a.slot || !b.slot || !a.cnt || !b.cnt || !a.gl || !b.gl || !a.sw || !b.sw) goto out;
+    if (!a.slot || !b.slot || !a.cnt || !b.cnt || !a.gl || !b.gl || !a.sw || !b.sw || !a.minw || !b.minw) goto out;
     double W = 0, top = 0;
     for (int32_t e = 0; e < E; e++) W += w[e];
     if ((rc = mp_dhondt(w, E, R, m, a.cnt, NULL))) goto out;
@@ -522,7 +534,7 @@ int mp__balance_layer(const double *w, const int32_t *ident, int32_t E, int32_t 
 done:
     rc = 0;
 out:
-    free(a.slot), free(b.slot), free(a.cnt), free(b.cnt), free(a.gl), free(b.gl), free(a.sw), free(b.sw);
+    free(a.slot), free(b.slot), free(a.cnt), free(b.cnt), free(a.gl), free(b.gl), free(a.sw), free(b.sw), free(a.minw), free(b.minw);
     return rc;
 }
 
