@@ -33,6 +33,7 @@
 
 typedef struct state {
     int32_t m, s, E;
+    int32_t nfixed; /* the last nfixed experts keep one replica */
     const double *w;
     const int32_t *ident;
     int32_t *slot; /* [m*s] expert per slot */
@@ -341,7 +342,7 @@ static int joint(state *st, double lb, int budget)
         for (int32_t i = 0; i < s; i++) {
             int32_t e = st->slot[h * s + i], dup = 0;
             for (int32_t j = 0; j < nc; j++) dup |= cand[j] == e;
-            if (dup || st->cnt[e] >= m) continue;
+            if (dup || st->cnt[e] >= m || e >= E - st->nfixed) continue;
             int32_t j = nc++;
             while (j > 0 && (rw(st, cand[j - 1]) < rw(st, e) || (rw(st, cand[j - 1]) == rw(st, e) && cand[j - 1] > e))) {
                 cand[j] = cand[j - 1];
@@ -401,7 +402,7 @@ static int joint(state *st, double lb, int budget)
             if (st->cnt[x] < 2) continue;
             int32_t y = -1;
             for (int32_t e = 0; e < E; e++) {
-                if (e == x || st->cnt[e] >= m || holds(st, h, id_of(st, e), p)) continue;
+                if (e == x || st->cnt[e] >= m || e >= E - st->nfixed || holds(st, h, id_of(st, e), p)) continue;
                 if (y < 0 || rw(st, e) > rw(st, y)) y = e;
             }
             if (y < 0 || rw(st, y) <= st->w[y] / (st->cnt[y] + 1) + 0) continue;
@@ -484,10 +485,11 @@ static void emit(const state *st, int32_t *row)
     }
 }
 
-int mp__balance_layer(const double *w, const int32_t *ident, int32_t E, int32_t m, int32_t s, int32_t *row)
+int mp__balance_layer(const double *w, const int32_t *ident, int32_t E, int32_t m, int32_t s, int32_t nfixed,
+                      int32_t *row)
 {
     int32_t R = m * s;
-    state a = {m, s, E, w, ident, NULL, NULL, NULL, NULL, NULL}, b = a;
+    state a = {m, s, E, nfixed, w, ident, NULL, NULL, NULL, NULL, NULL}, b = a;
     a.slot = malloc((size_t)R * sizeof *a.slot), b.slot = malloc((size_t)R * sizeof *b.slot);
     a.cnt = malloc((size_t)E * sizeof *a.cnt), b.cnt = calloc((size_t)E, sizeof *b.cnt);
     a.gl = malloc((size_t)m * sizeof *a.gl), b.gl = malloc((size_t)m * sizeof *b.gl);
@@ -497,7 +499,7 @@ int mp__balance_layer(const double *w, const int32_t *ident, int32_t E, int32_t 
     if (!a.slot || !b.slot || !a.cnt || !b.cnt || !a.gl || !b.gl || !a.sw || !b.sw || !a.minw || !b.minw) goto out;
     double W = 0, top = 0;
     for (int32_t e = 0; e < E; e++) W += w[e];
-    if ((rc = mp_dhondt(w, E, R, m, a.cnt, NULL))) goto out;
+    if ((rc = mp__dhondt_fixed(w, E, R, m, nfixed, a.cnt, NULL))) goto out;
     for (int32_t e = 0; e < E; e++)
         if (w[e] / a.cnt[e] > top) top = w[e] / a.cnt[e];
     double lb = W / m > top ? W / m : top;
@@ -518,7 +520,7 @@ int mp__balance_layer(const double *w, const int32_t *ident, int32_t E, int32_t 
         }
     }
     /* EPLB's global layout, improved by the same exchange search */
-    if ((rc = mp__eplb_layer(w, E, R, 1, 1, m, b.slot))) goto out;
+    if ((rc = mp__eplb_layer(w, E, R, 1, 1, m, nfixed, b.slot))) goto out;
     memset(b.cnt, 0, (size_t)E * sizeof *b.cnt);
     for (int32_t p = 0; p < R; p++) b.cnt[b.slot[p]]++;
     loads(&b);
@@ -542,7 +544,7 @@ static int balance_all(const mp_strategy_input *in, int32_t *phy2log, mp_err *er
 {
     int32_t E = in->experts, P = in->topo.gpus, S = in->topo.slots_per_gpu, R = P * S;
     for (int32_t l = 0; l < in->layers; l++)
-        if (mp__balance_layer(in->load + (int64_t)l * E, in->ident, E, P, S, phy2log + (int64_t)l * R))
+        if (mp__balance_layer(in->load + (int64_t)l * E, in->ident, E, P, S, in->fixed, phy2log + (int64_t)l * R))
             return mp_err_set(err, MP_ENOMEM, "balanced: out of memory");
     return 0;
 }
@@ -568,7 +570,7 @@ static int confined_layer(const double *w, const int32_t *ident, int32_t E, int3
             lid[i] = ident ? ident[m2l[n * EN + i]] : m2l[n * EN + i];
         }
         int32_t *r = row + n * RN;
-        if ((rc = mp__balance_layer(lw, ident ? lid : NULL, EN, PN, S, r))) goto out;
+        if ((rc = mp__balance_layer(lw, ident ? lid : NULL, EN, PN, S, 0, r))) goto out;
         for (int32_t p = 0; p < RN; p++) r[p] = m2l[n * EN + r[p]];
     }
     rc = 0;
