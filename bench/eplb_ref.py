@@ -3,7 +3,8 @@
 DeepSeek's EPLB, written from the semantics in REFERENCE.md section 3, as the
 timing baseline for bench_plan.  It keeps the reference's structure (layers
 vectorised in replicate, Python loops in the greedy packing, float32 weights),
-so its time is representative of running EPLB in Python.
+so its time is representative of running EPLB in Python.  Times are CPU
+time (time.process_time), as bench_plan's are (thread CPU time).
 
     eplb_ref.py DIR      reads DIR/cases.txt and DIR/<case>.json written by
                          `bench_plan --dump DIR`, times the hierarchical and
@@ -117,9 +118,9 @@ def main():
         for policy, c_ms in (("eplb", float(c_hier)), ("eplb-global", float(c_glob))):
             best = 1e30
             for _ in range(2):
-                t0 = time.perf_counter()
+                t0 = time.process_time()
                 phy = rebalance(w, P * S, G, N, P, force_global=policy == "eplb-global")
-                best = min(best, time.perf_counter() - t0)
+                best = min(best, time.process_time() - t0)
             with open("%s/%s.%s.phy.json" % (d, name, policy)) as f:
                 ours = np.array(json.load(f))
             same = int((ours == phy).all(axis=1).sum())
