@@ -6,8 +6,8 @@
  *
  * Builds a trace of TOKENS tokens x 58 layers x top-8 over 256 experts with
  * skewed ids (per-layer Zipf-like popularity, 16384-token steps), writes it
- * to a temporary .mpt file with 1 and 2 threads (the bytes must match), then
- * times, as the median of REPS runs:
+ * to a temporary .mpt file with 1 and 2 threads (the bytes must match; median
+ * of REPS writes each, interleaved), then times, as the median of REPS runs:
  *   (a) plain zlib: inflate() of every chunk's payload as a zlib stream,
  *       already in memory, into one buffer.  A chunk the writer stored raw
  *       (deflate did not make it smaller) is compressed here with compress2
@@ -17,6 +17,7 @@
  *       inflate, widening ids to 16 bits, id/shape checks included).
  * Prints MB/s of ids (1 byte each, as stored), assignments/s, and (b)/(a).
  */
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -233,6 +234,15 @@ static double mpt_decode(const char *path, int threads, int64_t *assign)
     return now() - t0;
 }
 
+static void flush_file(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
 static long fsize(const char *path)
 {
     FILE *fp = fopen(path, "rb");
@@ -260,27 +270,40 @@ int main(int argc, char **argv)
     printf("trace: %lld tokens x %d layers x top-%d, %d experts, level %d, %d repetitions\n", (long long)tokens, L, K,
            E, level, reps);
 
-    double w1 = write_trace(p1, tokens, pool, 1, level);
-    double w2 = write_trace(p2, tokens, pool, 2, level);
-    free(pool);
-    long n1 = fsize(p1), n2 = fsize(p2);
-    int same = n1 == n2;
-    if (same) {
-        FILE *a = fopen(p1, "rb"), *b = fopen(p2, "rb");
-        int ca, cb;
-        do {
-            ca = getc(a);
-            cb = getc(b);
-        } while (ca == cb && ca != EOF);
-        same = ca == cb;
-        fclose(a);
-        fclose(b);
+    /* writes: 1 and 2 threads, interleaved; each file is flushed to disk
+     * afterwards (untimed) so that no write is throttled by the write-back of
+     * the one before */
+    double tw1[50], tw2[50];
+    int same = 1;
+    long n1 = 0;
+    for (int r = 0; r < reps; r++) {
+        tw1[r] = write_trace(p1, tokens, pool, 1, level);
+        flush_file(p1);
+        tw2[r] = write_trace(p2, tokens, pool, 2, level);
+        flush_file(p2);
+        n1 = fsize(p1);
+        long n2 = fsize(p2);
+        int eq = n1 == n2;
+        if (eq) {
+            FILE *a = fopen(p1, "rb"), *b = fopen(p2, "rb");
+            int ca, cb;
+            do {
+                ca = getc(a);
+                cb = getc(b);
+            } while (ca == cb && ca != EOF);
+            eq = ca == cb;
+            fclose(a);
+            fclose(b);
+        }
+        same &= eq;
+        unlink(p2);
     }
+    free(pool);
+    double w1 = median(tw1, reps), w2 = median(tw2, reps);
     printf("file: %ld bytes (%.3f bytes/assignment); 1- and 2-thread files identical: %s\n", n1, n1 / a_total,
            same ? "yes" : "NO");
     printf("write  1 thread : %8.1f MB/s of ids  %8.1f M assignments/s\n", ids_mb / w1, a_total / w1 / 1e6);
     printf("write  2 threads: %8.1f MB/s of ids  %8.1f M assignments/s\n", ids_mb / w2, a_total / w2 / 1e6);
-    unlink(p2);
 
     payloads P = load_payloads(p1, level);
     unsigned char *out = malloc(P.max_raw + 1);

@@ -62,6 +62,11 @@ static inline uint64_t mpt_get64(const unsigned char *p)
 /* zlib's crc32 (the same values), with a faster path on x86-64 CPUs that have PCLMULQDQ. */
 uint32_t mpt_crc32(uint32_t crc, const unsigned char *p, size_t n);
 
+/* The largest of n ids. */
+unsigned mpt_max_id(const mp_expert_id *v, size_t n);
+/* 1 when one of n gate weights is NaN, infinite or negative. */
+int mpt_weights_bad(const float *w, size_t n);
+
 /* The fixed chunk header, decoded. */
 typedef struct mpt_chunk_head {
     uint32_t flags;

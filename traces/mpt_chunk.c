@@ -98,6 +98,26 @@ void mpt_enc_free(mpt_enc *e)
     memset(e, 0, sizeof *e);
 }
 
+#define PROBE_BYTES 65536
+#define PROBE_MIN_RAW (4 * PROBE_BYTES)
+
+/* 1 when deflate at `level` makes the first PROBE_BYTES of p[0..n) at least 3% smaller. */
+static int probe_compresses(const unsigned char *p, size_t n, int level)
+{
+    unsigned char out[PROBE_BYTES];
+    size_t m = n < PROBE_BYTES ? n : PROBE_BYTES;
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (deflateInit(&z, level) != Z_OK) return 1; /* let the full attempt decide */
+    z.next_in = (unsigned char *)p;
+    z.avail_in = (uInt)m;
+    z.next_out = out;
+    z.avail_out = (uInt)(m - m / 32);
+    int zr = deflate(&z, Z_FINISH);
+    deflateEnd(&z);
+    return zr == Z_STREAM_END;
+}
+
 int mpt_enc_finish(mpt_enc *e, const mpt_shape *s, int level)
 {
     size_t a = (size_t)(e->tokens * s->layers * s->top_k);
@@ -113,7 +133,15 @@ int mpt_enc_finish(mpt_enc *e, const mpt_shape *s, int level)
     size_t room = e->out_cap - MPT_CHUNK_HEADER_BYTES;
     size_t stored = raw; /* compressed size, or raw when stored */
     int is_stored = 1;
-    if (raw > 0) {
+    /* a large chunk none of whose arrays starts compressibly is stored without
+     * trying (the ids of a model with many experts, in token order, seldom
+     * compress); the decision depends on the bytes only, never on threads */
+    int worth = raw > 0;
+    if (raw >= PROBE_MIN_RAW) {
+        worth = 0;
+        for (int i = 0; i < 3 && !worth; i++) worth = len[i] > 0 && probe_compresses(part[i], len[i], level);
+    }
+    if (worth) {
         z_stream z;
         memset(&z, 0, sizeof z);
         if (deflateInit(&z, level) != Z_OK) return MP_ENOMEM;
@@ -224,7 +252,7 @@ static unsigned widen(mp_expert_id *restrict o, const unsigned char *restrict b,
     return bm;
 }
 
-static unsigned max16(const mp_expert_id *restrict v, size_t n)
+unsigned mpt_max_id(const mp_expert_id *restrict v, size_t n)
 {
     mp_expert_id m = 0;
     size_t i = 0;
@@ -234,8 +262,7 @@ static unsigned max16(const mp_expert_id *restrict v, size_t n)
     return m;
 }
 
-/* 1 when some weight is NaN, infinite or negative. */
-static int weights_bad(const float *restrict w, size_t n)
+int mpt_weights_bad(const float *restrict w, size_t n)
 {
     int bad = 0;
     size_t i = 0;
@@ -309,7 +336,7 @@ int mpt_dec_run(mpt_dec *d, const mpt_shape *s, const char *path)
     } else {
         r = take(&st, (unsigned char *)p->ids, a * 2);
         if (!r && !host_is_le()) swap_bytes(p->ids, a, 2);
-        if (!r) maxid = max16(p->ids, a);
+        if (!r) maxid = mpt_max_id(p->ids, a);
     }
     if (!r && s->has_weights) {
         r = take(&st, (unsigned char *)p->weights, a * 4);
@@ -358,7 +385,7 @@ int mpt_dec_run(mpt_dec *d, const mpt_shape *s, const char *path)
     }
     if (s->has_weights) {
         const float *w = p->weights;
-        int bad = weights_bad(w, a);
+        int bad = mpt_weights_bad(w, a);
         for (size_t i = 0; bad && i < a; i++)
             if (!(w[i] >= 0.0f && w[i] <= 3.402823466e38f))
                 return mp_err_set(&d->err, MP_ERANGE,

@@ -15,6 +15,7 @@
 #include "traces/mp_trace.h"
 
 static char tmpdir[256];
+static int read_all(const char *path, int threads, mp_err *err);
 
 static const char *tpath(const char *name)
 {
@@ -323,6 +324,44 @@ static void test_sniff_without_extension(void **state)
     assert_int_equal(mp_trace_open(&t, tpath("noext"), NULL, NULL), 0);
     assert_int_equal(mp_trace_get_info(t).format, MP_FMT_MPT);
     mp_trace_close(t);
+}
+
+/* Writes one 10000-token step of ids-only data made by `kind` and returns the first chunk's flags. */
+static uint32_t first_chunk_flags(const char *name, int kind)
+{
+    mp_model m = shape(4, 256, 8);
+    mp_writer *w;
+    assert_int_equal(mp_writer_open(&w, tpath(name), &m, NULL, NULL), 0);
+    mp_step p = {0};
+    assert_int_equal(mp_step_reserve(&p, 10000, 4, 8, 0, 0, NULL), 0);
+    p.end_of_step = 1;
+    uint64_t s = 3;
+    for (int64_t i = 0; i < 10000 * 32; i++)
+        p.ids[i] = kind == 0 ? (mp_expert_id)(rng_next(&s) & 255) : kind == 1 ? (mp_expert_id)(i % 7)
+                                                               : (mp_expert_id)(i < 70000 ? rng_next(&s) & 255 : 3);
+    assert_int_equal(mp_writer_put(w, &p, NULL), 0);
+    assert_int_equal(mp_writer_commit(w, NULL), 0);
+    mp_step_release(&p);
+    size_t n;
+    unsigned char *b = slurp(tpath(name), &n);
+    size_t c0 = 16 + mpt_get32(b + 12) + 4;
+    uint32_t flags = mpt_get32(b + c0 + 4);
+    free(b);
+    return flags;
+}
+
+/* Large chunks: random ids are stored raw, regular ids are compressed; both read back. */
+static void test_stored_or_compressed(void **state)
+{
+    (void)state;
+    assert_int_equal(first_chunk_flags("rand.mpt", 0), MPT_FLAG_END_OF_STEP | MPT_FLAG_STORED);
+    assert_int_equal(first_chunk_flags("regular.mpt", 1), MPT_FLAG_END_OF_STEP);
+    /* the probe sees only the first 64 KiB: random there, constant after, stored */
+    assert_int_equal(first_chunk_flags("mixed.mpt", 2), MPT_FLAG_END_OF_STEP | MPT_FLAG_STORED);
+    mp_err err = {0};
+    assert_int_equal(read_all(tpath("rand.mpt"), 1, &err), 0);
+    assert_int_equal(read_all(tpath("regular.mpt"), 2, &err), 0);
+    assert_int_equal(read_all(tpath("mixed.mpt"), 1, &err), 0);
 }
 
 /* ---------------------------------------------------------------- writer refusals */
@@ -915,6 +954,7 @@ int main(void)
         cmocka_unit_test(test_empty_trace),
         cmocka_unit_test(test_sniff_without_extension),
         cmocka_unit_test(test_writer_rejects_bad_pieces),
+        cmocka_unit_test(test_stored_or_compressed),
         cmocka_unit_test(test_crafted_valid),
         cmocka_unit_test(test_bad_sequence_and_values),
         cmocka_unit_test(test_bad_headers),
