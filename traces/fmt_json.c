@@ -27,7 +27,7 @@
 #include "traces/mp__format.h"
 #include "traces/mp_file.h"
 
-#define JSON_FILE_MAX ((long long)256 << 20) /* bytes of JSON text accepted */
+#define JSON_FILE_MAX ((long long)128 << 20) /* bytes of JSON text accepted (parsed, it takes many times that in memory) */
 
 static int json_sniff(const unsigned char *h, size_t n)
 {
@@ -363,7 +363,7 @@ static int jsonw_commit(void *state, mp_err *err)
     json_writer *w = state;
     int rc;
     if (w->nmat == 0) {
-        rc = mp_err_set(err, MP_EINVAL, "%s: no steps to count", w->path);
+        rc = mp_err_set(err, MP_EFORMAT, "%s: no steps to count (the input is empty)", w->path);
     } else {
         mp_loads l = {(int32_t)w->nmat, w->model.layers, w->model.experts, 1, w->model, w->acc};
         rc = mp_loads_write_json(&l, w->path, w->per_step, err);

@@ -429,14 +429,14 @@ static int npy_open(void **state, const char *path, const mp_read_opts *opts, mp
         r->T = ltk ? d[1] : d[0];
         r->K = (int32_t)(d[2] <= MP_TOPK_MAX ? d[2] : 0);
         if (l < 1 || l > MP_LAYERS_MAX)
-            return mp_err_set(err, MP_ELIMIT, "%s: array %s: %lld layers (limit %d)", path, sh, (long long)l, MP_LAYERS_MAX);
+            return mp_err_set(err, MP_ELIMIT, "%s: array %s: %lld layers (want 1..%d)", path, sh, (long long)l, MP_LAYERS_MAX);
         r->L = (int32_t)l;
     } else {
         return mp_err_set(err, MP_ESHAPE, "%s: array %s: want 2 dimensions [T,K] or 3 [L,T,K] / [T,L,K]", path, sh);
     }
     if (r->K < 1)
         return mp_err_set(err, MP_ESHAPE, "%s: array %s: the last axis (top-k) must be 1..%d", path, sh, MP_TOPK_MAX);
-    if (r->T < 1) return mp_err_set(err, MP_ESHAPE, "%s: array %s holds no tokens", path, sh);
+    /* T == 0 is an empty trace (what the writer gives for one) */
 
     /* weights */
     if (opts->weights_path) {
@@ -472,7 +472,7 @@ static int npy_open(void **state, const char *path, const mp_read_opts *opts, mp
     r->E = m.experts;
     *model = m;
     r->tps = opts->tokens_per_step > 0 ? opts->tokens_per_step : r->T;
-    info->steps = (r->T + r->tps - 1) / r->tps;
+    info->steps = r->T > 0 ? (r->T + r->tps - 1) / r->tps : 0;
     info->tokens = r->T;
     info->assignments = r->h.elems;
     info->has_weights = r->wfp != NULL;
@@ -522,6 +522,7 @@ static int convert_ids(npy_reader *r, int64_t idx0, int64_t n, int64_t G, int64_
 {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     const uint64_t E = (uint64_t)r->E;
+    if (G == S) G = S = n; /* contiguous: one long run */
     switch (r->h.kind == 'u' ? r->h.size : -r->h.size) {
     case 1: CONVERT_TYPED(uint8_t);
     case 2: CONVERT_TYPED(uint16_t);

@@ -224,6 +224,8 @@ static void test_bad_rows(void **state)
     expect_error("# moeplace-csv 2 {}\nstep,token,layer,e0\n", MP_EVERSION, "version 2");
     expect_error("# moeplace-csv 1 {\"layers\":1,\"experts\":4,\"top_k\":2}\nstep,token,layer,e0\n", MP_ESHAPE,
                  "1 expert columns, the model line says top_k 2");
+    expect_error("# moeplace-csv 1 {\"layers\":1,\"experts\":4,\"top_k\":1}\n# provenance [1]\nstep,token,layer,e0\n", MP_EFORMAT,
+                 "line 2: provenance is not a JSON object");
     expect_error("step,token,layer,e0,rank\n0,0,0,1,0\n0,0,1,1,1\n", MP_EFORMAT, "rank 1 differs from the token's rank 0");
     char *longline = malloc(70000);
     memset(longline, '1', 69999);
