@@ -1,0 +1,180 @@
+/*
+ * mp_planner.h - placement strategies behind one signature, registered in
+ * one table, plus plan metrics, plan files (JSON read/write/validate,
+ * exports) and migration-aware relabelling.
+ *
+ * A strategy fills phy2log[L][R] for a load matrix w[L][E]: one file per
+ * strategy (planner/strategy_*.c), one row in the table of planner/registry.c,
+ * so that `--strategy` and `--compare` look names up and never switch.
+ *
+ * Memory: functions that return a plan, metrics or string through an out
+ * pointer hand the caller an object to free with its destroy function
+ * (mp_plan_destroy, mp_plan_metrics_destroy, free); inputs are borrowed.
+ */
+#ifndef MP_PLANNER_H
+#define MP_PLANNER_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "planner/mp_plan.h"
+#include "traces/mp_error.h"
+#include "traces/mp_loads.h"
+
+/* What one strategy call sees. */
+typedef struct mp_strategy_input {
+    int32_t layers;      /* L                                                  */
+    int32_t experts;     /* E items to place (logical experts)                 */
+    const double *load;  /* [L][E], finite, >= 0                               */
+    const int32_t *ident;/* [E] identity for duplicate checks (NULL: e itself) */
+    int32_t groups;      /* G expert groups of E/G consecutive ids (1: none)   */
+    mp_topology topo;    /* P, N, S; R = P * S >= E                            */
+    double locality;     /* --locality W in [0, 1] (balanced)                  */
+    int32_t fixed;       /* the last `fixed` items keep exactly one replica    */
+                         /* (the fused shared expert's copies); 0: none        */
+} mp_strategy_input;
+
+/* Fills phy2log [L][R] (every entry in 0..E-1, every expert at least once).
+ * Returns 0 or a negative MP_E* code with a message (MP_EINVAL when the
+ * strategy's preconditions do not hold). */
+typedef int (*mp_strategy_fn)(const mp_strategy_input *in, int32_t *phy2log, mp_err *err);
+
+typedef struct mp_strategy {
+    const char *name;     /* "balanced"                                 */
+    const char *summary;  /* one line                                   */
+    int redundant;        /* 1: accepts R > E; 0: needs R == E          */
+    mp_strategy_fn run;
+} mp_strategy;
+
+/* The registry: mp_strategy_count() entries in a fixed order. */
+int mp_strategy_count(void);
+const mp_strategy *mp_strategy_at(int i);
+/* NULL when unknown. */
+const mp_strategy *mp_strategy_find(const char *name);
+
+/* ---- building blocks shared by the strategies (planner/packing.c) ---- */
+
+/* D'Hondt: cnt[e] = 1, then each of the R - E extra slots to the expert with
+ * the largest w/cnt (first index on ties), skipping experts whose count has
+ * reached cap (cap <= 0: no cap); extra[i] (i = 0..R-E-1, may be NULL) gets
+ * the expert of extra slot E + i.  Returns 0 or MP_ENOMEM. */
+int mp_dhondt(const double *w, int32_t E, int32_t R, int32_t cap, int32_t *cnt, int32_t *extra);
+
+/* EPLB's pack(): n items of weight w onto m packs of exactly n/m items
+ * (n % m == 0).  n/m == 1: item i to pack i.  Else descending weight (ties:
+ * lower index first), each to the lightest pack with room (lowest index on
+ * ties).  pack[i], place[i] = arrival order inside the pack.  Returns 0 or
+ * MP_ENOMEM. */
+int mp_eplb_pack(const double *w, int32_t n, int32_t m, int32_t *pack, int32_t *place);
+
+/* ---- high level ---- */
+
+typedef struct mp_plan_request {
+    const char *strategy;  /* registry name                                   */
+    mp_topology topo;
+    int32_t groups;        /* 0: from the loads' model, else override          */
+    double locality;       /* balanced --locality W                            */
+    int32_t shared_fusion; /* N >= 1: the shared expert becomes N replicas     */
+    int32_t top_k;         /* 0: from the model; needed for shared fusion      */
+} mp_plan_request;
+
+/* Plans the summed loads (all steps of `loads` are summed) with the request's
+ * strategy.  With shared fusion the plan has E + 1 logical experts, the last
+ * being the shared one with load (sum of routed load) / top_k, and exactly N
+ * replicas on N different GPUs.  *out gets the plan (model copied from the loads).  Returns 0 or a
+ * negative MP_E* code (MP_EINVAL for bad requests, MP_ENOTFOUND for an
+ * unknown strategy). */
+int mp_planner_run(mp_plan **out, const mp_loads *loads, const mp_plan_request *req, mp_err *err);
+
+/* The load matrix [L][plan->experts] a plan was made for: the routed loads
+ * plus, when the plan fuses the shared expert, its column.  Caller frees the
+ * returned array with free(); NULL when out of memory. */
+double *mp_plan_expert_loads(const mp_plan *p, const mp_loads *loads);
+
+/* ---- metrics (REFERENCE.md section 6) ---- */
+
+typedef struct mp_plan_metrics {
+    int32_t layers, gpus;
+    double *gpu_load;    /* [L][P]: sum over the GPU's slots of load/replica_count */
+    double *max;         /* [L] max GPU load                                     */
+    double *mean;        /* [L] mean GPU load                                    */
+    double *max_over_mean; /* [L] (1 when the layer has no load)                 */
+    double *lb0;         /* [L] W / P                                            */
+    double *lb_rep;      /* [L] max(LB0, D'Hondt's max w/c for R slots)          */
+    int32_t *duplicates; /* [L] replicas beyond the first of an expert on a GPU  */
+    /* overall */
+    double mean_max_over_mean;  /* mean over layers of max/mean                    */
+    double worst_max_over_mean; /* max over layers                                 */
+    int32_t worst_layer;
+    double vllm_balancedness;   /* sum mean / sum max                              */
+    double sglang_balancedness; /* mean over layers of (mean+1e-5)/(max+1e-5)      */
+    double trtllm_imbalance;    /* mean over layers of (max - mean)/mean           */
+    double gap_lb0;             /* mean over layers of max/LB0 - 1                 */
+    double gap_lb_rep;          /* mean over layers of max/LB_rep - 1              */
+    int64_t total_duplicates;
+} mp_plan_metrics;
+
+/* load is [L][p->experts] (see mp_plan_expert_loads).  The plan must be
+ * derived.  Returns 0 or MP_ENOMEM. */
+int mp_plan_metrics_compute(mp_plan_metrics **out, const mp_plan *p, const double *load, mp_err *err);
+void mp_plan_metrics_destroy(mp_plan_metrics *m);
+
+/* Max GPU load of one layer row (phy2log of R slots) under the even split. */
+double mp_layer_max_load(const int32_t *row, int32_t R, int32_t S, const double *w, int32_t E, int32_t *cnt_scratch,
+                         double *gpu_scratch);
+
+/* ---- plan files ---- */
+
+/* Extra facts written beside the plan. */
+typedef struct mp_plan_info {
+    double locality;
+    int32_t shared_fusion;
+    int32_t groups;
+    const double *load;           /* [L][experts] or NULL                 */
+    const mp_plan_metrics *metrics; /* or NULL                            */
+    int64_t moved_experts;        /* -1: no --from                        */
+    int64_t moved_bytes;
+} mp_plan_info;
+
+#define MP_PLAN_FORMAT "moeplace-plan"
+#define MP_PLAN_VERSION 1
+/* Largest plan file read (bytes). */
+#define MP_PLAN_FILE_MAX ((long long)1 << 30)
+
+/* Writes the plan JSON (top-level physical_to_logical_map, never a
+ * logical_count key) to path ("-": stdout) atomically. */
+int mp_plan_write_json(const mp_plan *p, const mp_plan_info *info, const char *path, mp_err *err);
+int mp_plan_write_json_fp(const mp_plan *p, const mp_plan_info *info, FILE *fp);
+
+/* Reads and validates a plan file.  *load_out (may be NULL) gets the
+ * recorded input loads [L][experts] (malloc'd) or NULL when absent. */
+int mp_plan_read_json(mp_plan **out, double **load_out, const char *path, mp_err *err);
+/* The same from memory; `what` names the input in messages. */
+int mp_plan_parse_json(mp_plan **out, double **load_out, const char *text, size_t len, const char *what, mp_err *err);
+
+typedef enum mp_export { MP_EXPORT_SGLANG = 0, MP_EXPORT_TRTLLM, MP_EXPORT_CSV } mp_export;
+/* Returns 0 or MP_ENOTFOUND. */
+int mp_export_parse(const char *name, mp_export *out);
+/* Writes an export (path "-": stdout) atomically. */
+int mp_plan_export(const mp_plan *p, mp_export kind, const char *path, mp_err *err);
+
+/* ---- migration-aware relabelling (planner/migrate.c) ---- */
+
+typedef struct mp_migration {
+    int64_t moved_experts; /* (layer, GPU, expert) in the new plan not on that GPU before */
+    int64_t moved_bytes;   /* moved_experts * bytes per expert                           */
+    int64_t kept_experts;
+} mp_migration;
+
+/* Relabels the GPUs of each layer of `plan` (an optimal assignment between
+ * new and old per-GPU expert sets, maximising the overlap) and, within a GPU,
+ * keeps each staying expert in its old slot.  Per-GPU multisets, and so every
+ * load metric, are unchanged.  Shapes (layers, experts, slots, GPUs) must
+ * match.  bytes_per_expert may be 0.  The plan is re-derived. */
+int mp_plan_migrate(mp_plan *plan, const mp_plan *old, int64_t bytes_per_expert, mp_migration *out, mp_err *err);
+
+/* Minimum-cost perfect assignment of an n x n cost matrix (int64, row-major):
+ * col_of_row[i].  Returns 0 or MP_ENOMEM. */
+int mp_assign_min_cost(const int64_t *cost, int32_t n, int32_t *col_of_row);
+
+#endif

@@ -1,0 +1,103 @@
+/* planner.c - mp_planner_run: checks a request against the loads and the
+ * strategy, sums the steps, fuses the shared expert and builds the plan. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "planner/mp_planner.h"
+
+double *mp_plan_expert_loads(const mp_plan *p, const mp_loads *loads)
+{
+    int32_t L = p->layers, E = p->experts, Er = loads->experts;
+    double *w = calloc((size_t)L * E, sizeof *w);
+    if (!w) return NULL;
+    for (int32_t s = 0; s < loads->steps; s++)
+        for (int32_t l = 0; l < L; l++) {
+            const double *src = mp_loads_row(loads, s, l);
+            for (int32_t e = 0; e < Er && e < E; e++) w[(int64_t)l * E + e] += src[e];
+        }
+    if (p->shared_id >= 0) {
+        int32_t k = p->model.top_k > 0 ? p->model.top_k : 1;
+        for (int32_t l = 0; l < L; l++) {
+            double t = 0;
+            for (int32_t e = 0; e < Er; e++) t += w[(int64_t)l * E + e];
+            w[(int64_t)l * E + p->shared_id] = t / k;
+        }
+    }
+    return w;
+}
+
+int mp_planner_run(mp_plan **out, const mp_loads *loads, const mp_plan_request *req, mp_err *err)
+{
+    *out = NULL;
+    const mp_strategy *st = mp_strategy_find(req->strategy ? req->strategy : "");
+    if (!st) return mp_err_set(err, MP_ENOTFOUND, "plan: unknown strategy '%s'", req->strategy ? req->strategy : "");
+    int rc = mp_topology_validate(&req->topo, err);
+    if (rc) return rc;
+    int32_t L = loads->layers, E = loads->experts, P = req->topo.gpus, S = req->topo.slots_per_gpu;
+    int64_t R = (int64_t)P * S;
+    int32_t F = req->shared_fusion > 0 ? req->shared_fusion : 0;
+    int32_t G = req->groups > 0 ? req->groups : (loads->has_model ? loads->model.groups : 1);
+    if (G < 1) G = 1;
+    int32_t K = req->top_k > 0 ? req->top_k : (loads->has_model ? loads->model.top_k : 0);
+    if (F > 0 && K < 1)
+        return mp_err_set(err, MP_EINVAL, "plan: --shared-fusion needs the model's top-k (give --top-k)");
+    if (F > P) return mp_err_set(err, MP_EINVAL, "plan: --shared-fusion %d is more than the %d GPUs", F, P);
+    int64_t items = (int64_t)E + F;
+    if (R < items)
+        return mp_err_set(err, MP_EINVAL, "plan: %lld slots (%d GPUs x %d) cannot hold %lld experts", (long long)R, P, S,
+                          (long long)items);
+    if (!st->redundant && R != items)
+        return mp_err_set(err, MP_EINVAL, "plan: %s places no redundant experts: it needs exactly %lld slots, not %lld",
+                          st->name, (long long)items, (long long)R);
+    if (F > 0 && !st->redundant)
+        return mp_err_set(err, MP_EINVAL, "plan: --shared-fusion needs a strategy with redundant slots, not %s", st->name);
+    if (F > 0) G = 1; /* fused replicas do not belong to a group */
+    if (E % G != 0) return mp_err_set(err, MP_EINVAL, "plan: %d experts do not split into %d groups", E, G);
+
+    mp_plan *p;
+    if ((rc = mp_plan_create(&p, L, F > 0 ? E + 1 : E, &req->topo, err))) return rc;
+    p->routed = E;
+    p->shared_id = F > 0 ? E : -1;
+    if (loads->has_model) p->model = loads->model;
+    p->model.layers = L;
+    p->model.experts = E;
+    if (K > 0) p->model.top_k = K;
+    if (req->groups > 0) p->model.groups = req->groups;
+    snprintf(p->strategy, sizeof p->strategy, "%s", st->name);
+
+    double *w = mp_plan_expert_loads(p, loads);
+    double *items_w = malloc((size_t)L * items * sizeof *items_w);
+    int32_t *ident = malloc((size_t)items * sizeof *ident);
+    if (!w || !items_w || !ident) {
+        free(w), free(items_w), free(ident);
+        mp_plan_destroy(p);
+        return mp_err_set(err, MP_ENOMEM, "plan: out of memory");
+    }
+    for (int32_t l = 0; l < L; l++) {
+        for (int32_t e = 0; e < E; e++) items_w[(int64_t)l * items + e] = w[(int64_t)l * p->experts + e];
+        for (int32_t f = 0; f < F; f++) items_w[(int64_t)l * items + E + f] = w[(int64_t)l * p->experts + E] / F;
+    }
+    for (int64_t e = 0; e < items; e++) ident[e] = e < E ? (int32_t)e : E;
+    for (int64_t i = 0; i < (int64_t)L * items; i++)
+        if (!isfinite(items_w[i]) || items_w[i] < 0) {
+            double bad = items_w[i];
+            free(w), free(items_w), free(ident);
+            mp_plan_destroy(p);
+            return mp_err_set(err, MP_ERANGE, "plan: load of layer %lld expert %lld is %g", (long long)(i / items),
+                              (long long)(i % items), bad);
+        }
+    mp_strategy_input in = {L, (int32_t)items, items_w, F > 0 ? ident : NULL, G, req->topo, req->locality, F};
+    rc = st->run(&in, p->phy2log, err);
+    if (!rc && F > 0)
+        for (int64_t i = 0; i < (int64_t)L * R; i++)
+            if (p->phy2log[i] >= E) p->phy2log[i] = E;
+    if (!rc) rc = mp_plan_derive(p, err);
+    free(w), free(items_w), free(ident);
+    if (rc) {
+        mp_plan_destroy(p);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}

@@ -1,0 +1,97 @@
+/*
+ * mp_rebalance.h - online expert rebalancing over time, as the engines run
+ * it, compared with a static plan and an oracle on the same trace.
+ *
+ * Three regimes replay every step through mp_sim:
+ *   static  - one plan from the loads of the first `window` steps, kept;
+ *   online  - starts from that plan; at every step s > 0 with s % interval
+ *             == 0 and s >= window, re-plans from the loads of steps
+ *             [s - window, s) and switches unless the predicted gain
+ *             (even-split max/mean of the old plan / that of the new, minus 1,
+ *             on the window's loads) is below `threshold` (SGLang #8345);
+ *   oracle  - re-plans every `oracle_every` steps from that step's own loads.
+ * Each applied rebalance records the experts moved (per GPU, the copies it
+ * must receive that it did not hold), their bytes, and the transfer time at
+ * `bandwidth_GBps` per GPU (the slowest GPU).  With `relabel`, the new
+ * plan's GPUs and slots are renamed by the planner's mp_plan_migrate (an
+ * optimal assignment keeping as many copies in place as possible) before
+ * counting; balance is unchanged.
+ *
+ * Memory: mp_rebalance_run returns a result freed with
+ * mp_rebalance_result_destroy, which owns everything in it.
+ */
+#ifndef MP_REBALANCE_H
+#define MP_REBALANCE_H
+
+#include <stdint.h>
+
+#include "planner/mp_plan.h"
+#include "sim/mp_sim.h"
+#include "traces/mp_loads.h"
+
+/* Makes a plan for loads (1 x L x E); the callee allocates *out. */
+typedef int (*mp_replan_fn)(void *ctx, const mp_loads *loads, mp_plan **out, mp_err *err);
+
+/* A trace that can be read twice: next as mp_trace_next (1, 0 or < 0);
+ * rewind starts it over. */
+typedef struct mp_piece_source {
+    void *ctx;
+    int (*next)(void *ctx, mp_step *piece, mp_err *err);
+    int (*rewind)(void *ctx, mp_err *err);
+} mp_piece_source;
+
+typedef struct mp_rebalance_opts {
+    int64_t interval;       /* steps between rebalances (vLLM 3000, SGLang 1000) */
+    int64_t window;         /* steps of loads each re-plan sees (vLLM 1000)     */
+    double threshold;       /* minimum predicted relative gain to switch        */
+    double bandwidth_GBps;  /* per-GPU bandwidth for moving expert weights      */
+    int oracle;             /* run the oracle regime                            */
+    int64_t oracle_every;   /* oracle re-plans every this many steps (>= 1)     */
+    int relabel;            /* migration-aware GPU relabelling                  */
+    int64_t bucket;         /* steps per row of the over-time table (0: interval) */
+    int64_t shift_at;       /* step of a known popularity shift, or -1          */
+    mp_sim_opts sim;        /* policy, seed, threads, cost                       */
+    mp_replan_fn replan;
+    void *replan_ctx;
+} mp_rebalance_opts;
+
+mp_rebalance_opts mp_rebalance_opts_default(void);
+
+typedef struct mp_rebalance_event {
+    int64_t step;
+    double old_pred, new_pred; /* even-split max/mean on the window's loads */
+    int applied;               /* 0: skipped under the threshold              */
+    int64_t experts_moved;     /* copies received, summed over layers and GPUs */
+    double bytes;
+    double transfer_ms;
+} mp_rebalance_event;
+
+enum { MP_REGIME_STATIC = 0, MP_REGIME_ONLINE, MP_REGIME_ORACLE, MP_REGIMES };
+
+typedef struct mp_rebalance_result {
+    int64_t steps;
+    mp_sim_result *regime[MP_REGIMES]; /* series kept; [ORACLE] NULL when off */
+    mp_rebalance_event *events;
+    int64_t nevents, applied;
+    double moved_bytes, transfer_ms;   /* totals over applied rebalances */
+    int64_t bucket, nbuckets;
+    double *bucket_maxmean;            /* [nbuckets][MP_REGIMES] mean max/mean per step; NAN when off */
+    double pre_shift[MP_REGIMES];      /* mean max/mean before shift_at (when known)     */
+    int64_t recovery_steps[MP_REGIMES]; /* steps from shift_at until a bucket's mean is within 5% of
+                                           pre_shift; -1 never (or no shift given)        */
+} mp_rebalance_result;
+
+void mp_rebalance_result_destroy(mp_rebalance_result *r);
+
+/* Plays the three regimes over `src` for a trace of `model` on `topo`.
+ * Reads the first window, rewinds, then streams once (the oracle buffers one
+ * step at a time).  Returns 0 or a negative code. */
+int mp_rebalance_run(mp_rebalance_result **out, const mp_piece_source *src, const mp_model *model,
+                     const mp_rebalance_opts *o, mp_progress_fn progress, void *pctx, mp_err *err);
+
+/* Expert copies that `nw` puts on a GPU which `old` did not hold there,
+ * summed over layers and GPUs (plans of the same shape); *per_gpu_max, when
+ * not NULL, gets the most copies one GPU receives over all layers. */
+int64_t mp_plan_moved_copies(const mp_plan *old, const mp_plan *nw, int64_t *per_gpu_max);
+
+#endif

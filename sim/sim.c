@@ -1,0 +1,755 @@
+/* sim.c - the CPU replay engine: pieces through a plan, per-layer integer
+ * accumulators, per-step figures merged in layer order. */
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/mp_sim.h"
+
+#define CHUNK 256            /* tokens gathered at a time per layer          */
+#define TRAFFIC_GPUS_MAX 1024 /* GPU-to-GPU matrix kept up to this many GPUs  */
+
+/* Integer accumulators of one layer for the current step. */
+typedef struct layer_acc {
+    int64_t *slot_rows;   /* [R]  */
+    int64_t *expert_rows; /* [E'] */
+    int64_t *gpu_rows, *gpu_tokens, *gpu_stamp, *send_nvl, *send_net, *recv_nvl, *recv_net, *shared_rows,
+        *state;           /* [P] each */
+    int64_t *node_tokens, *node_stamp; /* [N] */
+    int64_t *tmat, *nmat; /* P <= 64: distinct tokens [src GPU][dst GPU] and [src GPU][dst node] */
+    int32_t *touched;     /* [R] slots given rows this step, in first-use order */
+    int32_t ntouched;
+    uint64_t src_seen;    /* P <= 64: source GPUs seen this step (rows of tmat/nmat in use) */
+    uint64_t *dmask;      /* P <= 64: [P] destination GPUs each source reached this step */
+    int64_t *block;
+    size_t block_len;
+} layer_acc;
+
+/* Figures of one layer for one step. */
+typedef struct layer_fig {
+    double w, max, mean, maxmean, sglang, trt, idle, gap_rep, tok_maxmean, active_max, nvl, net, expert_us,
+        comm_us, time_us;
+} layer_fig;
+
+/* Per-thread scratch and run totals. */
+typedef struct worker {
+    int32_t *experts, *src, *slots;
+    int64_t *traffic;     /* [P][P] or NULL */
+    int64_t *gpu_rows;    /* [P] */
+    int64_t *node_tokens; /* [N] */
+    double *gpu_us;       /* [P] scratch when P > 64 */
+    int32_t *gpu_active;  /* [P] scratch when P > 64 */
+    int bad_id;
+    int64_t bad_token;
+    int32_t bad_layer;
+} worker;
+
+struct mp_sim {
+    const mp_plan *plan;
+    mp_model model;
+    mp_sim_opts o;
+    const mp_policy *pol;
+    int32_t L, K, kk, E, P, N, R, gpn, nthreads;
+    int fused;
+    int32_t *slot_gpu; /* [R] */
+    int32_t *gpu_node, *gpu_local; /* [P]: g / gpn and g % gpn */
+    double c_mem_us, c_2params, c_peak, token_bytes; /* cost figures in force */
+    layer_acc *acc;    /* [L] */
+    layer_fig *fig;    /* [L] figures of the step being closed */
+    worker *wk;        /* [nthreads] */
+    /* step bookkeeping */
+    int64_t cur_step, last_step, step_tokens;
+    int in_step;
+    /* current job */
+    const mp_step *piece;
+    int closing;
+    /* run totals */
+    mp_sim_layerm *layer_sum; /* [L] sums over steps */
+    mp_sim_stepm *series;
+    int64_t nseries, cap_series;
+    int64_t tokens, assignments;
+    double sum_mean_all, sum_max_all;
+    int64_t *run_rows; /* [L][P] rows over the run */
+    /* pool */
+    pthread_t *th;
+    pthread_mutex_t mu;
+    pthread_cond_t go, done;
+    int64_t gen;
+    int pending, quit, pool_up;
+};
+
+mp_sim_opts mp_sim_opts_default(void)
+{
+    mp_sim_opts o;
+    memset(&o, 0, sizeof o);
+    o.policy = NULL;
+    o.seed = 1;
+    o.threads = 1;
+    o.cost = mp_cost_default();
+    return o;
+}
+
+/* ---------- per-layer work ---------- */
+
+
+static void play_layer(mp_sim *s, worker *w, const mp_step *pc, int64_t c0, int64_t n, int32_t l)
+{
+    const mp_plan *plan = s->plan;
+    layer_acc *a = &s->acc[l];
+    const int32_t K = s->K, kk = s->kk, L = s->L, P = s->P, gpn = s->gpn;
+    for (int64_t i = 0; i < n; i++) {
+        const mp_expert_id *id = pc->ids + ((c0 + i) * L + l) * K;
+        int32_t *e = w->experts + i * kk;
+        for (int32_t k = 0; k < K; k++) {
+            e[k] = id[k];
+            if (id[k] >= s->E) {
+                if (!w->bad_id) {
+                    w->bad_id = 1;
+                    w->bad_token = pc->first_token + c0 + i;
+                    w->bad_layer = l;
+                }
+                e[k] = 0;
+            }
+        }
+        if (s->fused) e[K] = plan->shared_id;
+    }
+    mp_select_args sa = {plan, l, s->cur_step, s->o.seed, kk, pc->first_token + c0, n, w->experts, w->src, a->state};
+    s->pol->select(&sa, w->slots);
+    const int32_t *sg = s->slot_gpu;
+    int64_t *slot_rows = a->slot_rows;
+    if (s->P <= 64) {
+        /* GPUs of a token as a bit mask: no per-assignment branches */
+        const int32_t *gnode = s->gpu_node;
+        for (int64_t i = 0; i < n; i++) {
+            int32_t src = w->src[i];
+            const int32_t *sl = w->slots + i * kk;
+            uint64_t gm = 0, nm = 0;
+            for (int32_t k = 0; k < kk; k++) {
+                int32_t slot = sl[k];
+                if (slot_rows[slot]++ == 0) a->touched[a->ntouched++] = slot;
+                gm |= (uint64_t)1 << sg[slot];
+            }
+            a->src_seen |= (uint64_t)1 << src;
+            a->dmask[src] |= gm;
+            /* counted per (source, destination); bytes are derived at the step's end */
+            int64_t *trow = a->tmat + (int64_t)src * P, *nrow = a->nmat + (int64_t)src * s->N;
+            while (gm) {
+                int32_t g = __builtin_ctzll(gm);
+                gm &= gm - 1;
+                trow[g]++;
+                nm |= (uint64_t)1 << gnode[g];
+            }
+            while (nm) {
+                nrow[__builtin_ctzll(nm)]++;
+                nm &= nm - 1;
+            }
+            if (!s->fused) a->shared_rows[src]++;
+        }
+        return;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        int64_t stamp = pc->first_token + c0 + i + 1;
+        int32_t src = w->src[i], src_node = src / gpn;
+        const int32_t *sl = w->slots + i * kk;
+        for (int32_t k = 0; k < kk; k++) {
+            int32_t slot = sl[k], g = sg[slot];
+            if (slot_rows[slot]++ == 0) a->touched[a->ntouched++] = slot;
+            if (a->gpu_stamp[g] != stamp) {
+                a->gpu_stamp[g] = stamp;
+                a->gpu_tokens[g]++;
+                if (w->traffic) w->traffic[(int64_t)src * P + g]++;
+                int32_t nd = g / gpn;
+                int32_t via = nd == src_node ? src : nd * gpn + src % gpn;
+                if (a->node_stamp[nd] != stamp) {
+                    a->node_stamp[nd] = stamp;
+                    a->node_tokens[nd]++;
+                    if (nd != src_node) {
+                        a->send_net[src]++;
+                        a->recv_net[via]++;
+                    }
+                }
+                if (g != via) {
+                    a->send_nvl[via]++;
+                    a->recv_nvl[g]++;
+                }
+            }
+        }
+        if (!s->fused) a->shared_rows[src]++;
+    }
+}
+
+/* Expert time of one slot with `rows` rows: the analytic model inline. */
+static inline double expert_us(const mp_sim *s, int64_t rows)
+{
+    if (s->o.cost.table_len > 0) return mp_cost_expert_us(&s->o.cost, &s->model, (double)rows);
+    double fl = s->c_2params * (double)rows / s->c_peak;
+    return (fl > s->c_mem_us ? fl : s->c_mem_us) + s->o.cost.expert_fixed_us;
+}
+
+static void close_layer(mp_sim *s, worker *w, int32_t l)
+{
+    layer_acc *a = &s->acc[l];
+    layer_fig *f = &s->fig[l];
+    const mp_plan *plan = s->plan;
+    const int32_t P = s->P;
+    memset(f, 0, sizeof *f);
+    const int32_t *row = mp_plan_layer(plan, l);
+    if (a->tmat) { /* DeepEP routes from the per-(source, destination) counts */
+        const int32_t N = s->N, gpn = s->gpn;
+        for (uint64_t seen = a->src_seen; seen; seen &= seen - 1) {
+            int32_t src = __builtin_ctzll(seen);
+            int64_t *tr = a->tmat + (int64_t)src * P, *nr = a->nmat + (int64_t)src * N;
+            int32_t sn = s->gpu_node[src], sl = s->gpu_local[src];
+            for (uint64_t dm = a->dmask[src]; dm; dm &= dm - 1) {
+                int32_t g = __builtin_ctzll(dm);
+                int64_t v = tr[g];
+                tr[g] = 0;
+                a->gpu_tokens[g] += v;
+                if (w->traffic) w->traffic[(int64_t)src * P + g] += v;
+                int32_t nd = s->gpu_node[g], via = nd == sn ? src : nd * gpn + sl;
+                if (g != via) {
+                    a->send_nvl[via] += v;
+                    a->recv_nvl[g] += v;
+                }
+            }
+            a->dmask[src] = 0;
+            for (int32_t nd = 0; nd < N; nd++) {
+                int64_t v = nr[nd];
+                if (!v) continue;
+                nr[nd] = 0;
+                a->node_tokens[nd] += v;
+                if (nd != sn) {
+                    a->send_net[src] += v;
+                    a->recv_net[nd * gpn + sl] += v;
+                }
+            }
+        }
+        a->src_seen = 0;
+    }
+    /* rows per GPU and expert, expert time per GPU: over the slots used */
+    double tg[64], *tgp = P <= 64 ? tg : w->gpu_us;
+    int32_t ag[64], *agp = P <= 64 ? ag : w->gpu_active;
+    memset(tgp, 0, (size_t)P * sizeof *tgp);
+    memset(agp, 0, (size_t)P * sizeof *agp);
+    for (int32_t i = 0; i < a->ntouched; i++) {
+        int32_t p = a->touched[i], g = s->slot_gpu[p];
+        int64_t v = a->slot_rows[p];
+        a->gpu_rows[g] += v;
+        a->expert_rows[row[p]] += v;
+        tgp[g] += expert_us(s, v);
+        agp[g]++;
+    }
+    int64_t W = 0, mx = 0, idle = 0, tok = 0, tmx = 0;
+    for (int32_t g = 0; g < P; g++) {
+        W += a->gpu_rows[g];
+        mx = a->gpu_rows[g] > mx ? a->gpu_rows[g] : mx;
+        idle += a->gpu_rows[g] == 0;
+        tok += a->gpu_tokens[g];
+        tmx = a->gpu_tokens[g] > tmx ? a->gpu_tokens[g] : tmx;
+        w->gpu_rows[g] += a->gpu_rows[g];
+        s->run_rows[(int64_t)l * P + g] += a->gpu_rows[g];
+    }
+    for (int32_t nd = 0; nd < s->N; nd++) w->node_tokens[nd] += a->node_tokens[nd];
+    double mean = (double)W / P;
+    f->w = (double)W;
+    f->max = (double)mx;
+    f->mean = mean;
+    f->idle = (double)idle;
+    if (W > 0) {
+        f->maxmean = mx / mean;
+        f->sglang = (mean + 1e-5) / (mx + 1e-5);
+        f->trt = (mx - mean) / mean;
+        double lb = mean;
+        for (int32_t i = 0; i < a->ntouched; i++) {
+            int32_t e = row[a->touched[i]];
+            double v = (double)a->expert_rows[e] / mp_plan_count(plan, l, e);
+            lb = v > lb ? v : lb;
+        }
+        f->gap_rep = mx / lb - 1.0;
+        double tmean = (double)tok / P;
+        f->tok_maxmean = tmx / tmean;
+    } else {
+        f->maxmean = 1.0;
+        f->sglang = 1.0;
+        f->tok_maxmean = 1.0;
+    }
+    /* cost: expert time per GPU, the slowest GPU; links per GPU, the slowest */
+    const mp_cost *c = &s->o.cost;
+    double tb = s->token_bytes;
+    double emax = 0, lmax = 0, nvl = 0, net = 0, amax = 0;
+    for (int32_t g = 0; g < P; g++) {
+        double t = tgp[g];
+        if (!s->fused && s->model.shared > 0 && a->shared_rows[g] > 0)
+            t += s->model.shared * expert_us(s, a->shared_rows[g]);
+        emax = t > emax ? t : emax;
+        amax = agp[g] > amax ? agp[g] : amax;
+        int64_t bn = a->send_nvl[g] > a->recv_nvl[g] ? a->send_nvl[g] : a->recv_nvl[g];
+        int64_t bw = a->send_net[g] > a->recv_net[g] ? a->send_net[g] : a->recv_net[g];
+        double lt = mp_cost_link_us(c, (double)bn * tb, (double)bw * tb);
+        lmax = lt > lmax ? lt : lmax;
+        nvl += (double)a->send_nvl[g] * tb;
+        net += (double)a->send_net[g] * tb;
+    }
+    f->active_max = amax;
+    f->nvl = nvl;
+    f->net = net;
+    f->expert_us = emax;
+    f->comm_us = P > 1 ? 2 * lmax + c->dispatch_fixed_us + c->combine_fixed_us : 0.0;
+    f->time_us = f->expert_us + f->comm_us;
+    /* reset: the slots and experts used, then the per-GPU and per-node counters */
+    for (int32_t i = 0; i < a->ntouched; i++) {
+        int32_t p = a->touched[i];
+        a->slot_rows[p] = 0;
+        a->expert_rows[row[p]] = 0;
+    }
+    a->ntouched = 0;
+    memset(a->gpu_rows, 0, (size_t)(9 * P + 2 * s->N) * sizeof(int64_t));
+}
+
+/* The job of thread `tid`: its layers over the whole piece, then closing them. */
+static void run_job(mp_sim *s, int tid)
+{
+    worker *w = &s->wk[tid];
+    int32_t l0 = (int32_t)((int64_t)s->L * tid / s->nthreads), l1 = (int32_t)((int64_t)s->L * (tid + 1) / s->nthreads);
+    const mp_step *pc = s->piece;
+    if (pc) {
+        for (int64_t c0 = 0; c0 < pc->tokens; c0 += CHUNK) {
+            int64_t n = pc->tokens - c0 < CHUNK ? pc->tokens - c0 : CHUNK;
+            for (int64_t i = 0; i < n; i++) {
+                int64_t t = pc->first_token + c0 + i;
+                int32_t r = pc->src_rank ? pc->src_rank[c0 + i] : -1;
+                w->src[i] = r >= 0 ? r % s->P : (int32_t)(t % s->P);
+            }
+            for (int32_t l = l0; l < l1; l++) play_layer(s, w, pc, c0, n, l);
+        }
+    }
+    if (s->closing)
+        for (int32_t l = l0; l < l1; l++) close_layer(s, w, l);
+}
+
+static void *worker_main(void *arg)
+{
+    void **pa = arg;
+    mp_sim *s = pa[0];
+    int tid = (int)(intptr_t)pa[1];
+    free(pa);
+    int64_t seen = 0;
+    for (;;) {
+        pthread_mutex_lock(&s->mu);
+        while (s->gen == seen && !s->quit) pthread_cond_wait(&s->go, &s->mu);
+        if (s->quit) {
+            pthread_mutex_unlock(&s->mu);
+            return NULL;
+        }
+        seen = s->gen;
+        pthread_mutex_unlock(&s->mu);
+        run_job(s, tid);
+        pthread_mutex_lock(&s->mu);
+        if (--s->pending == 0) pthread_cond_signal(&s->done);
+        pthread_mutex_unlock(&s->mu);
+    }
+}
+
+static void run_all(mp_sim *s)
+{
+    if (s->nthreads > 1) {
+        pthread_mutex_lock(&s->mu);
+        s->pending = s->nthreads - 1;
+        s->gen++;
+        pthread_cond_broadcast(&s->go);
+        pthread_mutex_unlock(&s->mu);
+    }
+    run_job(s, 0);
+    if (s->nthreads > 1) {
+        pthread_mutex_lock(&s->mu);
+        while (s->pending > 0) pthread_cond_wait(&s->done, &s->mu);
+        pthread_mutex_unlock(&s->mu);
+    }
+}
+
+/* ---------- create / destroy ---------- */
+
+void mp_sim_destroy(mp_sim *s)
+{
+    if (!s) return;
+    if (s->pool_up) {
+        pthread_mutex_lock(&s->mu);
+        s->quit = 1;
+        pthread_cond_broadcast(&s->go);
+        pthread_mutex_unlock(&s->mu);
+        for (int i = 1; i < s->nthreads; i++)
+            if (s->th[i]) pthread_join(s->th[i], NULL);
+        pthread_mutex_destroy(&s->mu);
+        pthread_cond_destroy(&s->go);
+        pthread_cond_destroy(&s->done);
+    }
+    free(s->th);
+    if (s->acc)
+        for (int32_t l = 0; l < s->L; l++) {
+            free(s->acc[l].block);
+            free(s->acc[l].touched);
+            free(s->acc[l].dmask);
+        }
+    free(s->acc);
+    if (s->wk)
+        for (int i = 0; i < s->nthreads; i++) {
+            free(s->wk[i].experts);
+            free(s->wk[i].src);
+            free(s->wk[i].slots);
+            free(s->wk[i].traffic);
+            free(s->wk[i].gpu_rows);
+            free(s->wk[i].node_tokens);
+            free(s->wk[i].gpu_us);
+            free(s->wk[i].gpu_active);
+        }
+    free(s->wk);
+    free(s->fig);
+    free(s->slot_gpu);
+    free(s->gpu_node);
+    free(s->gpu_local);
+    free(s->layer_sum);
+    free(s->series);
+    free(s->run_rows);
+    free(s);
+}
+
+static int check_plan(const mp_sim *s, const mp_plan *plan, mp_err *err)
+{
+    if (!plan->replica_count || !plan->log2phy)
+        return mp_err_set(err, MP_EINVAL, "sim: the plan is not derived (mp_plan_derive)");
+    if (plan->layers != s->L)
+        return mp_err_set(err, MP_ESHAPE, "sim: the plan has %d layers, the trace %d", (int)plan->layers, (int)s->L);
+    int32_t routed = plan->routed > 0 ? plan->routed : plan->experts - (plan->shared_id >= 0);
+    if (routed != s->E)
+        return mp_err_set(err, MP_ESHAPE, "sim: the plan places %d routed experts, the trace has %d", (int)routed,
+                          (int)s->E);
+    if (plan->shared_id >= 0 && plan->shared_id >= plan->experts)
+        return mp_err_set(err, MP_ESHAPE, "sim: shared_id %d outside the plan's %d experts", (int)plan->shared_id,
+                          (int)plan->experts);
+    return 0;
+}
+
+int mp_sim_create(mp_sim **out, const mp_plan *plan, const mp_model *model, const mp_sim_opts *o, mp_err *err)
+{
+    *out = NULL;
+    int rc = mp_topology_validate(&plan->topo, err);
+    if (rc) return rc;
+    mp_sim *s = calloc(1, sizeof *s);
+    if (!s) return mp_err_set(err, MP_ENOMEM, "sim: out of memory");
+    s->o = o ? *o : mp_sim_opts_default();
+    s->pol = s->o.policy ? s->o.policy : mp_policy_find("modulo");
+    s->plan = plan;
+    s->model = *model;
+    s->L = model->layers;
+    s->K = model->top_k;
+    s->E = model->experts;
+    s->fused = plan->shared_id >= 0;
+    s->kk = s->K + s->fused;
+    s->P = plan->topo.gpus;
+    s->N = plan->topo.nodes;
+    s->R = plan->slots;
+    s->gpn = s->P / s->N;
+    s->cur_step = -1;
+    s->last_step = -1;
+    if ((rc = check_plan(s, plan, err)) || (rc = mp_cost_validate(&s->o.cost, "sim: cost model", err))) {
+        free(s);
+        return rc;
+    }
+    {
+        const mp_cost *c = &s->o.cost;
+        double h = (double)mp_cost_hidden(c, model), in = (double)mp_cost_intermediate(c, model);
+        double params = 3.0 * h * in; /* the same arithmetic as mp_cost_expert_us */
+        s->c_mem_us = params * c->weight_bytes / (c->hbm_GBps * 1e3);
+        s->c_2params = 2.0 * params;
+        s->c_peak = c->peak_tflops * 1e6;
+        s->token_bytes = h * c->act_bytes;
+    }
+    int nt = s->o.threads < 1 ? 1 : s->o.threads;
+    if (nt > s->L) nt = s->L;
+    if (nt > 256) nt = 256;
+    s->nthreads = nt;
+    s->slot_gpu = malloc((size_t)s->R * sizeof *s->slot_gpu);
+    s->acc = calloc((size_t)s->L, sizeof *s->acc);
+    s->fig = calloc((size_t)s->L, sizeof *s->fig);
+    s->wk = calloc((size_t)nt, sizeof *s->wk);
+    s->layer_sum = calloc((size_t)s->L, sizeof *s->layer_sum);
+    s->th = calloc((size_t)nt, sizeof *s->th);
+    s->run_rows = calloc((size_t)s->L * s->P, sizeof *s->run_rows);
+    s->gpu_node = malloc((size_t)s->P * sizeof *s->gpu_node);
+    s->gpu_local = malloc((size_t)s->P * sizeof *s->gpu_local);
+    if (!s->gpu_node || !s->gpu_local || !s->run_rows || !s->slot_gpu || !s->acc || !s->fig || !s->wk || !s->layer_sum || !s->th) goto oom;
+    for (int32_t p = 0; p < s->R; p++) s->slot_gpu[p] = p / plan->topo.slots_per_gpu;
+    for (int32_t g = 0; g < s->P; g++) {
+        s->gpu_node[g] = g / s->gpn;
+        s->gpu_local[g] = g % s->gpn;
+    }
+    size_t P = (size_t)s->P, N = (size_t)s->N;
+    int use_mat = s->P <= 64;
+    size_t blen = (size_t)s->R + (size_t)plan->experts + 9 * P + 2 * N + (use_mat ? P * P + P * N : 0);
+    for (int32_t l = 0; l < s->L; l++) {
+        layer_acc *a = &s->acc[l];
+        a->block = calloc(blen, sizeof(int64_t));
+        a->touched = malloc((size_t)s->R * sizeof *a->touched);
+        a->dmask = calloc(P, sizeof *a->dmask);
+        if (!a->block || !a->touched || !a->dmask) goto oom;
+        a->block_len = blen;
+        int64_t *b = a->block;
+        a->slot_rows = b, b += s->R;
+        a->expert_rows = b, b += plan->experts;
+        a->gpu_rows = b, b += P;
+        a->gpu_tokens = b, b += P;
+        a->gpu_stamp = b, b += P;
+        a->send_nvl = b, b += P;
+        a->send_net = b, b += P;
+        a->recv_nvl = b, b += P;
+        a->recv_net = b, b += P;
+        a->shared_rows = b, b += P;
+        a->state = b, b += P;
+        a->node_tokens = b, b += N;
+        a->node_stamp = b, b += N;
+        if (use_mat) {
+            a->tmat = b, b += P * P;
+            a->nmat = b;
+        }
+    }
+    for (int i = 0; i < nt; i++) {
+        worker *w = &s->wk[i];
+        w->experts = malloc((size_t)CHUNK * s->kk * sizeof(int32_t));
+        w->slots = malloc((size_t)CHUNK * s->kk * sizeof(int32_t));
+        w->src = malloc((size_t)CHUNK * sizeof(int32_t));
+        w->gpu_rows = calloc(P, sizeof(int64_t));
+        w->node_tokens = calloc(N, sizeof(int64_t));
+        w->gpu_us = malloc(P * sizeof(double));
+        w->gpu_active = malloc(P * sizeof(int32_t));
+        if (s->P <= TRAFFIC_GPUS_MAX) w->traffic = calloc(P * P, sizeof(int64_t));
+        if (!w->experts || !w->slots || !w->src || !w->gpu_rows || !w->node_tokens || !w->gpu_us || !w->gpu_active ||
+            (s->P <= TRAFFIC_GPUS_MAX && !w->traffic))
+            goto oom;
+    }
+    if (nt > 1) {
+        pthread_mutex_init(&s->mu, NULL);
+        pthread_cond_init(&s->go, NULL);
+        pthread_cond_init(&s->done, NULL);
+        s->pool_up = 1;
+        for (int i = 1; i < nt; i++) {
+            void **pa = malloc(2 * sizeof(void *));
+            if (!pa) goto oom;
+            pa[0] = s;
+            pa[1] = (void *)(intptr_t)i;
+            if (pthread_create(&s->th[i], NULL, worker_main, pa)) {
+                free(pa);
+                s->th[i] = 0;
+                mp_sim_destroy(s);
+                return mp_err_set(err, MP_ENOMEM, "sim: cannot start thread %d", i);
+            }
+        }
+    }
+    *out = s;
+    return 0;
+oom:
+    mp_sim_destroy(s);
+    return mp_err_set(err, MP_ENOMEM, "sim: out of memory");
+}
+
+int mp_sim_set_plan(mp_sim *s, const mp_plan *plan, mp_err *err)
+{
+    if (s->in_step) return mp_err_set(err, MP_EINVAL, "sim: the plan can change only between steps");
+    if (plan->topo.gpus != s->P || plan->topo.nodes != s->N || plan->slots != s->R ||
+        plan->experts != s->plan->experts || plan->shared_id != s->plan->shared_id)
+        return mp_err_set(err, MP_ESHAPE, "sim: the new plan's topology or experts differ");
+    int rc = check_plan(s, plan, err);
+    if (rc) return rc;
+    s->plan = plan;
+    return 0;
+}
+
+/* ---------- feeding ---------- */
+
+static int push_series(mp_sim *s, const mp_sim_stepm *m)
+{
+    if (s->nseries == s->cap_series) {
+        int64_t cap = s->cap_series ? s->cap_series * 2 : 256;
+        mp_sim_stepm *n = realloc(s->series, (size_t)cap * sizeof *n);
+        if (!n) return MP_ENOMEM;
+        s->series = n;
+        s->cap_series = cap;
+    }
+    s->series[s->nseries++] = *m;
+    return 0;
+}
+
+static int close_step(mp_sim *s, mp_err *err)
+{
+    mp_sim_stepm m;
+    memset(&m, 0, sizeof m);
+    m.step = s->cur_step;
+    m.tokens = s->step_tokens;
+    double smean = 0, smax = 0;
+    for (int32_t l = 0; l < s->L; l++) { /* layer order: deterministic */
+        const layer_fig *f = &s->fig[l];
+        mp_sim_layerm *ls = &s->layer_sum[l];
+        smean += f->mean;
+        smax += f->max;
+        m.maxmean += f->maxmean;
+        m.sglang_bal += f->sglang;
+        m.trt_imb += f->trt;
+        m.idle_gpus += f->idle;
+        m.gap_rep += f->gap_rep;
+        m.tokens_maxmean += f->tok_maxmean;
+        m.active_max = f->active_max > m.active_max ? f->active_max : m.active_max;
+        m.nvl_bytes += f->nvl;
+        m.net_bytes += f->net;
+        m.expert_us += f->expert_us;
+        m.comm_us += f->comm_us;
+        m.time_us += f->time_us;
+        ls->maxmean += f->maxmean;
+        ls->maxmean_max = f->maxmean > ls->maxmean_max ? f->maxmean : ls->maxmean_max;
+        ls->sglang_bal += f->sglang;
+        ls->trt_imb += f->trt;
+        ls->idle_gpus += f->idle;
+        ls->gap_rep += f->gap_rep;
+        ls->nvl_bytes += f->nvl;
+        ls->net_bytes += f->net;
+        ls->time_us += f->time_us;
+    }
+    double L = s->L;
+    m.maxmean /= L;
+    m.sglang_bal /= L;
+    m.trt_imb /= L;
+    m.idle_gpus /= L;
+    m.gap_rep /= L;
+    m.tokens_maxmean /= L;
+    m.vllm_bal = smax > 0 ? smean / smax : 1.0;
+    s->sum_mean_all += smean;
+    s->sum_max_all += smax;
+    if (push_series(s, &m)) return mp_err_set(err, MP_ENOMEM, "sim: out of memory");
+    s->in_step = 0;
+    s->last_step = s->cur_step;
+    s->step_tokens = 0;
+    return 0;
+}
+
+int mp_sim_feed(mp_sim *s, const mp_step *pc, mp_err *err)
+{
+    if (pc->layers != s->L || pc->top_k != s->K)
+        return mp_err_set(err, MP_ESHAPE, "sim: step %lld: piece of %d layers x top-%d, want %d x top-%d",
+                          (long long)pc->step, (int)pc->layers, (int)pc->top_k, (int)s->L, (int)s->K);
+    if (s->in_step && pc->step != s->cur_step)
+        return mp_err_set(err, MP_EFORMAT, "sim: step %lld began before step %lld ended", (long long)pc->step,
+                          (long long)s->cur_step);
+    if (!s->in_step) {
+        if (pc->step <= s->last_step)
+            return mp_err_set(err, MP_EFORMAT, "sim: step %lld after step %lld: steps out of order",
+                              (long long)pc->step, (long long)s->last_step);
+        s->in_step = 1;
+        s->cur_step = pc->step;
+    }
+    s->piece = pc;
+    s->closing = pc->end_of_step != 0;
+    run_all(s);
+    for (int i = 0; i < s->nthreads; i++)
+        if (s->wk[i].bad_id)
+            return mp_err_set(err, MP_ERANGE, "sim: step %lld, token %lld, layer %d: expert id out of range (E = %d)",
+                              (long long)pc->step, (long long)s->wk[i].bad_token, (int)s->wk[i].bad_layer, (int)s->E);
+    s->step_tokens += pc->tokens;
+    s->tokens += pc->tokens;
+    s->assignments += pc->tokens * (int64_t)s->L * s->kk;
+    if (s->closing) return close_step(s, err);
+    return 0;
+}
+
+const mp_sim_stepm *mp_sim_last_step(const mp_sim *s) { return s->nseries ? &s->series[s->nseries - 1] : NULL; }
+
+/* ---------- result ---------- */
+
+#define SUMMARIZE(field)                                                                    \
+    do {                                                                                    \
+        for (int64_t i = 0; i < n; i++) v[i] = s->series[i].field;                          \
+        r->field = mp_summarize(v, n);                                                      \
+    } while (0)
+
+int mp_sim_finish(mp_sim *s, mp_sim_result **out, mp_err *err)
+{
+    *out = NULL;
+    if (s->in_step) { /* a trace that ends inside a step: close it */
+        s->piece = NULL;
+        s->closing = 1;
+        run_all(s);
+        int rc = close_step(s, err);
+        if (rc) return rc;
+    }
+    mp_sim_result *r = calloc(1, sizeof *r);
+    int64_t n = s->nseries;
+    double *v = malloc((size_t)(n > 0 ? n : 1) * sizeof *v);
+    if (!r || !v) goto oom;
+    size_t P = (size_t)s->P, N = (size_t)s->N;
+    r->layer = calloc((size_t)s->L, sizeof *r->layer);
+    r->gpu_rows = calloc(P, sizeof *r->gpu_rows);
+    r->node_tokens = calloc(N, sizeof *r->node_tokens);
+    if (s->wk[0].traffic) r->traffic = calloc(P * P, sizeof *r->traffic);
+    if (!r->layer || !r->gpu_rows || !r->node_tokens || (s->wk[0].traffic && !r->traffic)) goto oom;
+    if (s->o.keep_series) {
+        r->series = malloc((size_t)(n > 0 ? n : 1) * sizeof *r->series);
+        if (!r->series) goto oom;
+        memcpy(r->series, s->series, (size_t)n * sizeof *r->series);
+    }
+    r->steps = n;
+    r->tokens = s->tokens;
+    r->assignments = s->assignments;
+    r->layers = s->L;
+    r->gpus = s->P;
+    r->nodes = s->N;
+    snprintf(r->policy, sizeof r->policy, "%s", s->pol->name);
+    SUMMARIZE(maxmean);
+    SUMMARIZE(vllm_bal);
+    SUMMARIZE(sglang_bal);
+    SUMMARIZE(trt_imb);
+    SUMMARIZE(idle_gpus);
+    SUMMARIZE(gap_rep);
+    SUMMARIZE(tokens_maxmean);
+    SUMMARIZE(time_us);
+    SUMMARIZE(nvl_bytes);
+    SUMMARIZE(net_bytes);
+    r->vllm_bal_run = s->sum_max_all > 0 ? s->sum_mean_all / s->sum_max_all : 1.0;
+    for (int64_t i = 0; i < n; i++) {
+        r->total_time_us += s->series[i].time_us;
+        r->total_nvl_bytes += s->series[i].nvl_bytes;
+        r->total_net_bytes += s->series[i].net_bytes;
+    }
+    for (int32_t l = 0; l < s->L; l++) {
+        mp_sim_layerm m = s->layer_sum[l];
+        double d = n > 0 ? (double)n : 1.0;
+        m.maxmean /= d;
+        m.sglang_bal /= d;
+        m.trt_imb /= d;
+        m.idle_gpus /= d;
+        m.gap_rep /= d;
+        m.time_us /= d;
+        const int64_t *rr = s->run_rows + (int64_t)l * s->P;
+        int64_t tot = 0, mx = 0;
+        for (int32_t g = 0; g < s->P; g++) {
+            tot += rr[g];
+            mx = rr[g] > mx ? rr[g] : mx;
+        }
+        m.run_maxmean = tot > 0 ? (double)mx * s->P / (double)tot : 1.0;
+        r->layer[l] = m;
+        r->run_maxmean += m.run_maxmean / s->L;
+    }
+    for (int i = 0; i < s->nthreads; i++) {
+        const worker *w = &s->wk[i];
+        for (size_t g = 0; g < P; g++) r->gpu_rows[g] += w->gpu_rows[g];
+        for (size_t d = 0; d < N; d++) r->node_tokens[d] += w->node_tokens[d];
+        if (r->traffic)
+            for (size_t x = 0; x < P * P; x++) r->traffic[x] += w->traffic[x];
+    }
+    for (size_t d = 0; d < N; d++) r->dist_tokens += (double)r->node_tokens[d];
+    free(v);
+    *out = r;
+    return 0;
+oom:
+    free(v);
+    mp_sim_result_destroy(r);
+    return mp_err_set(err, MP_ENOMEM, "sim: out of memory");
+}
