@@ -2,10 +2,11 @@
  * bench_mpt.c - .mpt write and decode speed against plain zlib inflate of the
  * same payloads, measured in the same run.
  *
- *   bench_mpt [TOKENS [REPS [LEVEL]]]     (defaults: 1048576 tokens, 3 repetitions, level 6)
+ *   bench_mpt [TOKENS [REPS [LEVEL [weights]]]]   (defaults: 1048576 tokens, 3 repetitions, level 6, ids only)
  *
  * Builds a trace of TOKENS tokens x 58 layers x top-8 over 256 experts with
- * skewed ids (per-layer Zipf-like popularity, 16384-token steps), writes it
+ * skewed ids (per-layer Zipf-like popularity, 16384-token steps) and, with
+ * `weights`, gate weights of bf16 precision (which compress), writes it
  * to a temporary .mpt file with 1 and 2 threads (the bytes must match; median
  * of REPS writes each, interleaved), then times, as the median of REPS runs:
  *   (a) plain zlib: inflate() of every chunk's payload as a zlib stream,
@@ -100,6 +101,27 @@ static mp_expert_id *make_pool(void)
     return ids;
 }
 
+/* With weights: gate weights of bf16 precision (what bf16 routers produce), from a 4096-token pool. */
+static float *g_weights;
+#define WPOOL_TOKENS 4096
+
+static void make_weights(void)
+{
+    uint64_t s = 7;
+    g_weights = malloc((size_t)WPOOL_TOKENS * L * K * sizeof *g_weights);
+    for (size_t i = 0; i < (size_t)WPOOL_TOKENS * L; i++) {
+        float raw[K], sum = 0;
+        for (int k = 0; k < K; k++) sum += raw[k] = (float)(1 + (rng(&s) >> 40) % 1000) / (float)(k + 1);
+        for (int k = 0; k < K; k++) {
+            float v = raw[k] / sum;
+            uint32_t u;
+            memcpy(&u, &v, 4);
+            u = (u + 0x8000u) & 0xffff0000u;
+            memcpy(&g_weights[i * K + k], &u, 4);
+        }
+    }
+}
+
 static double write_trace(const char *path, int64_t tokens, const mp_expert_id *pool, int threads, int level)
 {
     mp_model m = mp_model_default();
@@ -112,6 +134,7 @@ static double write_trace(const char *path, int64_t tokens, const mp_expert_id *
     mp_write_opts wo = {0};
     wo.threads = threads;
     wo.level = level;
+    wo.with_weights = g_weights != NULL;
     mp_writer *w;
     mp_err err = {0};
     double t0 = now();
@@ -125,7 +148,8 @@ static double write_trace(const char *path, int64_t tokens, const mp_expert_id *
         int64_t T = tokens - done < STEP_TOKENS ? tokens - done : STEP_TOKENS;
         for (int64_t t = 0; t < T; t += piece) {
             int64_t n = T - t < piece ? T - t : piece;
-            mp_step_reserve(&p, n, L, K, 0, 0, NULL);
+            mp_step_reserve(&p, n, L, K, g_weights != NULL, 0, NULL);
+            if (g_weights) memcpy(p.weights, g_weights, (size_t)n * L * K * sizeof *p.weights);
             p.step = step;
             p.first_token = t;
             p.end_of_step = t + n == T;
@@ -257,18 +281,21 @@ int main(int argc, char **argv)
     int64_t tokens = argc > 1 ? atoll(argv[1]) : 1048576;
     int reps = argc > 2 ? atoi(argv[2]) : 3;
     int level = argc > 3 ? atoi(argv[3]) : 6;
-    if (tokens < 4096 || tokens % 4096 || reps < 1 || reps > 50 || level < 1 || level > 9) {
-        fprintf(stderr, "usage: bench_mpt [TOKENS (multiple of 4096) [REPS [LEVEL]]]\n");
+    int weights = argc > 4 && strcmp(argv[4], "weights") == 0;
+    if (tokens < 4096 || tokens % 4096 || reps < 1 || reps > 50 || level < 1 || level > 9 ||
+        (argc > 4 && !weights)) {
+        fprintf(stderr, "usage: bench_mpt [TOKENS (multiple of 4096) [REPS [LEVEL [weights]]]]\n");
         return 2;
     }
+    if (weights) make_weights();
     char p1[64], p2[64];
     snprintf(p1, sizeof p1, "/tmp/bench_mpt.%ld.1.mpt", (long)getpid());
     snprintf(p2, sizeof p2, "/tmp/bench_mpt.%ld.2.mpt", (long)getpid());
     mp_expert_id *pool = make_pool();
     double ids_mb = (double)tokens * L * K / 1e6; /* 1 byte per id as stored */
     double a_total = (double)tokens * L * K;
-    printf("trace: %lld tokens x %d layers x top-%d, %d experts, level %d, %d repetitions\n", (long long)tokens, L, K,
-           E, level, reps);
+    printf("trace: %lld tokens x %d layers x top-%d, %d experts, %s, level %d, %d repetitions\n", (long long)tokens,
+           L, K, E, weights ? "with bf16-precision gate weights" : "ids only", level, reps);
 
     /* writes: 1 and 2 threads, interleaved; each file is flushed to disk
      * afterwards (untimed) so that no write is throttled by the write-back of
@@ -334,6 +361,7 @@ int main(int argc, char **argv)
     free(P.raw);
     free(P.stored);
     free(out);
+    free(g_weights);
     unlink(p1);
     return 0;
 }
