@@ -211,20 +211,26 @@ static void sift_down(const int64_t *rows, int32_t *e, int64_t *c, int32_t n, in
     }
 }
 
-/* LB_rep's replica term (REFERENCE.md section 6): the smallest possible max
- * rows/count over replica counts with `extra` slots beyond one per expert,
+/* LB_rep (REFERENCE.md section 6): max(mean, the smallest possible max
+ * rows/count over replica counts with `extra` slots beyond one per expert),
  * which D'Hondt's apportionment attains: each extra slot to the expert of
- * largest rows/count.  Only experts with rows matter. */
-static double lb_rep(const int64_t *rows, int32_t *e, int64_t *c, int32_t n, int64_t extra)
+ * largest rows/count.  Experts at or under the mean never raise it above the
+ * mean, so only the heavier ones enter the heap, and it stops once the
+ * largest quotient is down to the mean. */
+static double lb_rep(const int64_t *rows, int32_t *e, int64_t *c, int32_t n, int64_t extra, double mean)
 {
-    if (n == 0) return 0.0;
-    for (int32_t i = 0; i < n; i++) c[i] = 1;
-    for (int32_t i = n / 2 - 1; i >= 0; i--) sift_down(rows, e, c, n, i);
-    for (int64_t x = 0; x < extra; x++) {
+    int32_t m = 0;
+    for (int32_t i = 0; i < n; i++)
+        if ((double)rows[e[i]] > mean) e[m++] = e[i];
+    if (m == 0) return mean;
+    for (int32_t i = 0; i < m; i++) c[i] = 1;
+    for (int32_t i = m / 2 - 1; i >= 0; i--) sift_down(rows, e, c, m, i);
+    for (int64_t x = 0; x < extra && (double)rows[e[0]] / (double)c[0] > mean; x++) {
         c[0]++;
-        sift_down(rows, e, c, n, 0);
+        sift_down(rows, e, c, m, 0);
     }
-    return (double)rows[e[0]] / (double)c[0];
+    double top = (double)rows[e[0]] / (double)c[0];
+    return top > mean ? top : mean;
 }
 
 static void close_layer(mp_sim *s, worker *w, int32_t l)
@@ -302,8 +308,7 @@ static void close_layer(mp_sim *s, worker *w, int32_t l)
         f->maxmean = mx / mean;
         f->sglang = (mean + 1e-5) / (mx + 1e-5);
         f->trt = (mx - mean) / mean;
-        double lb = lb_rep(a->expert_rows, w->hexp, w->hcnt, nexp, (int64_t)s->R - plan->experts);
-        lb = lb > mean ? lb : mean;
+        double lb = lb_rep(a->expert_rows, w->hexp, w->hcnt, nexp, (int64_t)s->R - plan->experts, mean);
         f->gap_rep = mx / lb - 1.0;
         double tmean = (double)tok / P;
         f->tok_maxmean = tmx / tmean;
