@@ -57,7 +57,7 @@ struct mp_sim {
     int fused;
     int32_t *slot_gpu; /* [R] */
     int32_t *gpu_node, *gpu_local; /* [P]: g / gpn and g % gpn */
-    double c_mem_us, c_2params, c_peak, token_bytes; /* cost figures in force */
+    double c_mem_us, c_us_per_row, token_bytes, nvl_us_per_token, net_us_per_token; /* cost figures in force */
     layer_acc *acc;    /* [L] */
     layer_fig *fig;    /* [L] figures of the step being closed */
     worker *wk;        /* [nthreads] */
@@ -186,7 +186,7 @@ static void play_layer(mp_sim *s, worker *w, const mp_step *pc, int64_t c0, int6
 static inline double expert_us(const mp_sim *s, int64_t rows)
 {
     if (s->o.cost.table_len > 0) return mp_cost_expert_us(&s->o.cost, &s->model, (double)rows);
-    double fl = s->c_2params * (double)rows / s->c_peak;
+    double fl = s->c_us_per_row * (double)rows;
     return (fl > s->c_mem_us ? fl : s->c_mem_us) + s->o.cost.expert_fixed_us;
 }
 
@@ -329,7 +329,8 @@ static void close_layer(mp_sim *s, worker *w, int32_t l)
         amax = agp[g] > amax ? agp[g] : amax;
         int64_t bn = a->send_nvl[g] > a->recv_nvl[g] ? a->send_nvl[g] : a->recv_nvl[g];
         int64_t bw = a->send_net[g] > a->recv_net[g] ? a->send_net[g] : a->recv_net[g];
-        double lt = mp_cost_link_us(c, (double)bn * tb, (double)bw * tb);
+        double ln = (double)bn * s->nvl_us_per_token, lw = (double)bw * s->net_us_per_token;
+        double lt = ln > lw ? ln : lw; /* mp_cost_link_us with per-token times */
         lmax = lt > lmax ? lt : lmax;
         nvl += (double)a->send_nvl[g] * tb;
         net += (double)a->send_net[g] * tb;
@@ -504,10 +505,11 @@ int mp_sim_create(mp_sim **out, const mp_plan *plan, const mp_model *model, cons
     {
         const mp_cost *c = &s->o.cost;
         double h = (double)mp_cost_hidden(c, model), in = (double)mp_cost_intermediate(c, model);
-        double params = 3.0 * h * in; /* the same arithmetic as mp_cost_expert_us */
+        double params = 3.0 * h * in; /* mp_cost_expert_us's model, with per-row and per-token factors */
         s->c_mem_us = params * c->weight_bytes / (c->hbm_GBps * 1e3);
-        s->c_2params = 2.0 * params;
-        s->c_peak = c->peak_tflops * 1e6;
+        s->c_us_per_row = 2.0 * params / (c->peak_tflops * 1e6);
+        s->nvl_us_per_token = h * c->act_bytes / (c->nvlink_GBps * 1e3);
+        s->net_us_per_token = h * c->act_bytes / (c->net_GBps * 1e3);
         s->token_bytes = h * c->act_bytes;
     }
     int nt = s->o.threads < 1 ? 1 : s->o.threads;
