@@ -1,0 +1,152 @@
+/*
+ * mp__mpt.h - internal: the pieces of the native .mpt format shared by its
+ * files (fmt_mpt.c: reader and writer; mpt_chunk.c: chunk payload coding;
+ * mpt_pool.c: the in-order worker pool).  Byte layout: man/mpt.5.
+ *
+ * Memory: every buffer a function here allocates belongs to the struct it
+ * is stored in and is freed by that struct's free function.
+ */
+#ifndef MP__MPT_H
+#define MP__MPT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "traces/mp_error.h"
+#include "traces/mp_step.h"
+
+#define MPT_MAGIC "\x89MPT\r\n\x1a\n"  /* 8 bytes                           */
+#define MPT_VERSION_MAJOR 1
+#define MPT_VERSION_MINOR 0
+#define MPT_PREAMBLE_BYTES 16          /* magic, major, minor, header length */
+#define MPT_HEADER_MAX (1u << 20)      /* JSON header bytes                  */
+#define MPT_CHUNK_TAG "MPTC"
+#define MPT_CHUNK_HEADER_BYTES 48
+#define MPT_TRAILER_TAG "MPTI"
+#define MPT_TRAILER_FIXED_BYTES 48
+#define MPT_FOOTER_TAG "MPTE"
+#define MPT_FOOTER_BYTES 16
+#define MPT_FLAG_END_OF_STEP 1u
+#define MPT_FLAG_STORED 2u
+#define MPT_FLAGS_KNOWN 3u
+#define MPT_CHUNK_ASSIGN_MAX ((int64_t)1 << 24)      /* per chunk, any reader accepts */
+#define MPT_CHUNK_ASSIGN_DEFAULT ((int64_t)1 << 21)  /* what the writer aims for      */
+
+/* CRC checks; a fuzzing build (FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION, as
+ * OSS-Fuzz defines it) lets mismatches pass so that the fuzzer reaches the
+ * code behind them. */
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+#define MPT_CRC_BAD(stored, computed) ((void)(stored), (void)(computed), 0)
+#else
+#define MPT_CRC_BAD(stored, computed) ((stored) != (computed))
+#endif
+
+/* Little-endian field access. */
+static inline void mpt_put32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+static inline void mpt_put64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+static inline uint32_t mpt_get32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint64_t mpt_get64(const unsigned char *p)
+{
+    return (uint64_t)mpt_get32(p) | (uint64_t)mpt_get32(p + 4) << 32;
+}
+
+/* zlib's crc32 (the same values), with a faster path on x86-64 CPUs that have PCLMULQDQ. */
+uint32_t mpt_crc32(uint32_t crc, const unsigned char *p, size_t n);
+
+/* The largest of n ids. */
+unsigned mpt_max_id(const mp_expert_id *v, size_t n);
+/* 1 when one of n gate weights is NaN, infinite or negative. */
+int mpt_weights_bad(const float *w, size_t n);
+
+/* The fixed chunk header, decoded. */
+typedef struct mpt_chunk_head {
+    uint32_t flags;
+    int64_t step;
+    int64_t first_token;
+    int64_t tokens;
+    uint32_t raw_size;    /* payload bytes after decompression */
+    uint32_t stored_size; /* payload bytes on disk            */
+    uint32_t crc;         /* CRC-32 of the bytes on disk      */
+} mpt_chunk_head;
+
+/* Shape of every chunk of one file. */
+typedef struct mpt_shape {
+    int32_t layers, top_k, experts;
+    int id_bytes;   /* 1 or 2 */
+    int has_weights;
+    int has_src;
+} mpt_shape;
+
+/* Raw payload bytes of a chunk of `tokens` tokens, or -1 past MPT_CHUNK_ASSIGN_MAX. */
+int64_t mpt_raw_size(const mpt_shape *s, int64_t tokens);
+
+/* Writes the 48-byte chunk header (with its own CRC) into out. */
+void mpt_chunk_head_encode(const mpt_chunk_head *h, unsigned char *out);
+/* Decodes it; returns 0, or 1 when the tag or header CRC is wrong, or 2 for unknown flags. */
+int mpt_chunk_head_decode(const unsigned char *in, mpt_chunk_head *h);
+
+/* A chunk being encoded: the three arrays of the payload, then its compressed form. */
+typedef struct mpt_enc {
+    unsigned char *ids; /* [tokens][L][K] of id_bytes each */
+    float *weights;     /* or NULL */
+    int32_t *src;       /* or NULL */
+    int64_t cap_tokens;
+    int64_t tokens;
+    int64_t step, first_token;
+    int end_of_step;
+    unsigned char *out; /* chunk header + payload, ready to write */
+    size_t out_len, out_cap;
+} mpt_enc;
+
+int mpt_enc_reserve(mpt_enc *e, const mpt_shape *s, int64_t cap_tokens, mp_err *err);
+void mpt_enc_free(mpt_enc *e);
+/* Compresses the chunk at `level` into e->out (header included); stores it
+ * raw when deflate does not make it smaller.  Returns 0 or MP_ENOMEM. */
+int mpt_enc_finish(mpt_enc *e, const mpt_shape *s, int level);
+
+/* A chunk being decoded: its payload as read, then the piece. */
+typedef struct mpt_dec {
+    mpt_chunk_head head;
+    int fd;          /* the file, read with pread (thread-safe) */
+    int64_t index;   /* chunk number      */
+    int64_t offset;  /* file offset of its header */
+    unsigned char *payload; /* compressed payloads only */
+    size_t payload_cap;
+    mp_step piece;
+    mp_err err;      /* code != 0 when decoding failed */
+} mpt_dec;
+
+/* Reads the payload (whose size was checked against the file), checks its
+ * CRC, inflates and validates it into d->piece; the message names `path`.
+ * Returns 0 or a negative code (also in d->err). */
+int mpt_dec_run(mpt_dec *d, const mpt_shape *s, const char *path);
+void mpt_dec_free(mpt_dec *d);
+
+/* An in-order pool: jobs are numbered, run on worker threads (or inline
+ * when threads <= 1) in any order, and consumed in submission order. */
+typedef struct mpt_pool mpt_pool;
+typedef void (*mpt_job_fn)(void *ctx, int slot);
+int mpt_pool_create(mpt_pool **out, int threads, int slots, mpt_job_fn fn, void *ctx, mp_err *err);
+/* The slot the next job must be prepared in, or -1 when all are in use. */
+int mpt_pool_free_slot(const mpt_pool *p);
+/* Submits the job prepared in mpt_pool_free_slot's slot. */
+void mpt_pool_submit(mpt_pool *p);
+/* Jobs submitted but not yet released. */
+int mpt_pool_pending(const mpt_pool *p);
+/* Waits for the oldest pending job and returns its slot (pending must be > 0). */
+int mpt_pool_wait_oldest(mpt_pool *p);
+/* Frees the oldest job's slot. */
+void mpt_pool_release_oldest(mpt_pool *p);
+/* Waits for running jobs, stops the threads and frees p; NULL is a no-op. */
+void mpt_pool_destroy(mpt_pool *p);
+
+#endif
