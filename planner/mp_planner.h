@@ -78,6 +78,11 @@ typedef struct mp_plan_request {
     int32_t top_k;         /* 0: from the model; needed for shared fusion      */
 } mp_plan_request;
 
+/* Limits of mp_planner_run (MP_EINVAL beyond them): GPUs, and layers x
+ * slots x GPUs. */
+#define MP_PLAN_GPUS_MAX 4096
+#define MP_PLAN_WORK_MAX 8589934592.0 /* 2^33 */
+
 /* Plans the summed loads (all steps of `loads` are summed) with the request's
  * strategy.  With shared fusion the plan has E + 1 logical experts, the last
  * being the shared one with load (sum of routed load) / top_k, and exactly N
