@@ -175,7 +175,8 @@ typedef struct mp_migration {
  * new and old per-GPU expert sets, maximising the overlap) and, within a GPU,
  * keeps each staying expert in its old slot.  Per-GPU multisets, and so every
  * load metric, are unchanged.  Shapes (layers, experts, slots, GPUs) must
- * match.  bytes_per_expert may be 0.  The plan is re-derived. */
+ * match.  bytes_per_expert may be 0.  The plan is re-derived.  O(L P^3):
+ * MP_EINVAL when L * P^3 > 2^34. */
 int mp_plan_migrate(mp_plan *plan, const mp_plan *old, int64_t bytes_per_expert, mp_migration *out, mp_err *err);
 
 /* Minimum-cost perfect assignment of an n x n cost matrix (int64, row-major):
