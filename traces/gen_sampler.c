@@ -1,0 +1,260 @@
+/* gen_sampler.c - routing one token through every MoE layer: the faithful
+ * scorer (Gumbel-perturbed scores of all experts, sigmoid or softmax,
+ * group-limited top-k) and the fast sampler (sequential sampling without
+ * replacement from alias tables, groups admitted first come first served). */
+#include <math.h>
+#include <string.h>
+
+#include "traces/mp__gen.h"
+
+int64_t mp__gen_scratch(const mp_gen *g)
+{
+    /* exact: x[E], f[E], group scores[G], kept[G]; fast: chosen bits, used groups */
+    return 2 * (int64_t)g->E + 2 * g->G + (g->E + 63) / 64 + (g->G + 7) / 8 + 2;
+}
+
+/* w'_e of the model: popularity mixed with the successors of the token's previous experts. */
+static double mixed_weight(const mp_gen *g, const double *sh, const int32_t *sc, const mp_expert_id *prev, double A,
+                           int32_t e)
+{
+    double w = sh[e];
+    if (!prev) return w;
+    w *= 1.0 - A;
+    for (int32_t j = 0; j < g->K; j++)
+        if (sc[prev[j]] == e) w += A / g->K;
+    return w;
+}
+
+static void finish_weights(const mp_gen *g, double *y, float *wout)
+{
+    double sum = 0;
+    for (int32_t k = 0; k < g->K; k++) sum += y[k];
+    double f = g->o.model.routed_scaling;
+    if (g->o.model.normalize_topk && sum > 0) f /= sum;
+    for (int32_t k = 0; k < g->K; k++) wout[k] = (float)(y[k] * f);
+}
+
+/* Chooses uniformly among allowed experts by weight w' when rejection keeps failing
+ * (few live experts left in the admitted groups). */
+static int32_t fallback(const mp_gen *g, mp_rng *r, const double *sh, const int32_t *sc, const mp_expert_id *prev,
+                        double A, const mp_expert_id *out, int32_t k, const int32_t *used, int32_t ng)
+{
+    double total = 0;
+    int32_t nallowed = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        double u = pass ? mp_rng_double(r) * total : 0, acc = 0;
+        int32_t pick = pass ? (int32_t)mp_rng_below(r, (uint64_t)nallowed) : 0, seen = 0;
+        for (int32_t e = 0; e < g->E; e++) {
+            int ok = 1;
+            for (int32_t j = 0; j < k && ok; j++) ok = out[j] != e;
+            if (ok && g->G > 1 && ng >= g->TG) {
+                ok = 0;
+                for (int32_t j = 0; j < ng; j++) ok |= used[j] == e / g->gsize;
+            }
+            if (!ok) continue;
+            double w = mixed_weight(g, sh, sc, prev, A, e);
+            if (!pass) {
+                total += w;
+                nallowed++;
+            } else if (total > 0) {
+                acc += w;
+                if (w > 0 && u < acc) return e;
+            } else if (seen++ == pick) {
+                return e;
+            }
+        }
+        if (pass && total > 0) { /* rounding: the last allowed expert with weight */
+            for (int32_t e = g->E - 1; e >= 0; e--) {
+                int ok = mixed_weight(g, sh, sc, prev, A, e) > 0;
+                for (int32_t j = 0; j < k && ok; j++) ok = out[j] != e;
+                if (ok && g->G > 1 && ng >= g->TG) {
+                    ok = 0;
+                    for (int32_t j = 0; j < ng; j++) ok |= used[j] == e / g->gsize;
+                }
+                if (ok) return e;
+            }
+        }
+    }
+    return 0; /* unreachable: K <= TG * E/G leaves room */
+}
+
+static void fast_layer(const mp_gen *g, int32_t l, int32_t topic, mp_rng *r, const mp_expert_id *prev,
+                       mp_expert_id *out, float *wout, uint64_t *chosen, uint8_t *gused)
+{
+    const int32_t E = g->E, K = g->K, G = g->G, TG = g->TG, gsize = g->gsize;
+    const int64_t off = ((int64_t)l * g->T + topic) * E;
+    const uint32_t *prob = g->aprob + off, *gprob = g->gprob + off;
+    const uint16_t *idx = g->aidx + off, *gidx = g->gidx + off;
+    const double *sh = g->share + off, *gm = g->gmass + ((int64_t)l * g->T + topic) * G;
+    const double A = prev ? g->o.layer_affinity : 0.0;
+    const int32_t *sc = prev ? g->succ + (int64_t)(l - 1) * E : NULL;
+    const uint16_t *gof = g->group_of;
+    int32_t used[MP_TOPK_MAX];
+    int32_t ng = 0;
+    double umass = 0; /* popularity mass of the admitted groups */
+    uint32_t cum[MP_TOPK_MAX];
+    for (int32_t k = 0; k < K; k++) {
+        int32_t e;
+        int tries = 0;
+        for (;;) {
+            if (++tries > 200) {
+                e = fallback(g, r, sh, sc, prev, A, out, k, used, ng);
+                break;
+            }
+            uint64_t u = mp_rng_u64(r);
+            if (A > 0 && (double)(u >> 11) * 0x1.0p-53 < A) {
+                e = sc[prev[mp_rng_below(r, (uint64_t)K)]];
+            } else if (A > 0 || ng < TG || G == 1) {
+                if (A > 0) u = mp_rng_u64(r);
+                e = (int32_t)(((u >> 32) * (uint64_t)E) >> 32);
+                int32_t alt = idx[e];
+                e = (uint32_t)u < prob[e] ? e : alt;
+            } else {
+                /* the admitted groups are full: draw a group by its mass, then
+                 * an expert inside it (the same law as rejecting other groups) */
+                uint32_t x = (uint32_t)(u >> 32);
+                int32_t j = 0;
+                for (int32_t q = 0; q < ng - 1; q++) j += x >= cum[q];
+                int32_t base = used[j] * gsize;
+                uint64_t v = mp_rng_u64(r);
+                int32_t i = (int32_t)(((v >> 32) * (uint64_t)gsize) >> 32);
+                int32_t alt = gidx[base + i];
+                i = (uint32_t)v < gprob[base + i] ? i : alt;
+                e = base + i;
+            }
+            if (chosen[e >> 6] >> (e & 63) & 1) continue;
+            if (G > 1) {
+                int32_t gr = gof[e];
+                if (!gused[gr]) {
+                    if (ng >= TG) continue;
+                    gused[gr] = 1;
+                    used[ng++] = gr;
+                    umass += gm[gr];
+                    if (ng == TG) { /* cumulative shares of the admitted groups, scaled to 2^32 */
+                        double c = 0;
+                        for (int32_t q = 0; q < ng - 1; q++) {
+                            c += gm[used[q]];
+                            cum[q] = (uint32_t)(c / umass * 4294967296.0);
+                        }
+                    }
+                }
+            }
+            break;
+        }
+        out[k] = (mp_expert_id)e;
+        chosen[e >> 6] |= 1ULL << (e & 63);
+    }
+    for (int32_t k = 0; k < K; k++) chosen[out[k] >> 6] = 0;
+    for (int32_t j = 0; j < ng; j++) gused[used[j]] = 0;
+    if (!wout) return;
+    /* gate weights: the chosen experts' w' with a multiplicative jitter in [0.5, 1.5) */
+    double y[MP_TOPK_MAX];
+    uint64_t bits = 0;
+    int sig = g->o.model.scoring == MP_SCORING_SIGMOID;
+    for (int32_t k = 0; k < K; k++) {
+        if ((k & 3) == 0) bits = mp_rng_u64(r);
+        double jit = 0.5 + (double)(bits & 0xffff) * (1.0 / 65536.0);
+        bits >>= 16;
+        double w = (A > 0 ? mixed_weight(g, sh, sc, prev, A, out[k]) : sh[out[k]]) * jit;
+        y[k] = sig ? w * E / (1.0 + w * E) : w;
+    }
+    finish_weights(g, y, wout);
+}
+
+static void exact_layer(const mp_gen *g, int32_t l, int32_t topic, mp_rng *r, const mp_expert_id *prev,
+                        mp_expert_id *out, float *wout, double *x)
+{
+    const int32_t E = g->E, K = g->K, G = g->G, gsize = g->gsize;
+    const int64_t off = ((int64_t)l * g->T + topic) * E;
+    const double *ls = g->logshare + off, *sh = g->share + off;
+    const double A = prev ? g->o.layer_affinity : 0.0;
+    double *fv = x + E, *gs = x + 2 * E;
+    int32_t *keep = (int32_t *)(gs + G); /* G ints fit in G doubles */
+    if (A > 0) {
+        const int32_t *sc = g->succ + (int64_t)(l - 1) * E;
+        for (int32_t e = 0; e < E; e++) x[e] = (1.0 - A) * sh[e];
+        for (int32_t j = 0; j < K; j++) x[sc[prev[j]]] += A / K;
+        for (int32_t e = 0; e < E; e++) x[e] = x[e] > 0 ? log(x[e]) + mp_rng_gumbel(r) : -INFINITY;
+    } else {
+        for (int32_t e = 0; e < E; e++) {
+            double gmb = mp_rng_gumbel(r);
+            x[e] = isfinite(ls[e]) ? ls[e] + gmb : -INFINITY;
+        }
+    }
+    double xmax = -INFINITY;
+    for (int32_t e = 0; e < E; e++)
+        if (x[e] > xmax) xmax = x[e];
+    /* scores as the router computes them */
+    int sig = g->o.model.scoring == MP_SCORING_SIGMOID;
+    for (int32_t e = 0; e < E; e++) fv[e] = sig ? 1.0 / (1.0 + exp(-x[e])) : exp(x[e] - xmax);
+    for (int32_t k = 0; k < G; k++) keep[k] = 1;
+    if (G > 1) {
+        for (int32_t k = 0; k < G; k++) {
+            double a = -1, b = -1; /* two largest scores of the group */
+            for (int32_t e = k * gsize; e < (k + 1) * gsize; e++) {
+                if (fv[e] > a) {
+                    b = a;
+                    a = fv[e];
+                } else if (fv[e] > b) {
+                    b = fv[e];
+                }
+            }
+            gs[k] = a + (gsize > 1 ? b : 0);
+            keep[k] = 0;
+        }
+        for (int32_t t = 0; t < g->TG; t++) {
+            int32_t best = -1;
+            for (int32_t k = 0; k < G; k++)
+                if (!keep[k] && (best < 0 || gs[k] > gs[best])) best = k;
+            keep[best] = 1;
+        }
+    }
+    /* top K by score inside the kept groups; ties: lower id first */
+    int32_t n = 0;
+    int32_t sel[MP_TOPK_MAX];
+    for (int32_t e = 0; e < E; e++) {
+        if (!keep[e / gsize]) continue;
+        if (n == K && !(x[e] > x[sel[K - 1]])) continue;
+        int32_t p = n < K ? n++ : K - 1;
+        while (p > 0 && x[e] > x[sel[p - 1]]) {
+            sel[p] = sel[p - 1];
+            p--;
+        }
+        sel[p] = e;
+    }
+    for (int32_t k = 0; k < K; k++) out[k] = (mp_expert_id)sel[k];
+    if (!wout) return;
+    double y[MP_TOPK_MAX];
+    if (g->o.model.scoring == MP_SCORING_SOFTMAX) {
+        double z = 0;
+        for (int32_t e = 0; e < E; e++) z += fv[e];
+        for (int32_t k = 0; k < K; k++) y[k] = fv[sel[k]] / z;
+    } else if (sig) {
+        for (int32_t k = 0; k < K; k++) y[k] = fv[sel[k]];
+    } else { /* softmax over the chosen logits */
+        for (int32_t k = 0; k < K; k++) y[k] = isfinite(x[sel[k]]) ? exp(x[sel[k]] - x[sel[0]]) : 0.0;
+    }
+    finish_weights(g, y, wout);
+}
+
+void mp__gen_tokens(const mp_gen *g, int32_t n, mp_rng *r, const int32_t *topic, mp_expert_id *ids, float *weights,
+                    double *scratch)
+{
+    const int32_t K = g->K;
+    const int64_t per = (int64_t)g->L * K;
+    /* the fast sampler's sets live after the exact scorer's arrays and start (and end) cleared */
+    uint64_t *chosen = (uint64_t *)(scratch + 2 * (int64_t)g->E + 2 * g->G);
+    uint8_t *gused = (uint8_t *)(chosen + (g->E + 63) / 64);
+    /* layer by layer over the block, so that one layer's tables stay in cache;
+     * each token draws from its own stream, so the order does not matter */
+    for (int32_t l = 0; l < g->L; l++) {
+        for (int32_t i = 0; i < n; i++) {
+            mp_expert_id *tid = ids + i * per;
+            const mp_expert_id *prev = l > 0 ? tid + (int64_t)(l - 1) * K : NULL;
+            mp_expert_id *out = tid + (int64_t)l * K;
+            float *w = weights ? weights + i * per + (int64_t)l * K : NULL;
+            if (g->o.exact) exact_layer(g, l, topic[i], &r[i], prev, out, w, scratch);
+            else fast_layer(g, l, topic[i], &r[i], prev, out, w, chosen, gused);
+        }
+    }
+}
