@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "traces/mp__format.h"
+#include "traces/mp_stats.h"
 
 int mp_loads_create(mp_loads **out, int32_t steps, int32_t layers, int32_t experts, mp_err *err)
 {
@@ -53,24 +54,34 @@ int mp_loads_sum_steps(mp_loads **out, const mp_loads *in, mp_err *err)
     return 0;
 }
 
-/* Per-piece counting: integer histograms per layer, added into doubles once per piece. */
+/* Counting goes through mp_counter (stats_count.c): uint32 histograms per
+ * layer; with per_step each step's window becomes one matrix. */
 int mp_loads_count(mp_loads **out, mp_trace *t, int64_t step_begin, int64_t step_end, int per_step, mp_err *err)
 {
     *out = NULL;
+    if (!per_step) {
+        mp_scan_opts o = {step_begin, step_end, 1, 0, NULL, NULL};
+        return mp_stats_scan(t, &o, out, NULL, NULL, err);
+    }
     const mp_model *m = mp_trace_model(t);
-    int32_t L = m->layers, E = m->experts, K = m->top_k;
+    int32_t L = m->layers, E = m->experts;
     int64_t cells = (int64_t)L * E;
-    uint64_t *hist = calloc((size_t)cells, sizeof *hist);
-    double *acc = NULL; /* grows by one matrix per step when per_step */
-    int64_t nmat = 0, cap = 0;
+    double *acc = NULL; /* grows by one matrix per step */
+    int64_t nmat = 0, cap = 0, cur = -1;
+    int open = 0;
     mp_step p = {0};
-    int rc = 0;
-    if (!hist) return mp_err_set(err, MP_ENOMEM, "loads: out of memory");
-    int64_t cur_step = -1;
-    while ((rc = mp_trace_next(t, &p, err)) == 1) {
+    mp_counter *c = NULL;
+    int rc = mp_counter_create(&c, L, E, m->top_k, 1, err);
+    while (!rc && (rc = mp_trace_next(t, &p, err)) == 1) {
+        rc = 0;
         if (p.step < step_begin) continue;
         if (step_end >= 0 && p.step >= step_end) break;
-        if (p.step != cur_step && (per_step || nmat == 0)) {
+        if (open && p.step != cur) { /* the previous step ended without its mark */
+            mp_counter_window(c, acc + (nmat - 1) * cells);
+            mp_counter_end_window(c);
+            open = 0;
+        }
+        if (!open) {
             if (nmat >= cap) {
                 int64_t ncap = cap ? cap * 2 : 16;
                 if (ncap * cells > MP_LOADS_CELLS_MAX) ncap = MP_LOADS_CELLS_MAX / cells;
@@ -86,25 +97,20 @@ int mp_loads_count(mp_loads **out, mp_trace *t, int64_t step_begin, int64_t step
                 acc = na;
                 cap = ncap;
             }
-            memset(acc + nmat * cells, 0, (size_t)cells * sizeof *acc);
             nmat++;
+            open = 1;
         }
-        cur_step = p.step;
-        for (int64_t tok = 0; tok < p.tokens; tok++) {
-            const mp_expert_id *row = p.ids + tok * L * K;
-            for (int32_t l = 0; l < L; l++) {
-                uint64_t *h = hist + (int64_t)l * E;
-                for (int32_t k = 0; k < K; k++) h[row[l * K + k]]++;
-            }
-        }
-        double *dst = acc + (nmat - 1) * cells;
-        for (int64_t i = 0; i < cells; i++) {
-            dst[i] += (double)hist[i];
-            hist[i] = 0;
+        cur = p.step;
+        if ((rc = mp_counter_add(c, &p, err)) != 0) break;
+        if (p.end_of_step) {
+            mp_counter_window(c, acc + (nmat - 1) * cells);
+            mp_counter_end_window(c);
+            open = 0;
         }
     }
+    if (rc == 0 && open) mp_counter_window(c, acc + (nmat - 1) * cells);
     mp_step_release(&p);
-    free(hist);
+    mp_counter_destroy(c);
     if (rc < 0) {
         free(acc);
         return rc;

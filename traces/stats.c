@@ -63,9 +63,55 @@ int mp_stats_layer(const double *loads, int32_t experts, mp_layer_stats *out, mp
         out->gini = gsum / ((double)experts * total);
         out->entropy_norm = experts > 1 ? ent / log((double)experts) : 1.0;
         out->top10_share = top / total;
+        out->ep8 = mp_stats_gpu_imbalance(loads, experts, 8);
+        out->ep32 = mp_stats_gpu_imbalance(loads, experts, 32);
     }
     free(r);
     return 0;
+}
+
+double mp_stats_gpu_imbalance(const double *loads, int32_t experts, int32_t gpus)
+{
+    if (gpus < 1 || gpus > experts) return 0;
+    double total = 0, hot = 0;
+    for (int32_t g = 0; g < gpus; g++) {
+        int32_t a = (int32_t)((int64_t)g * experts / gpus), b = (int32_t)((int64_t)(g + 1) * experts / gpus);
+        double s = 0;
+        for (int32_t e = a; e < b; e++) s += loads[e];
+        total += s;
+        hot = s > hot ? s : hot;
+    }
+    return total > 0 ? hot * gpus / total : 0;
+}
+
+int mp_stats_rank(const double *loads, int32_t experts, int32_t *order, mp_err *err)
+{
+    if (experts < 1) return 0;
+    ranked *r = malloc((size_t)experts * sizeof *r);
+    if (!r) return mp_err_set(err, MP_ENOMEM, "stats: out of memory");
+    for (int32_t e = 0; e < experts; e++) {
+        r[e].v = loads[e];
+        r[e].id = e;
+    }
+    qsort(r, (size_t)experts, sizeof *r, by_load_desc);
+    for (int32_t e = 0; e < experts; e++) order[e] = r[e].id;
+    free(r);
+    return 0;
+}
+
+void mp_stats_summarize(const double *v, int64_t n, mp_summary *out)
+{
+    out->mean = out->min = out->max = 0;
+    if (n < 1) return;
+    double s = 0, mn = v[0], mx = v[0];
+    for (int64_t i = 0; i < n; i++) {
+        s += v[i];
+        mn = v[i] < mn ? v[i] : mn;
+        mx = v[i] > mx ? v[i] : mx;
+    }
+    out->mean = s / (double)n;
+    out->min = mn;
+    out->max = mx;
 }
 
 void mp_stats_groups(const double *loads, int32_t experts, int32_t groups, double *out)

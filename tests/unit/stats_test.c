@@ -76,11 +76,52 @@ static void test_zero_and_bad(void **state)
     assert_int_equal(mp_stats_layer(v, 0, &s, NULL), MP_EINVAL);
 }
 
+static void test_gpu_imbalance(void **state)
+{
+    (void)state;
+    /* 16 experts on 8 GPUs: blocks {0,1} {2,3} ... ; block 0 holds 10 + 6, the rest 2 each */
+    double v[16];
+    for (int i = 0; i < 16; i++) v[i] = 1;
+    v[0] = 10;
+    v[1] = 6;
+    /* total 16 + 14 = 30, mean GPU 30/8 = 3.75, hottest 16 */
+    assert_float_equal(mp_stats_gpu_imbalance(v, 16, 8), 16 / 3.75, 1e-12);
+    /* P = E: expert max/mean */
+    assert_float_equal(mp_stats_gpu_imbalance(v, 16, 16), 10 / (30.0 / 16), 1e-12);
+    assert_float_equal(mp_stats_gpu_imbalance(v, 16, 1), 1.0, 1e-12);
+    assert_float_equal(mp_stats_gpu_imbalance(v, 16, 32), 0.0, 0); /* P > E */
+    /* uneven split: E = 5 on P = 2: blocks [0,2) and [2,5) */
+    double w[5] = {1, 1, 1, 1, 1};
+    assert_float_equal(mp_stats_gpu_imbalance(w, 5, 2), 3 / 2.5, 1e-12);
+    mp_layer_stats s;
+    assert_int_equal(mp_stats_layer(v, 16, &s, NULL), 0);
+    assert_float_equal(s.ep8, 16 / 3.75, 1e-12);
+    assert_float_equal(s.ep32, 0.0, 0);
+    double z[16] = {0};
+    assert_float_equal(mp_stats_gpu_imbalance(z, 16, 8), 0.0, 0);
+}
+
+static void test_rank_and_summary(void **state)
+{
+    (void)state;
+    double v[6] = {3, 7, 3, 0, 9, 7};
+    int32_t order[6];
+    assert_int_equal(mp_stats_rank(v, 6, order, NULL), 0);
+    const int32_t want[6] = {4, 1, 5, 0, 2, 3}; /* ties: lower id first */
+    for (int i = 0; i < 6; i++) assert_int_equal(order[i], want[i]);
+    mp_summary sm;
+    mp_stats_summarize(v, 6, &sm);
+    assert_float_equal(sm.mean, 29 / 6.0, 1e-12);
+    assert_float_equal(sm.min, 0, 0);
+    assert_float_equal(sm.max, 9, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_uniform), cmocka_unit_test(test_one_hot), cmocka_unit_test(test_hand_values),
-        cmocka_unit_test(test_rank_corr), cmocka_unit_test(test_zero_and_bad),
+        cmocka_unit_test(test_rank_corr), cmocka_unit_test(test_zero_and_bad), cmocka_unit_test(test_gpu_imbalance),
+        cmocka_unit_test(test_rank_and_summary),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

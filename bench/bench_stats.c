@@ -1,0 +1,304 @@
+/* bench_stats.c - how fast `moeplace stats` counts.
+ *
+ *   bench_stats count [TOKENS]        counting alone from in-memory pieces
+ *   bench_stats e2e [TOKENS] [FILE]   end to end on an .mpt trace (written
+ *                                     first when FILE does not exist)
+ *
+ * Shape: TOKENS (default 1M) x 58 layers x top-8 of 256 experts, skewed ids.
+ * Every figure is the best of 3 runs; baselines are measured in the same run
+ * and results are reported as ratios to them. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "traces/mp__stats.h"
+#include "traces/mp_stats.h"
+#include "traces/mp_trace.h"
+
+#define L 58
+#define K 8
+#define E 256
+#define PIECE_TOKENS 8192
+#define NPIECES 4
+#define REPS 3
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static uint64_t rng = 0x243F6A8885A308D3ull;
+static uint32_t next_u32(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)(rng >> 32);
+}
+
+/* skewed, distinct ids per token and layer: half the picks from a hot 32 */
+static void fill_ids(mp_expert_id *ids, int64_t tokens)
+{
+    for (int64_t t = 0; t < tokens * L; t++) {
+        mp_expert_id *r = ids + t * K;
+        for (int k = 0; k < K; k++) {
+            for (;;) {
+                uint32_t x = next_u32();
+                mp_expert_id id = (mp_expert_id)((x & 1) ? (x >> 1) % 32 * 7 % E : (x >> 1) % E);
+                int dup = 0;
+                for (int j = 0; j < k; j++) dup |= r[j] == id;
+                if (!dup) {
+                    r[k] = id;
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/* the counting loop as it was before stats_count.c: 64-bit histograms, generic K */
+static void naive_count(const mp_step *p, uint64_t *hist)
+{
+    for (int64_t tok = 0; tok < p->tokens; tok++) {
+        const mp_expert_id *row = p->ids + tok * L * K;
+        for (int32_t l = 0; l < p->layers; l++) {
+            uint64_t *h = hist + (int64_t)l * E;
+            for (int32_t k = 0; k < p->top_k; k++) h[row[l * p->top_k + k]]++;
+        }
+    }
+}
+
+static void report(const char *name, double secs, double assignments, double base)
+{
+    printf("%-44s %8.3f s  %8.1f M assignments/s  x%.2f\n", name, secs, assignments / secs / 1e6,
+           base > 0 ? base / secs : 1.0);
+}
+
+static int bench_count(int64_t tokens)
+{
+    mp_step p[NPIECES];
+    memset(p, 0, sizeof p);
+    for (int i = 0; i < NPIECES; i++) {
+        if (mp_step_reserve(&p[i], PIECE_TOKENS, L, K, 0, 0, NULL)) return 1;
+        p[i].end_of_step = 1;
+        fill_ids(p[i].ids, PIECE_TOKENS);
+    }
+    int64_t npieces = (tokens + PIECE_TOKENS - 1) / PIECE_TOKENS;
+    double assignments = (double)npieces * PIECE_TOKENS * L * K;
+    printf("counting %lld pieces of %d tokens x %d layers x top-%d, E = %d: %.0f M assignments\n",
+           (long long)npieces, PIECE_TOKENS, L, K, E, assignments / 1e6);
+
+    /* baseline 1: read every id once (memory bandwidth bound) */
+    double best = 1e30;
+    uint64_t sink = 0;
+    for (int r = 0; r < REPS; r++) {
+        double t0 = now();
+        for (int64_t i = 0; i < npieces; i++) {
+            const mp_expert_id *ids = p[i % NPIECES].ids;
+            uint64_t s = 0;
+            for (int64_t j = 0; j < (int64_t)PIECE_TOKENS * L * K; j++) s += ids[j];
+            sink += s;
+        }
+        double t = now() - t0;
+        best = t < best ? t : best;
+    }
+    report("baseline: sum of ids (read only)", best, assignments, 0);
+    double read_base = best;
+
+    /* baseline 2: the naive counting loop */
+    uint64_t *hist = calloc((size_t)L * E, sizeof *hist);
+    best = 1e30;
+    for (int r = 0; r < REPS; r++) {
+        memset(hist, 0, (size_t)L * E * sizeof *hist);
+        double t0 = now();
+        for (int64_t i = 0; i < npieces; i++) naive_count(&p[i % NPIECES], hist);
+        double t = now() - t0;
+        best = t < best ? t : best;
+    }
+    report("baseline: naive loop (uint64, generic K)", best, assignments, 0);
+    double naive = best;
+    printf("  (read-only baseline is x%.2f the naive loop)\n", naive / read_base);
+
+    double *want = malloc((size_t)L * E * sizeof *want), *got = malloc((size_t)L * E * sizeof *got);
+    for (int64_t i = 0; i < (int64_t)L * E; i++) want[i] = (double)hist[i]; /* the last run's counts */
+    int bad = 0;
+    for (int threads = 1; threads <= 2; threads++) {
+        best = 1e30;
+        for (int r = 0; r < REPS; r++) {
+            mp_counter *c;
+            if (mp_counter_create(&c, L, E, K, threads, NULL)) return 1;
+            double t0 = now();
+            for (int64_t i = 0; i < npieces; i++) mp_counter_add(c, &p[i % NPIECES], NULL);
+            mp_counter_end_window(c);
+            double t = now() - t0;
+            best = t < best ? t : best;
+            mp_counter_totals(c, got);
+            bad |= memcmp(want, got, (size_t)L * E * sizeof *got) != 0;
+            mp_counter_destroy(c);
+        }
+        char name[64];
+        snprintf(name, sizeof name, "mp_counter, %d thread%s (vs naive)", threads, threads > 1 ? "s" : "");
+        report(name, best, assignments, naive);
+    }
+
+    /* per-step variation with decode-sized steps of 64 tokens */
+    for (int steps = 0; steps <= 1; steps++) {
+        best = 1e30;
+        for (int r = 0; r < REPS; r++) {
+            mp_counter *c;
+            mp_stepvar *sv = NULL;
+            if (mp_counter_create(&c, L, E, K, 1, NULL) || mp_stepvar_create(&sv, L, E, NULL)) return 1;
+            double t0 = now();
+            for (int64_t i = 0; i < npieces; i++) {
+                mp_step v = p[i % NPIECES];
+                for (int64_t a = 0; a < PIECE_TOKENS; a += 64) {
+                    v.ids = p[i % NPIECES].ids + a * L * K;
+                    v.tokens = 64;
+                    mp_counter_add(c, &v, NULL);
+                    if (steps) mp__counter_end_step(c, sv, NULL);
+                }
+            }
+            mp_counter_end_window(c);
+            double t = now() - t0;
+            best = t < best ? t : best;
+            mp_counter_totals(c, got);
+            bad |= memcmp(want, got, (size_t)L * E * sizeof *got) != 0;
+            mp_counter_destroy(c);
+            mp_stepvar_destroy(sv);
+        }
+        report(steps ? "pieces of 64 tokens + per-step variation" : "pieces of 64 tokens, counting only", best,
+               assignments, naive);
+    }
+    printf("counts agree with the naive loop: %s (checksum %llu)\n", bad ? "NO" : "yes", (unsigned long long)sink);
+    free(want);
+    free(got);
+    free(hist);
+    for (int i = 0; i < NPIECES; i++) mp_step_release(&p[i]);
+    return bad;
+}
+
+static int write_trace(const char *path, int64_t tokens)
+{
+    mp_model m = mp_model_default();
+    snprintf(m.name, sizeof m.name, "bench");
+    m.layers = L;
+    m.experts = E;
+    m.top_k = K;
+    mp_writer *w;
+    mp_err err = {0};
+    mp_write_opts wo;
+    memset(&wo, 0, sizeof wo);
+    wo.level = 1;
+    wo.threads = 2;
+    if (mp_writer_open(&w, path, &m, &wo, &err)) {
+        fprintf(stderr, "bench_stats: %s\n", err.msg);
+        return 1;
+    }
+    mp_step p = {0};
+    /* steps of 4096 tokens */
+    if (mp_step_reserve(&p, 4096, L, K, 0, 0, NULL)) return 1;
+    for (int64_t s = 0, done = 0; done < tokens; s++) {
+        int64_t n = tokens - done < 4096 ? tokens - done : 4096;
+        fill_ids(p.ids, n);
+        p.tokens = n;
+        p.step = s;
+        p.first_token = 0;
+        p.end_of_step = 1;
+        if (mp_writer_put(w, &p, &err)) {
+            fprintf(stderr, "bench_stats: %s\n", err.msg);
+            mp_writer_abort(w);
+            mp_step_release(&p);
+            return 1;
+        }
+        done += n;
+    }
+    mp_step_release(&p);
+    if (mp_writer_commit(w, &err)) {
+        fprintf(stderr, "bench_stats: %s\n", err.msg);
+        return 1;
+    }
+    return 0;
+}
+
+static int bench_e2e(int64_t tokens, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        printf("writing %s (%lld tokens)...\n", path, (long long)tokens);
+        if (write_trace(path, tokens)) {
+            printf("e2e: skipped (cannot write the .mpt trace: is the mpt format on this branch?)\n");
+            return 0;
+        }
+        stat(path, &st);
+    }
+    printf("end to end on %s (%.1f MB)\n", path, st.st_size / 1e6);
+    double base = 0;
+    for (int mode = 0; mode < 5; mode++) {
+        /* 0: decode only, 1 thread; 1: stats, 1 thread; 2: decode only, 2 threads; 3: stats, 2 threads;
+           4: stats with per-step variation, 2 threads */
+        int threads = mode < 2 ? 1 : 2, stats = mode % 2 == 1 || mode == 4;
+        double best = 1e30, assignments = 0;
+        for (int r = 0; r < REPS; r++) {
+            mp_trace *t;
+            mp_err err = {0};
+            mp_read_opts ro;
+            memset(&ro, 0, sizeof ro);
+            ro.threads = threads;
+            double t0 = now();
+            if (mp_trace_open(&t, path, &ro, &err)) {
+                fprintf(stderr, "bench_stats: %s\n", err.msg);
+                return 1;
+            }
+            int rc = 0;
+            if (!stats) {
+                mp_step p = {0};
+                assignments = 0;
+                while ((rc = mp_trace_next(t, &p, &err)) == 1) assignments += (double)mp_step_assignments(&p);
+                mp_step_release(&p);
+            } else {
+                mp_scan_opts so = {0, -1, threads, mode == 4, NULL, NULL};
+                mp_loads *sum;
+                mp_stepvar *sv;
+                mp_scan_totals tot;
+                rc = mp_stats_scan(t, &so, &sum, &sv, &tot, &err);
+                if (rc == 0) {
+                    for (int32_t l = 0; l < L; l++) {
+                        mp_layer_stats ls;
+                        mp_stats_layer(mp_loads_row(sum, 0, l), E, &ls, NULL);
+                    }
+                    assignments = (double)tot.tokens * L * K;
+                }
+                mp_loads_destroy(sum);
+                mp_stepvar_destroy(sv);
+            }
+            double tt = now() - t0;
+            mp_trace_close(t);
+            if (rc < 0) {
+                fprintf(stderr, "bench_stats: %s\n", err.msg);
+                return 1;
+            }
+            best = tt < best ? tt : best;
+        }
+        static const char *const names[5] = {"decode only, 1 thread (baseline)", "stats, 1 thread",
+                                             "decode only, 2 threads", "stats, 2 threads",
+                                             "stats + per-step variation, 2 threads"};
+        if (mode == 0) base = best;
+        report(names[mode], best, assignments, base);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *what = argc > 1 ? argv[1] : "count";
+    int64_t tokens = argc > 2 ? atoll(argv[2]) : 1000000;
+    if (tokens < 1) tokens = 1000000;
+    if (strcmp(what, "count") == 0) return bench_count(tokens);
+    if (strcmp(what, "e2e") == 0) return bench_e2e(tokens, argc > 3 ? argv[3] : "/tmp/bench_stats_1M.mpt");
+    fprintf(stderr, "usage: bench_stats count|e2e [TOKENS] [FILE]\n");
+    return 2;
+}

@@ -1,0 +1,23 @@
+/*
+ * mp__stats.h - internal: the step-variation accumulator's per-layer entry,
+ * so that the counter can feed it straight from its integer histograms.
+ * Not part of the public API (double underscore).
+ */
+#ifndef MP__STATS_H
+#define MP__STATS_H
+
+#include "traces/mp_stats.h"
+
+/* The step's figures of one layer from its total, hottest expert and hottest
+ * EP8/EP32 block loads (blocks as in mp_stats_gpu_imbalance); a layer with
+ * total 0 is skipped.  Returns 0 or MP_ENOMEM. */
+int mp__stepvar_put(mp_stepvar *sv, int32_t layer, double total, double max, double blk8, double blk32, mp_err *err);
+
+/* Marks the end of one step (counts steps). */
+void mp__stepvar_step_done(mp_stepvar *sv);
+
+/* Closes the counter's window like mp_counter_end_window and feeds the
+ * window's per-layer figures to sv first. */
+int mp__counter_end_step(mp_counter *c, mp_stepvar *sv, mp_err *err);
+
+#endif

@@ -1,0 +1,105 @@
+/* stats_scan.c - one pass over a routing trace feeding the counter and the
+ * per-step accumulator (mp_stats.h). */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "traces/mp__stats.h"
+
+int mp_stats_scan(mp_trace *t, const mp_scan_opts *o, mp_loads **sum, mp_stepvar **sv, mp_scan_totals *totals,
+                  mp_err *err)
+{
+    *sum = NULL;
+    if (sv) *sv = NULL;
+    if (totals) *totals = (mp_scan_totals){0, 0};
+    const mp_model *m = mp_trace_model(t);
+    int32_t L = m->layers, E = m->experts, K = m->top_k;
+    mp_counter *c = NULL;
+    mp_stepvar *var = NULL;
+    mp_step p = {0};
+    int rc = mp_counter_create(&c, L, E, K, o->threads, err);
+    if (!rc && o->per_step && sv) rc = mp_stepvar_create(&var, L, E, err);
+    int64_t cur = -1, steps = 0, tokens = 0, done = 0, total = mp_trace_get_info(t).assignments;
+    int open = 0;
+    while (!rc && (rc = mp_trace_next(t, &p, err)) == 1) {
+        rc = 0;
+        if (p.step < o->step_begin) continue;
+        if (o->step_end >= 0 && p.step >= o->step_end) break;
+        if (open && p.step != cur) { /* the previous step ended without its mark */
+            if (var) rc = mp__counter_end_step(c, var, err);
+            open = 0;
+            if (rc) break;
+        }
+        if (!open) steps++;
+        rc = mp_counter_add(c, &p, err);
+        if (rc) break;
+        cur = p.step;
+        open = 1;
+        tokens += p.tokens;
+        done += mp_step_assignments(&p);
+        if (p.end_of_step) {
+            if (var) rc = mp__counter_end_step(c, var, err);
+            open = 0;
+        }
+        if (o->progress) o->progress(o->progress_ctx, done, total);
+    }
+    if (rc == 0 && open && var) rc = mp__counter_end_step(c, var, err);
+    if (rc == 0 && steps == 0)
+        rc = o->step_end >= 0 ? mp_err_set(err, MP_ERANGE, "stats: no steps in the range %lld:%lld",
+                                           (long long)o->step_begin, (long long)o->step_end)
+                              : mp_err_set(err, MP_ERANGE, "stats: no steps from step %lld on",
+                                           (long long)o->step_begin);
+    if (rc == 0) {
+        mp_counter_end_window(c);
+        rc = mp_loads_create(sum, 1, L, E, err);
+    }
+    if (rc == 0) {
+        mp_counter_totals(c, (*sum)->count);
+        (*sum)->has_model = 1;
+        (*sum)->model = *m;
+        if (sv) *sv = var;
+        var = NULL;
+        if (totals) *totals = (mp_scan_totals){steps, tokens};
+    }
+    mp_step_release(&p);
+    mp_stepvar_destroy(var);
+    mp_counter_destroy(c);
+    return rc;
+}
+
+int mp_stats_scan_loads(const mp_loads *in, int64_t begin, int64_t end, mp_loads **sum, mp_stepvar **sv, mp_err *err)
+{
+    *sum = NULL;
+    if (sv) *sv = NULL;
+    int64_t last = end < 0 || end > in->steps ? in->steps : end;
+    if (begin < 0 || begin >= last) {
+        char hi[24] = "";
+        if (end >= 0) snprintf(hi, sizeof hi, "%lld", (long long)end);
+        return mp_err_set(err, MP_ERANGE, "stats: no steps in the range %lld:%s (the loads hold steps 0..%d)",
+                          (long long)begin, hi, in->steps - 1);
+    }
+    end = last;
+    int rc = mp_loads_create(sum, 1, in->layers, in->experts, err);
+    if (rc) return rc;
+    (*sum)->has_model = in->has_model;
+    (*sum)->model = in->model;
+    mp_stepvar *var = NULL;
+    if (sv && end - begin > 1 && (rc = mp_stepvar_create(&var, in->layers, in->experts, err)) != 0) {
+        mp_loads_destroy(*sum);
+        *sum = NULL;
+        return rc;
+    }
+    int64_t cells = (int64_t)in->layers * in->experts;
+    for (int64_t s = begin; s < end && !rc; s++) {
+        const double *src = in->count + s * cells;
+        for (int64_t i = 0; i < cells; i++) (*sum)->count[i] += src[i];
+        if (var) rc = mp_stepvar_add(var, src, err);
+    }
+    if (rc) {
+        mp_stepvar_destroy(var);
+        mp_loads_destroy(*sum);
+        *sum = NULL;
+        return rc;
+    }
+    if (sv) *sv = var;
+    return 0;
+}
