@@ -32,6 +32,7 @@ typedef struct state {
     int32_t *slot; /* [m*s] expert per slot */
     int32_t *cnt;  /* [E]                   */
     double *gl;    /* [m]                   */
+    double *sw;    /* [m*s] scratch         */
 } state;
 
 static inline int32_t id_of(const state *st, int32_t e) { return st->ident ? st->ident[e] : e; }
@@ -75,7 +76,7 @@ static int count_dups(const state *st)
 static void exchange(state *st, int max_iter)
 {
     int32_t m = st->m, s = st->s, R = m * s;
-    double sw[R];
+    double *sw = st->sw;
     for (int32_t p = 0; p < R; p++) sw[p] = rw(st, st->slot[p]);
     for (int it = 0; it < max_iter; it++) {
         int32_t h = 0, lo = 0;
@@ -480,12 +481,13 @@ static void emit(const state *st, int32_t *row)
 int mp__balance_layer(const double *w, const int32_t *ident, int32_t E, int32_t m, int32_t s, int32_t *row)
 {
     int32_t R = m * s;
-    state a = {m, s, E, w, ident, NULL, NULL, NULL}, b = a;
+    state a = {m, s, E, w, ident, NULL, NULL, NULL, NULL}, b = a;
     a.slot = malloc((size_t)R * sizeof *a.slot), b.slot = malloc((size_t)R * sizeof *b.slot);
     a.cnt = malloc((size_t)E * sizeof *a.cnt), b.cnt = calloc((size_t)E, sizeof *b.cnt);
     a.gl = malloc((size_t)m * sizeof *a.gl), b.gl = malloc((size_t)m * sizeof *b.gl);
+    a.sw = malloc((size_t)R * sizeof *a.sw), b.sw = malloc((size_t)R * sizeof *b.sw);
     int rc = MP_ENOMEM;
-    if (!a.slot || !b.slot || !a.cnt || !b.cnt || !a.gl || !b.gl) goto out;
+    if (!a.slot || !b.slot || !a.cnt || !b.cnt || !a.gl || !b.gl || !a.sw || !b.sw) goto out;
     double W = 0, top = 0;
     for (int32_t e = 0; e < E; e++) W += w[e];
     if ((rc = mp_dhondt(w, E, R, m, a.cnt, NULL))) goto out;
@@ -513,7 +515,7 @@ int mp__balance_layer(const double *w, const int32_t *ident, int32_t E, int32_t 
 done:
     rc = 0;
 out:
-    free(a.slot), free(b.slot), free(a.cnt), free(b.cnt), free(a.gl), free(b.gl);
+    free(a.slot), free(b.slot), free(a.cnt), free(b.cnt), free(a.gl), free(b.gl), free(a.sw), free(b.sw);
     return rc;
 }
 

@@ -1,0 +1,120 @@
+/* migrate.c - migration-aware relabelling: per layer, an optimal assignment
+ * (Hungarian / Jonker-Volgenant shortest augmenting paths) of the new plan's
+ * per-GPU expert sets to the old plan's GPUs, maximising the experts that
+ * stay, then slots: a staying expert keeps its old slot. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "planner/mp_planner.h"
+
+int mp_assign_min_cost(const int64_t *cost, int32_t n, int32_t *col_of_row)
+{
+    /* 1-based potentials u (rows), v (cols); p[j] = row matched to col j */
+    int64_t *u = calloc((size_t)n + 1, sizeof *u), *v = calloc((size_t)n + 1, sizeof *v);
+    int64_t *minv = malloc(((size_t)n + 1) * sizeof *minv);
+    int32_t *p = calloc((size_t)n + 1, sizeof *p), *way = calloc((size_t)n + 1, sizeof *way);
+    char *used = malloc((size_t)n + 1);
+    if (!u || !v || !minv || !p || !way || !used) {
+        free(u), free(v), free(minv), free(p), free(way), free(used);
+        return MP_ENOMEM;
+    }
+    const int64_t INF = INT64_MAX / 4;
+    for (int32_t i = 1; i <= n; i++) {
+        p[0] = i;
+        int32_t j0 = 0;
+        for (int32_t j = 0; j <= n; j++) minv[j] = INF, used[j] = 0;
+        do {
+            used[j0] = 1;
+            int32_t i0 = p[j0], j1 = 0;
+            int64_t delta = INF;
+            for (int32_t j = 1; j <= n; j++) {
+                if (used[j]) continue;
+                int64_t cur = cost[(int64_t)(i0 - 1) * n + (j - 1)] - u[i0] - v[j];
+                if (cur < minv[j]) minv[j] = cur, way[j] = j0;
+                if (minv[j] < delta) delta = minv[j], j1 = j;
+            }
+            for (int32_t j = 0; j <= n; j++) {
+                if (used[j]) u[p[j]] += delta, v[j] -= delta;
+                else minv[j] -= delta;
+            }
+            j0 = j1;
+        } while (p[j0] != 0);
+        do {
+            int32_t j1 = way[j0];
+            p[j0] = p[j1];
+            j0 = j1;
+        } while (j0);
+    }
+    for (int32_t j = 1; j <= n; j++) col_of_row[p[j] - 1] = j - 1;
+    free(u), free(v), free(minv), free(p), free(way), free(used);
+    return 0;
+}
+
+int mp_plan_migrate(mp_plan *plan, const mp_plan *old, int64_t bytes_per_expert, mp_migration *out, mp_err *err)
+{
+    memset(out, 0, sizeof *out);
+    int32_t P = plan->topo.gpus, S = plan->topo.slots_per_gpu, R = plan->slots, E = plan->experts;
+    if (old->layers != plan->layers || old->experts != E || old->topo.gpus != P || old->topo.slots_per_gpu != S)
+        return mp_err_set(err, MP_ESHAPE,
+                          "migrate: the old plan is %d layers x %d experts on %d GPUs x %d slots, the new one %d x %d on %d x %d",
+                          old->layers, old->experts, old->topo.gpus, old->topo.slots_per_gpu, plan->layers, E, P, S);
+    int64_t *cost = malloc((size_t)P * P * sizeof *cost);
+    int32_t *col = malloc((size_t)P * sizeof *col), *row = malloc((size_t)R * sizeof *row);
+    uint8_t *on_old = calloc((size_t)P * E, 1);
+    char *taken = malloc((size_t)S), *used_new = malloc((size_t)S);
+    if (!cost || !col || !row || !on_old || !taken || !used_new) {
+        free(cost), free(col), free(row), free(on_old), free(taken), free(used_new);
+        return mp_err_set(err, MP_ENOMEM, "migrate: out of memory");
+    }
+    for (int32_t l = 0; l < plan->layers; l++) {
+        const int32_t *orow = mp_plan_layer(old, l);
+        int32_t *nrow = mp_plan_layer(plan, l);
+        memset(on_old, 0, (size_t)P * E);
+        for (int32_t s = 0; s < R; s++) on_old[(int64_t)(s / S) * E + orow[s]] = 1;
+        /* cost[new gpu i][old gpu j] = -(distinct experts of i already on j) */
+        for (int32_t i = 0; i < P; i++)
+            for (int32_t j = 0; j < P; j++) {
+                int64_t c = 0;
+                for (int32_t k = 0; k < S; k++) {
+                    int32_t e = nrow[i * S + k], first = 1;
+                    for (int32_t q = 0; q < k; q++) first &= nrow[i * S + q] != e;
+                    c += first && on_old[(int64_t)j * E + e];
+                }
+                cost[(int64_t)i * P + j] = -c;
+            }
+        if (mp_assign_min_cost(cost, P, col)) {
+            free(cost), free(col), free(row), free(on_old), free(taken), free(used_new);
+            return mp_err_set(err, MP_ENOMEM, "migrate: out of memory");
+        }
+        for (int32_t s = 0; s < R; s++) row[s] = -1;
+        for (int32_t i = 0; i < P; i++) {
+            int32_t j = col[i];
+            memset(taken, 0, (size_t)S);
+            memset(used_new, 0, (size_t)S);
+            /* staying experts keep their old slot */
+            for (int32_t k = 0; k < S; k++) {
+                int32_t e = nrow[i * S + k];
+                for (int32_t q = 0; q < S; q++)
+                    if (!taken[q] && orow[j * S + q] == e) {
+                        taken[q] = 1, used_new[k] = 1;
+                        row[j * S + q] = e;
+                        out->kept_experts++;
+                        break;
+                    }
+            }
+            /* the others fill the free slots in order */
+            int32_t q = 0;
+            for (int32_t k = 0; k < S; k++) {
+                if (used_new[k]) continue;
+                while (taken[q]) q++;
+                taken[q] = 1;
+                row[j * S + q] = nrow[i * S + k];
+                out->moved_experts++;
+            }
+        }
+        memcpy(nrow, row, (size_t)R * sizeof *row);
+    }
+    free(cost), free(col), free(row), free(on_old), free(taken), free(used_new);
+    out->moved_bytes = out->moved_experts * bytes_per_expert;
+    return mp_plan_derive(plan, err);
+}
