@@ -8,7 +8,10 @@
  * GPU count; tokens without one are spread round-robin: token t of a step
  * comes from GPU t mod P.  A token is sent once to each GPU that hosts any of
  * its chosen replicas (DeepEP's dedup); copies to the source GPU itself move
- * no bytes, copies inside a node cross NVLink, others the network.  With a
+ * no bytes.  As DeepEP's normal mode does, a token crosses the network once
+ * per remote node it needs (to the GPU with the source's local index there)
+ * and NVLink carries it on to the other GPUs of that node; inside the
+ * source's node it goes over NVLink directly.  With a
  * fused shared expert (plan->shared_id >= 0) every token makes a (K+1)-th
  * assignment to it at position k = K, under the same policy; otherwise the
  * model's shared experts run on the source GPU and only add expert time.
@@ -94,6 +97,7 @@ typedef struct mp_sim_layerm {
     double maxmean, maxmean_max, sglang_bal, trt_imb, idle_gpus, gap_rep;
     double nvl_bytes, net_bytes; /* totals over steps */
     double time_us;              /* mean predicted time of this layer per step */
+    double run_maxmean;          /* max/mean of the rows summed over the run  */
 } mp_sim_layerm;
 
 typedef struct mp_sim_result {
@@ -104,6 +108,8 @@ typedef struct mp_sim_result {
     mp_summary maxmean, vllm_bal, sglang_bal, trt_imb, idle_gpus, gap_rep, tokens_maxmean, time_us, nvl_bytes,
         net_bytes;
     double vllm_bal_run;   /* over every layer and step: sum of means / sum of maxes */
+    double run_maxmean;    /* mean over layers of max/mean of the rows summed over the run:
+                              the simulated counterpart of a plan's predicted max/mean */
     double total_time_us, total_nvl_bytes, total_net_bytes, dist_tokens; /* sums over the run */
     mp_sim_layerm *layer;  /* [layers]                                          */
     mp_sim_stepm *series;  /* [steps] when keep_series, else NULL                */

@@ -62,6 +62,7 @@ struct mp_sim {
     int64_t nseries, cap_series;
     int64_t tokens, assignments;
     double sum_mean_all, sum_max_all;
+    int64_t *run_rows; /* [L][P] rows over the run */
     /* pool */
     pthread_t *th;
     pthread_mutex_t mu;
@@ -122,18 +123,20 @@ static void play_layer(mp_sim *s, worker *w, const mp_step *pc, int64_t c0, int6
                 a->gpu_tokens[g]++;
                 if (w->traffic) w->traffic[(int64_t)src * P + g]++;
                 int32_t nd = g / gpn;
-                if (g != src) {
-                    if (nd == src_node) {
-                        a->send_nvl[src]++;
-                        a->recv_nvl[g]++;
-                    } else {
-                        a->send_net[src]++;
-                        a->recv_net[g]++;
-                    }
-                }
+                /* DeepEP: once per remote node over the network to the GPU of
+                 * the same local index, then NVLink inside the node */
+                int32_t via = nd == src_node ? src : nd * gpn + src % gpn;
                 if (a->node_stamp[nd] != stamp) {
                     a->node_stamp[nd] = stamp;
                     a->node_tokens[nd]++;
+                    if (nd != src_node) {
+                        a->send_net[src]++;
+                        a->recv_net[via]++;
+                    }
+                }
+                if (g != via) {
+                    a->send_nvl[via]++;
+                    a->recv_nvl[g]++;
                 }
             }
         }
@@ -156,6 +159,7 @@ static void close_layer(mp_sim *s, worker *w, int32_t l)
         tok += a->gpu_tokens[g];
         tmx = a->gpu_tokens[g] > tmx ? a->gpu_tokens[g] : tmx;
         w->gpu_rows[g] += a->gpu_rows[g];
+        s->run_rows[(int64_t)l * P + g] += a->gpu_rows[g];
     }
     for (int32_t nd = 0; nd < s->N; nd++) w->node_tokens[nd] += a->node_tokens[nd];
     double mean = (double)W / P;
@@ -307,6 +311,7 @@ void mp_sim_destroy(mp_sim *s)
     free(s->slot_gpu);
     free(s->layer_sum);
     free(s->series);
+    free(s->run_rows);
     free(s);
 }
 
@@ -362,7 +367,8 @@ int mp_sim_create(mp_sim **out, const mp_plan *plan, const mp_model *model, cons
     s->wk = calloc((size_t)nt, sizeof *s->wk);
     s->layer_sum = calloc((size_t)s->L, sizeof *s->layer_sum);
     s->th = calloc((size_t)nt, sizeof *s->th);
-    if (!s->slot_gpu || !s->acc || !s->fig || !s->wk || !s->layer_sum || !s->th) goto oom;
+    s->run_rows = calloc((size_t)s->L * s->P, sizeof *s->run_rows);
+    if (!s->run_rows || !s->slot_gpu || !s->acc || !s->fig || !s->wk || !s->layer_sum || !s->th) goto oom;
     for (int32_t p = 0; p < s->R; p++) s->slot_gpu[p] = p / plan->topo.slots_per_gpu;
     size_t P = (size_t)s->P, N = (size_t)s->N;
     size_t blen = (size_t)s->R + (size_t)plan->experts + 9 * P + 2 * N;
@@ -597,7 +603,15 @@ int mp_sim_finish(mp_sim *s, mp_sim_result **out, mp_err *err)
         m.idle_gpus /= d;
         m.gap_rep /= d;
         m.time_us /= d;
+        const int64_t *rr = s->run_rows + (int64_t)l * s->P;
+        int64_t tot = 0, mx = 0;
+        for (int32_t g = 0; g < s->P; g++) {
+            tot += rr[g];
+            mx = rr[g] > mx ? rr[g] : mx;
+        }
+        m.run_maxmean = tot > 0 ? (double)mx * s->P / (double)tot : 1.0;
         r->layer[l] = m;
+        r->run_maxmean += m.run_maxmean / s->L;
     }
     for (int i = 0; i < s->nthreads; i++) {
         const worker *w = &s->wk[i];

@@ -1,0 +1,547 @@
+/* cmd_sim.c - `moeplace sim`: replay a trace through a placement on the CPU. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/cmd_sim.h"
+#include "planner/mp_planner.h"
+#include "sim/mp_sim.h"
+#include "sim/mp_sweep.h"
+#include "traces/mp_loads.h"
+
+const char cmd_sim_usage[] =
+    "usage: moeplace sim TRACE --strategy NAME --gpus P [plan options] [options]\n"
+    "       moeplace sim TRACE --sweep-locality[=W,W,...] --gpus P --nodes N [plan options]\n"
+    "\n"
+    "Replays every token of a routing trace through a placement, choosing a replica\n"
+    "for each token-expert assignment, and reports what each GPU receives per step and\n"
+    "layer: rows, distinct tokens, active experts, NVLink and network bytes, balance\n"
+    "metrics over steps (mean, p50, p90, p99, max) and the predicted step time of a\n"
+    "cost model, with the speedup over vLLM's linear placement.\n"
+    "\n"
+    "  --replica NAME      modulo (default, vLLM), random, static (SGLang), local,\n"
+    "                      least-loaded, or all (every policy side by side)\n"
+    "  --plan-steps A:B    steps whose loads the plan is made from (default: all)\n"
+    "  --sweep-locality[=LIST]  plan balanced at each locality (default\n"
+    "                      0,0.5,0.8,0.9,0.95,0.99,1) beside eplb and eplb-global\n"
+    "  --series            add per-step figures\n"
+    "  --traffic           add the GPU-to-GPU token matrix\n"
+    "  --no-baseline       do not simulate linear for the speedup\n" CLI_SIM_FLAGS_HELP
+    "  --from FMT          input format\n"
+    "  --seed N            seed of random and static selection (default 1)\n"
+    "  -j, --threads N     threads (results do not depend on it)\n"
+    "  --format F          table (default), json or csv\n"
+    "  -o, --output OUT    write there instead of standard output\n"
+    "  -q, --quiet         no progress bar\n";
+
+/* ---------- shared flags ---------- */
+
+void cli_sim_flags_init(cli_sim_flags *f)
+{
+    memset(f, 0, sizeof *f);
+    f->nodes = 1;
+    f->redundant = -1;
+    f->hbm = f->peak = f->efixed = f->wbytes = f->dtype = f->nvlink = f->net = f->disp = f->comb = -1;
+    f->hidden = f->inter = -1;
+}
+
+int cli_sim_option(cli_sim_flags *f, const char *cmd, int opt, const char *arg)
+{
+    double *dst = NULL;
+    const char *flag = NULL;
+    double lo = 0, hi = 1e15;
+    switch (opt) {
+    case SIMF_STRATEGY: f->strategy = arg; return 1;
+    case SIMF_REPLICA: f->replica = arg; return 1;
+    case SIMF_COST: f->cost_path = arg; return 1;
+    case SIMF_WRITE_COST: f->write_cost = arg; return 1;
+    case SIMF_GPUS: return cli_parse_int(cmd, "--gpus", arg, 1, 1 << 20, &f->gpus) ? -CLI_EUSAGE : 1;
+    case SIMF_NODES: return cli_parse_int(cmd, "--nodes", arg, 1, 1 << 20, &f->nodes) ? -CLI_EUSAGE : 1;
+    case SIMF_SPG: return cli_parse_int(cmd, "--slots-per-gpu", arg, 1, 1 << 16, &f->spg) ? -CLI_EUSAGE : 1;
+    case SIMF_REDUNDANT: return cli_parse_int(cmd, "--redundant", arg, 0, 1 << 20, &f->redundant) ? -CLI_EUSAGE : 1;
+    case SIMF_GROUPS: return cli_parse_int(cmd, "--groups", arg, 1, MP_EXPERTS_MAX, &f->groups) ? -CLI_EUSAGE : 1;
+    case SIMF_FUSION: return cli_parse_int(cmd, "--shared-fusion", arg, 1, 1 << 16, &f->fusion) ? -CLI_EUSAGE : 1;
+    case SIMF_LOCALITY: return cli_parse_double(cmd, "--locality", arg, 0, 1, &f->locality) ? -CLI_EUSAGE : 1;
+    case SIMF_HIDDEN: return cli_parse_i64(cmd, "--hidden", arg, 1, 1 << 24, &f->hidden) ? -CLI_EUSAGE : 1;
+    case SIMF_INTER: return cli_parse_i64(cmd, "--intermediate", arg, 1, 1 << 24, &f->inter) ? -CLI_EUSAGE : 1;
+    case SIMF_HBM: dst = &f->hbm, flag = "--hbm-gbps", lo = 1e-6; break;
+    case SIMF_PEAK: dst = &f->peak, flag = "--peak-tflops", lo = 1e-6; break;
+    case SIMF_EFIXED: dst = &f->efixed, flag = "--expert-fixed-us"; break;
+    case SIMF_WBYTES: dst = &f->wbytes, flag = "--weight-bytes", lo = 1e-6; break;
+    case SIMF_DTYPE: dst = &f->dtype, flag = "--dtype-bytes", lo = 1e-6; break;
+    case SIMF_NVLINK: dst = &f->nvlink, flag = "--nvlink-gbps", lo = 1e-6; break;
+    case SIMF_NET: dst = &f->net, flag = "--net-gbps", lo = 1e-6; break;
+    case SIMF_DISP: dst = &f->disp, flag = "--dispatch-us"; break;
+    case SIMF_COMB: dst = &f->comb, flag = "--combine-us"; break;
+    default: return 0;
+    }
+    return cli_parse_double(cmd, flag, arg, lo, hi, dst) ? -CLI_EUSAGE : 1;
+}
+
+int cli_sim_request(const cli_sim_flags *f, const char *cmd, const mp_model *m, mp_plan_request *q)
+{
+    memset(q, 0, sizeof *q);
+    q->strategy = f->strategy;
+    q->locality = f->locality;
+    q->groups = f->groups;
+    q->shared_fusion = f->fusion;
+    q->top_k = m->top_k;
+    if (f->gpus < 1) return cli_usage_error(cmd, "--gpus P is required");
+    if (f->gpus % f->nodes) return cli_usage_error(cmd, "%d GPUs do not split into %d nodes", f->gpus, f->nodes);
+    int spg = f->spg;
+    if (spg > 0 && f->redundant >= 0) return cli_usage_error(cmd, "give --slots-per-gpu or --redundant, not both");
+    if (spg == 0) {
+        int64_t R = (int64_t)m->experts + (f->redundant > 0 ? f->redundant : 0);
+        if (R % f->gpus)
+            return cli_usage_error(cmd, "%lld slots (E = %d + %d redundant) do not split over %d GPUs", (long long)R,
+                                   m->experts, f->redundant > 0 ? f->redundant : 0, f->gpus);
+        spg = (int)(R / f->gpus);
+    }
+    q->topo = (mp_topology){f->gpus, f->nodes, spg};
+    return 0;
+}
+
+int cli_sim_cost(const cli_sim_flags *f, mp_cost *c)
+{
+    mp_err err = {0};
+    *c = mp_cost_default();
+    if (f->cost_path && mp_cost_read(c, f->cost_path, &err)) return cli_fail(&err);
+    const double *v[] = {&f->hbm, &f->peak, &f->efixed, &f->wbytes, &f->dtype, &f->nvlink, &f->net, &f->disp, &f->comb};
+    double *d[] = {&c->hbm_GBps,     &c->peak_tflops, &c->expert_fixed_us,   &c->weight_bytes,    &c->act_bytes,
+                   &c->nvlink_GBps,  &c->net_GBps,    &c->dispatch_fixed_us, &c->combine_fixed_us};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+        if (*v[i] >= 0) *d[i] = *v[i];
+    if (f->hidden > 0) c->hidden = f->hidden;
+    if (f->inter > 0) c->intermediate = f->inter;
+    if (mp_cost_validate(c, "cost model", &err)) return cli_fail(&err);
+    if (f->write_cost && mp_cost_write(c, f->write_cost, &err)) return cli_fail(&err);
+    return 0;
+}
+
+/* ---------- output ---------- */
+
+static void summary_cols(cli_tab *t, const char *name, int dec)
+{
+    char b[64];
+    const char *suf[5] = {"mean", "p50", "p90", "p99", "max"};
+    for (int i = 0; i < 5; i++) {
+        snprintf(b, sizeof b, "%s_%s", name, suf[i]);
+        cli_tab_col(t, b, dec);
+    }
+}
+
+static void summary_cells(cli_tab *t, const mp_summary *s)
+{
+    cli_tab_num(t, s->mean);
+    cli_tab_num(t, s->p50);
+    cli_tab_num(t, s->p90);
+    cli_tab_num(t, s->p99);
+    cli_tab_num(t, s->max);
+}
+
+typedef struct lane {
+    char label[48];
+    const mp_plan *plan;
+    const mp_policy *pol;
+    mp_sim_result *res;
+    double plan_maxmean;
+} lane;
+
+static void emit_lanes(cli_doc *d, lane *ln, int n, int baseline, int series, int traffic)
+{
+    cli_tab *t = cli_doc_table(d, "runs", "runs (ratios: mean over layers per step, then over steps)");
+    cli_tab_col(t, "plan", -1);
+    cli_tab_col(t, "replica", -1);
+    cli_tab_col(t, "plan_max_mean", 4);
+    summary_cols(t, "max_mean", 4);
+    cli_tab_col(t, "run_max_mean", 4);
+    cli_tab_col(t, "vllm_bal", 4);
+    cli_tab_col(t, "sglang_bal", 4);
+    cli_tab_col(t, "trtllm_imb", 4);
+    cli_tab_col(t, "idle_gpus", 2);
+    cli_tab_col(t, "gap_lb_rep", 4);
+    cli_tab_col(t, "tokens_max_mean", 4);
+    cli_tab_col(t, "nvlink_bytes", 0);
+    cli_tab_col(t, "network_bytes", 0);
+    summary_cols(t, "step_us", 1);
+    cli_tab_col(t, "speedup", 4);
+    for (int i = 0; i < n; i++) {
+        const mp_sim_result *r = ln[i].res;
+        cli_tab_str(t, ln[i].label);
+        cli_tab_str(t, ln[i].pol->name);
+        cli_tab_num(t, ln[i].plan_maxmean);
+        summary_cells(t, &r->maxmean);
+        cli_tab_num(t, r->run_maxmean);
+        cli_tab_num(t, r->vllm_bal_run);
+        cli_tab_num(t, r->sglang_bal.mean);
+        cli_tab_num(t, r->trt_imb.mean);
+        cli_tab_num(t, r->idle_gpus.mean);
+        cli_tab_num(t, r->gap_rep.mean);
+        cli_tab_num(t, r->tokens_maxmean.mean);
+        cli_tab_num(t, r->total_nvl_bytes);
+        cli_tab_num(t, r->total_net_bytes);
+        summary_cells(t, &r->time_us);
+        double base = baseline >= 0 ? ln[baseline].res->total_time_us : 0;
+        cli_tab_num(t, baseline >= 0 && r->total_time_us > 0 ? base / r->total_time_us : NAN);
+    }
+    t = cli_doc_table(d, "layers", "per layer (means over steps)");
+    cli_tab_col(t, "plan", -1);
+    cli_tab_col(t, "replica", -1);
+    cli_tab_col(t, "layer", -1);
+    cli_tab_col(t, "max_mean", 4);
+    cli_tab_col(t, "max_mean_worst", 4);
+    cli_tab_col(t, "run_max_mean", 4);
+    cli_tab_col(t, "sglang_bal", 4);
+    cli_tab_col(t, "trtllm_imb", 4);
+    cli_tab_col(t, "idle_gpus", 2);
+    cli_tab_col(t, "gap_lb_rep", 4);
+    cli_tab_col(t, "nvlink_bytes", 0);
+    cli_tab_col(t, "network_bytes", 0);
+    cli_tab_col(t, "layer_us", 2);
+    for (int i = 0; i < n; i++)
+        for (int32_t l = 0; l < ln[i].res->layers; l++) {
+            const mp_sim_layerm *m = &ln[i].res->layer[l];
+            cli_tab_str(t, ln[i].label);
+            cli_tab_str(t, ln[i].pol->name);
+            cli_tab_int(t, l);
+            cli_tab_num(t, m->maxmean);
+            cli_tab_num(t, m->maxmean_max);
+            cli_tab_num(t, m->run_maxmean);
+            cli_tab_num(t, m->sglang_bal);
+            cli_tab_num(t, m->trt_imb);
+            cli_tab_num(t, m->idle_gpus);
+            cli_tab_num(t, m->gap_rep);
+            cli_tab_num(t, m->nvl_bytes);
+            cli_tab_num(t, m->net_bytes);
+            cli_tab_num(t, m->time_us);
+        }
+    t = cli_doc_table(d, "gpus", "per GPU over the run");
+    cli_tab_col(t, "plan", -1);
+    cli_tab_col(t, "replica", -1);
+    cli_tab_col(t, "gpu", -1);
+    cli_tab_col(t, "node", -1);
+    cli_tab_col(t, "rows", -1);
+    cli_tab_col(t, "rows_over_mean", 4);
+    for (int i = 0; i < n; i++) {
+        const mp_sim_result *r = ln[i].res;
+        double tot = 0;
+        for (int32_t g = 0; g < r->gpus; g++) tot += (double)r->gpu_rows[g];
+        for (int32_t g = 0; g < r->gpus; g++) {
+            cli_tab_str(t, ln[i].label);
+            cli_tab_str(t, ln[i].pol->name);
+            cli_tab_int(t, g);
+            cli_tab_int(t, g / (r->gpus / r->nodes));
+            cli_tab_int(t, r->gpu_rows[g]);
+            cli_tab_num(t, tot > 0 ? (double)r->gpu_rows[g] * r->gpus / tot : 0);
+        }
+    }
+    t = cli_doc_table(d, "nodes", "distinct tokens received per node, summed over layers and steps");
+    cli_tab_col(t, "plan", -1);
+    cli_tab_col(t, "replica", -1);
+    cli_tab_col(t, "node", -1);
+    cli_tab_col(t, "tokens", -1);
+    for (int i = 0; i < n; i++)
+        for (int32_t nd = 0; nd < ln[i].res->nodes; nd++) {
+            cli_tab_str(t, ln[i].label);
+            cli_tab_str(t, ln[i].pol->name);
+            cli_tab_int(t, nd);
+            cli_tab_int(t, ln[i].res->node_tokens[nd]);
+        }
+    if (series) {
+        t = cli_doc_table(d, "steps", "per step");
+        const char *cols[] = {"max_mean", "vllm_bal", "sglang_bal", "trtllm_imb", "idle_gpus", "gap_lb_rep",
+                              "tokens_max_mean", "active_max"};
+        cli_tab_col(t, "plan", -1);
+        cli_tab_col(t, "replica", -1);
+        cli_tab_col(t, "step", -1);
+        cli_tab_col(t, "tokens", -1);
+        for (size_t c = 0; c < sizeof cols / sizeof cols[0]; c++) cli_tab_col(t, cols[c], 4);
+        cli_tab_col(t, "nvlink_bytes", 0);
+        cli_tab_col(t, "network_bytes", 0);
+        cli_tab_col(t, "expert_us", 2);
+        cli_tab_col(t, "comm_us", 2);
+        cli_tab_col(t, "step_us", 2);
+        for (int i = 0; i < n; i++)
+            for (int64_t s = 0; s < ln[i].res->steps; s++) {
+                const mp_sim_stepm *m = &ln[i].res->series[s];
+                cli_tab_str(t, ln[i].label);
+                cli_tab_str(t, ln[i].pol->name);
+                cli_tab_int(t, m->step);
+                cli_tab_int(t, m->tokens);
+                double v[] = {m->maxmean, m->vllm_bal, m->sglang_bal, m->trt_imb, m->idle_gpus, m->gap_rep,
+                              m->tokens_maxmean, m->active_max, m->nvl_bytes, m->net_bytes, m->expert_us,
+                              m->comm_us, m->time_us};
+                for (size_t c = 0; c < sizeof v / sizeof v[0]; c++) cli_tab_num(t, v[c]);
+            }
+    }
+    if (traffic) {
+        t = cli_doc_table(d, "traffic", "tokens sent from GPU to GPU (non-zero), over layers and steps");
+        cli_tab_col(t, "plan", -1);
+        cli_tab_col(t, "replica", -1);
+        cli_tab_col(t, "src", -1);
+        cli_tab_col(t, "dst", -1);
+        cli_tab_col(t, "tokens", -1);
+        for (int i = 0; i < n; i++) {
+            const mp_sim_result *r = ln[i].res;
+            if (!r->traffic) continue;
+            for (int32_t a = 0; a < r->gpus; a++)
+                for (int32_t b = 0; b < r->gpus; b++) {
+                    int64_t v = r->traffic[(int64_t)a * r->gpus + b];
+                    if (!v) continue;
+                    cli_tab_str(t, ln[i].label);
+                    cli_tab_str(t, ln[i].pol->name);
+                    cli_tab_int(t, a);
+                    cli_tab_int(t, b);
+                    cli_tab_int(t, v);
+                }
+        }
+    }
+}
+
+static int parse_list(const char *cmd, const char *arg, double *v, int max)
+{
+    int n = 0;
+    const char *p = arg;
+    while (*p) {
+        char buf[64];
+        size_t len = strcspn(p, ",");
+        if (len == 0 || len >= sizeof buf || n == max)
+            return cli_usage_error(cmd, "--sweep-locality wants up to %d values in [0, 1], like 0,0.5,1", max), -1;
+        memcpy(buf, p, len);
+        buf[len] = 0;
+        if (cli_parse_double(cmd, "--sweep-locality", buf, 0, 1, &v[n])) return -1;
+        n++;
+        p += len;
+        if (*p == ',') p++;
+    }
+    if (n == 0) return cli_usage_error(cmd, "--sweep-locality wants at least one value"), -1;
+    return n;
+}
+
+static int plan_maxmean(const mp_plan *p, const mp_loads *ld, double *out, mp_err *err)
+{
+    double *w = mp_plan_expert_loads(p, ld);
+    mp_plan_metrics *m = NULL;
+    if (!w) return mp_err_set(err, MP_ENOMEM, "sim: out of memory");
+    int rc = mp_plan_metrics_compute(&m, p, w, err);
+    free(w);
+    if (rc) return rc;
+    *out = m->mean_max_over_mean;
+    mp_plan_metrics_destroy(m);
+    return 0;
+}
+
+static int run_sweep(const cli_common *c, const char *path, mp_trace_source *ts, const mp_model *m, const mp_loads *ld,
+                     const mp_plan_request *q, const double *loc, int nloc, const mp_sim_opts *so)
+{
+    mp_err err = {0};
+    mp_sweep_result *r;
+    cli_progress pr;
+    cli_progress_init(&pr, c, "sweep");
+    int rc = mp_sweep_locality(&r, &ts->src, m, ld, q, loc, nloc, so, cli_progress_update, &pr, &err);
+    cli_progress_done(&pr);
+    if (rc) return cli_fail(&err);
+    cli_doc *d = cli_doc_create("moeplace.sim.sweep");
+    cli_doc_str(d, "trace", path);
+    cli_doc_str(d, "model", m->name[0] ? m->name : "-");
+    cli_doc_int(d, "gpus", q->topo.gpus);
+    cli_doc_int(d, "nodes", q->topo.nodes);
+    cli_doc_int(d, "slots_per_gpu", q->topo.slots_per_gpu);
+    cli_doc_str(d, "replica", so->policy->name);
+    cli_doc_str(d, "eplb_dominated", r->eplb_dominated ? "yes" : "no");
+    cli_tab *t = cli_doc_table(d, "points", "plans (pareto: no other point has lower max/mean and network bytes)");
+    cli_tab_col(t, "plan", -1);
+    cli_tab_col(t, "locality", 2);
+    cli_tab_col(t, "plan_max_mean", 4);
+    cli_tab_col(t, "sim_max_mean", 4);
+    cli_tab_col(t, "step_max_mean", 4);
+    cli_tab_col(t, "network_bytes", 0);
+    cli_tab_col(t, "nvlink_bytes", 0);
+    cli_tab_col(t, "time_us", 1);
+    cli_tab_col(t, "speedup", 4);
+    cli_tab_col(t, "pareto", -1);
+    cli_tab_col(t, "dominated_by_balanced", -1);
+    for (int i = 0; i < r->n; i++) {
+        const mp_sweep_point *p = &r->pt[i];
+        cli_tab_str(t, p->label);
+        cli_tab_num(t, p->locality >= 0 ? p->locality : NAN);
+        cli_tab_num(t, p->plan_maxmean);
+        cli_tab_num(t, p->maxmean);
+        cli_tab_num(t, p->step_maxmean);
+        cli_tab_num(t, p->net_bytes);
+        cli_tab_num(t, p->nvl_bytes);
+        cli_tab_num(t, p->time_us);
+        cli_tab_num(t, p->speedup > 0 ? p->speedup : NAN);
+        cli_tab_str(t, p->pareto ? "yes" : "no");
+        cli_tab_str(t, p->is_eplb ? (p->dominated ? "yes" : "no") : "-");
+    }
+    rc = cli_doc_emit(d, c);
+    cli_doc_destroy(d);
+    mp_sweep_result_destroy(r);
+    return rc;
+}
+
+int cmd_sim(int argc, char **argv)
+{
+    enum { OPT_SERIES = CLI_OPT_OWN, OPT_TRAFFIC, OPT_NOBASE, OPT_SWEEP, OPT_PSTEPS };
+    static const struct option opts[] = {CLI_COMMON_LONG,
+                                         CLI_SIM_LONG,
+                                         {"series", no_argument, NULL, OPT_SERIES},
+                                         {"traffic", no_argument, NULL, OPT_TRAFFIC},
+                                         {"no-baseline", no_argument, NULL, OPT_NOBASE},
+                                         {"sweep-locality", optional_argument, NULL, OPT_SWEEP},
+                                         {"plan-steps", required_argument, NULL, OPT_PSTEPS},
+                                         {NULL, 0, NULL, 0}};
+    cli_common c;
+    cli_common_init(&c, "sim");
+    cli_sim_flags f;
+    cli_sim_flags_init(&f);
+    int series = 0, traffic = 0, nobase = 0, nloc = 0;
+    double loc[32];
+    int64_t pb = 0, pe = -1;
+    int o;
+    optind = 1;
+    while ((o = getopt_long(argc, argv, CLI_COMMON_SHORT, opts, NULL)) != -1) {
+        int h = cli_common_option(&c, o, optarg);
+        if (h < 0) return -h;
+        if (h) continue;
+        h = cli_sim_option(&f, "sim", o, optarg);
+        if (h < 0) return -h;
+        if (h) continue;
+        switch (o) {
+        case OPT_SERIES: series = 1; break;
+        case OPT_TRAFFIC: traffic = 1; break;
+        case OPT_NOBASE: nobase = 1; break;
+        case OPT_SWEEP:
+            if (optarg) {
+                if ((nloc = parse_list("sim", optarg, loc, 32)) < 0) return CLI_EUSAGE;
+            } else {
+                const double def[7] = {0, 0.5, 0.8, 0.9, 0.95, 0.99, 1};
+                memcpy(loc, def, sizeof def);
+                nloc = 7;
+            }
+            break;
+        case OPT_PSTEPS:
+            if (cli_parse_range("sim", "--plan-steps", optarg, &pb, &pe)) return CLI_EUSAGE;
+            break;
+        default: return cli_usage_error("sim", "unexpected option");
+        }
+    }
+    if (c.help) {
+        fputs(cmd_sim_usage, stdout);
+        return CLI_OK;
+    }
+    if (optind + 1 != argc) return cli_usage_error("sim", "wants exactly one TRACE");
+    if (!nloc && !f.strategy) return cli_usage_error("sim", "give --strategy NAME (or --sweep-locality)");
+    const char *rep = f.replica ? f.replica : "modulo";
+    int all = !strcmp(rep, "all");
+    const mp_policy *pol = all ? NULL : mp_policy_find(rep);
+    if (!all && !pol)
+        return cli_usage_error("sim", "--replica wants modulo, random, static, local, least-loaded or all, not '%s'", rep);
+    if (all && nloc) return cli_usage_error("sim", "--sweep-locality takes one --replica policy, not all");
+    if (f.strategy && !mp_strategy_find(f.strategy))
+        return cli_usage_error("sim", "unknown strategy '%s'", f.strategy);
+    mp_sim_opts so = mp_sim_opts_default();
+    int rc = cli_sim_cost(&f, &so.cost);
+    if (rc) return rc;
+    so.seed = c.seed;
+    so.threads = c.threads;
+    so.keep_series = series;
+    so.policy = pol ? pol : mp_policy_find("modulo");
+
+    const char *path = argv[optind];
+    mp_err err = {0};
+    mp_read_opts ro = cli_read_opts(&c);
+    mp_trace_source *ts = NULL;
+    mp_loads *ld = NULL;
+    mp_plan *plan = NULL, *lin = NULL;
+    lane ln[8];
+    int n = 0, baseline = -1;
+    memset(ln, 0, sizeof ln);
+    if ((rc = mp_trace_source_open(&ts, path, &ro, &err))) return cli_fail(&err);
+    mp_model m = *mp_trace_model(ts->trace);
+    mp_plan_request q;
+    if ((rc = cli_sim_request(&f, "sim", &m, &q))) goto out;
+    /* loads for the plan(s): one reading, then rewind */
+    if ((rc = mp_loads_count(&ld, ts->trace, pb, pe, 0, &err)) || (rc = ts->src.rewind(ts, &err))) {
+        rc = cli_fail(&err);
+        goto out;
+    }
+    if (nloc) {
+        rc = run_sweep(&c, path, ts, &m, ld, &q, loc, nloc, &so);
+        goto out;
+    }
+    if (mp_planner_run(&plan, ld, &q, &err)) {
+        rc = cli_fail(&err);
+        goto out;
+    }
+    double pmm = 0;
+    if (plan_maxmean(plan, ld, &pmm, &err)) {
+        rc = cli_fail(&err);
+        goto out;
+    }
+    for (int i = 0; i < mp_policy_count(); i++) {
+        const mp_policy *p = all ? &mp_policy_table()[i] : pol;
+        snprintf(ln[n].label, sizeof ln[n].label, "%s", plan->strategy);
+        ln[n].plan = plan;
+        ln[n].pol = p;
+        ln[n].plan_maxmean = pmm;
+        n++;
+        if (!all) break;
+    }
+    if (!nobase && strcmp(plan->strategy, "linear") != 0 && m.experts % q.topo.gpus == 0) {
+        mp_plan_request lq = q;
+        lq.strategy = "linear";
+        lq.shared_fusion = 0;
+        lq.topo.slots_per_gpu = m.experts / q.topo.gpus;
+        if (mp_planner_run(&lin, ld, &lq, &err) || plan_maxmean(lin, ld, &ln[n].plan_maxmean, &err)) {
+            rc = cli_fail(&err);
+            goto out;
+        }
+        snprintf(ln[n].label, sizeof ln[n].label, "linear");
+        ln[n].plan = lin;
+        ln[n].pol = mp_policy_find("modulo");
+        baseline = n++;
+    } else if (!nobase && !strcmp(plan->strategy, "linear")) {
+        baseline = 0;
+    }
+    {
+        const mp_plan *plans[8];
+        const mp_policy *pols[8];
+        mp_sim_result *res[8];
+        for (int i = 0; i < n; i++) plans[i] = ln[i].plan, pols[i] = ln[i].pol;
+        cli_progress pr;
+        cli_progress_init(&pr, &c, "sim");
+        rc = mp_sim_run_many(res, &ts->src, &m, plans, pols, n, &so, cli_progress_update, &pr, &err);
+        cli_progress_done(&pr);
+        if (rc) {
+            rc = cli_fail(&err);
+            goto out;
+        }
+        for (int i = 0; i < n; i++) ln[i].res = res[i];
+    }
+    cli_doc *d = cli_doc_create("moeplace.sim");
+    cli_doc_str(d, "trace", path);
+    cli_doc_str(d, "model", m.name[0] ? m.name : "-");
+    cli_doc_str(d, "strategy", plan->strategy);
+    cli_doc_int(d, "gpus", q.topo.gpus);
+    cli_doc_int(d, "nodes", q.topo.nodes);
+    cli_doc_int(d, "slots_per_gpu", q.topo.slots_per_gpu);
+    cli_doc_str(d, "shared_expert", plan->shared_id >= 0 ? "fused" : m.shared > 0 ? "on source GPU" : "none");
+    cli_doc_int(d, "steps", ln[0].res->steps);
+    cli_doc_int(d, "tokens", ln[0].res->tokens);
+    cli_doc_int(d, "assignments", ln[0].res->assignments);
+    cli_doc_str(d, "cost_model", so.cost.name);
+    cli_doc_str(d, "baseline", baseline >= 0 ? "linear" : "none");
+    emit_lanes(d, ln, n, baseline, series, traffic);
+    rc = cli_doc_emit(d, &c);
+    cli_doc_destroy(d);
+out:
+    for (int i = 0; i < n; i++) mp_sim_result_destroy(ln[i].res);
+    mp_plan_destroy(plan);
+    mp_plan_destroy(lin);
+    mp_loads_destroy(ld);
+    mp_trace_source_close(ts);
+    return rc;
+}
