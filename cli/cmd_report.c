@@ -32,6 +32,7 @@ const char cmd_report_usage[] =
     "  --policy NAME       replica selection: modulo, random, static, local, least-loaded\n"
     "  --locality W        balanced's locality weight in [0, 1] (default 0)\n"
     "  --rebalance         also run the online rebalancer (eplb) and plot its series\n"
+    "  --pareto            also run the locality sweep and plot its Pareto front\n"
     "  --interval N        steps between rebalances (default steps/8)\n"
     "  --window N          steps of loads each re-plan sees (default: the interval)\n"
     "  --gen-steps N       default input: steps (default 16)\n"
@@ -56,6 +57,7 @@ enum {
     OPT_POLICY,
     OPT_LOCALITY,
     OPT_REBALANCE,
+    OPT_PARETO,
     OPT_INTERVAL,
     OPT_WINDOW,
     OPT_GEN_STEPS,
@@ -100,7 +102,8 @@ static int print_table(const mp_eval *ev, const char *input, const cli_common *c
 static int write_plans(const mp_eval *ev, const char *dir, mp_err *err)
 {
     char path[4096];
-    snprintf(path, sizeof path, "%s/plans", dir);
+    if (snprintf(path, sizeof path, "%s/plans", dir) >= (int)sizeof path)
+        return mp_err_set(err, MP_EIO, "%s: path too long", dir);
     if (mkdir(path, 0777)) return mp_err_set(err, MP_EIO, "%s: cannot create", path);
     for (int i = 0; i < ev->n; i++) {
         mp_plan_info info;
@@ -108,7 +111,8 @@ static int write_plans(const mp_eval *ev, const char *dir, mp_err *err)
         info.locality = ev->setup.locality;
         info.metrics = ev->r[i].pm;
         info.moved_experts = -1;
-        snprintf(path, sizeof path, "%s/plans/%s.json", dir, ev->r[i].entry.name);
+        if (snprintf(path, sizeof path, "%s/plans/%s.json", dir, ev->r[i].entry.name) >= (int)sizeof path)
+            return mp_err_set(err, MP_EIO, "%s: path too long", dir);
         int rc = mp_plan_write_json(ev->r[i].plan, &info, path, err);
         if (rc) return rc;
     }
@@ -118,7 +122,7 @@ static int write_plans(const mp_eval *ev, const char *dir, mp_err *err)
 typedef struct args {
     cli_common c;
     const char *trace;
-    int use_default, rebalance, no_plots, html;
+    int use_default, rebalance, pareto, no_plots, html;
     int64_t interval, window, gen_steps, gen_tokens;
     const char *gen_skew, *gnuplot, *strategies;
     mp_eval_setup setup;
@@ -135,6 +139,7 @@ static int parse(args *a, int argc, char **argv)
                                           {"policy", required_argument, NULL, OPT_POLICY},
                                           {"locality", required_argument, NULL, OPT_LOCALITY},
                                           {"rebalance", no_argument, NULL, OPT_REBALANCE},
+                                          {"pareto", no_argument, NULL, OPT_PARETO},
                                           {"interval", required_argument, NULL, OPT_INTERVAL},
                                           {"window", required_argument, NULL, OPT_WINDOW},
                                           {"gen-steps", required_argument, NULL, OPT_GEN_STEPS},
@@ -172,6 +177,7 @@ static int parse(args *a, int argc, char **argv)
             a->setup.locality = w;
             break;
         case OPT_REBALANCE: a->rebalance = 1; break;
+        case OPT_PARETO: a->pareto = 1; break;
         case OPT_INTERVAL:
             if (cli_parse_i64(cmd, "--interval", optarg, 1, (int64_t)1 << 40, &n)) return CLI_EUSAGE;
             a->interval = n;
@@ -241,7 +247,9 @@ int cmd_report(int argc, char **argv)
     char input[512];
     if (a.trace) {
         mp_read_opts ro = cli_read_opts(&a.c);
-        if (mp_trace_source_open(&ts, a.trace, &ro, &src, &model, &err)) return cli_fail(&err);
+        if (mp_trace_source_open(&ts, a.trace, &ro, &err)) return cli_fail(&err);
+        src = ts->src;
+        model = *mp_trace_model(ts->trace);
         snprintf(input, sizeof input, "%s", a.trace);
     } else {
         mp_gen_opts go;
@@ -264,10 +272,12 @@ int cmd_report(int argc, char **argv)
     }
     const char *dir = a.c.output ? a.c.output : "moeplace-report";
     char tmp[4096];
+    if (strlen(dir) > 3000) return cli_usage_error("report", "-o: path too long");
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", dir, (long)getpid());
 
     mp_eval *ev = NULL;
     mp_rebalance_result *rb = NULL;
+    mp_sweep_result *sw = NULL;
     cli_progress pr;
     cli_progress_init(&pr, &a.c, "report: replaying");
     rc = mp_eval_run(&ev, &a.setup, &src, &model, a.c.threads, NULL, cli_progress_update, &pr, &err);
@@ -277,10 +287,16 @@ int cmd_report(int argc, char **argv)
         pr.label = "report: rebalancing";
         rc = mp_eval_rebalance(&rb, ev, "eplb", iv, win, &src, a.c.threads, cli_progress_update, &pr, &err);
     }
+    if (!rc && a.pareto) {
+        pr.label = "report: locality sweep";
+        rc = mp_eval_sweep(&sw, ev, &src, a.c.threads, cli_progress_update, &pr, &err);
+    }
     cli_progress_done(&pr);
     mp_trace_source_close(ts);
     mp_gen_source_close(gs);
     if (rc) {
+        mp_rebalance_result_destroy(rb);
+        mp_sweep_result_destroy(sw);
         mp_eval_destroy(ev);
         return cli_fail(&err);
     }
@@ -292,7 +308,7 @@ int cmd_report(int argc, char **argv)
         gnuplot = a.gnuplot;
     else if (report_find_gnuplot(gp, sizeof gp) == 0)
         gnuplot = gp;
-    report_ctx r = {ev, tmp, input, gnuplot, 0, a.html, rb, "eplb"};
+    report_ctx r = {ev, tmp, input, gnuplot, 0, a.html, rb, "eplb", sw};
     if (mkdir(tmp, 0777) != 0) {
         fprintf(stderr, "moeplace: %s: cannot create the report folder\n", tmp);
         status = CLI_EDATA;
@@ -320,6 +336,7 @@ fail:
     status = cli_fail(&err);
 out:
     mp_rebalance_result_destroy(rb);
+    mp_sweep_result_destroy(sw);
     mp_eval_destroy(ev);
     return status;
 }

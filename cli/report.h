@@ -22,6 +22,7 @@ typedef struct report_ctx {
     int html;              /* also write report.html                          */
     const mp_rebalance_result *rb; /* or NULL                               */
     const char *rb_strategy;
+    const mp_sweep_result *sweep;  /* or NULL                              */
 } report_ctx;
 
 /* The plot names in the order the report shows them; *n gets the count. */

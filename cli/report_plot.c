@@ -13,9 +13,17 @@
 #include "cli/report.h"
 #include "traces/mp_file.h"
 
-enum { PL_TIME = 0, PL_LAYERS, PL_STEPS, PL_SORTED, PL_FIXED };
+enum { PL_TIME = 0, PL_LAYERS, PL_STEPS, PL_SORTED, PL_PARETO, PL_FIXED };
 
-int report_plot_count(const report_ctx *r) { return PL_FIXED + r->ev->n; }
+int report_plot_count(const report_ctx *r) { return PL_FIXED - (r->sweep ? 0 : 1) + r->ev->n; }
+
+/* plot i's kind: one of PL_* below PL_FIXED, or PL_FIXED + the heatmap's entry */
+static int plot_kind(const report_ctx *r, int i)
+{
+    if (i < PL_PARETO) return i;
+    if (r->sweep) return i;
+    return i + 1;
+}
 
 static void safe_name(const char *in, char *out, size_t cap)
 {
@@ -35,7 +43,9 @@ void report_plot_name(const report_ctx *r, int i, char *stem, size_t cap, const 
         {"max_mean_layers", "Max/mean GPU load per MoE layer (plan on the summed loads)"},
         {"imbalance_steps", "Imbalance over steps (replay, max/mean GPU rows)"},
         {"expert_loads", "Sorted expert loads per layer group (log scale)"},
+        {"locality_pareto", "Locality sweep: balance against inter-node traffic (Pareto front)"},
     };
+    i = plot_kind(r, i);
     if (i < PL_FIXED) {
         snprintf(stem, cap, "%s", fixed[i][0]);
         *caption = fixed[i][1];
@@ -134,6 +144,30 @@ static int write_data(const report_ctx *r, mp_err *err)
         if ((rc = out_close(&o, 0, err))) return rc;
     }
 
+    if (r->sweep) {
+        if ((rc = out_open(&o, r, "data/pareto.dat", err))) return rc;
+        fprintf(o.fp, "# label plan_max_mean net_MB_per_step pareto (sorted by network bytes)\n");
+        int n = r->sweep->n;
+        int *ord = malloc((size_t)(n > 0 ? n : 1) * sizeof *ord);
+        if (!ord) return out_close(&o, mp_err_set(err, MP_ENOMEM, "report: out of memory"), err);
+        for (int i = 0; i < n; i++) ord[i] = i;
+        for (int i = 1; i < n; i++) /* insertion sort: by bytes, then index (a total order) */
+            for (int j = i; j > 0; j--) {
+                const mp_sweep_point *a = &r->sweep->pt[ord[j - 1]], *b = &r->sweep->pt[ord[j]];
+                if (a->net_bytes < b->net_bytes || (a->net_bytes == b->net_bytes && ord[j - 1] < ord[j])) break;
+                int t = ord[j];
+                ord[j] = ord[j - 1];
+                ord[j - 1] = t;
+            }
+        double steps = ev->steps > 0 ? (double)ev->steps : 1;
+        for (int i = 0; i < n; i++) {
+            const mp_sweep_point *p = &r->sweep->pt[ord[i]];
+            fprintf(o.fp, "\"%s\" %.6f %.4f %d\n", p->label, p->plan_maxmean, p->net_bytes / steps / 1e6, p->pareto);
+        }
+        free(ord);
+        if ((rc = out_close(&o, 0, err))) return rc;
+    }
+
     /* sorted loads / layer mean, averaged over the layers of each group */
     double *acc = calloc((size_t)REPORT_LAYER_GROUPS * E, sizeof *acc);
     double *row = malloc((size_t)E * sizeof *row);
@@ -197,8 +231,9 @@ static int write_data(const report_ctx *r, mp_err *err)
 static void body(FILE *fp, const report_ctx *r, int i, double heat_max, double bound)
 {
     const mp_eval *ev = r->ev;
+    i = plot_kind(r, i);
     int n = ev->n;
-    fprintf(fp, "reset\nset datafile missing '?'\nset grid\nset key outside right top\n");
+    fprintf(fp, "reset\nset termoption noenhanced\nset datafile missing '?'\nset grid\nset key below\n");
     switch (i) {
     case PL_TIME:
         fprintf(fp,
@@ -223,7 +258,8 @@ static void body(FILE *fp, const report_ctx *r, int i, double heat_max, double b
         fprintf(fp,
                 "set title 'Imbalance over steps (replay of every token)'\n"
                 "set xlabel 'step (forward pass)'\nset ylabel 'max / mean GPU rows (ratio)'\n"
-                "set key autotitle columnhead\n");
+                "set key autotitle columnhead\nset xtics %lld\n",
+                (long long)(ev->steps >= 10 ? ev->steps / 10 : 1));
         if (r->rb)
             fprintf(fp,
                     "plot for [i=2:%d] 'data/steps.dat' using 1:i with lines lw 1.5, \\\n"
@@ -241,15 +277,31 @@ static void body(FILE *fp, const report_ctx *r, int i, double heat_max, double b
                 "set logscale y\nset key autotitle columnhead\n"
                 "plot for [i=2:*] 'data/sorted.dat' using 1:i with lines lw 2\n");
         break;
+    case PL_PARETO:
+        /* labels spread vertically in turn so that neighbours do not overwrite each other */
+        for (int k = 0; k < r->sweep->n; k++) {
+            const mp_sweep_point *p = &r->sweep->pt[k];
+            fprintf(fp, "set label %d '%s' at %.4f,%.6f offset char 1,char %.1f font ',9'\n", k + 1, p->label,
+                    p->net_bytes / (ev->steps > 0 ? (double)ev->steps : 1) / 1e6, p->plan_maxmean,
+                    1.2 * (k % 4) - 1.8);
+        }
+        fprintf(fp,
+                "set title 'Locality sweep: balance against inter-node traffic (balanced at W = 0..1, EPLB)'\n"
+                "set xlabel 'network dispatch per step (MB)'\nset ylabel 'plan max/mean GPU load (ratio)'\nset offsets graph 0.05, graph 0.2, graph 0.1, graph 0.1\n"
+                "plot 'data/pareto.dat' using 3:2 with points pt 7 ps 1.5 lc rgb '#4477aa' title 'plans', \\\n"
+                "     'data/pareto.dat' using ($4 > 0 ? $3 : 1/0):2 with linespoints pt 6 ps 2.5 lw 2 "
+                "lc rgb '#cc3311' title 'Pareto front', \\\n"
+                "     'data/pareto.dat' using 3:2:(0) with points pt 7 ps 0 notitle\n");
+        break;
     default: {
         int k = i - PL_FIXED;
         fprintf(fp,
                 "set title 'GPU load per MoE layer: %s (%d slots per GPU)'\n"
                 "set xlabel 'GPU'\nset ylabel 'MoE layer'\nset cblabel 'GPU load / layer mean load'\n"
-                "set palette defined (0 '#2166ac', 1 '#f7f7f7', 2 '#b2182b')\nset cbrange [0:%.3f]\n"
+                "set palette defined (0 '#2166ac', 1 '#f7f7f7', %.3f '#b2182b')\nset cbrange [0:%.3f]\n"
                 "set xrange [-0.5:%d.5]\nset yrange [-0.5:%d.5]\nunset grid\n"
                 "plot 'data/heat_%d.dat' matrix with image notitle\n",
-                ev->r[k].entry.name, ev->r[k].plan->topo.slots_per_gpu, heat_max, ev->setup.gpus - 1,
+                ev->r[k].entry.name, ev->r[k].plan->topo.slots_per_gpu, heat_max, heat_max, ev->setup.gpus - 1,
                 ev->model.layers - 1, k);
         break;
     }

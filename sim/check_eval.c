@@ -250,61 +250,6 @@ done:
     return 0;
 }
 
-/* ---- a trace file as a piece source ---- */
-
-struct mp_trace_source {
-    char *path;
-    mp_read_opts ro;
-    mp_trace *t;
-};
-
-static int ts_next(void *ctx, mp_step *piece, mp_err *err)
-{
-    mp_trace_source *s = ctx;
-    return mp_trace_next(s->t, piece, err);
-}
-
-static int ts_rewind(void *ctx, mp_err *err)
-{
-    mp_trace_source *s = ctx;
-    mp_trace_close(s->t);
-    s->t = NULL;
-    return mp_trace_open(&s->t, s->path, &s->ro, err);
-}
-
-int mp_trace_source_open(mp_trace_source **out, const char *path, const mp_read_opts *ro, mp_piece_source *src,
-                         mp_model *model, mp_err *err)
-{
-    *out = NULL;
-    mp_trace_source *s = calloc(1, sizeof *s);
-    size_t n = strlen(path);
-    if (!s || !(s->path = malloc(n + 1))) {
-        free(s);
-        return mp_err_set(err, MP_ENOMEM, "%s: out of memory", path);
-    }
-    memcpy(s->path, path, n + 1);
-    if (ro) s->ro = *ro;
-    int rc = mp_trace_open(&s->t, path, ro, err);
-    if (rc) {
-        mp_trace_source_close(s);
-        return rc;
-    }
-    *model = *mp_trace_model(s->t);
-    src->ctx = s;
-    src->next = ts_next;
-    src->rewind = ts_rewind;
-    *out = s;
-    return 0;
-}
-
-void mp_trace_source_close(mp_trace_source *s)
-{
-    if (!s) return;
-    mp_trace_close(s->t);
-    free(s->path);
-    free(s);
-}
-
 /* ---- a generated trace as a piece source ---- */
 
 struct mp_gen_source {
@@ -410,4 +355,28 @@ int mp_eval_rebalance(mp_rebalance_result **out, const mp_eval *ev, const char *
     int rc = src->rewind(src->ctx, err);
     if (rc) return rc;
     return mp_rebalance_run(out, src, &ev->model, &o, progress, pctx, err);
+}
+
+int mp_eval_sweep(mp_sweep_result **out, const mp_eval *ev, const mp_piece_source *src, int threads,
+                  mp_progress_fn progress, void *pctx, mp_err *err)
+{
+    *out = NULL;
+    int64_t items = ev->model.experts + (int64_t)ev->setup.redundant;
+    if (items % ev->setup.gpus)
+        return mp_err_set(err, MP_EINVAL, "sweep: %lld slots do not split over %d GPUs", (long long)items,
+                          ev->setup.gpus);
+    mp_plan_request base;
+    memset(&base, 0, sizeof base);
+    base.strategy = "balanced";
+    base.topo.gpus = ev->setup.gpus;
+    base.topo.nodes = ev->setup.nodes;
+    base.topo.slots_per_gpu = (int32_t)(items / ev->setup.gpus);
+    static const double loc[] = {0, 0.25, 0.5, 0.75, 1};
+    mp_sim_opts so = mp_sim_opts_default();
+    so.policy = mp_policy_find(ev->setup.policy);
+    so.seed = ev->setup.seed;
+    so.threads = threads;
+    int rc = src->rewind(src->ctx, err);
+    if (rc) return rc;
+    return mp_sweep_locality(out, src, &ev->model, ev->loads, &base, loc, 5, &so, progress, pctx, err);
 }

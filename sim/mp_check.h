@@ -35,6 +35,7 @@
 #include "planner/mp_planner.h"
 #include "sim/mp_rebalance.h"
 #include "sim/mp_sim.h"
+#include "sim/mp_sweep.h"
 #include "traces/mp_error.h"
 #include "traces/mp_loads.h"
 
@@ -139,12 +140,13 @@ int mp_eval_rebalance(mp_rebalance_result **out, const mp_eval *ev, const char *
                       int64_t window, const mp_piece_source *src, int threads, mp_progress_fn progress, void *pctx,
                       mp_err *err);
 
-/* A piece source over a trace file (rewind reopens it).  Memory: *out is
- * freed with mp_trace_source_close, which also closes the trace. */
-typedef struct mp_trace_source mp_trace_source;
-int mp_trace_source_open(mp_trace_source **out, const char *path, const mp_read_opts *ro, mp_piece_source *src,
-                         mp_model *model, mp_err *err);
-void mp_trace_source_close(mp_trace_source *t);
+/* The locality sweep (sim/mp_sweep.h) for the evaluation's trace and setup
+ * (redundant slots as set up) at localities 0, 0.25, 0.5, 0.75 and 1.  *out
+ * is freed with mp_sweep_result_destroy. */
+int mp_eval_sweep(mp_sweep_result **out, const mp_eval *ev, const mp_piece_source *src, int threads,
+                  mp_progress_fn progress, void *pctx, mp_err *err);
+
+/* Trace files as piece sources: mp_trace_source_open (sim/mp_sweep.h). */
 
 /* A piece source over a synthetic trace (traces/mp_gen.h): steps are
  * generated again on rewind, identically.  Memory: freed with
