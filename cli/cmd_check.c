@@ -94,12 +94,12 @@ static int print_diff(const mp_check_diff *d, const mp_eval *ev, const char *tra
     return rc;
 }
 
-/* the folder of a path ("." when none), into buf */
+/* the folder of a path ("" when none), into buf */
 static void dir_of(const char *path, char *buf, size_t cap)
 {
     const char *s = strrchr(path, '/');
     if (!s)
-        snprintf(buf, cap, ".");
+        snprintf(buf, cap, "%s", "");
     else if (s == path)
         snprintf(buf, cap, "/");
     else

@@ -149,8 +149,8 @@ static int make_plan(mp_eval *ev, mp_eval_result *r, const char *base_dir, mp_er
     const mp_strategy *st = mp_strategy_find(r->entry.strategy);
     int64_t items = ev->model.experts + (st->redundant ? (int64_t)s->redundant : 0);
     if (items % s->gpus)
-        return mp_err_set(err, MP_EINVAL, "eval: %s: %lld slots do not split over %d GPUs", st->name,
-                          (long long)items, s->gpus);
+        return mp_err_set(err, MP_EINVAL, "%s: %d experts + %d redundant slots = %lld slots do not split over %d GPUs",
+                          st->name, ev->model.experts, st->redundant ? s->redundant : 0, (long long)items, s->gpus);
     mp_plan_request req;
     memset(&req, 0, sizeof req);
     req.strategy = st->name;
