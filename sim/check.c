@@ -39,6 +39,10 @@ static int get_name(const mp__json *v, char *dst, size_t cap, const char *key, c
     if (n == 0 || n >= cap)
         return mp_err_set(err, MP_ERANGE, "%s: offset %zu: \"%s\" is empty or longer than %zu bytes", what, v->offset,
                           key, cap - 1);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)v->str[i] < 0x20 || v->str[i] == 0x7f)
+            return mp_err_set(err, MP_ERANGE, "%s: offset %zu: \"%s\" holds a control character", what, v->offset,
+                              key);
     memcpy(dst, v->str, n + 1);
     return 0;
 }
