@@ -119,6 +119,19 @@ static int write_plans(const mp_eval *ev, const char *dir, mp_err *err)
     return 0;
 }
 
+/* progress over both passes when the step count is known in advance */
+typedef struct steps_progress {
+    cli_progress bar;
+    int64_t steps; /* 0: unknown */
+} steps_progress;
+
+static void steps_update(void *ctx, int64_t done, int64_t total)
+{
+    steps_progress *p = ctx;
+    if (total < 0 && p->steps > 0) total = 2 * p->steps;
+    cli_progress_update(&p->bar, done, total);
+}
+
 typedef struct args {
     cli_common c;
     const char *trace;
@@ -245,11 +258,14 @@ int cmd_report(int argc, char **argv)
     mp_trace_source *ts = NULL;
     mp_gen_source *gs = NULL;
     char input[512];
+    steps_progress pr;
+    pr.steps = 0;
     if (a.trace) {
         mp_read_opts ro = cli_read_opts(&a.c);
         if (mp_trace_source_open(&ts, a.trace, &ro, &err)) return cli_fail(&err);
         src = ts->src;
         model = *mp_trace_model(ts->trace);
+        pr.steps = mp_trace_get_info(ts->trace).steps;
         snprintf(input, sizeof input, "%s", a.trace);
     } else {
         mp_gen_opts go;
@@ -266,6 +282,7 @@ int cmd_report(int argc, char **argv)
         char skew[64];
         mp_skew_format(&go.skew, skew, sizeof skew);
         if (mp_gen_source_open(&gs, &go, &src, &model, &err)) return cli_fail(&err);
+        pr.steps = go.steps;
         snprintf(input, sizeof input, "generated %s trace (skew %s, %lld steps x %lld tokens, seed %llu)",
                  model.name, skew, (long long)go.steps, (long long)go.tokens_per_step,
                  (unsigned long long)go.seed);
@@ -278,20 +295,19 @@ int cmd_report(int argc, char **argv)
     mp_eval *ev = NULL;
     mp_rebalance_result *rb = NULL;
     mp_sweep_result *sw = NULL;
-    cli_progress pr;
-    cli_progress_init(&pr, &a.c, "report: replaying");
-    rc = mp_eval_run(&ev, &a.setup, &src, &model, a.c.threads, NULL, cli_progress_update, &pr, &err);
+    cli_progress_init(&pr.bar, &a.c, "report: replaying");
+    rc = mp_eval_run(&ev, &a.setup, &src, &model, a.c.threads, NULL, steps_update, &pr, &err);
     if (!rc && a.rebalance) {
         int64_t iv = a.interval ? a.interval : (ev->steps >= 8 ? ev->steps / 8 : 1);
         int64_t win = a.window ? a.window : iv;
-        pr.label = "report: rebalancing";
-        rc = mp_eval_rebalance(&rb, ev, "eplb", iv, win, &src, a.c.threads, cli_progress_update, &pr, &err);
+        pr.bar.label = "report: rebalancing";
+        rc = mp_eval_rebalance(&rb, ev, "eplb", iv, win, &src, a.c.threads, cli_progress_update, &pr.bar, &err);
     }
     if (!rc && a.pareto) {
-        pr.label = "report: locality sweep";
-        rc = mp_eval_sweep(&sw, ev, &src, a.c.threads, cli_progress_update, &pr, &err);
+        pr.bar.label = "report: locality sweep";
+        rc = mp_eval_sweep(&sw, ev, &src, a.c.threads, cli_progress_update, &pr.bar, &err);
     }
-    cli_progress_done(&pr);
+    cli_progress_done(&pr.bar);
     mp_trace_source_close(ts);
     mp_gen_source_close(gs);
     if (rc) {
