@@ -15,7 +15,7 @@ typedef struct emit {
     FILE *fp;
     int html;
     const report_ctx *r;
-    int cols, row; /* table being written */
+    int cols, row, numeric; /* table being written */
 } emit;
 
 static void esc(emit *e, const char *s)
@@ -93,10 +93,12 @@ static void item(emit *e, const char *fmt, ...)
     }
 }
 
-static void table_begin(emit *e, int cols, const char *const *head)
+/* numeric: columns after the first are right-aligned */
+static void table_begin(emit *e, int cols, const char *const *head, int numeric)
 {
     e->cols = cols;
     e->row = 0;
+    e->numeric = numeric;
     if (e->html) {
         fputs("<table>\n<tr>", e->fp);
         for (int i = 0; i < cols; i++) {
@@ -113,7 +115,7 @@ static void table_begin(emit *e, int cols, const char *const *head)
             fputs(" |", e->fp);
         }
         fputs("\n|", e->fp);
-        for (int i = 0; i < cols; i++) fputs(i ? "---:|" : "---|", e->fp);
+        for (int i = 0; i < cols; i++) fputs(i && numeric ? "---:|" : "---|", e->fp);
         fputc('\n', e->fp);
     }
 }
@@ -127,7 +129,7 @@ static void cell(emit *e, int col, const char *fmt, ...)
     va_end(ap);
     if (e->html) {
         if (col == 0) fputs("<tr>", e->fp);
-        fputs(col ? "<td class=n>" : "<td>", e->fp);
+        fputs(col && e->numeric ? "<td class=n>" : "<td>", e->fp);
         esc(e, buf);
         fputs("</td>", e->fp);
         if (col == e->cols - 1) fputs("</tr>\n", e->fp);
@@ -182,7 +184,7 @@ static void document(emit *e)
 
     heading(e, 2, "Setup");
     static const char *const kv[2] = {"item", "value"};
-    table_begin(e, 2, kv);
+    table_begin(e, 2, kv, 0);
     cell(e, 0, "input"), cell(e, 1, "%s", r->input);
     cell(e, 0, "model"), cell(e, 1, "%s: %d MoE layers, %d experts, top-%d, %d groups (top-%d), %d shared",
                               m->name[0] ? m->name : "-", m->layers, m->experts, m->top_k, m->groups, m->topk_group,
@@ -200,7 +202,7 @@ static void document(emit *e)
     heading(e, 2, "Headline");
     static const char *const hh[] = {"strategy", "slots/GPU", "plan max/mean", "worst layer", "replay max/mean",
                                      "p99", "vLLM bal.", "step time (us)", "vs best", "net MB/step"};
-    table_begin(e, 10, hh);
+    table_begin(e, 10, hh, 1);
     for (int i = 0; i < ev->n; i++) {
         const mp_eval_result *x = &ev->r[i];
         cell(e, 0, "%s%s", x->entry.name, i == ev->best ? " (best)" : "");
@@ -226,13 +228,14 @@ static void document(emit *e)
     }
     para(e, "Deploy **%s** (plan file plans/%s.json): its predicted step time is the lowest, %.1f us.",
          b->entry.name, b->entry.name, b->metric[MP_M_STEP_US]);
-    if (second >= 0)
+    if (second >= 0 && second != lin)
         item(e, "%.1f%% faster than the runner-up, %s (%.1f us).",
              -pct(b->metric[MP_M_STEP_US], ev->r[second].metric[MP_M_STEP_US]), ev->r[second].entry.name,
              ev->r[second].metric[MP_M_STEP_US]);
     if (lin >= 0 && lin != ev->best)
-        item(e, "%.1f%% faster than linear placement, the engines' default (%.1f us); replay max/mean %.3f instead of %.3f.",
-             -pct(b->metric[MP_M_STEP_US], ev->r[lin].metric[MP_M_STEP_US]), ev->r[lin].metric[MP_M_STEP_US],
+        item(e, "%.1f%% faster than linear placement, the engines' default%s (%.1f us); replay max/mean %.3f instead of %.3f.",
+             -pct(b->metric[MP_M_STEP_US], ev->r[lin].metric[MP_M_STEP_US]), lin == second ? " and the runner-up" : "",
+             ev->r[lin].metric[MP_M_STEP_US],
              b->metric[MP_M_SIM_MAXMEAN], ev->r[lin].metric[MP_M_SIM_MAXMEAN]);
     item(e, "Busiest GPU carries %.3fx the mean load on average over steps (p99 %.3fx); worst layer %d at %.3fx.",
          b->metric[MP_M_SIM_MAXMEAN], b->metric[MP_M_SIM_MAXMEAN_P99], b->pm->worst_layer,
@@ -250,7 +253,7 @@ static void document(emit *e)
                 "considered, %.1f MB of expert weights moved (%.2f ms of transfer).",
              r->rb_strategy, (long long)rb->applied, (long long)rb->nevents, rb->moved_bytes / 1e6, rb->transfer_ms);
         static const char *const rh[] = {"regime", "replay max/mean", "p99", "step time (us)"};
-        table_begin(e, 4, rh);
+        table_begin(e, 4, rh, 1);
         static const char *const nm[MP_REGIMES] = {"static", "online", "oracle"};
         for (int g = 0; g < MP_REGIMES; g++) {
             const mp_sim_result *x = rb->regime[g];
@@ -283,7 +286,7 @@ static void document(emit *e)
     const char *lh[MP_EVAL_ENTRIES_MAX + 1];
     lh[0] = "layer";
     for (int i = 0; i < ev->n; i++) lh[i + 1] = ev->r[i].entry.name;
-    table_begin(e, ev->n + 1, lh);
+    table_begin(e, ev->n + 1, lh, 1);
     for (int32_t l = 0; l < m->layers; l++) {
         cell(e, 0, "%d", l);
         for (int i = 0; i < ev->n; i++) cell(e, i + 1, "%.3f", ev->r[i].pm->max_over_mean[l]);
@@ -301,7 +304,7 @@ static int write_one(const report_ctx *r, int html, mp_err *err)
     mp_ofile *f;
     int rc = mp_ofile_open(&f, path, err);
     if (rc) return rc;
-    emit e = {mp_ofile_stream(f), html, r, 0, 0};
+    emit e = {mp_ofile_stream(f), html, r, 0, 0, 0};
     if (html)
         fputs("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>moeplace report</title>\n<style>\n"
               "body{font-family:sans-serif;max-width:1150px;margin:2em auto;color:#222}\n"
