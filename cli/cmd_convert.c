@@ -103,6 +103,8 @@ int cmd_convert(int argc, char **argv)
         mp_loads_destroy(l);
         return rc ? cli_fail(&err) : CLI_OK;
     }
+    if (weights && inf != MP_FMT_NPY && of != MP_FMT_NPY)
+        return cli_usage_error("convert", "--weights is for .npy input or output");
     if (of == MP_FMT_NPY && weights) wo.weights_path = weights;
     else if (weights) ro.weights_path = weights;
     mp_trace *t;

@@ -106,6 +106,7 @@ int cmd_info(int argc, char **argv)
     if (optind + 1 != argc) return cli_usage_error("info", "wants exactly one FILE");
     const char *path = argv[optind];
     mp_format f = c.in_format != MP_FMT_AUTO ? c.in_format : mp_format_from_path(path);
+    if (weights && f != MP_FMT_NPY) return cli_usage_error("info", "--weights is for .npy input");
     if (f == MP_FMT_JSON) return info_loads(path, &c);
 
     mp_err err = {0};

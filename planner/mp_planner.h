@@ -30,6 +30,8 @@ typedef struct mp_strategy_input {
     int32_t groups;      /* G expert groups of E/G consecutive ids (1: none)   */
     mp_topology topo;    /* P, N, S; R = P * S >= E                            */
     double locality;     /* --locality W in [0, 1] (balanced)                  */
+    int32_t fixed;       /* the last `fixed` items keep exactly one replica    */
+                         /* (the fused shared expert's copies); 0: none        */
 } mp_strategy_input;
 
 /* Fills phy2log [L][R] (every entry in 0..E-1, every expert at least once).
@@ -78,8 +80,8 @@ typedef struct mp_plan_request {
 
 /* Plans the summed loads (all steps of `loads` are summed) with the request's
  * strategy.  With shared fusion the plan has E + 1 logical experts, the last
- * being the shared one with load (sum of routed load) / top_k, and at least N
- * replicas.  *out gets the plan (model copied from the loads).  Returns 0 or a
+ * being the shared one with load (sum of routed load) / top_k, and exactly N
+ * replicas on N different GPUs.  *out gets the plan (model copied from the loads).  Returns 0 or a
  * negative MP_E* code (MP_EINVAL for bad requests, MP_ENOTFOUND for an
  * unknown strategy). */
 int mp_planner_run(mp_plan **out, const mp_loads *loads, const mp_plan_request *req, mp_err *err);

@@ -2,7 +2,7 @@
  * packing, the two building blocks EPLB and balanced share. */
 #include <stdlib.h>
 
-#include "planner/mp_planner.h"
+#include "planner/mp__planner.h"
 
 /* Heap order for D'Hondt: larger w/cnt first, lower index on ties. */
 static int above(const double *w, const int32_t *cnt, int32_t a, int32_t b)
@@ -27,12 +27,18 @@ static void sift_down(int32_t *h, int32_t n, int32_t i, const double *w, const i
 
 int mp_dhondt(const double *w, int32_t E, int32_t R, int32_t cap, int32_t *cnt, int32_t *extra)
 {
+    return mp__dhondt_fixed(w, E, R, cap, 0, cnt, extra);
+}
+
+int mp__dhondt_fixed(const double *w, int32_t E, int32_t R, int32_t cap, int32_t nfixed, int32_t *cnt, int32_t *extra)
+{
+    int32_t Ev = E - nfixed; /* experts that may get replicas */
     for (int32_t e = 0; e < E; e++) cnt[e] = 1;
     if (R <= E) return 0;
     int32_t *h = malloc((size_t)E * sizeof *h);
     if (!h) return MP_ENOMEM;
     int32_t n = 0;
-    for (int32_t e = 0; e < E; e++)
+    for (int32_t e = 0; e < Ev; e++)
         if (cap <= 0 || cnt[e] < cap) h[n++] = e;
     for (int32_t i = n / 2 - 1; i >= 0; i--) sift_down(h, n, i, w, cnt);
     for (int32_t k = 0; k < R - E; k++) {
@@ -40,7 +46,7 @@ int mp_dhondt(const double *w, int32_t E, int32_t R, int32_t cap, int32_t *cnt, 
             free(h);
             for (int32_t j = k; j < R - E; j++) {
                 int32_t best = 0;
-                for (int32_t e = 1; e < E; e++)
+                for (int32_t e = 1; e < Ev; e++)
                     if (above(w, cnt, e, best)) best = e;
                 cnt[best]++;
                 if (extra) extra[j] = best;

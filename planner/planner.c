@@ -81,12 +81,13 @@ int mp_planner_run(mp_plan **out, const mp_loads *loads, const mp_plan_request *
     for (int64_t e = 0; e < items; e++) ident[e] = e < E ? (int32_t)e : E;
     for (int64_t i = 0; i < (int64_t)L * items; i++)
         if (!isfinite(items_w[i]) || items_w[i] < 0) {
+            double bad = items_w[i];
             free(w), free(items_w), free(ident);
             mp_plan_destroy(p);
             return mp_err_set(err, MP_ERANGE, "plan: load of layer %lld expert %lld is %g", (long long)(i / items),
-                              (long long)(i % items), items_w[i]);
+                              (long long)(i % items), bad);
         }
-    mp_strategy_input in = {L, (int32_t)items, items_w, F > 0 ? ident : NULL, G, req->topo, req->locality};
+    mp_strategy_input in = {L, (int32_t)items, items_w, F > 0 ? ident : NULL, G, req->topo, req->locality, F};
     rc = st->run(&in, p->phy2log, err);
     if (!rc && F > 0)
         for (int64_t i = 0; i < (int64_t)L * R; i++)

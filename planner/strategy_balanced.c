@@ -2,20 +2,26 @@
  *
  * Per layer (E experts, m GPUs x s slots):
  *  1. replica counts by D'Hondt, capped at m so that no GPU needs two copies;
- *  2. greedy packing in EPLB's order (heaviest replica first to the lightest
- *     GPU with room), skipping GPUs that already hold the expert;
+ *  2. balanced largest differencing (Karmarkar-Karp with exactly s items
+ *     per GPU), duplicates swapped away (EPLB-order greedy that skips GPUs
+ *     holding the expert if that fails);
  *  3. exchange search: swap a replica of the heaviest GPU with a lighter one
- *     of another GPU while that lowers the pair's maximum (every swap lowers
- *     the sum of squared GPU loads, so it ends);
- *  4. joint replica counts: give an expert of the heaviest GPU one more
- *     replica, taken from the expert that loses least by having one fewer,
- *     placed in that expert's freed slot; keep the change when the exchange
- *     search then ends below the old maximum;
- *  5. the same exchange search started from EPLB's global layout; the better
+ *     of another GPU (lightest first) while that lowers the pair's maximum
+ *     (every swap lowers the sum of squared GPU loads, so it ends);
+ *  4. joint replica counts (gap to the bound above 0.05%, at most 12 tries):
+ *     an expert of the heaviest GPU gets one more replica, taken from the
+ *     expert whose share grows least, or gives its slot there to the expert
+ *     with the largest share; kept when the exchange search then ends with a
+ *     lower maximum or fewer GPUs at it;
+ *  5. on skewed layers (gap above 0.2%), steps 2-4 again from other counts:
+ *     the fewest replicas keeping every share under the bound, at most one
+ *     share above half the bound per GPU (two would share a GPU), the other
+ *     slots making small shares finer; the better layout is kept;
+ *  6. the same exchange search started from EPLB's global layout; the better
  *     of the two duplicate-free layouts is kept, so the result is never worse
  *     than eplb-global when EPLB's own layout is duplicate-free.
  * With --locality W > 0 and groups that split over nodes, a layout that
- * keeps each group on one node (EPLB's node packing, then steps 1-5 inside
+ * keeps each group on one node (EPLB's node packing, then steps 1-6 inside
  * every node) is used when its maximum is within W/(1-W) % of the free one
  * (always when W = 1).
  */
@@ -27,12 +33,14 @@
 
 typedef struct state {
     int32_t m, s, E;
+    int32_t nfixed; /* the last nfixed experts keep one replica */
     const double *w;
     const int32_t *ident;
     int32_t *slot; /* [m*s] expert per slot */
     int32_t *cnt;  /* [E]                   */
     double *gl;    /* [m]                   */
     double *sw;    /* [m*s] scratch         */
+    double *minw;  /* [m] scratch           */
 } state;
 
 static inline int32_t id_of(const state *st, int32_t e) { return st->ident ? st->ident[e] : e; }
@@ -72,26 +80,43 @@ static int count_dups(const state *st)
 }
 
 /* Exchange search on the heaviest GPU; bounded by max_iter swaps.  Tries
- * the lightest GPU first and scans all others only when it cannot help. */
+ * the 8 lightest GPUs first (lightest first) and scans the others only when
+ * they cannot help. */
 static void exchange(state *st, int max_iter)
 {
     int32_t m = st->m, s = st->s, R = m * s;
-    double *sw = st->sw;
+    double *sw = st->sw, *minw = st->minw;
     for (int32_t p = 0; p < R; p++) sw[p] = rw(st, st->slot[p]);
+    for (int32_t g = 0; g < m; g++) {
+        minw[g] = sw[g * s];
+        for (int32_t i = 1; i < s; i++) minw[g] = sw[g * s + i] < minw[g] ? sw[g * s + i] : minw[g];
+    }
+    enum { K = 8 };
     for (int it = 0; it < max_iter; it++) {
-        int32_t h = 0, lo = 0;
-        for (int32_t g = 1; g < m; g++) {
+        /* the heaviest GPU and the K lightest, ascending */
+        int32_t h = 0, light[K], nl = 0;
+        for (int32_t g = 0; g < m; g++) {
             if (st->gl[g] > st->gl[h]) h = g;
-            if (st->gl[g] < st->gl[lo]) lo = g;
+            int32_t j = nl < K ? nl++ : K;
+            if (j == K && !(st->gl[g] < st->gl[light[K - 1]])) continue;
+            if (j == K) j = K - 1;
+            while (j > 0 && st->gl[light[j - 1]] > st->gl[g]) light[j] = light[j - 1], j--;
+            light[j] = g;
         }
-        double Lh = st->gl[h], best = Lh - Lh * 1e-7;
+        double Lh = st->gl[h], best = Lh - Lh * 1e-7, maxa = 0;
+        for (int32_t i = h * s; i < (h + 1) * s; i++) maxa = sw[i] > maxa ? sw[i] : maxa;
         int32_t ba = -1, bb = -1;
-        /* the lightest GPU first, then the others in order: the first GPU
+        /* the lightest GPUs first, then the others in order: the first GPU
          * that allows an improving swap gets its best one */
-        for (int32_t k = 0; k < m && ba < 0; k++) {
-            int32_t o = (lo + k) % m;
+        for (int32_t k = 0; k < nl + m && ba < 0; k++) {
+            int32_t o = k < nl ? light[k] : k - nl;
+            if (k >= nl) {
+                int seen = 0;
+                for (int32_t j = 0; j < nl; j++) seen |= light[j] == o;
+                if (seen) continue;
+            }
             double Lo = st->gl[o], gap = Lh - Lo;
-            if (o == h || gap <= 0) continue;
+            if (o == h || gap <= 0 || minw[o] >= maxa || (Lh - gap / 2 >= best)) continue;
             for (int32_t ia = h * s; ia < (h + 1) * s; ia++) {
                 double wa = sw[ia];
                 for (int32_t ib = o * s; ib < (o + 1) * s; ib++) {
@@ -118,6 +143,11 @@ static void exchange(state *st, int max_iter)
         for (int32_t i = 0; i < s; i++) sh += sw[h * s + i], so += sw[o * s + i];
         st->gl[h] = sh;
         st->gl[o] = so;
+        minw[h] = sw[h * s], minw[o] = sw[o * s];
+        for (int32_t i = 1; i < s; i++) {
+            minw[h] = sw[h * s + i] < minw[h] ? sw[h * s + i] : minw[h];
+            minw[o] = sw[o * s + i] < minw[o] ? sw[o * s + i] : minw[o];
+        }
     }
 }
 
@@ -273,119 +303,24 @@ static int fix_dups(state *st)
     return left;
 }
 
-/* ---- counts chosen with the packing: best-fit decreasing against a target ----
- * For a target maximum T, experts in descending load each get the fewest
- * replicas c >= 1 whose share w/c fits the c tightest GPUs that still have
- * room (a free slot and T - load >= w/c), keeping a slot for every expert
- * still to come; free slots left at the end take extra replicas of the
- * experts whose share is smallest.  Feasible targets are searched by
- * bisection between the lower bound and the best maximum found. */
-static int fit_target(state *st, double T, const int32_t *order, int32_t *fill, int32_t *pick)
+/* GPUs within 1e-9 of the maximum M. */
+static int32_t at_max(const state *st, double M)
 {
-    int32_t m = st->m, s = st->s, E = st->E, R = m * s;
-    for (int32_t g = 0; g < m; g++) st->gl[g] = 0, fill[g] = 0;
-    int32_t free_slots = R;
-    for (int32_t k = 0; k < E; k++) {
-        int32_t e = order[k];
-        double w = st->w[e];
-        int32_t room = free_slots - (E - 1 - k), c0 = w > 0 ? (int32_t)ceil(w / T) : 1;
-        if (c0 < 1) c0 = 1;
-        int placed = 0;
-        for (int32_t c = c0; c <= m && c <= room && !placed; c++) {
-            double q = w / c;
-            int32_t n = 0;
-            for (int32_t g = 0; g < m; g++) {
-                if (fill[g] >= s || st->gl[g] + q > T) continue;
-                /* keep the c GPUs of most room per free slot in pick[] */
-                double key = (T - st->gl[g]) / (s - fill[g]);
-                int32_t j = n < c ? n++ : c;
-                if (j == c && !(key > (T - st->gl[pick[c - 1]]) / (s - fill[pick[c - 1]]))) continue;
-                if (j == c) j = c - 1;
-                while (j > 0 && (T - st->gl[pick[j - 1]]) / (s - fill[pick[j - 1]]) < key) pick[j] = pick[j - 1], j--;
-                pick[j] = g;
-            }
-            if (n < c) continue;
-            for (int32_t i = 0; i < c; i++) {
-                int32_t g = pick[i];
-                st->slot[g * s + fill[g]++] = e;
-                st->gl[g] += q;
-            }
-            st->cnt[e] = c;
-            free_slots -= c;
-            placed = 1;
-        }
-        if (!placed) return 0;
-    }
-    /* leftover slots: an extra replica of the expert adding the least load */
-    for (int32_t g = 0; g < m; g++)
-        while (fill[g] < s) {
-            int32_t best = -1;
-            double bq = 0;
-            for (int32_t e = 0; e < E; e++) {
-                if (st->cnt[e] >= m) continue;
-                double q = st->w[e] / (st->cnt[e] + 1);
-                if (best >= 0 && q >= bq) continue;
-                if (st->gl[g] + q > T) continue;
-                int on = 0;
-                for (int32_t i = 0; i < fill[g] && !on; i++) on = st->slot[g * s + i] == e;
-                if (on) continue;
-                best = e, bq = q;
-            }
-            if (best < 0) return 0;
-            st->slot[g * s + fill[g]++] = best;
-            st->cnt[best]++;
-            loads(st); /* shares of `best` changed everywhere */
-            for (int32_t h = 0; h < m; h++)
-                if (st->gl[h] > T) return 0;
-        }
-    return 1;
+    int32_t n = 0;
+    for (int32_t g = 0; g < st->m; g++) n += st->gl[g] >= M * (1 - 1e-9);
+    return n;
 }
 
-static int target_search(state *st, double lb, int steps)
+/* Lower maximum, or the same maximum on fewer GPUs. */
+static int better(const state *st, double M, int32_t nat)
 {
-    int32_t m = st->m, s = st->s, E = st->E, R = m * s;
-    int32_t *order = malloc((size_t)E * sizeof *order), *fill = malloc((size_t)m * sizeof *fill);
-    int32_t *pick = malloc((size_t)(m + 1) * sizeof *pick);
-    int32_t *best_slot = malloc((size_t)R * sizeof *best_slot), *best_cnt = malloc((size_t)E * sizeof *best_cnt);
-    int32_t *cur_slot = malloc((size_t)R * sizeof *cur_slot), *cur_cnt = malloc((size_t)E * sizeof *cur_cnt);
-    int rc = MP_ENOMEM;
-    if (!order || !fill || !pick || !best_slot || !best_cnt || !cur_slot || !cur_cnt) goto out;
-    if ((rc = mp__sort_desc(order, E, st->w))) goto out;
-    memcpy(cur_slot, st->slot, (size_t)R * sizeof *cur_slot);
-    memcpy(cur_cnt, st->cnt, (size_t)E * sizeof *cur_cnt);
-    double hi = st->gl[heaviest(st)], lo = lb, found = hi;
-    int ok = 0;
-    for (int it = 0; it < steps && hi > lo * (1 + 1e-5); it++) {
-        double T = it == 0 ? lo * (1 + 1e-4) : (lo + hi) / 2;
-        if (fit_target(st, T, order, fill, pick)) {
-            exchange(st, 2 * m);
-            double mx = st->gl[heaviest(st)];
-            if (mx < found) {
-                found = mx, ok = 1;
-                memcpy(best_slot, st->slot, (size_t)R * sizeof *best_slot);
-                memcpy(best_cnt, st->cnt, (size_t)E * sizeof *best_cnt);
-            }
-            hi = T < mx ? T : mx;
-            if (it == 0) break;
-        } else {
-            lo = T;
-        }
-    }
-    if (ok) {
-        memcpy(st->slot, best_slot, (size_t)R * sizeof *best_slot);
-        memcpy(st->cnt, best_cnt, (size_t)E * sizeof *best_cnt);
-    } else {
-        memcpy(st->slot, cur_slot, (size_t)R * sizeof *cur_slot);
-        memcpy(st->cnt, cur_cnt, (size_t)E * sizeof *cur_cnt);
-    }
-    loads(st);
-    rc = 0;
-out:
-    free(order), free(fill), free(pick), free(best_slot), free(best_cnt), free(cur_slot), free(cur_cnt);
-    return rc;
+    double mx = st->gl[heaviest(st)];
+    if (mx < M * (1 - 1e-12)) return 1;
+    return mx <= M * (1 + 1e-12) && at_max(st, M) < nat;
 }
 
-/* Step 4: move replicas between experts while that lowers the maximum. */
+/* Step 4: move replicas between experts while that lowers the maximum (or
+ * the number of GPUs at it). */
 static int joint(state *st, double lb, int budget)
 {
     int32_t m = st->m, s = st->s, E = st->E, R = m * s;
@@ -401,12 +336,13 @@ static int joint(state *st, double lb, int budget)
         int32_t h = heaviest(st);
         double M = st->gl[h];
         if (M <= lb * (1 + 5e-4)) break;
+        int32_t nat = at_max(st, M);
         /* candidates: h's experts by replica weight, heaviest first */
         int32_t nc = 0;
         for (int32_t i = 0; i < s; i++) {
             int32_t e = st->slot[h * s + i], dup = 0;
             for (int32_t j = 0; j < nc; j++) dup |= cand[j] == e;
-            if (dup || st->cnt[e] >= m) continue;
+            if (dup || st->cnt[e] >= m || e >= E - st->nfixed) continue;
             int32_t j = nc++;
             while (j > 0 && (rw(st, cand[j - 1]) < rw(st, e) || (rw(st, cand[j - 1]) == rw(st, e) && cand[j - 1] > e))) {
                 cand[j] = cand[j - 1];
@@ -450,8 +386,35 @@ static int joint(state *st, double lb, int budget)
             st->cnt[x]++;
             st->cnt[y]--;
             loads(st);
-            exchange(st, 2 * m);
-            if (st->gl[heaviest(st)] < M * (1 - 1e-12)) {
+            exchange(st, m < 64 ? 2 * m : 128);
+            if (better(st, M, nat)) {
+                improved = 1;
+            } else {
+                memcpy(st->slot, save_slot, (size_t)R * sizeof *save_slot);
+                memcpy(st->cnt, save_cnt, (size_t)E * sizeof *save_cnt);
+                memcpy(st->gl, save_gl, (size_t)m * sizeof *save_gl);
+            }
+        }
+        /* remove moves: an expert of h loses its replica there; the slot goes to
+         * the expert with the largest share that h does not hold */
+        for (int32_t i = 0; i < s && budget > 0 && !improved; i++, budget--) {
+            int32_t p = h * s + i, x = st->slot[p];
+            if (st->cnt[x] < 2) continue;
+            int32_t y = -1;
+            for (int32_t e = 0; e < E; e++) {
+                if (e == x || st->cnt[e] >= m || e >= E - st->nfixed || holds(st, h, id_of(st, e), p)) continue;
+                if (y < 0 || rw(st, e) > rw(st, y)) y = e;
+            }
+            if (y < 0 || rw(st, y) <= st->w[y] / (st->cnt[y] + 1) + 0) continue;
+            memcpy(save_slot, st->slot, (size_t)R * sizeof *save_slot);
+            memcpy(save_cnt, st->cnt, (size_t)E * sizeof *save_cnt);
+            memcpy(save_gl, st->gl, (size_t)m * sizeof *save_gl);
+            st->slot[p] = y;
+            st->cnt[x]--;
+            st->cnt[y]++;
+            loads(st);
+            exchange(st, m < 64 ? 2 * m : 128);
+            if (better(st, M, nat)) {
                 improved = 1;
             } else {
                 memcpy(st->slot, save_slot, (size_t)R * sizeof *save_slot);
@@ -463,6 +426,50 @@ static int joint(state *st, double lb, int budget)
     }
     free(save_slot), free(save_cnt), free(save_gl), free(cand);
     return 0;
+}
+
+/* Alternative counts for skewed layers: the fewest replicas that keep every
+ * share <= T (the lower bound), at most one "big" share (> T/2) per GPU
+ * (more would put two on one GPU), and the slots left over spent on making
+ * the small shares finer.  Returns 1 when it produced counts. */
+static int few_big_counts(state *st, double T)
+{
+    int32_t m = st->m, E = st->E, R = m * st->s;
+    int64_t used = 0, big = 0;
+    for (int32_t e = 0; e < E; e++) {
+        int32_t c = st->w[e] > 0 ? (int32_t)ceil(st->w[e] / T * (1 - 1e-12)) : 1;
+        if (c < 1) c = 1;
+        if (c > m) return 0;
+        st->cnt[e] = c;
+        used += c;
+        if (rw(st, e) > T / 2) big += c;
+    }
+    if (used > R) return 0;
+    /* too many bigs: turn the cheapest big experts into small ones */
+    while (big > m) {
+        int32_t best = -1, bc = 0;
+        for (int32_t e = 0; e < E; e++) {
+            if (rw(st, e) <= T / 2) continue;
+            int32_t c = (int32_t)ceil(st->w[e] / (T / 2) * (1 - 1e-12));
+            if (c > m) continue;
+            if (best < 0 || c - st->cnt[e] < bc - st->cnt[best]) best = e, bc = c;
+        }
+        if (best < 0 || used + bc - st->cnt[best] > R) return 0;
+        used += bc - st->cnt[best];
+        big -= st->cnt[best];
+        st->cnt[best] = bc;
+    }
+    /* the rest to the largest small share */
+    for (; used < R; used++) {
+        int32_t best = -1;
+        for (int32_t e = 0; e < E; e++) {
+            if (st->cnt[e] >= m || rw(st, e) > T / 2) continue;
+            if (best < 0 || rw(st, e) > rw(st, best)) best = e;
+        }
+        if (best < 0) return 0;
+        st->cnt[best]++;
+    }
+    return 1;
 }
 
 static void emit(const state *st, int32_t *row)
@@ -478,19 +485,21 @@ static void emit(const state *st, int32_t *row)
     }
 }
 
-int mp__balance_layer(const double *w, const int32_t *ident, int32_t E, int32_t m, int32_t s, int32_t *row)
+int mp__balance_layer(const double *w, const int32_t *ident, int32_t E, int32_t m, int32_t s, int32_t nfixed,
+                      int32_t *row)
 {
     int32_t R = m * s;
-    state a = {m, s, E, w, ident, NULL, NULL, NULL, NULL}, b = a;
+    state a = {m, s, E, nfixed, w, ident, NULL, NULL, NULL, NULL, NULL}, b = a;
     a.slot = malloc((size_t)R * sizeof *a.slot), b.slot = malloc((size_t)R * sizeof *b.slot);
     a.cnt = malloc((size_t)E * sizeof *a.cnt), b.cnt = calloc((size_t)E, sizeof *b.cnt);
     a.gl = malloc((size_t)m * sizeof *a.gl), b.gl = malloc((size_t)m * sizeof *b.gl);
     a.sw = malloc((size_t)R * sizeof *a.sw), b.sw = malloc((size_t)R * sizeof *b.sw);
+    a.minw = malloc((size_t)m * sizeof *a.minw), b.minw = malloc((size_t)m * sizeof *b.minw);
     int rc = MP_ENOMEM;
-    if (!a.slot || !b.slot || !a.cnt || !b.cnt || !a.gl || !b.gl || !a.sw || !b.sw) goto out;
+    if (!a.slot || !b.slot || !a.cnt || !b.cnt || !a.gl || !b.gl || !a.sw || !b.sw || !a.minw || !b.minw) goto out;
     double W = 0, top = 0;
     for (int32_t e = 0; e < E; e++) W += w[e];
-    if ((rc = mp_dhondt(w, E, R, m, a.cnt, NULL))) goto out;
+    if ((rc = mp__dhondt_fixed(w, E, R, m, nfixed, a.cnt, NULL))) goto out;
     for (int32_t e = 0; e < E; e++)
         if (w[e] / a.cnt[e] > top) top = w[e] / a.cnt[e];
     double lb = W / m > top ? W / m : top;
@@ -498,9 +507,21 @@ int mp__balance_layer(const double *w, const int32_t *ident, int32_t E, int32_t 
     if (fix_dups(&a) > 0 && (rc = greedy(&a))) goto out;
     exchange(&a, 8 * R);
     if ((rc = joint(&a, lb, 12))) goto out;
-    if (a.gl[heaviest(&a)] > lb * (1 + 1e-3) && (rc = target_search(&a, lb, 12))) goto out;
+    if (!ident && a.gl[heaviest(&a)] > lb * (1 + 2e-3) && few_big_counts(&b, lb)) {
+        if ((rc = bldm(&b))) goto out;
+        if (fix_dups(&b) == 0) {
+            exchange(&b, 8 * R);
+            if ((rc = joint(&b, lb, 12))) goto out;
+            if (b.gl[heaviest(&b)] < a.gl[heaviest(&a)]) {
+                memcpy(a.slot, b.slot, (size_t)R * sizeof *a.slot);
+                memcpy(a.cnt, b.cnt, (size_t)E * sizeof *a.cnt);
+                loads(&a);
+            }
+        }
+    }
     /* EPLB's global layout, improved by the same exchange search */
-    if ((rc = mp__eplb_layer(w, E, R, 1, 1, m, b.slot))) goto out;
+    if ((rc = mp__eplb_layer(w, E, R, 1, 1, m, nfixed, b.slot))) goto out;
+    memset(b.cnt, 0, (size_t)E * sizeof *b.cnt);
     for (int32_t p = 0; p < R; p++) b.cnt[b.slot[p]]++;
     loads(&b);
     if (count_dups(&b) == 0 && (count_dups(&a) > 0 || b.gl[heaviest(&b)] < a.gl[heaviest(&a)])) {
@@ -515,7 +536,7 @@ int mp__balance_layer(const double *w, const int32_t *ident, int32_t E, int32_t 
 done:
     rc = 0;
 out:
-    free(a.slot), free(b.slot), free(a.cnt), free(b.cnt), free(a.gl), free(b.gl), free(a.sw), free(b.sw);
+    free(a.slot), free(b.slot), free(a.cnt), free(b.cnt), free(a.gl), free(b.gl), free(a.sw), free(b.sw), free(a.minw), free(b.minw);
     return rc;
 }
 
@@ -523,7 +544,7 @@ static int balance_all(const mp_strategy_input *in, int32_t *phy2log, mp_err *er
 {
     int32_t E = in->experts, P = in->topo.gpus, S = in->topo.slots_per_gpu, R = P * S;
     for (int32_t l = 0; l < in->layers; l++)
-        if (mp__balance_layer(in->load + (int64_t)l * E, in->ident, E, P, S, phy2log + (int64_t)l * R))
+        if (mp__balance_layer(in->load + (int64_t)l * E, in->ident, E, P, S, in->fixed, phy2log + (int64_t)l * R))
             return mp_err_set(err, MP_ENOMEM, "balanced: out of memory");
     return 0;
 }
@@ -549,7 +570,7 @@ static int confined_layer(const double *w, const int32_t *ident, int32_t E, int3
             lid[i] = ident ? ident[m2l[n * EN + i]] : m2l[n * EN + i];
         }
         int32_t *r = row + n * RN;
-        if ((rc = mp__balance_layer(lw, lid, EN, PN, S, r))) goto out;
+        if ((rc = mp__balance_layer(lw, ident ? lid : NULL, EN, PN, S, 0, r))) goto out;
         for (int32_t p = 0; p < RN; p++) r[p] = m2l[n * EN + r[p]];
     }
     rc = 0;

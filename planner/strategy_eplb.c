@@ -15,7 +15,8 @@ int mp__eplb_check(const mp_strategy_input *in, int32_t G, int32_t N, mp_err *er
     return 0;
 }
 
-int mp__eplb_layer(const double *w, int32_t E, int32_t R, int32_t G, int32_t N, int32_t P, int32_t *row)
+int mp__eplb_layer(const double *w, int32_t E, int32_t R, int32_t G, int32_t N, int32_t P, int32_t nfixed,
+                   int32_t *row)
 {
     int32_t gs = E / G, gpn = G / N, EN = E / N, RN = R / N, PN = P / N, S = R / P;
     double *gw = calloc((size_t)G, sizeof *gw);
@@ -36,7 +37,7 @@ int mp__eplb_layer(const double *w, int32_t E, int32_t R, int32_t G, int32_t N, 
         /* (2) replicate inside the node */
         for (int32_t i = 0; i < EN; i++) lw[i] = w[mlog2log[n * EN + i]];
         for (int32_t i = 0; i < EN; i++) phy[i] = i;
-        if ((rc = mp_dhondt(lw, EN, RN, 0, cnt, phy + EN))) goto out;
+        if ((rc = mp__dhondt_fixed(lw, EN, RN, 0, N == 1 ? nfixed : 0, cnt, phy + EN))) goto out;
         /* (3) replicas onto the node's GPUs */
         for (int32_t i = 0; i < RN; i++) pw[i] = lw[phy[i]] / cnt[phy[i]];
         if ((rc = mp_eplb_pack(pw, RN, PN, pk, pl))) goto out;
@@ -67,7 +68,7 @@ static int run_policy(const mp_strategy_input *in, int32_t *phy2log, int global,
     if (rc) return rc;
     int32_t R = in->topo.gpus * in->topo.slots_per_gpu;
     for (int32_t l = 0; l < in->layers; l++) {
-        rc = mp__eplb_layer(in->load + (int64_t)l * in->experts, in->experts, R, G, N, in->topo.gpus,
+        rc = mp__eplb_layer(in->load + (int64_t)l * in->experts, in->experts, R, G, N, in->topo.gpus, in->fixed,
                             phy2log + (int64_t)l * R);
         if (rc) return mp_err_set(err, rc, "eplb: out of memory");
     }

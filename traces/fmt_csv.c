@@ -2,6 +2,7 @@
  * fmt_csv.c - CSV routing traces, one row per token and layer:
  *
  *   # moeplace-csv 1 {"name":"...","layers":L,"experts":E,"top_k":K,...}
+ *   # provenance {...}                       (optional: where the trace came from)
  *   step,token,layer,e0,...,e{K-1}[,w0,...,w{K-1}][,rank]
  *
  * The first (comment) line carries the model shape; it is optional on read:
@@ -17,12 +18,16 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include <cjson/cJSON.h>
+
 #include "traces/mp__fmtutil.h"
 #include "traces/mp__format.h"
 #include "traces/mp_file.h"
 
 #define CSV_LINE_MAX 65536
+#define CSV_BUF (1 << 20) /* read buffer; holds at least one whole line */
 #define CSV_MAGIC "# moeplace-csv "
+#define CSV_PROV "# provenance "
 
 static int csv_sniff(const unsigned char *h, size_t n)
 {
@@ -39,8 +44,13 @@ typedef struct csv_row {
 
 typedef struct csv_reader {
     char *path;
+    char *provenance;       /* compact JSON object text, or NULL */
     FILE *fp;
-    char *line;             /* CSV_LINE_MAX + 2 bytes */
+    char *buf;              /* CSV_BUF + 1 bytes; [beg, end) not yet consumed */
+    size_t beg, end;
+    int buf_eof;
+    int64_t buf_pos;        /* file offset of buf[0] */
+    char *line;             /* the current line, NUL-terminated, inside buf */
     char *fields[3 + 2 * MP_TOPK_MAX + 2];
     int64_t lineno;
     int32_t K, L;           /* L = 0 while unknown (first pass) */
@@ -60,18 +70,59 @@ typedef struct csv_reader {
 /* Reads the next line into r->line without its newline; returns 1, 0 at EOF, or an error. */
 static int read_line(csv_reader *r, mp_err *err)
 {
-    if (!fgets(r->line, CSV_LINE_MAX + 2, r->fp)) {
-        if (ferror(r->fp)) return mp_err_set(err, MP_EIO, "%s: read failed", r->path);
-        return 0;
+    char *line, *nl;
+    size_t len;
+    for (;;) {
+        nl = memchr(r->buf + r->beg, '\n', r->end - r->beg);
+        if (nl) {
+            line = r->buf + r->beg;
+            len = (size_t)(nl - line);
+            r->beg += len + 1;
+            break;
+        }
+        if (r->end - r->beg > CSV_LINE_MAX)
+            return mp_err_set(err, MP_ELIMIT, "%s: line %lld: longer than %d bytes", r->path, (long long)r->lineno + 1,
+                              CSV_LINE_MAX);
+        if (r->buf_eof) {
+            if (r->beg == r->end) return 0;
+            line = r->buf + r->beg;
+            len = r->end - r->beg;
+            r->beg = r->end;
+            break;
+        }
+        memmove(r->buf, r->buf + r->beg, r->end - r->beg);
+        r->buf_pos += (int64_t)r->beg;
+        r->end -= r->beg;
+        r->beg = 0;
+        size_t got = fread(r->buf + r->end, 1, CSV_BUF - r->end, r->fp);
+        if (got == 0) {
+            if (ferror(r->fp)) return mp_err_set(err, MP_EIO, "%s: read failed", r->path);
+            r->buf_eof = 1;
+        }
+        r->end += got;
     }
     r->lineno++;
-    size_t n = strlen(r->line);
-    if (n > 0 && r->line[n - 1] == '\n') r->line[--n] = '\0';
-    else if (!feof(r->fp)) return mp_err_set(err, MP_ELIMIT, "%s: line %lld: longer than %d bytes", r->path, (long long)r->lineno, CSV_LINE_MAX);
-    if (n > 0 && r->line[n - 1] == '\r') r->line[--n] = '\0';
-    if (memchr(r->line, '\0', n) != NULL || strlen(r->line) != n)
+    if (len > CSV_LINE_MAX)
+        return mp_err_set(err, MP_ELIMIT, "%s: line %lld: longer than %d bytes", r->path, (long long)r->lineno, CSV_LINE_MAX);
+    if (memchr(line, '\0', len))
         return mp_err_set(err, MP_EFORMAT, "%s: line %lld: NUL byte in text", r->path, (long long)r->lineno);
+    if (len > 0 && line[len - 1] == '\r') len--;
+    line[len] = '\0'; /* the newline's place, or the spare byte after the buffer's end */
+    r->line = line;
     return 1;
+}
+
+/* Positions the reader at file offset `off` (line number `lineno`). */
+static int seek_to(csv_reader *r, int64_t off, int64_t lineno, mp_err *err)
+{
+    if (fseeko(r->fp, (off_t)off, SEEK_SET) != 0)
+        return mp_err_set(err, MP_EIO, "%s: cannot seek back (not a regular file?)", r->path);
+    clearerr(r->fp);
+    r->buf_pos = off;
+    r->beg = r->end = 0;
+    r->buf_eof = 0;
+    r->lineno = lineno;
+    return 0;
 }
 
 /* Splits r->line at commas; returns the field count (up to max), or max + 1 when there are more. */
@@ -224,6 +275,58 @@ static int sequence_end(csv_reader *r, mp_err *err)
     return 0;
 }
 
+/* Parses plain digits (no sign, no spaces) up to `max`; returns 0 when the text is anything else. */
+static inline int fast_uint(const char **sp, int64_t max, int64_t *out)
+{
+    const char *s = *sp;
+    int64_t v = 0;
+    if (*s < '0' || *s > '9') return 0;
+    int n = 0;
+    while (*s >= '0' && *s <= '9') {
+        if (++n > 18) return 0;
+        v = v * 10 + (*s++ - '0');
+    }
+    if (v > max) return 0;
+    *out = v;
+    *sp = s;
+    return 1;
+}
+
+/* The common case of a row, parsed in one walk; returns 0 to let the
+ * careful path below parse it (and name what is wrong). */
+static int fast_row(csv_reader *r, csv_row *row)
+{
+    const char *s = r->line;
+    int64_t v;
+    if (!fast_uint(&s, INT64_MAX / 2, &row->step) || *s++ != ',') return 0;
+    if (!fast_uint(&s, INT64_MAX / 2, &row->token) || *s++ != ',') return 0;
+    if (!fast_uint(&s, r->L ? r->L - 1 : MP_LAYERS_MAX - 1, &v) || *s != ',') return 0;
+    row->layer = (int32_t)v;
+    int64_t emax = r->E ? r->E - 1 : MP_EXPERTS_MAX - 1, mx = r->max_id;
+    for (int k = 0; k < r->K; k++) {
+        s++;
+        if (!fast_uint(&s, emax, &v) || (*s != ',' && *s != '\0')) return 0;
+        row->ids[k] = (mp_expert_id)v;
+        if (v > mx) mx = v;
+    }
+    for (int k = 0; r->has_w && k < r->K; k++) {
+        if (*s != ',') return 0;
+        char *end;
+        double d = strtod(++s, &end);
+        if (end == s || !isfinite(d) || d < 0 || d > 3.4e38 || (*end != ',' && *end != '\0')) return 0;
+        row->w[k] = (float)d;
+        s = end;
+    }
+    row->rank = 0;
+    if (r->has_rank) {
+        if (*s++ != ',' || !fast_uint(&s, INT32_MAX, &v)) return 0;
+        row->rank = (int32_t)v;
+    }
+    if (*s != '\0') return 0;
+    r->max_id = mx;
+    return 1;
+}
+
 /* Reads and checks the next data row; returns 1, 0 at the end, or an error. */
 static int read_row(csv_reader *r, csv_row *row, mp_err *err)
 {
@@ -231,6 +334,7 @@ static int read_row(csv_reader *r, csv_row *row, mp_err *err)
     do {
         if ((rc = read_line(r, err)) <= 0) return rc;
     } while (trim(r->line)[0] == '\0');
+    if (fast_row(r, row)) return 1;
     int n = split(r, r->ncols);
     if (n != r->ncols)
         return mp_err_set(err, MP_ESHAPE, "%s: line %lld: %s%d columns, the header has %d", r->path, (long long)r->lineno,
@@ -269,7 +373,8 @@ static void csv_close(void *state)
     csv_reader *r = state;
     if (!r) return;
     if (r->fp) fclose(r->fp);
-    free(r->line);
+    free(r->buf);
+    free(r->provenance);
     free(r->path);
     free(r);
 }
@@ -279,7 +384,7 @@ static int csv_open(void **state, const char *path, const mp_read_opts *opts, mp
 {
     *state = NULL;
     csv_reader *r = calloc(1, sizeof *r);
-    if (!r || !(r->path = strdup(path)) || !(r->line = malloc(CSV_LINE_MAX + 2))) {
+    if (!r || !(r->path = strdup(path)) || !(r->buf = malloc(CSV_BUF + 1))) {
         if (r) free(r->path);
         free(r);
         return mp_err_set(err, MP_ENOMEM, "%s: out of memory", path);
@@ -291,6 +396,8 @@ static int csv_open(void **state, const char *path, const mp_read_opts *opts, mp
     for (;;) {
         if ((rc = read_line(r, err)) < 0) return rc;
         if (rc == 0) return mp_err_set(err, MP_EFORMAT, "%s: line %lld: no header line step,token,layer,e0,...", path, (long long)r->lineno + 1);
+        if (r->lineno == 1 && strncmp(r->line, "\xEF\xBB\xBF", 3) == 0) /* UTF-8 byte-order mark */
+            r->line += 3;
         if (strncmp(r->line, CSV_MAGIC, sizeof CSV_MAGIC - 1) == 0 && r->lineno == 1) {
             char *s = r->line + sizeof CSV_MAGIC - 1, *end;
             long ver = strtol(s, &end, 10);
@@ -304,6 +411,18 @@ static int csv_open(void **state, const char *path, const mp_read_opts *opts, mp
             have_model = 1;
             continue;
         }
+        if (strncmp(r->line, CSV_PROV, sizeof CSV_PROV - 1) == 0 && !r->provenance) {
+            cJSON *pv = cJSON_Parse(r->line + sizeof CSV_PROV - 1);
+            if (!cJSON_IsObject(pv)) {
+                cJSON_Delete(pv);
+                return mp_err_set(err, MP_EFORMAT, "%s: line %lld: provenance is not a JSON object", path, (long long)r->lineno);
+            }
+            r->provenance = cJSON_PrintUnformatted(pv);
+            cJSON_Delete(pv);
+            if (!r->provenance) return mp_err_set(err, MP_ENOMEM, "%s: out of memory", path);
+            info->provenance = r->provenance;
+            continue;
+        }
         if (r->line[0] == '#') continue;
         break;
     }
@@ -311,7 +430,7 @@ static int csv_open(void **state, const char *path, const mp_read_opts *opts, mp
     if (have_model && m.top_k != r->K)
         return mp_err_set(err, MP_ESHAPE, "%s: line %lld: %d expert columns, the model line says top_k %d", path,
                           (long long)r->lineno, r->K, m.top_k);
-    r->data_off = (int64_t)ftello(r->fp);
+    r->data_off = r->buf_pos + (int64_t)r->beg;
     r->data_line = r->lineno;
     info->has_weights = r->has_w;
     info->has_src_rank = r->has_rank;
@@ -334,10 +453,7 @@ static int csv_open(void **state, const char *path, const mp_read_opts *opts, mp
         info->tokens = r->tokens;
         info->assignments = r->tokens * r->L * r->K;
         info->raw_bytes = info->assignments * (r->has_w ? 6 : 2) + (r->has_rank ? 4 * r->tokens : 0);
-        if (fseeko(r->fp, (off_t)r->data_off, SEEK_SET) != 0)
-            return mp_err_set(err, MP_EIO, "%s: cannot seek back (not a regular file?)", path);
-        clearerr(r->fp);
-        r->lineno = r->data_line;
+        if ((rc = seek_to(r, r->data_off, r->data_line, err))) return rc;
         r->have_prev = 0;
         r->steps = r->tokens = 0;
     }
@@ -433,8 +549,17 @@ static int csvw_open(void **state, const char *path, const mp_model *m, const mp
     }
     char *js = mp_model_to_json(m);
     FILE *fp = mp_ofile_stream(w->of);
-    int bad = !js || fprintf(fp, CSV_MAGIC "1 %s\nstep,token,layer", js) < 0;
+    int bad = !js || fprintf(fp, CSV_MAGIC "1 %s\n", js) < 0;
     free(js);
+    if (!bad && opts->provenance && strcmp(opts->provenance, "{}") != 0) {
+        if (strchr(opts->provenance, '\n')) {
+            mp_ofile_abort(w->of);
+            free(w);
+            return mp_err_set(err, MP_EINVAL, "%s: provenance must be one line of JSON", path);
+        }
+        bad = fprintf(fp, CSV_PROV "%s\n", opts->provenance) < 0;
+    }
+    if (!bad) bad = fputs("step,token,layer", fp) < 0;
     for (int k = 0; !bad && k < m->top_k; k++) bad = fprintf(fp, ",e%d", k) < 0;
     for (int k = 0; !bad && w->with_w && k < m->top_k; k++) bad = fprintf(fp, ",w%d", k) < 0;
     if (!bad && w->with_rank) bad = fputs(",rank", fp) < 0;
@@ -485,8 +610,10 @@ static int csvw_put(void *state, const mp_step *p, mp_err *err)
                 for (int32_t k = 0; k < K; k++) q += snprintf(q, 40, ",%.9g", (double)wt[k]);
             }
             if (w->with_rank) {
+                int32_t rk = p->src_rank[t];
                 *q++ = ',';
-                put_u64(&q, (uint64_t)(uint32_t)p->src_rank[t]);
+                if (rk < 0) *q++ = '-';
+                put_u64(&q, rk < 0 ? (uint64_t)(-(int64_t)rk) : (uint64_t)rk);
             }
             *q++ = '\n';
             if (fwrite(line, 1, (size_t)(q - line), fp) != (size_t)(q - line))

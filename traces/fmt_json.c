@@ -6,7 +6,10 @@
  *   - shares: {"logical_count": null, "load_share": [L][E]} (rows sum to 1)
  *   - vLLM-style per-layer arrays: a bare [L][E] (or [X][L][E]) array, or an
  *     object holding one under "expert_load", "expert_load_window",
- *     "expert_load_pass", "load", "loads" or "counts"
+ *     "expert_load_pass", "load", "loads" or "counts"; vLLM's EplbState
+ *     counts per physical slot (expert_load_pass [L][P], expert_load_window
+ *     [W][L][P]): with "physical_to_logical_map" [L][P] beside them the slots
+ *     are summed into logical experts
  *   - ours: {"format": "moeplace-loads", "version": 1, "model": {...},
  *            "logical_count": ...}
  * Counts must be finite and non-negative; rows must all have E entries.
@@ -24,7 +27,7 @@
 #include "traces/mp__format.h"
 #include "traces/mp_file.h"
 
-#define JSON_FILE_MAX ((long long)256 << 20) /* bytes of JSON text accepted */
+#define JSON_FILE_MAX ((long long)128 << 20) /* bytes of JSON text accepted (parsed, it takes many times that in memory) */
 
 static int json_sniff(const unsigned char *h, size_t n)
 {
@@ -64,6 +67,57 @@ static int read_row(const cJSON *a, int32_t E, double *dst, const char *path, co
         dst[i] = d;
     }
     return 0;
+}
+
+/* vLLM counts per physical slot; with the object's physical_to_logical_map
+ * [L][P] the slots are folded into logical experts (E = largest id + 1). */
+static int fold_physical(mp_loads **io, const cJSON *map, const char *path, mp_err *err)
+{
+    mp_loads *in = *io;
+    int n, rc = array_size(map, path, "physical_to_logical_map", &n, err);
+    if (rc) return rc;
+    if (n != in->layers)
+        return mp_err_set(err, MP_ESHAPE, "%s: physical_to_logical_map: %d layers, the loads have %d", path, n, in->layers);
+    int32_t *ids = malloc((size_t)in->layers * (size_t)in->experts * sizeof *ids);
+    if (!ids) return mp_err_set(err, MP_ENOMEM, "%s: out of memory", path);
+    int32_t E = 0, li = 0;
+    char where[64];
+    for (const cJSON *row = map->child; row && rc == 0; row = row->next, li++) {
+        snprintf(where, sizeof where, "physical_to_logical_map[%d]", li);
+        int m;
+        if ((rc = array_size(row, path, where, &m, err))) break;
+        if (m != in->experts) {
+            rc = mp_err_set(err, MP_ESHAPE, "%s: %s: %d slots, the loads have %d", path, where, m, in->experts);
+            break;
+        }
+        int p = 0;
+        for (const cJSON *v = row->child; v; v = v->next, p++) {
+            if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < 0 ||
+                v->valuedouble >= MP_EXPERTS_MAX) {
+                rc = mp_err_set(err, MP_ERANGE, "%s: %s[%d]: not an expert id 0..%d", path, where, p, MP_EXPERTS_MAX - 1);
+                break;
+            }
+            int32_t id = (int32_t)v->valuedouble;
+            ids[(int64_t)li * in->experts + p] = id;
+            if (id + 1 > E) E = id + 1;
+        }
+    }
+    mp_loads *outl = NULL;
+    mp_err sub;
+    if (rc == 0 && mp_loads_create(&outl, in->steps, in->layers, E, &sub))
+        rc = mp_err_set(err, sub.code, "%s: %s", path, sub.msg);
+    if (rc == 0) {
+        for (int32_t s = 0; s < in->steps; s++)
+            for (int32_t l = 0; l < in->layers; l++) {
+                const double *src = mp_loads_row(in, s, l);
+                double *dst = mp_loads_row(outl, s, l);
+                for (int32_t p = 0; p < in->experts; p++) dst[ids[(int64_t)l * in->experts + p]] += src[p];
+            }
+        mp_loads_destroy(in);
+        *io = outl;
+    }
+    free(ids);
+    return rc;
 }
 
 static int parse_loads(mp_loads **out, const cJSON *root, const char *path, mp_err *err)
@@ -129,6 +183,9 @@ static int parse_loads(mp_loads **out, const cJSON *root, const char *path, mp_e
             else rc = read_row(row, E, mp_loads_row(l, s, li), path, where, err);
         }
     }
+    const cJSON *map = cJSON_IsObject(root) ? cJSON_GetObjectItemCaseSensitive(root, "physical_to_logical_map") : NULL;
+    if (rc == 0 && map && strcmp(name, "logical_count") != 0 && strcmp(name, "load_share") != 0)
+        rc = fold_physical(&l, map, path, err);
     if (rc == 0 && model) {
         char *txt = cJSON_PrintUnformatted(model);
         char what[600];
@@ -306,7 +363,7 @@ static int jsonw_commit(void *state, mp_err *err)
     json_writer *w = state;
     int rc;
     if (w->nmat == 0) {
-        rc = mp_err_set(err, MP_EINVAL, "%s: no steps to count", w->path);
+        rc = mp_err_set(err, MP_EFORMAT, "%s: no steps to count (the input is empty)", w->path);
     } else {
         mp_loads l = {(int32_t)w->nmat, w->model.layers, w->model.experts, 1, w->model, w->acc};
         rc = mp_loads_write_json(&l, w->path, w->per_step, err);

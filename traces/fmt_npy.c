@@ -116,6 +116,7 @@ static int dp_shape(dict_parser *p, npy_hdr *h)
             if (v > NPY_DIM_MAX) return mp_err_set(p->err, MP_ELIMIT, "%s: offset %lld: npy header: dimension too large",
                                                   p->path, (long long)(p->base + p->i));
         }
+        if (p->i < p->n && p->s[p->i] == 'L') p->i++; /* Python 2 long: (10L, 3L) */
         if (h->ndim >= NPY_NDIM_MAX) return dp_fail(p, "too many dimensions");
         h->dim[h->ndim++] = v;
         dp_ws(p);
@@ -428,14 +429,14 @@ static int npy_open(void **state, const char *path, const mp_read_opts *opts, mp
         r->T = ltk ? d[1] : d[0];
         r->K = (int32_t)(d[2] <= MP_TOPK_MAX ? d[2] : 0);
         if (l < 1 || l > MP_LAYERS_MAX)
-            return mp_err_set(err, MP_ELIMIT, "%s: array %s: %lld layers (limit %d)", path, sh, (long long)l, MP_LAYERS_MAX);
+            return mp_err_set(err, MP_ELIMIT, "%s: array %s: %lld layers (want 1..%d)", path, sh, (long long)l, MP_LAYERS_MAX);
         r->L = (int32_t)l;
     } else {
         return mp_err_set(err, MP_ESHAPE, "%s: array %s: want 2 dimensions [T,K] or 3 [L,T,K] / [T,L,K]", path, sh);
     }
     if (r->K < 1)
         return mp_err_set(err, MP_ESHAPE, "%s: array %s: the last axis (top-k) must be 1..%d", path, sh, MP_TOPK_MAX);
-    if (r->T < 1) return mp_err_set(err, MP_ESHAPE, "%s: array %s holds no tokens", path, sh);
+    /* T == 0 is an empty trace (what the writer gives for one) */
 
     /* weights */
     if (opts->weights_path) {
@@ -471,7 +472,7 @@ static int npy_open(void **state, const char *path, const mp_read_opts *opts, mp
     r->E = m.experts;
     *model = m;
     r->tps = opts->tokens_per_step > 0 ? opts->tokens_per_step : r->T;
-    info->steps = (r->T + r->tps - 1) / r->tps;
+    info->steps = r->T > 0 ? (r->T + r->tps - 1) / r->tps : 0;
     info->tokens = r->T;
     info->assignments = r->h.elems;
     info->has_weights = r->wfp != NULL;
@@ -483,7 +484,7 @@ static int npy_open(void **state, const char *path, const mp_read_opts *opts, mp
 
 /* Converts n elements of the ids array starting at element idx0 into ids:
  * element j goes to dst[(j / G) * S + j % G]. */
-static int convert_ids(npy_reader *r, int64_t idx0, int64_t n, int64_t G, int64_t S, mp_expert_id *dst, mp_err *err)
+static int convert_ids_slow(npy_reader *r, int64_t idx0, int64_t n, int64_t G, int64_t S, mp_expert_id *dst, mp_err *err)
 {
     int size = r->h.size;
     char kind = r->h.kind;
@@ -494,6 +495,46 @@ static int convert_ids(npy_reader *r, int64_t idx0, int64_t n, int64_t G, int64_
         dst[(j / G) * S + j % G] = (mp_expert_id)v;
     }
     return 0;
+}
+
+/* Typed fast path (little-endian hosts): a value is bad when, widened to
+ * uint64 (negatives become huge), it is >= E; a run holding a bad value is
+ * converted again by the slow path, which names the element. */
+#define CONVERT_TYPED(T)                                                  \
+    do {                                                                  \
+        const unsigned char *src = r->buf;                                \
+        uint64_t bad = 0;                                                 \
+        for (int64_t row = 0; row < n / G; row++, src += G * sizeof(T)) { \
+            mp_expert_id *d = dst + row * S;                              \
+            for (int64_t g = 0; g < G; g++) {                             \
+                T v;                                                      \
+                memcpy(&v, src + g * sizeof(T), sizeof v);                \
+                uint64_t u = (uint64_t)(int64_t)v;                        \
+                bad |= u >= E;                                            \
+                d[g] = (mp_expert_id)u;                                   \
+            }                                                             \
+        }                                                                 \
+        if (bad) return convert_ids_slow(r, idx0, n, G, S, dst, err);     \
+        return 0;                                                         \
+    } while (0)
+
+static int convert_ids(npy_reader *r, int64_t idx0, int64_t n, int64_t G, int64_t S, mp_expert_id *dst, mp_err *err)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t E = (uint64_t)r->E;
+    if (G == S) G = S = n; /* contiguous: one long run */
+    switch (r->h.kind == 'u' ? r->h.size : -r->h.size) {
+    case 1: CONVERT_TYPED(uint8_t);
+    case 2: CONVERT_TYPED(uint16_t);
+    case 4: CONVERT_TYPED(uint32_t);
+    case -1: CONVERT_TYPED(int8_t);
+    case -2: CONVERT_TYPED(int16_t);
+    case -4: CONVERT_TYPED(int32_t);
+    case -8: CONVERT_TYPED(int64_t);
+    default: break; /* uint64: values above INT64_MAX need the slow path's care */
+    }
+#endif
+    return convert_ids_slow(r, idx0, n, G, S, dst, err);
 }
 
 static int convert_weights(npy_reader *r, int64_t idx0, int64_t n, int64_t G, int64_t S, float *dst, mp_err *err)

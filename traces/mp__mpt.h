@@ -32,6 +32,15 @@
 #define MPT_CHUNK_ASSIGN_MAX ((int64_t)1 << 24)      /* per chunk, any reader accepts */
 #define MPT_CHUNK_ASSIGN_DEFAULT ((int64_t)1 << 21)  /* what the writer aims for      */
 
+/* CRC checks; a fuzzing build (FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION, as
+ * OSS-Fuzz defines it) lets mismatches pass so that the fuzzer reaches the
+ * code behind them. */
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+#define MPT_CRC_BAD(stored, computed) ((void)(stored), (void)(computed), 0)
+#else
+#define MPT_CRC_BAD(stored, computed) ((stored) != (computed))
+#endif
+
 /* Little-endian field access. */
 static inline void mpt_put32(unsigned char *p, uint32_t v)
 {
@@ -49,6 +58,14 @@ static inline uint64_t mpt_get64(const unsigned char *p)
 {
     return (uint64_t)mpt_get32(p) | (uint64_t)mpt_get32(p + 4) << 32;
 }
+
+/* zlib's crc32 (the same values), with a faster path on x86-64 CPUs that have PCLMULQDQ. */
+uint32_t mpt_crc32(uint32_t crc, const unsigned char *p, size_t n);
+
+/* The largest of n ids. */
+unsigned mpt_max_id(const mp_expert_id *v, size_t n);
+/* 1 when one of n gate weights is NaN, infinite or negative. */
+int mpt_weights_bad(const float *w, size_t n);
 
 /* The fixed chunk header, decoded. */
 typedef struct mpt_chunk_head {
@@ -99,16 +116,18 @@ int mpt_enc_finish(mpt_enc *e, const mpt_shape *s, int level);
 /* A chunk being decoded: its payload as read, then the piece. */
 typedef struct mpt_dec {
     mpt_chunk_head head;
+    int fd;          /* the file, read with pread (thread-safe) */
     int64_t index;   /* chunk number      */
     int64_t offset;  /* file offset of its header */
-    unsigned char *payload;
+    unsigned char *payload; /* compressed payloads only */
     size_t payload_cap;
     mp_step piece;
     mp_err err;      /* code != 0 when decoding failed */
 } mpt_dec;
 
-/* Checks the CRC, inflates and validates the payload into d->piece; the
- * message names `path`.  Returns 0 or a negative code (also in d->err). */
+/* Reads the payload (whose size was checked against the file), checks its
+ * CRC, inflates and validates it into d->piece; the message names `path`.
+ * Returns 0 or a negative code (also in d->err). */
 int mpt_dec_run(mpt_dec *d, const mpt_shape *s, const char *path);
 void mpt_dec_free(mpt_dec *d);
 

@@ -1,7 +1,8 @@
 /* mpt_chunk.c - one .mpt chunk: its fixed header, and its payload compressed and decompressed. */
-#include <math.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "traces/mp__mpt.h"
@@ -48,12 +49,12 @@ void mpt_chunk_head_encode(const mpt_chunk_head *h, unsigned char *out)
     mpt_put32(out + 32, h->stored_size);
     mpt_put32(out + 36, h->crc);
     mpt_put32(out + 40, 0);
-    mpt_put32(out + 44, (uint32_t)crc32(0L, out, 44));
+    mpt_put32(out + 44, mpt_crc32(0, out, 44));
 }
 
 int mpt_chunk_head_decode(const unsigned char *in, mpt_chunk_head *h)
 {
-    if (memcmp(in, MPT_CHUNK_TAG, 4) != 0 || mpt_get32(in + 44) != (uint32_t)crc32(0L, in, 44)) return 1;
+    if (memcmp(in, MPT_CHUNK_TAG, 4) != 0 || MPT_CRC_BAD(mpt_get32(in + 44), mpt_crc32(0, in, 44))) return 1;
     h->flags = mpt_get32(in + 4);
     h->step = (int64_t)mpt_get64(in + 8);
     h->first_token = (int64_t)mpt_get64(in + 16);
@@ -97,6 +98,26 @@ void mpt_enc_free(mpt_enc *e)
     memset(e, 0, sizeof *e);
 }
 
+#define PROBE_BYTES 65536
+#define PROBE_MIN_RAW (4 * PROBE_BYTES)
+
+/* 1 when deflate at `level` makes the first PROBE_BYTES of p[0..n) at least 3% smaller. */
+static int probe_compresses(const unsigned char *p, size_t n, int level)
+{
+    unsigned char out[PROBE_BYTES];
+    size_t m = n < PROBE_BYTES ? n : PROBE_BYTES;
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (deflateInit(&z, level) != Z_OK) return 1; /* let the full attempt decide */
+    z.next_in = (unsigned char *)p;
+    z.avail_in = (uInt)m;
+    z.next_out = out;
+    z.avail_out = (uInt)(m - m / 32);
+    int zr = deflate(&z, Z_FINISH);
+    deflateEnd(&z);
+    return zr == Z_STREAM_END;
+}
+
 int mpt_enc_finish(mpt_enc *e, const mpt_shape *s, int level)
 {
     size_t a = (size_t)(e->tokens * s->layers * s->top_k);
@@ -112,7 +133,15 @@ int mpt_enc_finish(mpt_enc *e, const mpt_shape *s, int level)
     size_t room = e->out_cap - MPT_CHUNK_HEADER_BYTES;
     size_t stored = raw; /* compressed size, or raw when stored */
     int is_stored = 1;
-    if (raw > 0) {
+    /* a large chunk none of whose arrays starts compressibly is stored without
+     * trying (the ids of a model with many experts, in token order, seldom
+     * compress); the decision depends on the bytes only, never on threads */
+    int worth = raw > 0;
+    if (raw >= PROBE_MIN_RAW) {
+        worth = 0;
+        for (int i = 0; i < 3 && !worth; i++) worth = len[i] > 0 && probe_compresses(part[i], len[i], level);
+    }
+    if (worth) {
         z_stream z;
         memset(&z, 0, sizeof z);
         if (deflateInit(&z, level) != Z_OK) return MP_ENOMEM;
@@ -141,7 +170,7 @@ int mpt_enc_finish(mpt_enc *e, const mpt_shape *s, int level)
             o += len[i];
         }
     }
-    crc = (uint32_t)crc32(0L, pay, (uInt)stored);
+    crc = mpt_crc32(0, pay, (uInt)stored);
     mpt_chunk_head h = {(e->end_of_step ? MPT_FLAG_END_OF_STEP : 0) | (is_stored ? MPT_FLAG_STORED : 0),
                         e->step,
                         e->first_token,
@@ -158,15 +187,36 @@ int mpt_enc_finish(mpt_enc *e, const mpt_shape *s, int level)
 
 /* Copies or inflates `n` payload bytes into dst; widen: dst holds uint16 ids made from bytes. */
 typedef struct src_state {
-    z_stream *z;  /* NULL for a stored payload */
-    const unsigned char *p;
+    z_stream *z;  /* NULL for a stored payload, read from the file here */
+    int fd;
+    int64_t off;  /* stored: file offset of the next byte */
+    uint32_t crc; /* stored: CRC-32 of the bytes taken so far */
 } src_state;
+
+/* Reads n bytes at off; returns 0, or 4 when the file ends early or fails. */
+static int pread_all(int fd, int64_t off, unsigned char *dst, size_t n)
+{
+    while (n > 0) {
+        ssize_t r = pread(fd, dst, n, (off_t)off);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return 4;
+        dst += r;
+        off += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
 
 static int take(src_state *st, unsigned char *dst, size_t n)
 {
     if (!st->z) {
-        memcpy(dst, st->p, n);
-        st->p += n;
+        /* block by block, so that the CRC reads what the copy just wrote */
+        for (size_t o = 0; o < n; o += WIDEN_BLOCK) {
+            size_t m = n - o < WIDEN_BLOCK ? n - o : WIDEN_BLOCK;
+            if (pread_all(st->fd, st->off, dst + o, m)) return 4;
+            st->crc = mpt_crc32(st->crc, dst + o, (uInt)m);
+            st->off += (int64_t)m;
+        }
         return 0;
     }
     while (n > 0) {
@@ -184,26 +234,53 @@ static int take(src_state *st, unsigned char *dst, size_t n)
     return 0;
 }
 
+/* Widens m one-byte ids to 16 bits; returns their maximum.  restrict and
+ * fixed-length inner loops let GCC vectorise it at -O2. */
+static unsigned widen(mp_expert_id *restrict o, const unsigned char *restrict b, size_t m)
+{
+    unsigned char bm = 0;
+    size_t i = 0;
+    for (; i + 64 <= m; i += 64)
+        for (int j = 0; j < 64; j++) {
+            o[i + j] = b[i + j];
+            bm = b[i + j] > bm ? b[i + j] : bm;
+        }
+    for (; i < m; i++) {
+        o[i] = b[i];
+        bm = b[i] > bm ? b[i] : bm;
+    }
+    return bm;
+}
+
+unsigned mpt_max_id(const mp_expert_id *restrict v, size_t n)
+{
+    mp_expert_id m = 0;
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64)
+        for (int j = 0; j < 64; j++) m = v[i + j] > m ? v[i + j] : m;
+    for (; i < n; i++) m = v[i] > m ? v[i] : m;
+    return m;
+}
+
+int mpt_weights_bad(const float *restrict w, size_t n)
+{
+    int bad = 0;
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64)
+        for (int j = 0; j < 64; j++) bad |= !(w[i + j] >= 0.0f) | !(w[i + j] <= 3.402823466e38f);
+    for (; i < n; i++) bad |= !(w[i] >= 0.0f) | !(w[i] <= 3.402823466e38f);
+    return bad;
+}
+
 static int widen_ids(src_state *st, mp_expert_id *ids, size_t n, unsigned *maxid)
 {
     unsigned char blk[WIDEN_BLOCK];
     unsigned mx = 0;
     for (size_t done = 0; done < n;) {
         size_t m = n - done < WIDEN_BLOCK ? n - done : WIDEN_BLOCK;
-        const unsigned char *b = blk;
-        if (st->z) {
-            int r = take(st, blk, m);
-            if (r) return r;
-        } else {
-            b = st->p;
-            st->p += m;
-        }
-        mp_expert_id *o = ids + done;
-        unsigned char bm = 0;
-        for (size_t i = 0; i < m; i++) {
-            o[i] = b[i];
-            bm = b[i] > bm ? b[i] : bm;
-        }
+        int r = take(st, blk, m);
+        if (r) return r;
+        unsigned bm = widen(ids + done, blk, m);
         mx = bm > mx ? bm : mx;
         done += m;
     }
@@ -211,16 +288,30 @@ static int widen_ids(src_state *st, mp_expert_id *ids, size_t n, unsigned *maxid
     return 0;
 }
 
-static const char *zmsg(const z_stream *z) { return z->msg ? z->msg : "corrupt data"; }
+static const char *zmsg(const z_stream *z) { return z->msg ? z->msg : "the stream ends early"; }
 
 int mpt_dec_run(mpt_dec *d, const mpt_shape *s, const char *path)
 {
     mp_err_clear(&d->err);
     const mpt_chunk_head *h = &d->head;
-    uint32_t crc = (uint32_t)crc32(0L, d->payload, h->stored_size);
-    if (crc != h->crc)
-        return mp_err_set(&d->err, MP_ECRC, "%s: offset %lld: chunk %lld: CRC mismatch (stored %08x, computed %08x)",
-                          path, (long long)d->offset, (long long)d->index, (unsigned)h->crc, (unsigned)crc);
+    int stored = (h->flags & MPT_FLAG_STORED) != 0;
+    if (!stored) { /* compressed: read whole and check before inflating; stored: check while reading */
+        if (h->stored_size > d->payload_cap) {
+            unsigned char *b = realloc(d->payload, h->stored_size);
+            if (!b)
+                return mp_err_set(&d->err, MP_ENOMEM, "%s: out of memory for a chunk of %u bytes", path,
+                                  (unsigned)h->stored_size);
+            d->payload = b;
+            d->payload_cap = h->stored_size;
+        }
+        if (pread_all(d->fd, d->offset + MPT_CHUNK_HEADER_BYTES, d->payload, h->stored_size))
+            return mp_err_set(&d->err, MP_EIO, "%s: offset %lld: chunk %lld: cannot read the payload (did the file change?)",
+                              path, (long long)(d->offset + MPT_CHUNK_HEADER_BYTES), (long long)d->index);
+        uint32_t crc = mpt_crc32(0, d->payload, h->stored_size);
+        if (MPT_CRC_BAD(h->crc, crc))
+            return mp_err_set(&d->err, MP_ECRC, "%s: offset %lld: chunk %lld: CRC mismatch (stored %08x, computed %08x)",
+                              path, (long long)d->offset, (long long)d->index, (unsigned)h->crc, (unsigned)crc);
+    }
     mp_step *p = &d->piece;
     int rc = mp_step_reserve(p, h->tokens, s->layers, s->top_k, s->has_weights, s->has_src, &d->err);
     if (rc) return rc;
@@ -231,8 +322,8 @@ int mpt_dec_run(mpt_dec *d, const mpt_shape *s, const char *path)
 
     z_stream z;
     memset(&z, 0, sizeof z);
-    src_state st = {NULL, d->payload};
-    if (!(h->flags & MPT_FLAG_STORED)) {
+    src_state st = {NULL, d->fd, d->offset + MPT_CHUNK_HEADER_BYTES, 0};
+    if (!stored) {
         if (inflateInit(&z) != Z_OK) return mp_err_set(&d->err, MP_ENOMEM, "%s: out of memory", path);
         z.next_in = d->payload;
         z.avail_in = h->stored_size;
@@ -245,7 +336,7 @@ int mpt_dec_run(mpt_dec *d, const mpt_shape *s, const char *path)
     } else {
         r = take(&st, (unsigned char *)p->ids, a * 2);
         if (!r && !host_is_le()) swap_bytes(p->ids, a, 2);
-        for (size_t i = 0; !r && i < a; i++) maxid = p->ids[i] > maxid ? p->ids[i] : maxid;
+        if (!r) maxid = mpt_max_id(p->ids, a);
     }
     if (!r && s->has_weights) {
         r = take(&st, (unsigned char *)p->weights, a * 4);
@@ -262,8 +353,8 @@ int mpt_dec_run(mpt_dec *d, const mpt_shape *s, const char *path)
             z.next_out = &extra;
             z.avail_out = 1;
             int zr = inflate(&z, Z_FINISH);
-            if (zr != Z_STREAM_END) r = (zr == Z_DATA_ERROR || zr == Z_NEED_DICT) ? -1 : 2;
-            else if (z.avail_out == 0) r = 2;
+            if (z.avail_out == 0) r = 2;
+            else if (zr != Z_STREAM_END) r = -1;
             else if (z.avail_in != 0) r = 3;
         }
         if (r < 0)
@@ -276,6 +367,12 @@ int mpt_dec_run(mpt_dec *d, const mpt_shape *s, const char *path)
         inflateEnd(&z);
         if (rc) return rc;
     }
+    if (r == 4)
+        return mp_err_set(&d->err, MP_EIO, "%s: offset %lld: chunk %lld: cannot read the payload (did the file change?)",
+                          path, (long long)(d->offset + MPT_CHUNK_HEADER_BYTES), (long long)d->index);
+    if (stored && MPT_CRC_BAD(h->crc, (uint32_t)st.crc))
+        return mp_err_set(&d->err, MP_ECRC, "%s: offset %lld: chunk %lld: CRC mismatch (stored %08x, computed %08x)",
+                          path, (long long)d->offset, (long long)d->index, (unsigned)h->crc, (unsigned)st.crc);
     int64_t per_tok = (int64_t)s->layers * s->top_k;
     if ((int)maxid >= s->experts) {
         for (size_t i = 0; i < a; i++)
@@ -288,8 +385,7 @@ int mpt_dec_run(mpt_dec *d, const mpt_shape *s, const char *path)
     }
     if (s->has_weights) {
         const float *w = p->weights;
-        int bad = 0;
-        for (size_t i = 0; i < a; i++) bad |= !(w[i] >= 0.0f && w[i] <= 3.402823466e38f);
+        int bad = mpt_weights_bad(w, a);
         for (size_t i = 0; bad && i < a; i++)
             if (!(w[i] >= 0.0f && w[i] <= 3.402823466e38f))
                 return mp_err_set(&d->err, MP_ERANGE,

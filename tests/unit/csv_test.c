@@ -102,6 +102,17 @@ static void test_plain_no_model_line(void **state)
     mp_trace_close(t);
 }
 
+static void test_bom_crlf_spaces(void **state)
+{
+    (void)state;
+    put_file("\xEF\xBB\xBFstep, token, layer, e0\r\n0, 0, 0, 3\r\n\r\n0,1,0, 2 \r\n");
+    mp_err err = {0};
+    int64_t n, s;
+    assert_int_equal(read_all(NULL, &err, &n, &s), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(s, 1);
+}
+
 static void test_round_trip_weights_ranks(void **state)
 {
     (void)state;
@@ -213,6 +224,8 @@ static void test_bad_rows(void **state)
     expect_error("# moeplace-csv 2 {}\nstep,token,layer,e0\n", MP_EVERSION, "version 2");
     expect_error("# moeplace-csv 1 {\"layers\":1,\"experts\":4,\"top_k\":2}\nstep,token,layer,e0\n", MP_ESHAPE,
                  "1 expert columns, the model line says top_k 2");
+    expect_error("# moeplace-csv 1 {\"layers\":1,\"experts\":4,\"top_k\":1}\n# provenance [1]\nstep,token,layer,e0\n", MP_EFORMAT,
+                 "line 2: provenance is not a JSON object");
     expect_error("step,token,layer,e0,rank\n0,0,0,1,0\n0,0,1,1,1\n", MP_EFORMAT, "rank 1 differs from the token's rank 0");
     char *longline = malloc(70000);
     memset(longline, '1', 69999);
@@ -234,6 +247,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plain_no_model_line),
+        cmocka_unit_test(test_bom_crlf_spaces),
         cmocka_unit_test(test_round_trip_weights_ranks),
         cmocka_unit_test(test_hint),
         cmocka_unit_test(test_bad_rows),

@@ -117,6 +117,24 @@ static void test_forms(void **state)
     mp_loads_destroy(l);
 }
 
+static void test_vllm_physical_slots(void **state)
+{
+    (void)state;
+    /* EplbState.expert_load_window [W][L][P] with 2 redundant slots folded by physical_to_logical_map */
+    mp_loads *l = load_text("{\"expert_load_window\": [[[1, 2, 3, 4, 5, 6]], [[10, 20, 30, 40, 50, 60]]],"
+                            " \"physical_to_logical_map\": [[0, 1, 2, 3, 0, 2]]}", 1);
+    assert_int_equal(l->steps, 2);
+    assert_int_equal(l->layers, 1);
+    assert_int_equal(l->experts, 4);
+    const double want[8] = {6, 2, 9, 4, 60, 20, 90, 40};
+    assert_memory_equal(l->count, want, sizeof want);
+    mp_loads_destroy(l);
+    /* SGLang's logical_count is already logical: a map beside it is left alone */
+    l = load_text("{\"logical_count\": [[1, 2]], \"physical_to_logical_map\": [[0, 0, 1]]}", 1);
+    assert_int_equal(l->experts, 2);
+    mp_loads_destroy(l);
+}
+
 static void test_write_and_read_back(void **state)
 {
     (void)state;
@@ -214,6 +232,12 @@ static void test_bad(void **state)
     expect_error("{\"model\": {\"layers\": 2, \"experts\": 2, \"top_k\": 1}, \"logical_count\": [[1, 2]]}", MP_ESHAPE,
                  "model says 2 layers x 2 experts, logical_count is 1 x 2");
     expect_error("", MP_EFORMAT, "invalid JSON");
+    expect_error("{\"expert_load_pass\": [[1, 2]], \"physical_to_logical_map\": [[0, -1]]}", MP_ERANGE,
+                 "physical_to_logical_map[0][1]: not an expert id");
+    expect_error("{\"expert_load_pass\": [[1, 2]], \"physical_to_logical_map\": [[0]]}", MP_ESHAPE,
+                 "physical_to_logical_map[0]: 1 slots, the loads have 2");
+    expect_error("{\"expert_load_pass\": [[1, 2]], \"physical_to_logical_map\": [[0, 1], [1, 0]]}", MP_ESHAPE,
+                 "physical_to_logical_map: 2 layers, the loads have 1");
     /* absurd sizes: 70000 experts in a row */
     size_t n = 70000;
     char *big = malloc(n * 2 + 16);
@@ -241,7 +265,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_real_sglang_qwen),  cmocka_unit_test(test_real_shares),
-        cmocka_unit_test(test_forms),             cmocka_unit_test(test_write_and_read_back),
+        cmocka_unit_test(test_forms),             cmocka_unit_test(test_vllm_physical_slots),
+        cmocka_unit_test(test_write_and_read_back),
         cmocka_unit_test(test_trace_writer_counts), cmocka_unit_test(test_bad),
         cmocka_unit_test(test_not_a_trace),
     };

@@ -15,6 +15,7 @@
 #include "traces/mp_trace.h"
 
 static char tmpdir[256];
+static int read_all(const char *path, int threads, mp_err *err);
 
 static const char *tpath(const char *name)
 {
@@ -36,6 +37,7 @@ static int teardown(void **state)
 {
     (void)state;
     char cmd[600];
+    if (getenv("MPT_TEST_KEEP")) return fprintf(stderr, "kept %s\n", tmpdir) < 0; /* to seed the fuzz corpus */
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     return system(cmd) == 0 ? 0 : -1;
 }
@@ -193,6 +195,27 @@ static void spit(const char *path, const void *b, size_t n)
     fclose(fp);
 }
 
+/* ---------------------------------------------------------------- CRC */
+
+/* mpt_crc32 (PCLMULQDQ where the CPU has it) equals zlib's crc32 for every length, alignment and seed. */
+static void test_crc_matches_zlib(void **state)
+{
+    (void)state;
+    size_t N = 1 << 16;
+    unsigned char *b = malloc(N + 64);
+    uint64_t s = 7;
+    for (size_t i = 0; i < N + 64; i++) b[i] = (unsigned char)rng_next(&s);
+    for (size_t n = 0; n < 700; n++) assert_int_equal(mpt_crc32(0, b, n), (uint32_t)crc32(0, b, (uInt)n));
+    for (int it = 0; it < 3000; it++) {
+        size_t n = rng_next(&s) % 5000, o = rng_next(&s) % 64;
+        uint32_t seed = it % 3 ? (uint32_t)rng_next(&s) : 0;
+        assert_int_equal(mpt_crc32(seed, b + o, n), (uint32_t)crc32(seed, b + o, (uInt)n));
+    }
+    assert_int_equal(mpt_crc32(0, b, N), (uint32_t)crc32(0, b, (uInt)N));
+    assert_int_equal(mpt_crc32(0, (const unsigned char *)"123456789", 9), 0xcbf43926u); /* the check value */
+    free(b);
+}
+
 /* ---------------------------------------------------------------- round trips */
 
 static void test_roundtrip_weights_ranks(void **state)
@@ -301,6 +324,44 @@ static void test_sniff_without_extension(void **state)
     assert_int_equal(mp_trace_open(&t, tpath("noext"), NULL, NULL), 0);
     assert_int_equal(mp_trace_get_info(t).format, MP_FMT_MPT);
     mp_trace_close(t);
+}
+
+/* Writes one 10000-token step of ids-only data made by `kind` and returns the first chunk's flags. */
+static uint32_t first_chunk_flags(const char *name, int kind)
+{
+    mp_model m = shape(4, 256, 8);
+    mp_writer *w;
+    assert_int_equal(mp_writer_open(&w, tpath(name), &m, NULL, NULL), 0);
+    mp_step p = {0};
+    assert_int_equal(mp_step_reserve(&p, 10000, 4, 8, 0, 0, NULL), 0);
+    p.end_of_step = 1;
+    uint64_t s = 3;
+    for (int64_t i = 0; i < 10000 * 32; i++)
+        p.ids[i] = kind == 0 ? (mp_expert_id)(rng_next(&s) & 255) : kind == 1 ? (mp_expert_id)(i % 7)
+                                                               : (mp_expert_id)(i < 70000 ? rng_next(&s) & 255 : 3);
+    assert_int_equal(mp_writer_put(w, &p, NULL), 0);
+    assert_int_equal(mp_writer_commit(w, NULL), 0);
+    mp_step_release(&p);
+    size_t n;
+    unsigned char *b = slurp(tpath(name), &n);
+    size_t c0 = 16 + mpt_get32(b + 12) + 4;
+    uint32_t flags = mpt_get32(b + c0 + 4);
+    free(b);
+    return flags;
+}
+
+/* Large chunks: random ids are stored raw, regular ids are compressed; both read back. */
+static void test_stored_or_compressed(void **state)
+{
+    (void)state;
+    assert_int_equal(first_chunk_flags("rand.mpt", 0), MPT_FLAG_END_OF_STEP | MPT_FLAG_STORED);
+    assert_int_equal(first_chunk_flags("regular.mpt", 1), MPT_FLAG_END_OF_STEP);
+    /* the probe sees only the first 64 KiB: random there, constant after, stored */
+    assert_int_equal(first_chunk_flags("mixed.mpt", 2), MPT_FLAG_END_OF_STEP | MPT_FLAG_STORED);
+    mp_err err = {0};
+    assert_int_equal(read_all(tpath("rand.mpt"), 1, &err), 0);
+    assert_int_equal(read_all(tpath("regular.mpt"), 2, &err), 0);
+    assert_int_equal(read_all(tpath("mixed.mpt"), 1, &err), 0);
 }
 
 /* ---------------------------------------------------------------- writer refusals */
@@ -884,6 +945,7 @@ static void test_small_mpt_matches_generator(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_crc_matches_zlib),
         cmocka_unit_test(test_roundtrip_weights_ranks),
         cmocka_unit_test(test_roundtrip_wide_ids_bare),
         cmocka_unit_test(test_pieces_span_chunks),
@@ -892,6 +954,7 @@ int main(void)
         cmocka_unit_test(test_empty_trace),
         cmocka_unit_test(test_sniff_without_extension),
         cmocka_unit_test(test_writer_rejects_bad_pieces),
+        cmocka_unit_test(test_stored_or_compressed),
         cmocka_unit_test(test_crafted_valid),
         cmocka_unit_test(test_bad_sequence_and_values),
         cmocka_unit_test(test_bad_headers),

@@ -118,15 +118,15 @@ static void test_model_hint_resolves_layout(void **state)
 static void test_two_d_and_versions(void **state)
 {
     (void)state;
-    const char *files[] = {NPY("tk_u8.npy"), NPY("tk_v2.npy"), NPY("tk_v3.npy")};
-    for (int f = 0; f < 3; f++) {
+    const char *files[] = {NPY("tk_u8.npy"), NPY("tk_v2.npy"), NPY("tk_v3.npy"), NPY("tk_py2_long.npy")};
+    for (int f = 0; f < 4; f++) {
         mp_model m;
         mp_expert_id *a;
         int64_t s;
         assert_int_equal(slurp(files[f], NULL, &a, NULL, &m, &s), 12);
         assert_int_equal(m.layers, 1);
         assert_int_equal(m.top_k, 2);
-        if (f == 0) assert_memory_equal(a, tok0[0], 2 * sizeof *a);
+        if (f == 0 || f == 3) assert_memory_equal(a, tok0[0], 2 * sizeof *a);
         else assert_memory_equal(a, tok0[1], 2 * sizeof *a);
         free(a);
     }
@@ -300,6 +300,26 @@ static void test_write_read_round_trip(void **state)
     assert_int_equal(head[126], ' ');
 }
 
+static void test_empty_trace(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof path, "%s/empty.npy", tmpdir);
+    write_synthetic(path, NULL, 2, 3, 7, 0, 0); /* no steps: shape (0, 2, 3) */
+    mp_read_opts o = {0};
+    o.npy_layout = MP_NPY_TLK;
+    mp_trace *t;
+    mp_err err = {0};
+    assert_int_equal(mp_trace_open(&t, path, &o, &err), 0);
+    assert_int_equal(mp_trace_get_info(t).steps, 0);
+    assert_int_equal(mp_trace_get_info(t).tokens, 0);
+    assert_int_equal(mp_trace_model(t)->layers, 2);
+    mp_step p = {0};
+    assert_int_equal(mp_trace_next(t, &p, &err), 0);
+    mp_step_release(&p);
+    mp_trace_close(t);
+}
+
 static void test_writer_refuses(void **state)
 {
     (void)state;
@@ -328,7 +348,7 @@ int main(void)
         cmocka_unit_test(test_two_d_and_versions),   cmocka_unit_test(test_weights_f16_and_f32),
         cmocka_unit_test(test_tokens_per_step),      cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_id_beyond_hint),       cmocka_unit_test(test_write_read_round_trip),
-        cmocka_unit_test(test_writer_refuses),
+        cmocka_unit_test(test_empty_trace),          cmocka_unit_test(test_writer_refuses),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,207 @@
+/* bench_plan.c - planning time and quality of eplb (hierarchical), eplb-global
+ * and balanced on one core: DeepSeek shape (58 x 256, Zipf s=1 and real-like
+ * skew) on 64 GPUs x 5 slots and 32 x 9, the scaling case 60 x 384 on 256
+ * GPUs, and the shipped real matrices.
+ *
+ *   bench_plan [--quick] [--dump DIR] [--real DIR]
+ *
+ * --dump DIR writes each synthetic case's loads as DIR/<case>.json (and the
+ * eplb plans as DIR/<case>.<policy>.phy.json) for bench/eplb_ref.py, which
+ * times our Python reimplementation of the reference on the same input and
+ * checks it gives the same phy2log. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "planner/mp_planner.h"
+
+/* CPU time of this thread: the time on one core, whatever else the machine runs. */
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static uint64_t rs;
+static uint64_t rnd(void)
+{
+    uint64_t z = (rs += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+static double unif(void) { return (rnd() >> 11) * (1.0 / 9007199254740992.0); }
+
+/* Zipf s=1 per layer over a random permutation of the experts. */
+static mp_loads *zipf(int32_t L, int32_t E, uint64_t seed)
+{
+    mp_loads *l;
+    if (mp_loads_create(&l, 1, L, E, NULL)) exit(1);
+    rs = seed;
+    int32_t *perm = malloc((size_t)E * sizeof *perm);
+    for (int32_t k = 0; k < L; k++) {
+        for (int32_t e = 0; e < E; e++) perm[e] = e;
+        for (int32_t e = E - 1; e > 0; e--) {
+            int32_t j = (int32_t)(rnd() % (uint64_t)(e + 1)), t = perm[e];
+            perm[e] = perm[j], perm[j] = t;
+        }
+        for (int32_t r = 0; r < E; r++) mp_loads_row(l, 0, k)[perm[r]] = floor(1e6 / (r + 1)) + 1;
+    }
+    free(perm);
+    return l;
+}
+
+/* Real-like narrow-domain skew (REFERENCE.md section 9): lognormal sigma 2.3
+ * with a flat head capped at 10.8x the mean expert, 2% dead experts. */
+static mp_loads *skewed(int32_t L, int32_t E, uint64_t seed)
+{
+    mp_loads *l;
+    if (mp_loads_create(&l, 1, L, E, NULL)) exit(1);
+    rs = seed;
+    for (int32_t k = 0; k < L; k++) {
+        double *row = mp_loads_row(l, 0, k);
+        for (int32_t e = 0; e < E; e++) {
+            double z = sqrt(-2 * log(unif() + 1e-300)) * cos(6.283185307179586 * unif());
+            row[e] = unif() < 0.02 ? 0 : exp(2.3 * z);
+        }
+        double lo = 0, hi = 0;
+        for (int32_t e = 0; e < E; e++) hi = row[e] > hi ? row[e] : hi;
+        for (int it = 0; it < 100; it++) {
+            double c = (lo + hi) / 2, t = 0;
+            for (int32_t e = 0; e < E; e++) t += row[e] < c ? row[e] : c;
+            if (c / (t / E) > 10.8) hi = c;
+            else lo = c;
+        }
+        for (int32_t e = 0; e < E; e++) row[e] = floor((row[e] < lo ? row[e] : lo * (0.97 + 0.03 * unif())) / lo * 1e5);
+    }
+    return l;
+}
+
+typedef struct result {
+    double ms, mean, worst;
+    int64_t dups;
+} result;
+
+static result measure(const mp_loads *l, const char *strategy, int32_t P, int32_t N, int32_t S, int32_t G, int reps,
+                      const char *dump)
+{
+    mp_plan_request rq = {strategy, {P, N, S}, G, 0, 0, 0};
+    result r = {1e30, 0, 0, 0};
+    mp_plan *p = NULL;
+    for (int i = 0; i < reps; i++) {
+        mp_plan_destroy(p);
+        mp_err err = {0};
+        double t0 = now();
+        if (mp_planner_run(&p, l, &rq, &err)) {
+            fprintf(stderr, "%s: %s\n", strategy, err.msg);
+            exit(1);
+        }
+        double dt = (now() - t0) * 1e3;
+        if (dt < r.ms) r.ms = dt;
+    }
+    double *w = mp_plan_expert_loads(p, l);
+    mp_plan_metrics *m;
+    if (!w || mp_plan_metrics_compute(&m, p, w, NULL)) exit(1);
+    r.mean = m->mean_max_over_mean, r.worst = m->worst_max_over_mean, r.dups = m->total_duplicates;
+    if (dump) {
+        FILE *fp = fopen(dump, "w");
+        if (fp) {
+            fputs("[", fp);
+            for (int32_t k = 0; k < p->layers; k++) {
+                fputs(k ? ",[" : "[", fp);
+                for (int32_t s = 0; s < p->slots; s++) fprintf(fp, s ? ",%d" : "%d", mp_plan_layer(p, k)[s]);
+                fputs("]", fp);
+            }
+            fputs("]\n", fp);
+            fclose(fp);
+        }
+    }
+    mp_plan_metrics_destroy(m);
+    free(w);
+    mp_plan_destroy(p);
+    return r;
+}
+
+static void run_case(const char *name, const mp_loads *l, int32_t P, int32_t N, int32_t S, int32_t G, int reps,
+                     const char *dir)
+{
+    static const char *strategies[] = {"eplb", "eplb-global", "balanced"};
+    char path[512];
+    if (dir) {
+        snprintf(path, sizeof path, "%s/%s.json", dir, name);
+        mp_loads_write_json(l, path, 0, NULL);
+    }
+    double ms[3] = {0};
+    for (int i = 0; i < 3; i++) {
+        char dump[512];
+        if (dir && i < 2) snprintf(dump, sizeof dump, "%s/%s.%s.phy.json", dir, name, strategies[i]);
+        result r = measure(l, strategies[i], P, N, S, G, reps, dir && i < 2 ? dump : NULL);
+        printf("%-22s %3dx%-4d P=%-3d N=%-2d S=%-2d G=%-2d %-12s %9.2f ms  max/mean mean %.5f max %.5f  dups %lld\n",
+               name, l->layers, l->experts, P, N, S, G, strategies[i], r.ms, r.mean, r.worst, (long long)r.dups);
+        ms[i] = r.ms;
+    }
+    if (dir) {
+        snprintf(path, sizeof path, "%s/cases.txt", dir);
+        FILE *fp = fopen(path, "a");
+        if (fp) {
+            fprintf(fp, "%s %d %d %d %d %.3f %.3f %.3f\n", name, P, N, S, G, ms[0], ms[1], ms[2]);
+            fclose(fp);
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    int quick = 0;
+    const char *dir = NULL, *real = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--quick")) quick = 1;
+        else if (!strcmp(argv[i], "--dump") && i + 1 < argc) dir = argv[++i];
+        else if (!strcmp(argv[i], "--real") && i + 1 < argc) real = argv[++i];
+        else {
+            fprintf(stderr, "usage: bench_plan [--quick] [--dump DIR] [--real DIR]\n");
+            return 2;
+        }
+    }
+    int reps = quick ? 1 : 5;
+    mp_loads *z = zipf(58, 256, 7), *s = skewed(58, 256, 11);
+    run_case("zipf_58x256_64x5", z, 64, 8, 5, 8, reps, dir);
+    run_case("zipf_58x256_32x9", z, 32, 4, 9, 8, reps, dir);
+    run_case("skewed_58x256_64x5", s, 64, 8, 5, 8, reps, dir);
+    run_case("skewed_58x256_32x9", s, 32, 4, 9, 8, reps, dir);
+    mp_loads_destroy(z);
+    mp_loads_destroy(s);
+    if (!quick) {
+        mp_loads *big = zipf(60, 384, 13), *bs = skewed(60, 384, 17);
+        run_case("zipf_60x384_256x2", big, 256, 32, 2, 8, 1, dir);
+        run_case("zipf_60x384_256x3", big, 256, 32, 3, 8, 1, dir);
+        run_case("skewed_60x384_256x2", bs, 256, 32, 2, 8, 1, dir);
+        mp_loads_destroy(big);
+        mp_loads_destroy(bs);
+    }
+    if (real) {
+        static const char *files[] = {"qwen2-57b-a14b_sharegpt_sglang.json", "esft-vanilla-lite_intent_shares.json"};
+        static const int32_t shapes[][2] = {{16, 5}, {16, 4}, {32, 3}, {8, 9}};
+        for (int f = 0; f < 2; f++) {
+            char path[1024];
+            snprintf(path, sizeof path, "%s/%s", real, files[f]);
+            mp_loads *l;
+            mp_err err = {0};
+            if (mp_loads_read(&l, path, NULL, 0, &err)) {
+                fprintf(stderr, "%s\n", err.msg);
+                continue;
+            }
+            for (int c = 0; c < 4; c++) {
+                char name[64];
+                snprintf(name, sizeof name, "%s_%dx%d", f ? "esft" : "qwen2", shapes[c][0], shapes[c][1]);
+                run_case(name, l, shapes[c][0], 1, shapes[c][1], 1, reps, NULL);
+            }
+            mp_loads_destroy(l);
+        }
+    }
+    return 0;
+}
