@@ -25,7 +25,7 @@ const char cmd_rebalance_usage[] =
     "  --threshold X       skip a rebalance whose predicted gain (old/new max/mean - 1)\n"
     "                      is below X (default 0)\n"
     "  --bandwidth-gbps X  per-GPU bandwidth for moving expert weights (default 50)\n"
-    "  --migration-aware   rename GPUs inside each node to keep experts in place\n"
+    "  --migration-aware   relabel GPUs and slots (moeplace plan --from) to move fewer experts\n"
     "  --no-oracle         skip the oracle regime\n"
     "  --oracle-every N    the oracle re-plans every N steps (default 1)\n"
     "  --bucket B          steps per row of the over-time table (default: the interval)\n"

@@ -12,6 +12,7 @@
 
 const char cmd_sim_usage[] =
     "usage: moeplace sim TRACE --strategy NAME --gpus P [plan options] [options]\n"
+    "       moeplace sim TRACE --plan PLAN.json [options]\n"
     "       moeplace sim TRACE --sweep-locality[=W,W,...] --gpus P --nodes N [plan options]\n"
     "\n"
     "Replays every token of a routing trace through a placement, choosing a replica\n"
@@ -20,6 +21,7 @@ const char cmd_sim_usage[] =
     "metrics over steps (mean, p50, p90, p99, max) and the predicted step time of a\n"
     "cost model, with the speedup over vLLM's linear placement.\n"
     "\n"
+    "  --plan FILE         replay this plan (moeplace plan -o FILE) instead of planning\n"
     "  --replica NAME      modulo (default, vLLM), random, static (SGLang), local,\n"
     "                      least-loaded, or all (every policy side by side)\n"
     "  --plan-steps A:B    steps whose loads the plan is made from (default: all)\n"
@@ -384,7 +386,7 @@ static int run_sweep(const cli_common *c, const char *path, mp_trace_source *ts,
 
 int cmd_sim(int argc, char **argv)
 {
-    enum { OPT_SERIES = CLI_OPT_OWN, OPT_TRAFFIC, OPT_NOBASE, OPT_SWEEP, OPT_PSTEPS };
+    enum { OPT_SERIES = CLI_OPT_OWN, OPT_TRAFFIC, OPT_NOBASE, OPT_SWEEP, OPT_PSTEPS, OPT_PLAN };
     static const struct option opts[] = {CLI_COMMON_LONG,
                                          CLI_SIM_LONG,
                                          {"series", no_argument, NULL, OPT_SERIES},
@@ -392,6 +394,7 @@ int cmd_sim(int argc, char **argv)
                                          {"no-baseline", no_argument, NULL, OPT_NOBASE},
                                          {"sweep-locality", optional_argument, NULL, OPT_SWEEP},
                                          {"plan-steps", required_argument, NULL, OPT_PSTEPS},
+                                         {"plan", required_argument, NULL, OPT_PLAN},
                                          {NULL, 0, NULL, 0}};
     cli_common c;
     cli_common_init(&c, "sim");
@@ -400,6 +403,7 @@ int cmd_sim(int argc, char **argv)
     int series = 0, traffic = 0, nobase = 0, nloc = 0;
     double loc[32];
     int64_t pb = 0, pe = -1;
+    const char *plan_path = NULL;
     int o;
     optind = 1;
     while ((o = getopt_long(argc, argv, CLI_COMMON_SHORT, opts, NULL)) != -1) {
@@ -422,6 +426,7 @@ int cmd_sim(int argc, char **argv)
                 nloc = 7;
             }
             break;
+        case OPT_PLAN: plan_path = optarg; break;
         case OPT_PSTEPS:
             if (cli_parse_range("sim", "--plan-steps", optarg, &pb, &pe)) return CLI_EUSAGE;
             break;
@@ -433,7 +438,13 @@ int cmd_sim(int argc, char **argv)
         return CLI_OK;
     }
     if (optind + 1 != argc) return cli_usage_error("sim", "wants exactly one TRACE");
-    if (!nloc && !f.strategy) return cli_usage_error("sim", "give --strategy NAME (or --sweep-locality)");
+    if (!nloc && !f.strategy && !plan_path)
+        return cli_usage_error("sim", "give --strategy NAME, --plan FILE or --sweep-locality");
+    if (plan_path && (f.strategy || nloc))
+        return cli_usage_error("sim", "--plan replays a plan file: no --strategy or --sweep-locality with it");
+    if (plan_path && (f.gpus || f.spg || f.redundant >= 0 || f.fusion || f.groups))
+        return cli_usage_error("sim", "--plan brings its own topology: no --gpus, --slots-per-gpu, --redundant, "
+                                      "--groups or --shared-fusion with it");
     const char *rep = f.replica ? f.replica : "modulo";
     int all = !strcmp(rep, "all");
     const mp_policy *pol = all ? NULL : mp_policy_find(rep);
@@ -462,7 +473,23 @@ int cmd_sim(int argc, char **argv)
     if ((rc = mp_trace_source_open(&ts, path, &ro, &err))) return cli_fail(&err);
     mp_model m = *mp_trace_model(ts->trace);
     mp_plan_request q;
-    if ((rc = cli_sim_request(&f, "sim", &m, &q))) goto out;
+    if (plan_path) {
+        if (mp_plan_read_json(&plan, NULL, plan_path, &err)) {
+            rc = cli_fail(&err);
+            goto out;
+        }
+        if (plan->layers != m.layers || plan->routed != m.experts) {
+            fprintf(stderr, "moeplace: %s: a plan for %d layers x %d experts, but %s has %d x %d\n", plan_path,
+                    (int)plan->layers, (int)plan->routed, path, (int)m.layers, (int)m.experts);
+            rc = CLI_EDATA;
+            goto out;
+        }
+        memset(&q, 0, sizeof q);
+        q.topo = plan->topo;
+        q.top_k = m.top_k;
+    } else if ((rc = cli_sim_request(&f, "sim", &m, &q))) {
+        goto out;
+    }
     /* loads for the plan(s): one reading, then rewind */
     if ((rc = mp_loads_count(&ld, ts->trace, pb, pe, 0, &err)) || (rc = ts->src.rewind(ts, &err))) {
         rc = cli_fail(&err);
@@ -472,7 +499,7 @@ int cmd_sim(int argc, char **argv)
         rc = run_sweep(&c, path, ts, &m, ld, &q, loc, nloc, &so);
         goto out;
     }
-    if (mp_planner_run(&plan, ld, &q, &err)) {
+    if (!plan && mp_planner_run(&plan, ld, &q, &err)) {
         rc = cli_fail(&err);
         goto out;
     }

@@ -13,8 +13,9 @@
  * Each applied rebalance records the experts moved (per GPU, the copies it
  * must receive that it did not hold), their bytes, and the transfer time at
  * `bandwidth_GBps` per GPU (the slowest GPU).  With `relabel`, the new
- * plan's GPUs are renamed inside each node to keep as many copies in place
- * as possible before counting (a greedy matching; balance is unchanged).
+ * plan's GPUs and slots are renamed by the planner's mp_plan_migrate (an
+ * optimal assignment keeping as many copies in place as possible) before
+ * counting; balance is unchanged.
  *
  * Memory: mp_rebalance_run returns a result freed with
  * mp_rebalance_result_destroy, which owns everything in it.

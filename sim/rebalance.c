@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "planner/mp_planner.h"
 #include "sim/mp_rebalance.h"
 
 #define RING_BYTES_MAX ((int64_t)1 << 30)
@@ -68,64 +69,6 @@ int64_t mp_plan_moved_copies(const mp_plan *old, const mp_plan *nw, int64_t *per
     return moved;
 }
 
-/* Copies of GPU a's block in `nw` already on GPU b in `old` (layer l). */
-static int32_t overlap(const int32_t *n, const int32_t *o, int32_t a, int32_t b, int32_t spg)
-{
-    int32_t c = 0;
-    for (int32_t i = 0; i < spg; i++)
-        for (int32_t j = 0; j < spg; j++)
-            if (n[a * spg + i] == o[b * spg + j]) {
-                c++;
-                break;
-            }
-    return c;
-}
-
-/* Renames nw's GPUs inside each node, layer by layer, greedily matching the
- * largest overlaps with old (lowest indices on ties); then re-derives. */
-static int relabel(const mp_plan *old, mp_plan *nw, mp_err *err)
-{
-    int32_t P = nw->topo.gpus, spg = nw->topo.slots_per_gpu, gpn = P / nw->topo.nodes;
-    int32_t *tmp = malloc((size_t)nw->slots * sizeof *tmp);
-    int32_t *ov = malloc((size_t)gpn * gpn * sizeof *ov);
-    int32_t *target = malloc((size_t)gpn * sizeof *target);
-    char *used = malloc((size_t)gpn * 2);
-    if (!tmp || !ov || !target || !used) {
-        free(tmp), free(ov), free(target), free(used);
-        return mp_err_set(err, MP_ENOMEM, "rebalance: out of memory");
-    }
-    for (int32_t l = 0; l < nw->layers; l++) {
-        int32_t *n = mp_plan_layer(nw, l);
-        const int32_t *o = mp_plan_layer(old, l);
-        memcpy(tmp, n, (size_t)nw->slots * sizeof *tmp);
-        for (int32_t node = 0; node < nw->topo.nodes; node++) {
-            int32_t g0 = node * gpn;
-            for (int32_t a = 0; a < gpn; a++)
-                for (int32_t b = 0; b < gpn; b++) ov[a * gpn + b] = overlap(tmp, o, g0 + a, g0 + b, spg);
-            memset(used, 0, (size_t)gpn * 2);
-            for (int32_t round = 0; round < gpn; round++) {
-                int32_t ba = -1, bb = -1, best = -1;
-                for (int32_t a = 0; a < gpn; a++) {
-                    if (used[a]) continue;
-                    for (int32_t b = 0; b < gpn; b++)
-                        if (!used[gpn + b] && ov[a * gpn + b] > best) {
-                            best = ov[a * gpn + b];
-                            ba = a;
-                            bb = b;
-                        }
-                }
-                used[ba] = 1;
-                used[gpn + bb] = 1;
-                target[ba] = bb;
-            }
-            for (int32_t a = 0; a < gpn; a++)
-                memcpy(n + (int64_t)(g0 + target[a]) * spg, tmp + (int64_t)(g0 + a) * spg, (size_t)spg * sizeof *n);
-        }
-    }
-    free(tmp), free(ov), free(target), free(used);
-    return mp_plan_derive(nw, err);
-}
-
 /* ---- the run ---- */
 
 typedef struct run {
@@ -134,7 +77,9 @@ typedef struct run {
     int32_t L, E, K;
     mp_sim *sim[MP_REGIMES];
     mp_plan *static_plan, *online_plan, *oracle_plan;
-    uint32_t *ring; /* [window][L][E] per-step counts */
+    int ring_mode;    /* window > interval: windows overlap, keep per-step counts */
+    uint32_t *ring;   /* ring_mode: [window][L][E] per-step counts; else [L][E] the current window's sum */
+    uint32_t *stepc;  /* oracle: [L][E] counts of the current step */
     mp_loads *win;  /* 1 x L x E scratch                         */
     mp_step *buf;   /* oracle: the current step's pieces          */
     int64_t nbuf, capbuf, buf_assign;
@@ -185,22 +130,30 @@ static int online_rebalance(run *r, int64_t s, mp_err *err)
     const mp_rebalance_opts *o = r->o;
     int64_t cells = (int64_t)r->L * r->E;
     memset(r->win->count, 0, (size_t)cells * sizeof(double));
-    for (int64_t j = s - o->window; j < s; j++) { /* window order: deterministic sums */
-        const uint32_t *src = r->ring + (j % o->window) * cells;
-        for (int64_t c = 0; c < cells; c++) r->win->count[c] += src[c];
+    if (r->ring_mode) {
+        for (int64_t j = s - o->window; j < s; j++) { /* window order: deterministic sums */
+            const uint32_t *src = r->ring + (j % o->window) * cells;
+            for (int64_t c = 0; c < cells; c++) r->win->count[c] += src[c];
+        }
+    } else {
+        for (int64_t c = 0; c < cells; c++) r->win->count[c] = r->ring[c];
+        memset(r->ring, 0, (size_t)cells * sizeof *r->ring);
     }
     mp_plan *np = NULL;
     int rc = replan(r, &np, err);
     if (rc) return rc;
-    if (o->relabel && (rc = relabel(r->online_plan, np, err))) {
-        mp_plan_destroy(np);
-        return rc;
+    if (o->relabel) { /* the planner's migration-aware relabelling */
+        mp_migration mg;
+        if ((rc = mp_plan_migrate(np, r->online_plan, 0, &mg, err))) {
+            mp_plan_destroy(np);
+            return rc;
+        }
     }
     mp_rebalance_event e;
     memset(&e, 0, sizeof e);
     e.step = s;
-    e.old_pred = mp_plan_even_maxmean(r->online_plan, r->win, 0, NULL);
-    e.new_pred = mp_plan_even_maxmean(np, r->win, 0, NULL);
+    e.old_pred = mp_plan_even_maxmean(r->online_plan, r->win, NULL);
+    e.new_pred = mp_plan_even_maxmean(np, r->win, NULL);
     double gain = e.new_pred > 0 ? e.old_pred / e.new_pred - 1.0 : 0.0;
     e.applied = gain >= o->threshold;
     if (e.applied) {
@@ -276,6 +229,7 @@ static void run_free(run *r)
     mp_plan_destroy(r->online_plan);
     mp_plan_destroy(r->oracle_plan);
     free(r->ring);
+    free(r->stepc);
     mp_loads_destroy(r->win);
     for (int64_t i = 0; i < r->capbuf; i++) mp_step_release(&r->buf[i]);
     free(r->buf);
@@ -347,8 +301,10 @@ int mp_rebalance_run(mp_rebalance_result **out, const mp_piece_source *src, cons
     so.keep_series = 1;
     int rc;
     int64_t done = 0;
-    r.ring = calloc((size_t)(o->window * cells), sizeof *r.ring);
-    if (!r.ring) {
+    r.ring_mode = o->window > o->interval;
+    r.ring = calloc((size_t)((r.ring_mode ? o->window : 1) * cells), sizeof *r.ring);
+    r.stepc = o->oracle ? calloc((size_t)cells, sizeof *r.stepc) : NULL;
+    if (!r.ring || (o->oracle && !r.stepc)) {
         rc = mp_err_set(err, MP_ENOMEM, "rebalance: out of memory");
         goto fail;
     }
@@ -377,21 +333,27 @@ int mp_rebalance_run(mp_rebalance_result **out, const mp_piece_source *src, cons
             in_step = 1;
             if (cur > 0 && cur % o->interval == 0 && cur >= o->window && (rc = online_rebalance(&r, cur, err)))
                 goto fail;
-            memset(r.ring + (cur % o->window) * cells, 0, (size_t)cells * sizeof *r.ring);
+            if (r.ring_mode) memset(r.ring + (cur % o->window) * cells, 0, (size_t)cells * sizeof *r.ring);
+            if (r.stepc) memset(r.stepc, 0, (size_t)cells * sizeof *r.stepc);
         }
         if ((rc = mp_sim_feed(r.sim[MP_REGIME_STATIC], &pc, err))) goto fail;
         if ((rc = mp_sim_feed(r.sim[MP_REGIME_ONLINE], &pc, err))) goto fail;
-        count_piece(&r, &pc, r.ring + (cur % o->window) * cells);
+        /* the window of the next rebalance (k*I) is [k*I - W, k*I) */
+        if (r.ring_mode)
+            count_piece(&r, &pc, r.ring + (cur % o->window) * cells);
+        else if (cur % o->interval >= o->interval - o->window)
+            count_piece(&r, &pc, r.ring);
+        if (r.stepc) count_piece(&r, &pc, r.stepc);
         if (o->oracle && (rc = buffer_piece(&r, &pc, err))) goto fail;
         if (pc.end_of_step) {
             in_step = 0;
-            if (o->oracle && (rc = oracle_step(&r, cur, r.ring + (cur % o->window) * cells, err))) goto fail;
+            if (o->oracle && (rc = oracle_step(&r, cur, r.stepc, err))) goto fail;
         }
         done += mp_step_assignments(&pc);
         if (progress) progress(pctx, done, -1);
     }
     if (rc < 0) goto fail;
-    if (o->oracle && r.nbuf && (rc = oracle_step(&r, cur, r.ring + (cur % o->window) * cells, err))) goto fail;
+    if (o->oracle && r.nbuf && (rc = oracle_step(&r, cur, r.stepc, err))) goto fail;
 
     mp_rebalance_result *res = calloc(1, sizeof *res);
     if (!res) {

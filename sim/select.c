@@ -22,13 +22,37 @@ static inline uint64_t key5(uint64_t seed, int64_t step, int32_t layer, int64_t 
     return mix64(h ^ (uint64_t)(uint32_t)k);
 }
 
-/* vLLM (PR #24573): replica = (t*K + k) mod count, t the token's index in the step. */
+/* vLLM (PR #24573): replica = (t*K + k) mod count, t the token's index in
+ * the step.  Counts up to 64 use Lemire's 32-bit fastmod (exact for 32-bit
+ * positions); larger positions or counts use plain division. */
+#define FASTMOD_MAX 64
+static inline uint32_t fastmod32(uint32_t a, uint64_t M, uint32_t d)
+{
+    return (uint32_t)(((__uint128_t)(M * a) * d) >> 64);
+}
+
 static void sel_modulo(const mp_select_args *a, int32_t *out)
 {
     const mp_plan *p = a->plan;
     const int32_t *l2p = p->log2phy + (int64_t)a->layer * p->experts * p->max_replicas;
     const int32_t *cnt = p->replica_count + (int64_t)a->layer * p->experts;
     const int32_t mr = p->max_replicas, kk = a->kk;
+    uint64_t last = (uint64_t)(a->first_token + a->tokens) * (uint64_t)kk;
+    if (mr <= FASTMOD_MAX && last < ((uint64_t)1 << 32)) {
+        uint64_t M[FASTMOD_MAX + 1];
+        for (int32_t c = 1; c <= mr; c++) M[c] = UINT64_C(0xFFFFFFFFFFFFFFFF) / (uint64_t)c + 1;
+        for (int64_t i = 0; i < a->tokens; i++) {
+            uint32_t pos = (uint32_t)((uint64_t)(a->first_token + i) * (uint64_t)kk);
+            const int32_t *e = a->experts + i * kk;
+            int32_t *o = out + i * kk;
+            for (int32_t k = 0; k < kk; k++) {
+                int32_t c = cnt[e[k]];
+                const int32_t *r = l2p + (int64_t)e[k] * mr;
+                o[k] = c == 1 ? r[0] : r[fastmod32(pos + (uint32_t)k, M[c], (uint32_t)c)];
+            }
+        }
+        return;
+    }
     for (int64_t i = 0; i < a->tokens; i++) {
         uint64_t pos = (uint64_t)(a->first_token + i) * (uint64_t)kk;
         const int32_t *e = a->experts + i * kk;

@@ -18,6 +18,11 @@ typedef struct layer_acc {
     int64_t *gpu_rows, *gpu_tokens, *gpu_stamp, *send_nvl, *send_net, *recv_nvl, *recv_net, *shared_rows,
         *state;           /* [P] each */
     int64_t *node_tokens, *node_stamp; /* [N] */
+    int64_t *tmat, *nmat; /* P <= 64: distinct tokens [src GPU][dst GPU] and [src GPU][dst node] */
+    int32_t *touched;     /* [R] slots given rows this step, in first-use order */
+    int32_t ntouched;
+    uint64_t src_seen;    /* P <= 64: source GPUs seen this step (rows of tmat/nmat in use) */
+    uint64_t *dmask;      /* P <= 64: [P] destination GPUs each source reached this step */
     int64_t *block;
     size_t block_len;
 } layer_acc;
@@ -34,6 +39,10 @@ typedef struct worker {
     int64_t *traffic;     /* [P][P] or NULL */
     int64_t *gpu_rows;    /* [P] */
     int64_t *node_tokens; /* [N] */
+    double *gpu_us;       /* [P] scratch when P > 64 */
+    int32_t *hexp;        /* [E'] LB_rep: experts with rows, as a heap */
+    int64_t *hcnt;        /* [E'] their replica counts in D'Hondt's apportionment */
+    int32_t *gpu_active;  /* [P] scratch when P > 64 */
     int bad_id;
     int64_t bad_token;
     int32_t bad_layer;
@@ -47,6 +56,8 @@ struct mp_sim {
     int32_t L, K, kk, E, P, N, R, gpn, nthreads;
     int fused;
     int32_t *slot_gpu; /* [R] */
+    int32_t *gpu_node, *gpu_local; /* [P]: g / gpn and g % gpn */
+    double c_mem_us, c_2params, c_peak, token_bytes; /* cost figures in force */
     layer_acc *acc;    /* [L] */
     layer_fig *fig;    /* [L] figures of the step being closed */
     worker *wk;        /* [nthreads] */
@@ -84,7 +95,6 @@ mp_sim_opts mp_sim_opts_default(void)
 
 /* ---------- per-layer work ---------- */
 
-static void zero_acc(layer_acc *a) { memset(a->block, 0, a->block_len * sizeof(int64_t)); }
 
 static void play_layer(mp_sim *s, worker *w, const mp_step *pc, int64_t c0, int64_t n, int32_t l)
 {
@@ -96,10 +106,12 @@ static void play_layer(mp_sim *s, worker *w, const mp_step *pc, int64_t c0, int6
         int32_t *e = w->experts + i * kk;
         for (int32_t k = 0; k < K; k++) {
             e[k] = id[k];
-            if (id[k] >= s->E && !w->bad_id) {
-                w->bad_id = 1;
-                w->bad_token = pc->first_token + c0 + i;
-                w->bad_layer = l;
+            if (id[k] >= s->E) {
+                if (!w->bad_id) {
+                    w->bad_id = 1;
+                    w->bad_token = pc->first_token + c0 + i;
+                    w->bad_layer = l;
+                }
                 e[k] = 0;
             }
         }
@@ -108,23 +120,49 @@ static void play_layer(mp_sim *s, worker *w, const mp_step *pc, int64_t c0, int6
     mp_select_args sa = {plan, l, s->cur_step, s->o.seed, kk, pc->first_token + c0, n, w->experts, w->src, a->state};
     s->pol->select(&sa, w->slots);
     const int32_t *sg = s->slot_gpu;
+    int64_t *slot_rows = a->slot_rows;
+    if (s->P <= 64) {
+        /* GPUs of a token as a bit mask: no per-assignment branches */
+        const int32_t *gnode = s->gpu_node;
+        for (int64_t i = 0; i < n; i++) {
+            int32_t src = w->src[i];
+            const int32_t *sl = w->slots + i * kk;
+            uint64_t gm = 0, nm = 0;
+            for (int32_t k = 0; k < kk; k++) {
+                int32_t slot = sl[k];
+                if (slot_rows[slot]++ == 0) a->touched[a->ntouched++] = slot;
+                gm |= (uint64_t)1 << sg[slot];
+            }
+            a->src_seen |= (uint64_t)1 << src;
+            a->dmask[src] |= gm;
+            /* counted per (source, destination); bytes are derived at the step's end */
+            int64_t *trow = a->tmat + (int64_t)src * P, *nrow = a->nmat + (int64_t)src * s->N;
+            while (gm) {
+                int32_t g = __builtin_ctzll(gm);
+                gm &= gm - 1;
+                trow[g]++;
+                nm |= (uint64_t)1 << gnode[g];
+            }
+            while (nm) {
+                nrow[__builtin_ctzll(nm)]++;
+                nm &= nm - 1;
+            }
+            if (!s->fused) a->shared_rows[src]++;
+        }
+        return;
+    }
     for (int64_t i = 0; i < n; i++) {
         int64_t stamp = pc->first_token + c0 + i + 1;
         int32_t src = w->src[i], src_node = src / gpn;
         const int32_t *sl = w->slots + i * kk;
-        const int32_t *e = w->experts + i * kk;
         for (int32_t k = 0; k < kk; k++) {
             int32_t slot = sl[k], g = sg[slot];
-            a->slot_rows[slot]++;
-            a->expert_rows[e[k]]++;
-            a->gpu_rows[g]++;
+            if (slot_rows[slot]++ == 0) a->touched[a->ntouched++] = slot;
             if (a->gpu_stamp[g] != stamp) {
                 a->gpu_stamp[g] = stamp;
                 a->gpu_tokens[g]++;
                 if (w->traffic) w->traffic[(int64_t)src * P + g]++;
                 int32_t nd = g / gpn;
-                /* DeepEP: once per remote node over the network to the GPU of
-                 * the same local index, then NVLink inside the node */
                 int32_t via = nd == src_node ? src : nd * gpn + src % gpn;
                 if (a->node_stamp[nd] != stamp) {
                     a->node_stamp[nd] = stamp;
@@ -144,13 +182,106 @@ static void play_layer(mp_sim *s, worker *w, const mp_step *pc, int64_t c0, int6
     }
 }
 
+/* Expert time of one slot with `rows` rows: the analytic model inline. */
+static inline double expert_us(const mp_sim *s, int64_t rows)
+{
+    if (s->o.cost.table_len > 0) return mp_cost_expert_us(&s->o.cost, &s->model, (double)rows);
+    double fl = s->c_2params * (double)rows / s->c_peak;
+    return (fl > s->c_mem_us ? fl : s->c_mem_us) + s->o.cost.expert_fixed_us;
+}
+
+/* Heap order on rows/count (larger first), compared exactly. */
+static inline int heavier(const int64_t *rows, const int32_t *e, const int64_t *c, int32_t i, int32_t j)
+{
+    return rows[e[i]] * c[j] > rows[e[j]] * c[i];
+}
+
+static void sift_down(const int64_t *rows, int32_t *e, int64_t *c, int32_t n, int32_t i)
+{
+    for (;;) {
+        int32_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && heavier(rows, e, c, l, m)) m = l;
+        if (r < n && heavier(rows, e, c, r, m)) m = r;
+        if (m == i) return;
+        int32_t te = e[i];
+        int64_t tc = c[i];
+        e[i] = e[m], c[i] = c[m];
+        e[m] = te, c[m] = tc;
+        i = m;
+    }
+}
+
+/* LB_rep's replica term (REFERENCE.md section 6): the smallest possible max
+ * rows/count over replica counts with `extra` slots beyond one per expert,
+ * which D'Hondt's apportionment attains: each extra slot to the expert of
+ * largest rows/count.  Only experts with rows matter. */
+static double lb_rep(const int64_t *rows, int32_t *e, int64_t *c, int32_t n, int64_t extra)
+{
+    if (n == 0) return 0.0;
+    for (int32_t i = 0; i < n; i++) c[i] = 1;
+    for (int32_t i = n / 2 - 1; i >= 0; i--) sift_down(rows, e, c, n, i);
+    for (int64_t x = 0; x < extra; x++) {
+        c[0]++;
+        sift_down(rows, e, c, n, 0);
+    }
+    return (double)rows[e[0]] / (double)c[0];
+}
+
 static void close_layer(mp_sim *s, worker *w, int32_t l)
 {
     layer_acc *a = &s->acc[l];
     layer_fig *f = &s->fig[l];
     const mp_plan *plan = s->plan;
-    const int32_t P = s->P, spg = plan->topo.slots_per_gpu;
+    const int32_t P = s->P;
     memset(f, 0, sizeof *f);
+    const int32_t *row = mp_plan_layer(plan, l);
+    if (a->tmat) { /* DeepEP routes from the per-(source, destination) counts */
+        const int32_t N = s->N, gpn = s->gpn;
+        for (uint64_t seen = a->src_seen; seen; seen &= seen - 1) {
+            int32_t src = __builtin_ctzll(seen);
+            int64_t *tr = a->tmat + (int64_t)src * P, *nr = a->nmat + (int64_t)src * N;
+            int32_t sn = s->gpu_node[src], sl = s->gpu_local[src];
+            for (uint64_t dm = a->dmask[src]; dm; dm &= dm - 1) {
+                int32_t g = __builtin_ctzll(dm);
+                int64_t v = tr[g];
+                tr[g] = 0;
+                a->gpu_tokens[g] += v;
+                if (w->traffic) w->traffic[(int64_t)src * P + g] += v;
+                int32_t nd = s->gpu_node[g], via = nd == sn ? src : nd * gpn + sl;
+                if (g != via) {
+                    a->send_nvl[via] += v;
+                    a->recv_nvl[g] += v;
+                }
+            }
+            a->dmask[src] = 0;
+            for (int32_t nd = 0; nd < N; nd++) {
+                int64_t v = nr[nd];
+                if (!v) continue;
+                nr[nd] = 0;
+                a->node_tokens[nd] += v;
+                if (nd != sn) {
+                    a->send_net[src] += v;
+                    a->recv_net[nd * gpn + sl] += v;
+                }
+            }
+        }
+        a->src_seen = 0;
+    }
+    /* rows per GPU and expert, expert time per GPU: over the slots used */
+    double tg[64], *tgp = P <= 64 ? tg : w->gpu_us;
+    int32_t ag[64], *agp = P <= 64 ? ag : w->gpu_active;
+    memset(tgp, 0, (size_t)P * sizeof *tgp);
+    memset(agp, 0, (size_t)P * sizeof *agp);
+    int32_t nexp = 0;
+    for (int32_t i = 0; i < a->ntouched; i++) {
+        int32_t p = a->touched[i], g = s->slot_gpu[p];
+        int64_t v = a->slot_rows[p];
+        a->gpu_rows[g] += v;
+        if (a->expert_rows[row[p]] == 0) w->hexp[nexp++] = row[p];
+        a->expert_rows[row[p]] += v;
+        tgp[g] += expert_us(s, v);
+        agp[g]++;
+    }
     int64_t W = 0, mx = 0, idle = 0, tok = 0, tmx = 0;
     for (int32_t g = 0; g < P; g++) {
         W += a->gpu_rows[g];
@@ -171,11 +302,8 @@ static void close_layer(mp_sim *s, worker *w, int32_t l)
         f->maxmean = mx / mean;
         f->sglang = (mean + 1e-5) / (mx + 1e-5);
         f->trt = (mx - mean) / mean;
-        double lb = mean;
-        for (int32_t e = 0; e < plan->experts; e++) {
-            double v = (double)a->expert_rows[e] / mp_plan_count(plan, l, e);
-            lb = v > lb ? v : lb;
-        }
+        double lb = lb_rep(a->expert_rows, w->hexp, w->hcnt, nexp, (int64_t)s->R - plan->experts);
+        lb = lb > mean ? lb : mean;
         f->gap_rep = mx / lb - 1.0;
         double tmean = (double)tok / P;
         f->tok_maxmean = tmx / tmean;
@@ -186,20 +314,14 @@ static void close_layer(mp_sim *s, worker *w, int32_t l)
     }
     /* cost: expert time per GPU, the slowest GPU; links per GPU, the slowest */
     const mp_cost *c = &s->o.cost;
-    double tb = (double)mp_cost_hidden(c, &s->model) * c->act_bytes;
+    double tb = s->token_bytes;
     double emax = 0, lmax = 0, nvl = 0, net = 0, amax = 0;
     for (int32_t g = 0; g < P; g++) {
-        double t = 0;
-        int32_t active = 0;
-        for (int32_t p = g * spg; p < (g + 1) * spg; p++)
-            if (a->slot_rows[p] > 0) {
-                t += mp_cost_expert_us(c, &s->model, (double)a->slot_rows[p]);
-                active++;
-            }
+        double t = tgp[g];
         if (!s->fused && s->model.shared > 0 && a->shared_rows[g] > 0)
-            t += s->model.shared * mp_cost_expert_us(c, &s->model, (double)a->shared_rows[g]);
+            t += s->model.shared * expert_us(s, a->shared_rows[g]);
         emax = t > emax ? t : emax;
-        amax = active > amax ? active : amax;
+        amax = agp[g] > amax ? agp[g] : amax;
         int64_t bn = a->send_nvl[g] > a->recv_nvl[g] ? a->send_nvl[g] : a->recv_nvl[g];
         int64_t bw = a->send_net[g] > a->recv_net[g] ? a->send_net[g] : a->recv_net[g];
         double lt = mp_cost_link_us(c, (double)bn * tb, (double)bw * tb);
@@ -213,7 +335,14 @@ static void close_layer(mp_sim *s, worker *w, int32_t l)
     f->expert_us = emax;
     f->comm_us = P > 1 ? 2 * lmax + c->dispatch_fixed_us + c->combine_fixed_us : 0.0;
     f->time_us = f->expert_us + f->comm_us;
-    zero_acc(a);
+    /* reset: the slots and experts used, then the per-GPU and per-node counters */
+    for (int32_t i = 0; i < a->ntouched; i++) {
+        int32_t p = a->touched[i];
+        a->slot_rows[p] = 0;
+        a->expert_rows[row[p]] = 0;
+    }
+    a->ntouched = 0;
+    memset(a->gpu_rows, 0, (size_t)(9 * P + 2 * s->N) * sizeof(int64_t));
 }
 
 /* The job of thread `tid`: its layers over the whole piece, then closing them. */
@@ -295,7 +424,11 @@ void mp_sim_destroy(mp_sim *s)
     }
     free(s->th);
     if (s->acc)
-        for (int32_t l = 0; l < s->L; l++) free(s->acc[l].block);
+        for (int32_t l = 0; l < s->L; l++) {
+            free(s->acc[l].block);
+            free(s->acc[l].touched);
+            free(s->acc[l].dmask);
+        }
     free(s->acc);
     if (s->wk)
         for (int i = 0; i < s->nthreads; i++) {
@@ -305,10 +438,16 @@ void mp_sim_destroy(mp_sim *s)
             free(s->wk[i].traffic);
             free(s->wk[i].gpu_rows);
             free(s->wk[i].node_tokens);
+            free(s->wk[i].gpu_us);
+            free(s->wk[i].gpu_active);
+            free(s->wk[i].hexp);
+            free(s->wk[i].hcnt);
         }
     free(s->wk);
     free(s->fig);
     free(s->slot_gpu);
+    free(s->gpu_node);
+    free(s->gpu_local);
     free(s->layer_sum);
     free(s->series);
     free(s->run_rows);
@@ -357,6 +496,15 @@ int mp_sim_create(mp_sim **out, const mp_plan *plan, const mp_model *model, cons
         free(s);
         return rc;
     }
+    {
+        const mp_cost *c = &s->o.cost;
+        double h = (double)mp_cost_hidden(c, model), in = (double)mp_cost_intermediate(c, model);
+        double params = 3.0 * h * in; /* the same arithmetic as mp_cost_expert_us */
+        s->c_mem_us = params * c->weight_bytes / (c->hbm_GBps * 1e3);
+        s->c_2params = 2.0 * params;
+        s->c_peak = c->peak_tflops * 1e6;
+        s->token_bytes = h * c->act_bytes;
+    }
     int nt = s->o.threads < 1 ? 1 : s->o.threads;
     if (nt > s->L) nt = s->L;
     if (nt > 256) nt = 256;
@@ -368,14 +516,23 @@ int mp_sim_create(mp_sim **out, const mp_plan *plan, const mp_model *model, cons
     s->layer_sum = calloc((size_t)s->L, sizeof *s->layer_sum);
     s->th = calloc((size_t)nt, sizeof *s->th);
     s->run_rows = calloc((size_t)s->L * s->P, sizeof *s->run_rows);
-    if (!s->run_rows || !s->slot_gpu || !s->acc || !s->fig || !s->wk || !s->layer_sum || !s->th) goto oom;
+    s->gpu_node = malloc((size_t)s->P * sizeof *s->gpu_node);
+    s->gpu_local = malloc((size_t)s->P * sizeof *s->gpu_local);
+    if (!s->gpu_node || !s->gpu_local || !s->run_rows || !s->slot_gpu || !s->acc || !s->fig || !s->wk || !s->layer_sum || !s->th) goto oom;
     for (int32_t p = 0; p < s->R; p++) s->slot_gpu[p] = p / plan->topo.slots_per_gpu;
+    for (int32_t g = 0; g < s->P; g++) {
+        s->gpu_node[g] = g / s->gpn;
+        s->gpu_local[g] = g % s->gpn;
+    }
     size_t P = (size_t)s->P, N = (size_t)s->N;
-    size_t blen = (size_t)s->R + (size_t)plan->experts + 9 * P + 2 * N;
+    int use_mat = s->P <= 64;
+    size_t blen = (size_t)s->R + (size_t)plan->experts + 9 * P + 2 * N + (use_mat ? P * P + P * N : 0);
     for (int32_t l = 0; l < s->L; l++) {
         layer_acc *a = &s->acc[l];
         a->block = calloc(blen, sizeof(int64_t));
-        if (!a->block) goto oom;
+        a->touched = malloc((size_t)s->R * sizeof *a->touched);
+        a->dmask = calloc(P, sizeof *a->dmask);
+        if (!a->block || !a->touched || !a->dmask) goto oom;
         a->block_len = blen;
         int64_t *b = a->block;
         a->slot_rows = b, b += s->R;
@@ -390,7 +547,11 @@ int mp_sim_create(mp_sim **out, const mp_plan *plan, const mp_model *model, cons
         a->shared_rows = b, b += P;
         a->state = b, b += P;
         a->node_tokens = b, b += N;
-        a->node_stamp = b;
+        a->node_stamp = b, b += N;
+        if (use_mat) {
+            a->tmat = b, b += P * P;
+            a->nmat = b;
+        }
     }
     for (int i = 0; i < nt; i++) {
         worker *w = &s->wk[i];
@@ -399,8 +560,12 @@ int mp_sim_create(mp_sim **out, const mp_plan *plan, const mp_model *model, cons
         w->src = malloc((size_t)CHUNK * sizeof(int32_t));
         w->gpu_rows = calloc(P, sizeof(int64_t));
         w->node_tokens = calloc(N, sizeof(int64_t));
+        w->gpu_us = malloc(P * sizeof(double));
+        w->gpu_active = malloc(P * sizeof(int32_t));
+        w->hexp = malloc((size_t)plan->experts * sizeof(int32_t));
+        w->hcnt = malloc((size_t)plan->experts * sizeof(int64_t));
         if (s->P <= TRAFFIC_GPUS_MAX) w->traffic = calloc(P * P, sizeof(int64_t));
-        if (!w->experts || !w->slots || !w->src || !w->gpu_rows || !w->node_tokens ||
+        if (!w->experts || !w->slots || !w->src || !w->gpu_rows || !w->node_tokens || !w->gpu_us || !w->gpu_active || !w->hexp || !w->hcnt ||
             (s->P <= TRAFFIC_GPUS_MAX && !w->traffic))
             goto oom;
     }

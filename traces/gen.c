@@ -13,7 +13,10 @@
 
 static int check_opts(const mp_gen_opts *o, mp_err *err)
 {
-    if (mp_model_validate(&o->model, "gen", err)) return MP_EINVAL;
+    if (mp_model_validate(&o->model, "gen", err)) {
+        if (err) err->code = MP_EINVAL; /* a shape the caller asked for */
+        return MP_EINVAL;
+    }
     if (!(o->layer_affinity >= 0 && o->layer_affinity <= 1))
         return mp_err_set(err, MP_EINVAL, "gen: --layer-affinity must lie in [0, 1]");
     if (!(o->rank_topic_bias >= 0 && o->rank_topic_bias <= 1))

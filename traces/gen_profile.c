@@ -57,7 +57,7 @@ static void profile_values(const mp_gen *g, mp_rng *r, double *lv)
         if (c < 0.5) c = 0.5;
         if (c > 2.5) c = 2.5;
         double h = c + mp_rng_double(r);
-        double dfrac = 0.01 + 0.03 * mp_rng_double(r);
+        double dfrac = 0.008 + 0.02 * mp_rng_double(r);
         double hfrac = 0.03 + 0.02 * mp_rng_double(r);
         int32_t nd = (int32_t)floor(E * dfrac + 0.5);
         int32_t nh = (int32_t)floor(E * hfrac + 0.5);
@@ -111,11 +111,18 @@ int mp__gen_profile(mp_gen *g, mp_err *err)
             mp_rng rt = mp_rng_stream(g->o.seed, MP__RNG_TOPIC, (uint64_t)l, (uint64_t)t);
             for (int32_t e = 0; e < E; e++) tl[e] = g->o.topic_strength * mp_rng_normal(&rt);
         }
-        /* successor map: a random permutation from layer l to l + 1 */
+        /* successor map from layer l to l + 1: a random permutation that
+         * keeps groups together (groups permuted, experts permuted inside),
+         * so that a token's successors fit in topk_group groups */
         int32_t *sc = g->succ + (int64_t)l * E;
-        for (int32_t i = 0; i < E; i++) sc[i] = i;
         mp_rng rs = mp_rng_stream(g->o.seed, MP__RNG_SUCC, (uint64_t)l, 0);
-        mp_rng_shuffle(&rs, sc, E);
+        for (int32_t i = 0; i < g->G; i++) perm[i] = i;
+        mp_rng_shuffle(&rs, perm, g->G);
+        for (int32_t k = 0; k < g->G; k++) {
+            int32_t *blk = sc + k * g->gsize;
+            for (int32_t i = 0; i < g->gsize; i++) blk[i] = perm[k] * g->gsize + i;
+            mp_rng_shuffle(&rs, blk, g->gsize);
+        }
     }
     free(lv);
     free(perm);

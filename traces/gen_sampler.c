@@ -78,9 +78,11 @@ static int32_t fallback(const mp_gen *g, mp_rng *r, const double *sh, const int3
     return 0; /* unreachable: K <= TG * E/G leaves room */
 }
 
-static void fast_layer(const mp_gen *g, int32_t l, int32_t topic, mp_rng *r, const mp_expert_id *prev,
-                       mp_expert_id *out, float *wout, uint64_t *chosen, uint8_t *gused)
+static void fast_layer(const mp_gen *g, int32_t l, int32_t topic, mp_rng *rp, const mp_expert_id *prev,
+                       mp_expert_id *out, float *wout, uint64_t *chosen)
 {
+    /* a local copy of the stream, so that stores to `chosen` do not force it through memory */
+    mp_rng rl = *rp, *r = &rl;
     const int32_t E = g->E, K = g->K, G = g->G, TG = g->TG, gsize = g->gsize;
     const int64_t off = ((int64_t)l * g->T + topic) * E;
     const uint32_t *prob = g->aprob + off, *gprob = g->gprob + off;
@@ -91,6 +93,7 @@ static void fast_layer(const mp_gen *g, int32_t l, int32_t topic, mp_rng *r, con
     const uint16_t *gof = g->group_of;
     int32_t used[MP_TOPK_MAX];
     int32_t ng = 0;
+    uint64_t gbits = 0; /* admitted groups when G <= 64 */
     double umass = 0; /* popularity mass of the admitted groups */
     uint32_t cum[MP_TOPK_MAX];
     for (int32_t k = 0; k < K; k++) {
@@ -98,7 +101,23 @@ static void fast_layer(const mp_gen *g, int32_t l, int32_t topic, mp_rng *r, con
         int tries = 0;
         for (;;) {
             if (++tries > 200) {
-                e = fallback(g, r, sh, sc, prev, A, out, k, used, ng);
+                mp_rng tmp = rl;
+                e = fallback(g, &tmp, sh, sc, prev, A, out, k, used, ng);
+                rl = tmp;
+                int32_t seen = 0;
+                for (int32_t q = 0; q < ng; q++) seen |= used[q] == gof[e];
+                if (!seen) {
+                    if (G <= 64) gbits |= 1ULL << gof[e];
+                    used[ng++] = gof[e];
+                    umass += gm[gof[e]];
+                    if (ng == TG) {
+                        double c = 0;
+                        for (int32_t q = 0; q < ng - 1; q++) {
+                            c += gm[used[q]];
+                            cum[q] = (uint32_t)(c / umass * 4294967296.0);
+                        }
+                    }
+                }
                 break;
             }
             uint64_t u = mp_rng_u64(r);
@@ -124,10 +143,16 @@ static void fast_layer(const mp_gen *g, int32_t l, int32_t topic, mp_rng *r, con
             }
             if (chosen[e >> 6] >> (e & 63) & 1) continue;
             if (G > 1) {
-                int32_t gr = gof[e];
-                if (!gused[gr]) {
+                int32_t gr = gof[e], seen;
+                if (G <= 64) {
+                    seen = (int32_t)(gbits >> gr & 1);
+                } else {
+                    seen = 0;
+                    for (int32_t q = 0; q < ng; q++) seen |= used[q] == gr;
+                }
+                if (!seen) {
                     if (ng >= TG) continue;
-                    gused[gr] = 1;
+                    if (G <= 64) gbits |= 1ULL << gr;
                     used[ng++] = gr;
                     umass += gm[gr];
                     if (ng == TG) { /* cumulative shares of the admitted groups, scaled to 2^32 */
@@ -145,20 +170,130 @@ static void fast_layer(const mp_gen *g, int32_t l, int32_t topic, mp_rng *r, con
         chosen[e >> 6] |= 1ULL << (e & 63);
     }
     for (int32_t k = 0; k < K; k++) chosen[out[k] >> 6] = 0;
-    for (int32_t j = 0; j < ng; j++) gused[used[j]] = 0;
-    if (!wout) return;
+    if (!wout) {
+        *rp = rl;
+        return;
+    }
     /* gate weights: the chosen experts' w' with a multiplicative jitter in [0.5, 1.5) */
     double y[MP_TOPK_MAX];
     uint64_t bits = 0;
     int sig = g->o.model.scoring == MP_SCORING_SIGMOID;
+    double wsum = 0, psum = 0;
     for (int32_t k = 0; k < K; k++) {
         if ((k & 3) == 0) bits = mp_rng_u64(r);
         double jit = 0.5 + (double)(bits & 0xffff) * (1.0 / 65536.0);
         bits >>= 16;
         double w = (A > 0 ? mixed_weight(g, sh, sc, prev, A, out[k]) : sh[out[k]]) * jit;
         y[k] = sig ? w * E / (1.0 + w * E) : w;
+        wsum += w;
+        psum += w / jit;
     }
+    if (g->o.model.scoring == MP_SCORING_SOFTMAX) {
+        /* softmax over all experts: the unchosen keep their mass 1 - psum */
+        double z = wsum + (1.0 - psum > 0 ? 1.0 - psum : 0.0);
+        for (int32_t k = 0; k < K; k++) y[k] /= z;
+    }
+    *rp = rl;
     finish_weights(g, y, wout);
+}
+
+/* The common case, specialised: no affinity, at most 64 groups, at most
+ * 1024 experts; the same law as fast_layer with the sets in registers and
+ * locals, and the weights' jitter taken from spare bits of the draws that
+ * chose the experts (the remainder of the index multiply, or the unused
+ * half of a group draw) instead of extra draws. */
+static void fast_plain(const mp_gen *g, int32_t l, int32_t topic, mp_rng *rp, mp_expert_id *out, float *wout)
+{
+    const int32_t E = g->E, K = g->K, G = g->G, TG = g->TG, gsize = g->gsize;
+    const int64_t off = ((int64_t)l * g->T + topic) * E;
+    const uint32_t *prob = g->aprob + off, *gprob = g->gprob + off;
+    const uint16_t *idx = g->aidx + off, *gidx = g->gidx + off, *gof = g->group_of;
+    const double *sh = g->share + off, *gm = g->gmass + ((int64_t)l * g->T + topic) * G;
+    const uint64_t key = rp->key;
+    uint64_t ctr = rp->ctr;
+    uint64_t ch[16];
+    for (int32_t i = 0; i < (E + 63) >> 6; i++) ch[i] = 0;
+    int32_t used[MP_TOPK_MAX], ng = 0, k = 0, tries = 0;
+    uint32_t jit[MP_TOPK_MAX]; /* 16-bit jitter of each chosen expert's weight */
+    uint64_t gbits = 0;
+    /* phase 1: any group may still be admitted (all of them when ungrouped) */
+    while (k < K && (G == 1 || ng < TG)) {
+        uint64_t u = mp_rng_mix(key + ++ctr * MP_RNG_GAMMA);
+        uint64_t m = (u >> 32) * (uint64_t)E;
+        int32_t e = (int32_t)(m >> 32);
+        int32_t alt = idx[e];
+        e = (uint32_t)u < prob[e] ? e : alt;
+        if (ch[e >> 6] >> (e & 63) & 1) {
+            if (++tries > 200) goto slow;
+            continue;
+        }
+        ch[e >> 6] |= 1ULL << (e & 63);
+        jit[k] = (uint32_t)m >> 16;
+        int32_t gr = gof[e];
+        if (!(gbits >> gr & 1)) {
+            gbits |= 1ULL << gr;
+            used[ng++] = gr;
+        }
+        out[k++] = (mp_expert_id)e;
+    }
+    if (k < K) {
+        /* phase 2: the admitted groups are full; group by mass, then expert inside */
+        uint32_t cum[MP_TOPK_MAX];
+        double umass = 0, c = 0;
+        for (int32_t q = 0; q < ng; q++) umass += gm[used[q]];
+        for (int32_t q = 0; q < ng - 1; q++) {
+            c += gm[used[q]];
+            cum[q] = (uint32_t)(c / umass * 4294967296.0);
+        }
+        while (k < K) {
+            uint64_t u = mp_rng_mix(key + ++ctr * MP_RNG_GAMMA);
+            uint32_t x = (uint32_t)(u >> 32);
+            int32_t j = 0;
+            for (int32_t q = 0; q < ng - 1; q++) j += x >= cum[q];
+            int32_t base = used[j] * gsize;
+            uint64_t v = mp_rng_mix(key + ++ctr * MP_RNG_GAMMA);
+            int32_t i = (int32_t)(((v >> 32) * (uint64_t)gsize) >> 32);
+            int32_t alt = gidx[base + i];
+            int32_t e = base + ((uint32_t)v < gprob[base + i] ? i : alt);
+            if (ch[e >> 6] >> (e & 63) & 1) {
+                if (++tries > 200) goto slow;
+                continue;
+            }
+            ch[e >> 6] |= 1ULL << (e & 63);
+            jit[k] = (uint32_t)u >> 16;
+            out[k++] = (mp_expert_id)e;
+        }
+    }
+    if (0) {
+    slow: /* few live experts left: finish by explicit weights */
+        rp->ctr = ctr;
+        for (; k < K; k++) {
+            int32_t e = fallback(g, rp, sh, NULL, NULL, 0, out, k, used, ng), seen = 0;
+            for (int32_t q = 0; q < ng; q++) seen |= used[q] == gof[e];
+            if (!seen) used[ng++] = gof[e];
+            out[k] = (mp_expert_id)e;
+            jit[k] = (uint32_t)(mp_rng_u64(rp) >> 48);
+        }
+        ctr = rp->ctr;
+    }
+    rp->ctr = ctr;
+    if (!wout) return;
+    /* gate weights as fast_layer computes them */
+    double y[MP_TOPK_MAX], ysum = 0, wsum = 0, psum = 0;
+    const double dE = (double)E;
+    const mp_scoring sc = g->o.model.scoring;
+    for (int32_t q = 0; q < K; q++) {
+        double p = sh[out[q]], w = p * (0.5 + (double)jit[q] * (1.0 / 65536.0));
+        double a = w * dE;
+        y[q] = sc == MP_SCORING_SIGMOID ? a / (1.0 + a) : w;
+        ysum += y[q];
+        wsum += w;
+        psum += p;
+    }
+    double f = g->o.model.routed_scaling;
+    if (g->o.model.normalize_topk) f /= ysum;
+    else if (sc == MP_SCORING_SOFTMAX) f /= wsum + (1.0 - psum > 0 ? 1.0 - psum : 0.0);
+    for (int32_t q = 0; q < K; q++) wout[q] = (float)(y[q] * f);
 }
 
 static void exact_layer(const mp_gen *g, int32_t l, int32_t topic, mp_rng *r, const mp_expert_id *prev,
@@ -244,7 +379,7 @@ void mp__gen_tokens(const mp_gen *g, int32_t n, mp_rng *r, const int32_t *topic,
     const int64_t per = (int64_t)g->L * K;
     /* the fast sampler's sets live after the exact scorer's arrays and start (and end) cleared */
     uint64_t *chosen = (uint64_t *)(scratch + 2 * (int64_t)g->E + 2 * g->G);
-    uint8_t *gused = (uint8_t *)(chosen + (g->E + 63) / 64);
+    const int small = g->G <= 64 && g->E <= 1024, plain = small && g->o.layer_affinity == 0;
     /* layer by layer over the block, so that one layer's tables stay in cache;
      * each token draws from its own stream, so the order does not matter */
     for (int32_t l = 0; l < g->L; l++) {
@@ -254,7 +389,8 @@ void mp__gen_tokens(const mp_gen *g, int32_t n, mp_rng *r, const int32_t *topic,
             mp_expert_id *out = tid + (int64_t)l * K;
             float *w = weights ? weights + i * per + (int64_t)l * K : NULL;
             if (g->o.exact) exact_layer(g, l, topic[i], &r[i], prev, out, w, scratch);
-            else fast_layer(g, l, topic[i], &r[i], prev, out, w, chosen, gused);
+            else if (plain || (small && !prev)) fast_plain(g, l, topic[i], &r[i], out, w);
+            else fast_layer(g, l, topic[i], &r[i], prev, out, w, chosen);
         }
     }
 }

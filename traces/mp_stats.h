@@ -69,7 +69,6 @@ void mp_stats_summarize(const double *v, int64_t n, mp_summary *out);
 /* Spearman rank correlation of two load vectors (average ranks on ties). */
 double mp_stats_rank_corr(const double *a, const double *b, int32_t n);
 
-
 /* ---- the assignment counter (stats_count.c) ----
  * Counts expert ids of pieces into per-layer uint32 histograms [L][E] (the
  * current window, normally one step) and, on mp_counter_end_window, adds the

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <cmocka.h>
 
+#include "planner/mp_planner.h"
 #include "tests/unit/sim_helpers.h"
 
 /* 2 GPUs x 2 slots: expert 0 on slots 0 (GPU 0) and 3 (GPU 1), 1 on slot 1, 2 on slot 2. */
@@ -273,8 +274,9 @@ static void even_split_matches_prediction(void **state)
     assert_int_equal(mp_loads_create(&ld, 1, 1, 4, NULL), 0);
     for (int i = 0; i < 19; i++) ld->count[ids[i]] += 1;
     double layer_pred;
-    double pred = mp_plan_even_maxmean(p, ld, 0, &layer_pred);
+    double pred = mp_plan_even_maxmean(p, ld, &layer_pred);
     assert_float_equal(pred, 7.0 / 4.75, 1e-12);
+    assert_float_equal(layer_pred, 7.0 / 4.75, 1e-12);
     mp_sim_opts o = mp_sim_opts_default();
     mp_sim *s;
     assert_int_equal(mp_sim_create(&s, p, &m, &o, NULL), 0);
@@ -285,6 +287,16 @@ static void even_split_matches_prediction(void **state)
     assert_int_equal(mp_sim_finish(s, &r, NULL), 0);
     assert_float_equal(r->maxmean.mean, pred, 1e-12);
     assert_float_equal(1.0 / r->vllm_bal_run, pred, 1e-12);
+    assert_float_equal(r->run_maxmean, pred, 1e-12);
+    /* the planner's own metrics on the same loads agree */
+    mp_plan_metrics *pm;
+    double w[4] = {6, 5, 4, 4};
+    assert_int_equal(mp_plan_metrics_compute(&pm, p, w, NULL), 0);
+    assert_float_equal(pm->mean_max_over_mean, r->maxmean.mean, 1e-12);
+    assert_float_equal(pm->sglang_balancedness, r->sglang_bal.mean, 1e-9);
+    assert_float_equal(pm->trtllm_imbalance, r->trt_imb.mean, 1e-12);
+    assert_float_equal(pm->gap_lb_rep, r->gap_rep.mean, 1e-12);
+    mp_plan_metrics_destroy(pm);
     mp_sim_result_destroy(r);
     mp_step_release(&st);
     mp_sim_destroy(s);

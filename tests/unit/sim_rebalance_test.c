@@ -82,15 +82,15 @@ static int gen_rewind(void *ctx, mp_err *err)
     return 0;
 }
 
-static mp_rebalance_result *run_shift(double threshold, int relabel)
+static mp_rebalance_result *run_shift_iw(double threshold, int relabel, int64_t interval, int64_t window)
 {
     static mp_topology topo = {4, 2, 2};
     gen g = {0, 200, 1024, 100, 12345};
     mp_piece_source src = {&g, gen_next, gen_rewind};
     mp_model m = tiny_model(1, 8, 1);
     mp_rebalance_opts o = mp_rebalance_opts_default();
-    o.interval = 20;
-    o.window = 10;
+    o.interval = interval;
+    o.window = window;
     o.threshold = threshold;
     o.relabel = relabel;
     o.shift_at = 100;
@@ -106,6 +106,8 @@ static mp_rebalance_result *run_shift(double threshold, int relabel)
     assert_int_equal(rc, 0);
     return r;
 }
+
+static mp_rebalance_result *run_shift(double threshold, int relabel) { return run_shift_iw(threshold, relabel, 20, 10); }
 
 static double mean_range(const mp_sim_result *r, int64_t a, int64_t b)
 {
@@ -169,6 +171,20 @@ static void relabel_moves_no_more(void **state)
     mp_rebalance_result_destroy(b);
 }
 
+/* Overlapping windows (window > interval) keep per-step counts in a ring. */
+static void overlapping_windows(void **state)
+{
+    (void)state;
+    mp_rebalance_result *r = run_shift_iw(0.0, 0, 10, 30);
+    assert_int_equal(r->nevents, 17); /* 30, 40, ..., 190 */
+    assert_int_equal(r->events[0].step, 30);
+    /* the window of step 130 is 100..129: all after the shift */
+    assert_int_equal(r->events[10].step, 130);
+    assert_true(r->events[10].new_pred < 1.2);
+    assert_true(mean_range(r->regime[MP_REGIME_ONLINE], 140, 200) < 1.2);
+    mp_rebalance_result_destroy(r);
+}
+
 static void moved_copies_by_hand(void **state)
 {
     (void)state;
@@ -191,6 +207,7 @@ int main(void)
         cmocka_unit_test(threshold_skips_small_gains),
         cmocka_unit_test(relabel_moves_no_more),
         cmocka_unit_test(moved_copies_by_hand),
+        cmocka_unit_test(overlapping_windows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
