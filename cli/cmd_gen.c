@@ -30,7 +30,7 @@ const char cmd_gen_usage[] =
     "  --rank-topic-bias B     0..1: chance a request takes its rank's home topic\n"
     "  --drift RATE            random walk of log-popularity per step (sigma)\n"
     "  --shift-at STEP         abrupt change of the popularity order at STEP\n"
-    "  --phase prefill|decode  run shape: 16 x 4096 tokens or 64 x 256 (default prefill)\n"
+    "  --phase prefill|decode  run shape: 8 x 4096 tokens or 64 x 256 (default prefill)\n"
     "  --steps S               forward passes\n"
     "  --tokens-per-step T     tokens per forward pass\n"
     "  --request-tokens N      prefill: tokens per request (default 512)\n"

@@ -54,6 +54,7 @@ void mp_gen_destroy(mp_gen *g)
     free(g->succ);
     free(g->share);
     free(g->logshare);
+    free(g->wbase);
     free(g->aprob);
     free(g->aidx);
     free(g->gprob);
@@ -84,12 +85,13 @@ int mp_gen_create(mp_gen **out, const mp_gen_opts *o, mp_err *err)
     g->tilt = malloc(sizeof(double) * lte);
     g->share = malloc(sizeof(double) * lte);
     g->logshare = malloc(sizeof(double) * lte);
+    g->wbase = malloc(sizeof(double) * lte);
     g->aprob = malloc(sizeof(uint32_t) * lte);
     g->aidx = malloc(sizeof(uint16_t) * lte);
     g->gprob = malloc(sizeof(uint32_t) * lte);
     g->gidx = malloc(sizeof(uint16_t) * lte);
     g->gmass = malloc(sizeof(double) * (size_t)g->L * (size_t)g->T * (size_t)g->G);
-    if (!g->logw || !g->succ || !g->tilt || !g->share || !g->logshare || !g->aprob || !g->aidx || !g->gprob ||
+    if (!g->logw || !g->succ || !g->tilt || !g->share || !g->logshare || !g->wbase || !g->aprob || !g->aidx || !g->gprob ||
         !g->gidx || !g->gmass || !(g->group_of = malloc(sizeof(uint16_t) * (size_t)g->E))) {
         mp_gen_destroy(g);
         return mp_err_set(err, MP_ENOMEM, "gen: out of memory");

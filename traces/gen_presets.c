@@ -103,7 +103,7 @@ void mp_gen_opts_phase(mp_gen_opts *o, int decode)
         o->steps = 64;
         o->tokens_per_step = 256;
     } else {
-        o->steps = 16;
+        o->steps = 8;
         o->tokens_per_step = 4096;
     }
     o->request_tokens = 512;

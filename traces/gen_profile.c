@@ -249,9 +249,13 @@ void mp__gen_tables(mp_gen *g)
                 sh[e] = isfinite(row[e]) ? exp(row[e] + tl[e] - tmx) : 0.0;
                 sum += sh[e];
             }
+            double *wb = g->wbase + off;
+            int sig = g->o.model.scoring == MP_SCORING_SIGMOID;
             for (int32_t e = 0; e < E; e++) {
                 sh[e] /= sum;
                 ls[e] = sh[e] > 0 ? log(sh[e]) : -INFINITY;
+                double a = sh[e] * E;
+                wb[e] = sig ? a / (1.0 + a) : sh[e];
             }
             alias_build(sh, E, g->aprob + off, g->aidx + off, q, sm, sm + E);
             double *gm = g->gmass + ((int64_t)l * g->T + t) * g->G;

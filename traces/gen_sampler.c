@@ -217,23 +217,36 @@ static void fast_plain(const mp_gen *g, int32_t l, int32_t topic, mp_rng *rp, mp
     uint32_t jit[MP_TOPK_MAX]; /* 16-bit jitter of each chosen expert's weight */
     uint64_t gbits = 0;
     /* phase 1: any group may still be admitted (all of them when ungrouped) */
+    uint64_t spare = 0;
+    int have = 0;
     while (k < K && (G == 1 || ng < TG)) {
-        uint64_t u = mp_rng_mix(key + ++ctr * MP_RNG_GAMMA);
-        uint64_t m = (u >> 32) * (uint64_t)E;
+        /* 32 bits a draw (each mix gives two): the multiply-shift picks the
+         * slot, the remainder (uniform, independent of the slot) is the coin */
+        uint32_t h;
+        if (have) {
+            h = (uint32_t)spare;
+            have = 0;
+        } else {
+            spare = mp_rng_mix(key + ++ctr * MP_RNG_GAMMA);
+            h = (uint32_t)(spare >> 32);
+            have = 1;
+        }
+        uint64_t m = (uint64_t)h * (uint64_t)E;
         int32_t e = (int32_t)(m >> 32);
         int32_t alt = idx[e];
-        e = (uint32_t)u < prob[e] ? e : alt;
+        e = (uint32_t)m < prob[e] ? e : alt;
         if (ch[e >> 6] >> (e & 63) & 1) {
             if (++tries > 200) goto slow;
             continue;
         }
         ch[e >> 6] |= 1ULL << (e & 63);
-        jit[k] = (uint32_t)m >> 16;
+        jit[k] = ((uint32_t)m * 0x9e3779b9u) >> 16; /* scrambled: the coin alone saw these bits */
         int32_t gr = gof[e];
-        if (!(gbits >> gr & 1)) {
-            gbits |= 1ULL << gr;
-            used[ng++] = gr;
-        }
+        /* branchless admission of a new group (always true while ng < TG) */
+        int32_t fresh = (int32_t)(~gbits >> gr & 1);
+        gbits |= 1ULL << gr;
+        used[ng] = gr;
+        ng += fresh;
         out[k++] = (mp_expert_id)e;
     }
     if (k < K) {
@@ -246,21 +259,22 @@ static void fast_plain(const mp_gen *g, int32_t l, int32_t topic, mp_rng *rp, mp
             cum[q] = (uint32_t)(c / umass * 4294967296.0);
         }
         while (k < K) {
+            /* one draw: 32 bits choose the group, 16 the slot, 16 the alias coin */
             uint64_t u = mp_rng_mix(key + ++ctr * MP_RNG_GAMMA);
             uint32_t x = (uint32_t)(u >> 32);
             int32_t j = 0;
             for (int32_t q = 0; q < ng - 1; q++) j += x >= cum[q];
             int32_t base = used[j] * gsize;
-            uint64_t v = mp_rng_mix(key + ++ctr * MP_RNG_GAMMA);
-            int32_t i = (int32_t)(((v >> 32) * (uint64_t)gsize) >> 32);
+            uint32_t m = (uint32_t)((u >> 16) & 0xffff) * (uint32_t)gsize;
+            int32_t i = (int32_t)(m >> 16);
             int32_t alt = gidx[base + i];
-            int32_t e = base + ((uint32_t)v < gprob[base + i] ? i : alt);
+            int32_t e = base + ((uint32_t)(u & 0xffff) < (gprob[base + i] >> 16) ? i : alt);
             if (ch[e >> 6] >> (e & 63) & 1) {
                 if (++tries > 200) goto slow;
                 continue;
             }
             ch[e >> 6] |= 1ULL << (e & 63);
-            jit[k] = (uint32_t)u >> 16;
+            jit[k] = m & 0xffff;
             out[k++] = (mp_expert_id)e;
         }
     }
@@ -278,21 +292,23 @@ static void fast_plain(const mp_gen *g, int32_t l, int32_t topic, mp_rng *rp, mp
     }
     rp->ctr = ctr;
     if (!wout) return;
-    /* gate weights as fast_layer computes them */
-    double y[MP_TOPK_MAX], ysum = 0, wsum = 0, psum = 0;
-    const double dE = (double)E;
-    const mp_scoring sc = g->o.model.scoring;
+    /* gate weights: the expert's base score (sigmoid of its scaled share,
+     * or its share; precomputed per layer and topic) times the jitter */
+    const double *wb = g->wbase + off;
+    double y[MP_TOPK_MAX], ysum = 0;
     for (int32_t q = 0; q < K; q++) {
-        double p = sh[out[q]], w = p * (0.5 + (double)jit[q] * (1.0 / 65536.0));
-        double a = w * dE;
-        y[q] = sc == MP_SCORING_SIGMOID ? a / (1.0 + a) : w;
+        y[q] = wb[out[q]] * (0.5 + (double)jit[q] * (1.0 / 65536.0));
         ysum += y[q];
-        wsum += w;
-        psum += p;
     }
     double f = g->o.model.routed_scaling;
-    if (g->o.model.normalize_topk) f /= ysum;
-    else if (sc == MP_SCORING_SOFTMAX) f /= wsum + (1.0 - psum > 0 ? 1.0 - psum : 0.0);
+    if (g->o.model.normalize_topk) {
+        if (ysum > 0) f /= ysum;
+    } else if (g->o.model.scoring == MP_SCORING_SOFTMAX) {
+        /* softmax over all experts: the unchosen keep their mass 1 - psum */
+        double psum = 0;
+        for (int32_t q = 0; q < K; q++) psum += sh[out[q]];
+        f /= ysum + (1.0 - psum > 0 ? 1.0 - psum : 0.0);
+    }
     for (int32_t q = 0; q < K; q++) wout[q] = (float)(y[q] * f);
 }
 

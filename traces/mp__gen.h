@@ -1,6 +1,9 @@
 /*
  * mp__gen.h - internal: the generator's state shared by traces/gen_*.c.
  * Not part of the public API (double underscore).
+ *
+ * Memory: every array below belongs to the mp_gen and is freed by
+ * mp_gen_destroy; callers of mp__gen_tokens own their buffers and scratch.
  */
 #ifndef MP__GEN_H
 #define MP__GEN_H
@@ -29,6 +32,7 @@ struct mp_gen {
     int32_t *succ;     /* [L][E] successor of expert e at layer l + 1          */
     double *share;     /* [L][T][E] popularity shares for the current step     */
     double *logshare;  /* [L][T][E] their logs                                 */
+    double *wbase;     /* [L][T][E] base gate score of each expert (fast path)  */
     uint32_t *aprob;   /* [L][T][E] alias thresholds (scaled to 2^32)          */
     uint16_t *aidx;    /* [L][T][E] alias targets                              */
     uint32_t *gprob;   /* [L][T][E] alias thresholds inside each group          */

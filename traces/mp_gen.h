@@ -16,11 +16,19 @@
  * groups this is exactly sequential sampling without replacement from w'
  * (the Gumbel-top-k identity); the fast sampler does that with alias tables
  * and rejection, and limits groups by admitting only the first topk_group
- * groups drawn (an approximation of the group score that the tests bound).
+ * groups drawn (an approximation of the group score that the tests bound);
+ * once those groups are full it draws a group by its mass and an expert
+ * inside it from a per-group alias table (16-bit coin: thresholds rounded
+ * to 2^-16).  Gate weights of the fast sampler are the expert's base score
+ * (sigmoid of its scaled share, or its share) times a jitter in [0.5, 1.5),
+ * normalised and scaled as the model does: plausible, not calibrated.
  *
  * Determinism: every random number is drawn from mp_rng streams keyed by
  * (seed, purpose, step, token or layer), so the output does not depend on
  * threads, piece sizes or the machine.
+ *
+ * A generator serves one caller at a time (it runs its own worker threads
+ * inside mp_gen_fill).
  *
  * Memory: mp_gen_create returns a generator freed with mp_gen_destroy;
  * preset tables are static; pieces are the caller's (mp_step.h).
@@ -92,12 +100,12 @@ typedef struct mp_gen_opts {
     int with_weights;        /* produce gate weights                                 */
 } mp_gen_opts;
 
-/* Defaults: deepseek-v3, skew mixed, prefill, 16 steps of 4096 tokens,
+/* Defaults: deepseek-v3, skew mixed, prefill, 8 steps of 4096 tokens,
  * no topics/affinity/drift/shift, one rank, seed 1, one thread, fast sampler,
  * gate weights on. */
 void mp_gen_opts_default(mp_gen_opts *o);
 /* Sets steps, tokens_per_step, request_tokens and decode for a phase:
- * prefill 16 x 4096 tokens (requests of 512 tokens), decode 64 x 256 tokens
+ * prefill 8 x 4096 tokens (requests of 512 tokens), decode 64 x 256 tokens
  * (sequences of 256 steps). */
 void mp_gen_opts_phase(mp_gen_opts *o, int decode);
 
