@@ -1,8 +1,11 @@
 /* bench_stats.c - how fast `moeplace stats` counts.
  *
  *   bench_stats count [TOKENS]        counting alone from in-memory pieces
- *   bench_stats e2e [TOKENS] [FILE]   end to end on an .mpt trace (written
- *                                     first when FILE does not exist)
+ *   bench_stats e2e [TOKENS] [FILE] [zipf|hot]
+ *                                     end to end on an .mpt trace (written
+ *                                     first when FILE does not exist, with
+ *                                     Zipf-like ids (default) or the hot-32
+ *                                     ids of the counting bench)
  *
  * Shape: TOKENS (default 1M) x 58 layers x top-8 of 256 experts, skewed ids.
  * Every figure is the best of 5 runs (end to end: 2); baselines are measured in the same run
@@ -29,6 +32,13 @@ static double now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
@@ -59,6 +69,58 @@ static void fill_ids(mp_expert_id *ids, int64_t tokens)
             }
         }
     }
+}
+
+/* per-layer Zipf-like popularity 1/(rank + c), c = 1 + layer % 16, over a
+ * per-layer permutation of the experts; distinct ids per token (the mpt
+ * bench's shape: nearly incompressible, so the writer stores it raw) */
+static void fill_ids_zipf(mp_expert_id *ids, int64_t tokens)
+{
+    static double cdf[L][E];
+    static mp_expert_id perm[L][E];
+    static int ready;
+    if (!ready) {
+        for (int l = 0; l < L; l++) {
+            double c = 1 + l % 16, s = 0;
+            for (int r = 0; r < E; r++) s += 1.0 / (r + c);
+            double acc = 0;
+            for (int r = 0; r < E; r++) {
+                acc += 1.0 / (r + c) / s;
+                cdf[l][r] = acc;
+                perm[l][r] = (mp_expert_id)r;
+            }
+            cdf[l][E - 1] = 1.0;
+            for (int r = E - 1; r > 0; r--) {
+                int j = (int)(next_u32() % (uint32_t)(r + 1));
+                mp_expert_id t = perm[l][r];
+                perm[l][r] = perm[l][j];
+                perm[l][j] = t;
+            }
+        }
+        ready = 1;
+    }
+    for (int64_t t = 0; t < tokens; t++)
+        for (int l = 0; l < L; l++) {
+            mp_expert_id *r = ids + (t * L + l) * K;
+            for (int k = 0; k < K; k++) {
+                for (;;) {
+                    double u = next_u32() / 4294967296.0;
+                    int lo = 0, hi = E - 1;
+                    while (lo < hi) {
+                        int mid = (lo + hi) / 2;
+                        if (cdf[l][mid] > u) hi = mid;
+                        else lo = mid + 1;
+                    }
+                    mp_expert_id id = perm[l][lo];
+                    int dup = 0;
+                    for (int j = 0; j < k; j++) dup |= r[j] == id;
+                    if (!dup) {
+                        r[k] = id;
+                        break;
+                    }
+                }
+            }
+        }
 }
 
 /* the counting loop as it was before stats_count.c: 64-bit histograms, generic K */
@@ -182,7 +244,7 @@ static int bench_count(int64_t tokens)
     return bad;
 }
 
-static int write_trace(const char *path, int64_t tokens)
+static int write_trace(const char *path, int64_t tokens, int zipf)
 {
     mp_model m = mp_model_default();
     snprintf(m.name, sizeof m.name, "bench");
@@ -204,7 +266,8 @@ static int write_trace(const char *path, int64_t tokens)
     if (mp_step_reserve(&p, 4096, L, K, 0, 0, NULL)) return 1;
     for (int64_t s = 0, done = 0; done < tokens; s++) {
         int64_t n = tokens - done < 4096 ? tokens - done : 4096;
-        fill_ids(p.ids, n);
+        if (zipf) fill_ids_zipf(p.ids, n);
+        else fill_ids(p.ids, n);
         p.tokens = n;
         p.step = s;
         p.first_token = 0;
@@ -225,12 +288,12 @@ static int write_trace(const char *path, int64_t tokens)
     return 0;
 }
 
-static int bench_e2e(int64_t tokens, const char *path)
+static int bench_e2e(int64_t tokens, const char *path, int zipf)
 {
     struct stat st;
     if (stat(path, &st) != 0) {
-        printf("writing %s (%lld tokens)...\n", path, (long long)tokens);
-        if (write_trace(path, tokens)) {
+        printf("writing %s (%lld tokens, %s ids)...\n", path, (long long)tokens, zipf ? "zipf" : "hot-32");
+        if (write_trace(path, tokens, zipf)) {
             printf("e2e: skipped (cannot write the .mpt trace: is the mpt format on this branch?)\n");
             return 0;
         }
@@ -242,14 +305,14 @@ static int bench_e2e(int64_t tokens, const char *path)
         /* 0: decode only, 1 thread; 1: stats, 1 thread; 2: decode only, 2 threads; 3: stats, 2 threads;
            4: stats with per-step variation, 2 threads */
         int threads = mode < 2 ? 1 : 2, stats = mode % 2 == 1 || mode == 4;
-        double best = 1e30, assignments = 0;
+        double best = 1e30, best_cpu = 1e30, assignments = 0;
         for (int r = 0; r < E2E_REPS; r++) {
             mp_trace *t;
             mp_err err = {0};
             mp_read_opts ro;
             memset(&ro, 0, sizeof ro);
             ro.threads = threads;
-            double t0 = now();
+            double t0 = now(), c0 = cpu_now();
             if (mp_trace_open(&t, path, &ro, &err)) {
                 fprintf(stderr, "bench_stats: %s\n", err.msg);
                 return 1;
@@ -276,8 +339,9 @@ static int bench_e2e(int64_t tokens, const char *path)
                 mp_loads_destroy(sum);
                 mp_stepvar_destroy(sv);
             }
-            double tt = now() - t0;
+            double tt = now() - t0, ct = cpu_now() - c0;
             mp_trace_close(t);
+            best_cpu = ct < best_cpu ? ct : best_cpu;
             if (rc < 0) {
                 fprintf(stderr, "bench_stats: %s\n", err.msg);
                 return 1;
@@ -289,6 +353,8 @@ static int bench_e2e(int64_t tokens, const char *path)
                                              "stats + per-step variation, 2 threads"};
         if (mode == 0) base = best;
         report(names[mode], best, assignments, base);
+        printf("%-44s %8.3f s CPU (all threads): %.1f M assignments per CPU-second\n", "", best_cpu,
+               assignments / best_cpu / 1e6);
     }
     return 0;
 }
@@ -299,7 +365,8 @@ int main(int argc, char **argv)
     int64_t tokens = argc > 2 ? atoll(argv[2]) : 1000000;
     if (tokens < 1) tokens = 1000000;
     if (strcmp(what, "count") == 0) return bench_count(tokens);
-    if (strcmp(what, "e2e") == 0) return bench_e2e(tokens, argc > 3 ? argv[3] : "/tmp/bench_stats_1M.mpt");
-    fprintf(stderr, "usage: bench_stats count|e2e [TOKENS] [FILE]\n");
+    if (strcmp(what, "e2e") == 0)
+        return bench_e2e(tokens, argc > 3 ? argv[3] : "/tmp/bench_stats_1M.mpt", !(argc > 4 && strcmp(argv[4], "hot") == 0));
+    fprintf(stderr, "usage: bench_stats count [TOKENS] | e2e [TOKENS] [FILE] [zipf|hot]\n");
     return 2;
 }

@@ -207,9 +207,12 @@ static int doc_all(cli_doc *d, input *in, cli_format fmt, mp_err *err)
     for (int f = 0; f < F_N; f++)
         if (fig_shown(f, l, groups)) cli_tab_col(t, fig_name[f], f == F_DEAD ? 2 : dec_of(f, fmt));
     mp_summary sm[F_N];
-    for (int f = 0; f < F_N; f++) {
-        for (int32_t i = 0; i < L; i++) col[i] = fig_value(&st[i], f, mp_loads_row(l, 0, i), groups);
-        mp_stats_summarize(col, L, &sm[f]);
+    for (int f = 0; f < F_N; f++) { /* over the layers with load (all of them when none has) */
+        int32_t n = 0;
+        for (int32_t i = 0; i < L; i++)
+            if (st[i].total > 0) col[n++] = fig_value(&st[i], f, mp_loads_row(l, 0, i), groups);
+        for (int32_t i = 0; n == 0 && i < L; i++) col[i] = fig_value(&st[i], f, mp_loads_row(l, 0, i), groups);
+        mp_stats_summarize(col, n ? n : L, &sm[f]);
     }
     static const char *const rowname[3] = {"mean", "min", "max"};
     for (int r = 0; r < 3; r++) {
