@@ -270,8 +270,10 @@ int cmd_report(int argc, char **argv)
     } else {
         mp_gen_opts go;
         mp_gen_opts_default(&go);
-        if (a.gen_steps) go.steps = a.gen_steps;
-        if (a.gen_tokens) go.tokens_per_step = a.gen_tokens;
+        /* the main job's input, pinned here so that it does not follow the generator's defaults */
+        go.steps = a.gen_steps ? a.gen_steps : 16;
+        go.tokens_per_step = a.gen_tokens ? a.gen_tokens : 4096;
+        go.decode = 0;
         if (a.gen_skew && mp_skew_parse(a.gen_skew, &go.skew, &err))
             return cli_usage_error("report", "--gen-skew: %s", err.msg);
         if (go.request_tokens > go.tokens_per_step) go.request_tokens = (int32_t)go.tokens_per_step;
