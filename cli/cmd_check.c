@@ -32,7 +32,7 @@ const char cmd_check_usage[] =
     "                      new baseline: topology and replay (defaults 32, 4, 32, modulo, 0)\n"
     "  --format F          table (default), json or csv\n"
     "  -o, --output OUT    write the diff there instead of standard output\n"
-    "  --from FMT          trace format when the name does not say\n"
+    "  --input-format FMT  trace format when the name does not say\n"
     "  -j, --threads N     replay threads (results do not depend on it)\n"
     "  -q, --quiet         no progress bar\n";
 

@@ -306,7 +306,7 @@ fail:
 int cmd_plan(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"from", required_argument, NULL, OPT_FROM_PLAN}, /* before the common --from FMT: ours wins */
+        {"from", required_argument, NULL, OPT_FROM_PLAN}, /* --from is the old plan here */
         {"loads", required_argument, NULL, OPT_LOADS},
         {"steps", required_argument, NULL, OPT_STEPS},
         {"strategy", required_argument, NULL, OPT_STRATEGY},

@@ -44,7 +44,7 @@ const char cmd_report_usage[] =
     "                      html also writes DIR/report.html with the SVG plots inlined\n"
     "  -o, --output DIR    report folder (default moeplace-report)\n"
     "  --seed N            replica selection and generator seed (default 1)\n"
-    "  --from FMT          trace format when the name does not say\n"
+    "  --input-format FMT  trace format when the name does not say\n"
     "  -j, --threads N     replay threads (results do not depend on it)\n"
     "  -q, --quiet         no progress bar, no closing line\n";
 
