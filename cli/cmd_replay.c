@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/replay_nccl.h"
 
 #ifdef MP_HAVE_KERNELS
 #include "kernels/mp_kernels.h"
@@ -15,6 +16,7 @@
 const char cmd_replay_usage[] =
     "usage: moeplace replay TRACE --plan PLAN.json|linear [options]\n"
     "       moeplace replay --calibrate -o COST.json [options]\n"
+    "       moeplace replay TRACE --plan PLAN --nproc N [options]   (one GPU a rank, NCCL)\n"
     "\n"
     "Runs the first tokens of a trace through real CUDA kernels on one GPU under\n"
     "a placement: layout (replica selection, rows), permute, each emulated rank's\n"
@@ -38,15 +40,24 @@ const char cmd_replay_usage[] =
     "  -J, --json FILE   also write the results as JSON to FILE\n"
     "  --calibrate       measure expert time over rows and active experts and the\n"
     "                    permute/combine rates; write a cost model (-o) for `sim --cost`\n"
+    "  --nproc N         run N ranks, one GPU each, moving tokens over NCCL: all-gather\n"
+    "                    of counts, all-to-all-v dispatch, local experts, combine back;\n"
+    "                    per-phase times (max and mean over ranks), algbw/busbw, pairs\n"
+    "  --mpi             likewise, one rank per MPI process (mpirun -np N; -DMP_MPI=ON)\n"
+    "  --padded          with --nproc/--mpi: ncclAlltoAll of equal blocks at capacity\n"
+    "  --emulate 0|1     with --nproc/--mpi: also time the single-GPU emulation (default 1)\n"
+    "  --link-cost FILE  with --nproc/--mpi: write a cost model with the measured link\n"
     "  --format F        table (default), json or csv\n"
     "  -o, --output OUT  write there instead of standard output\n"
     "  --seed N          seed of weights, inputs and random selection (default 1)\n"
     "  -q, --quiet       no progress bar\n";
 
-enum { OPT_PLAN = CLI_OPT_OWN, OPT_RANKS, OPT_LAYERS, OPT_DTYPE, OPT_SELECTION, OPT_HIDDEN, OPT_INTER, OPT_CALIBRATE };
+enum { OPT_PLAN = CLI_OPT_OWN, OPT_RANKS, OPT_LAYERS, OPT_DTYPE, OPT_SELECTION, OPT_HIDDEN, OPT_INTER, OPT_CALIBRATE,
+       OPT_NPROC, OPT_MPI, OPT_PADDED, OPT_EMULATE, OPT_LINK_COST };
 
 typedef struct replay_args {
-    const char *trace, *plan, *json;
+    const char *trace, *plan, *json, *link_cost;
+    int nproc, mpi, padded, emulate;
     int64_t tmin, tmax;
     double factor;
     int iters, warmup, check, graph, ranks, dtype, selection, calibrate;
@@ -315,11 +326,16 @@ int cmd_replay(int argc, char **argv)
                                          {"hidden", required_argument, NULL, OPT_HIDDEN},
                                          {"intermediate", required_argument, NULL, OPT_INTER},
                                          {"calibrate", no_argument, NULL, OPT_CALIBRATE},
+                                         {"nproc", required_argument, NULL, OPT_NPROC},
+                                         {"mpi", no_argument, NULL, OPT_MPI},
+                                         {"padded", no_argument, NULL, OPT_PADDED},
+                                         {"emulate", required_argument, NULL, OPT_EMULATE},
+                                         {"link-cost", required_argument, NULL, OPT_LINK_COST},
                                          {NULL, 0, NULL, 0}};
     cli_common c;
     cli_common_init(&c, "replay");
     replay_args a = {.factor = 2, .iters = 20, .warmup = 3, .check = 1, .graph = 1, .ranks = 8,
-                     .selection = 1, .layer_end = 1, .hidden = 7168, .inter = 2048};
+                     .selection = 1, .layer_end = 1, .hidden = 7168, .inter = 2048, .emulate = 1};
     int o;
     while ((o = getopt_long(argc, argv, CLI_COMMON_SHORT "b:e:f:n:w:c:G:J:", opts, NULL)) != -1) {
         int h = cli_common_option(&c, o, optarg);
@@ -341,6 +357,11 @@ int cmd_replay(int argc, char **argv)
         case OPT_HIDDEN: bad = cli_parse_i64("replay", "--hidden", optarg, 128, 65536, &a.hidden); break;
         case OPT_INTER: bad = cli_parse_i64("replay", "--intermediate", optarg, 8, 65536, &a.inter); break;
         case OPT_CALIBRATE: a.calibrate = 1; break;
+        case OPT_NPROC: bad = cli_parse_int("replay", "--nproc", optarg, 1, 64, &a.nproc); break;
+        case OPT_MPI: a.mpi = 1; break;
+        case OPT_PADDED: a.padded = 1; break;
+        case OPT_EMULATE: bad = cli_parse_int("replay", "--emulate", optarg, 0, 1, &a.emulate); break;
+        case OPT_LINK_COST: a.link_cost = optarg; break;
         case OPT_DTYPE:
             if (!strcmp(optarg, "bf16")) a.dtype = 0;
             else if (!strcmp(optarg, "fp8")) a.dtype = 1;
@@ -371,6 +392,19 @@ int cmd_replay(int argc, char **argv)
         a.trace = argv[optind];
     }
     if (a.tmin > 0 && a.tmax > 0 && a.tmin > a.tmax) return cli_usage_error("replay", "-b is larger than -e");
+    if (a.nproc > 0 || a.mpi) {
+        if (a.calibrate) return cli_usage_error("replay", "--calibrate runs on one GPU, not with --nproc or --mpi");
+        if (a.nproc > 0 && a.mpi) return cli_usage_error("replay", "--nproc and --mpi are alternatives");
+        if (a.dtype) return cli_usage_error("replay", "the multi-GPU replay dispatches bf16 rows only");
+        if (a.hidden % 128 || a.inter % 8)
+            return cli_usage_error("replay", "--hidden must be a multiple of 128 and --intermediate of 8");
+        cli_nccl_args na = {.trace = a.trace, .plan = a.plan, .json = a.json, .link_cost = a.link_cost,
+                            .tokens = a.tmax, .layer = a.layer_begin, .iters = a.iters, .warmup = a.warmup,
+                            .check = a.check, .selection = a.selection, .nproc = a.nproc, .mpi = a.mpi,
+                            .padded = a.padded, .emulate = a.emulate, .hidden = a.hidden, .inter = a.inter};
+        return cli_replay_nccl(&na, &c);
+    }
+    if (a.padded || a.link_cost) return cli_usage_error("replay", "--padded and --link-cost go with --nproc or --mpi");
 #ifdef MP_HAVE_KERNELS
     return a.calibrate ? run_calibrate(&a, &c) : run_replay(&a, &c);
 #else

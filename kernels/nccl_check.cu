@@ -6,7 +6,9 @@
 
 #include <vector>
 
+extern "C" {
 #include "kernels/mp_kernels_ref.h"
+}
 #include "kernels/mp_kx_common.h"
 #include "kernels/nx_internal.h"
 
