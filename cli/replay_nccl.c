@@ -261,6 +261,17 @@ static int launch(const cli_nccl_args *a, const cli_common *c)
             if (r == 0) {
                 close(fds[0]);
                 mp_err err = {0};
+                char dev[256];
+                /* no GPU, or too few: one line, and the others see the pipe close */
+                if (mp_kernels_device(dev, sizeof dev, &err)) {
+                    fprintf(stderr, "moeplace replay: %s\n", err.msg);
+                    _exit(CLI_EDATA);
+                }
+                if (mp_nx_device_count() < N) {
+                    fprintf(stderr, "moeplace replay: --nproc %d needs %d GPUs, this machine has %d\n", N, N,
+                            mp_nx_device_count());
+                    _exit(CLI_EDATA);
+                }
                 if (mp_nx_unique_id(id, &err)) {
                     fprintf(stderr, "moeplace replay: rank 0: %s\n", err.msg);
                     _exit(CLI_EDATA);
@@ -283,17 +294,18 @@ static int launch(const cli_nccl_args *a, const cli_common *c)
     close(fds[0]), close(fds[1]);
     /* the worst status; once a rank fails the others may wait for it in
      * NCCL forever, so they are stopped */
-    int worst = CLI_OK, left = N;
+    int worst = CLI_OK, left = N, stopped = 0;
     while (left > 0) {
         int st;
         pid_t p = wait(&st);
         if (p < 0) break;
         left--;
         int code = WIFEXITED(st) ? WEXITSTATUS(st) : CLI_EDATA;
-        if (!WIFEXITED(st))
+        if (!WIFEXITED(st) && !(stopped && WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM))
             fprintf(stderr, "moeplace replay: a rank ended by signal %d\n", WIFSIGNALED(st) ? WTERMSIG(st) : 0);
         if (code != CLI_OK && worst == CLI_OK) {
             worst = code;
+            stopped = 1;
             for (int j = 0; j < N; j++)
                 if (pids[j] != p) kill(pids[j], SIGTERM);
         }

@@ -40,6 +40,9 @@ extern "C" {
 
 #define MP_NX_ID_BYTES 128 /* sizeof(ncclUniqueId) */
 
+/* CUDA devices of this machine (0 when none or no driver). */
+int mp_nx_device_count(void);
+
 /* A fresh NCCL unique id (rank 0 makes it; every rank needs it). */
 int mp_nx_unique_id(unsigned char id[MP_NX_ID_BYTES], mp_err *err);
 

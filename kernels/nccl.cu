@@ -26,6 +26,13 @@ int mp__nx_nccl_fail(mp_err *err, ncclResult_t r, const char *what)
     return mp_err_set(err, MP_EIO, "NCCL: %s: %s", what, ncclGetErrorString(r));
 }
 
+extern "C" int mp_nx_device_count(void)
+{
+    int count = 0;
+    if (cudaGetDeviceCount(&count) != cudaSuccess) return 0;
+    return count;
+}
+
 extern "C" int mp_nx_unique_id(unsigned char id[MP_NX_ID_BYTES], mp_err *err)
 {
     static_assert(sizeof(ncclUniqueId) == MP_NX_ID_BYTES, "ncclUniqueId size");
