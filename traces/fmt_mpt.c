@@ -541,7 +541,7 @@ static int writer_open(void **state, const char *path, const mp_model *m, const 
     w->shape.id_bytes = m->experts <= 256 ? 1 : 2;
     w->shape.has_weights = opts->with_weights != 0;
     w->shape.has_src = opts->with_src_rank != 0;
-    w->level = opts->level ? opts->level : 6;
+    w->level = opts->level ? opts->level : MPT_LEVEL_DEFAULT;
     int64_t ca = opts->chunk_assignments > 0 ? opts->chunk_assignments : MPT_CHUNK_ASSIGN_DEFAULT;
     if (ca > MPT_CHUNK_ASSIGN_MAX) ca = MPT_CHUNK_ASSIGN_MAX;
     int64_t per_tok = (int64_t)m->layers * m->top_k;

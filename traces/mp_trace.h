@@ -100,7 +100,7 @@ typedef struct mp_write_opts {
     mp_format format;        /* MP_FMT_AUTO: from the path's extension           */
     int with_weights;        /* write gate weights (when pieces carry them)      */
     int with_src_rank;       /* write source ranks (when pieces carry them)      */
-    int level;               /* mpt: zlib level 1..9; 0 = default (6)            */
+    int level;               /* mpt: zlib level 1..9; 0 = default (1)            */
     int threads;             /* mpt: compression threads                         */
     int64_t chunk_assignments; /* mpt: target assignments per chunk; 0 = default */
     const char *provenance;  /* JSON object text stored in the header, or NULL   */

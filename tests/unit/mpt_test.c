@@ -365,6 +365,87 @@ static void test_stored_or_compressed(void **state)
     assert_int_equal(read_all(tpath("mixed.mpt"), 1, &err), 0);
 }
 
+/* ---------------------------------------------------------------- gate weights as byte planes */
+
+/* Full-precision weights (what a float32 router writes) and a few edge values. */
+static void fill_weights(mp_step *p, uint64_t seed)
+{
+    static const uint32_t edge[] = {0x00000000u, 0x00000001u /* subnormal */, 0x007fffffu, 0x3f800000u /* 1 */,
+                                    0x7f7fffffu /* FLT_MAX */, 0x00800000u /* FLT_MIN */};
+    int64_t a = mp_step_assignments(p);
+    for (int64_t i = 0; i < a; i++) {
+        uint32_t v;
+        if (i < 6) {
+            v = edge[i];
+        } else {
+            float f = (float)rng_unit(&seed);
+            memcpy(&v, &f, 4);
+        }
+        memcpy(&p->weights[i], &v, 4);
+    }
+    for (int64_t t = 0; t < p->tokens; t++) p->src_rank[t] = (int32_t)(t % 5);
+}
+
+/* Weights are stored as four byte planes, each deflated only when it pays;
+ * they come back bit for bit, and a reader that skips them gets the rest. */
+static void test_weight_planes(void **state)
+{
+    (void)state;
+    mp_model m = shape(4, 256, 8);
+    mp_write_opts wo = {0};
+    wo.with_weights = wo.with_src_rank = 1;
+    mp_step p = {0}, q = {0};
+    int64_t T = 10000;
+    assert_int_equal(mp_step_reserve(&p, T, 4, 8, 1, 1, NULL), 0);
+    p.end_of_step = 1;
+    uint64_t s = 11;
+    for (int64_t i = 0; i < T * 32; i++) p.ids[i] = (mp_expert_id)(rng_next(&s) & 255);
+    fill_weights(&p, 5);
+    for (int threads = 1; threads <= 2; threads++) {
+        wo.threads = threads;
+        mp_writer *w;
+        assert_int_equal(mp_writer_open(&w, tpath("planes.mpt"), &m, &wo, NULL), 0);
+        assert_int_equal(mp_writer_put(w, &p, NULL), 0);
+        assert_int_equal(mp_writer_commit(w, NULL), 0);
+    }
+    size_t n;
+    unsigned char *b = slurp(tpath("planes.mpt"), &n);
+    size_t c0 = 16 + mpt_get32(b + 12) + 4;
+    /* ids (random bytes) and the low mantissa planes are stored; the plane of
+     * sign and exponent bits is deflated to a fraction */
+    assert_int_equal(mpt_get32(b + c0 + 32), MPT_METHOD_STORED);
+    assert_int_equal(mpt_get32(b + c0 + 32 + 16 * MPT_S_PLANE0), MPT_METHOD_STORED);
+    assert_int_equal(mpt_get32(b + c0 + 32 + 16 * (MPT_S_PLANE0 + 3)), MPT_METHOD_ZLIB);
+    assert_true(mpt_get32(b + c0 + 32 + 16 * (MPT_S_PLANE0 + 3) + 8) < (uint32_t)(T * 32) / 2);
+    assert_int_equal(mpt_get32(b + c0 + 32 + 16 * MPT_S_RANKS + 4), T * 4);
+    free(b);
+    for (int skip = 0; skip <= 1; skip++) {
+        mp_read_opts ro = {0};
+        ro.threads = 2 - skip;
+        mp_trace *t;
+        mp_err err = {0};
+        assert_int_equal(mp_trace_open(&t, tpath("planes.mpt"), &ro, &err), 0);
+        if (skip) mp_trace_skip_weights(t);
+        assert_int_equal(mp_trace_get_info(t).has_weights, 1);
+        int64_t tok = 0;
+        int rc;
+        while ((rc = mp_trace_next(t, &q, &err)) == 1) {
+            size_t a = (size_t)mp_step_assignments(&q), off = (size_t)tok * 32;
+            assert_memory_equal(q.ids, p.ids + off, a * sizeof *q.ids);
+            if (skip) assert_null(q.weights);
+            else assert_memory_equal(q.weights, p.weights + off, a * sizeof(float));
+            assert_memory_equal(q.src_rank, p.src_rank + tok, (size_t)q.tokens * sizeof(int32_t));
+            tok += q.tokens;
+        }
+        assert_int_equal(rc, 0);
+        assert_int_equal(tok, T);
+        mp_trace_close(t);
+    }
+    mp_trace_skip_weights(NULL);
+    mp_step_release(&p);
+    mp_step_release(&q);
+}
+
 /* ---------------------------------------------------------------- writer refusals */
 
 static void test_writer_rejects_bad_pieces(void **state)
@@ -1075,6 +1156,7 @@ int main(void)
         cmocka_unit_test(test_sniff_without_extension),
         cmocka_unit_test(test_writer_rejects_bad_pieces),
         cmocka_unit_test(test_stored_or_compressed),
+        cmocka_unit_test(test_weight_planes),
         cmocka_unit_test(test_crafted_valid),
         cmocka_unit_test(test_bad_sequence_and_values),
         cmocka_unit_test(test_bad_headers),
