@@ -769,6 +769,16 @@ static size_t stream_at(const unsigned char *b, size_t c, int i)
     return o;
 }
 
+/* "<base><i>.mpt": one file per stream, so that each seeds the fuzz corpus. */
+static const char *sname(const char *base, int i)
+{
+    static char buf[4][64];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s%d.mpt", base, i);
+    return buf[k];
+}
+
 /* Rewrites the CRC of the chunk header at c. */
 static void rehead(unsigned char *m, size_t c) { mpt_put32(m + c + 132, (uint32_t)crc32(0, m + c, 132)); }
 
@@ -830,40 +840,40 @@ static void test_corruption_and_truncation(void **state)
         /* a stream's CRC; a reader that skips the weights does not see damage there */
         memcpy(m, b.p, b.n);
         m[so + sl - 1] ^= 0x40;
-        spit(tpath("pcrc.mpt"), m, b.n);
+        spit(tpath(sname("pcrc", i)), m, b.n);
         snprintf(want, sizeof want, "offset %zu: chunk 0: %s: CRC mismatch", so, stream_names[i]);
-        expect_bad(tpath("pcrc.mpt"), MP_ECRC, want);
-        assert_int_equal(read_all_skip(tpath("pcrc.mpt"), 1, &err), is_w ? 0 : MP_ECRC);
+        expect_bad(tpath(sname("pcrc", i)), MP_ECRC, want);
+        assert_int_equal(read_all_skip(tpath(sname("pcrc", i)), 1, &err), is_w ? 0 : MP_ECRC);
         /* a broken zlib stream with a matching CRC */
         memcpy(m, b.p, b.n);
         m[so] = 0x00; /* not a zlib header */
         mpt_put32(m + c0 + 32 + 16 * i + 12, (uint32_t)crc32(0, m + so, sl));
         rehead(m, c0);
-        spit(tpath("zlib.mpt"), m, b.n);
+        spit(tpath(sname("zlib", i)), m, b.n);
         snprintf(want, sizeof want, "offset %zu: chunk 0: %s: bad zlib stream", so, stream_names[i]);
-        expect_bad(tpath("zlib.mpt"), MP_EFORMAT, want);
-        assert_int_equal(read_all_skip(tpath("zlib.mpt"), 2, &err), is_w ? 0 : MP_EFORMAT);
+        expect_bad(tpath(sname("zlib", i)), MP_EFORMAT, want);
+        assert_int_equal(read_all_skip(tpath(sname("zlib", i)), 2, &err), is_w ? 0 : MP_EFORMAT);
         /* a raw size that does not match the token count */
         memcpy(m, b.p, b.n);
         mpt_put32(m + c0 + 32 + 16 * i + 4, 99);
         rehead(m, c0);
-        spit(tpath("raw.mpt"), m, b.n);
+        spit(tpath(sname("raw", i)), m, b.n);
         snprintf(want, sizeof want, "offset %zu: chunk 0: stream %d holds 99 raw bytes, 1 tokens need 4", c0, i);
-        expect_bad(tpath("raw.mpt"), MP_EFORMAT, want);
+        expect_bad(tpath(sname("raw", i)), MP_EFORMAT, want);
         /* a size beyond the file: never allocated, never read */
         memcpy(m, b.p, b.n);
         mpt_put32(m + c0 + 32 + 16 * i + 8, 0xfffffff0u);
         rehead(m, c0);
-        spit(tpath("big.mpt"), m, b.n);
+        spit(tpath(sname("big", i)), m, b.n);
         snprintf(want, sizeof want, "stream %d: size 4294967280 is impossible", i);
-        expect_bad(tpath("big.mpt"), MP_EFORMAT, want);
+        expect_bad(tpath(sname("big", i)), MP_EFORMAT, want);
         /* an unknown method */
         memcpy(m, b.p, b.n);
         mpt_put32(m + c0 + 32 + 16 * i, 7);
         rehead(m, c0);
-        spit(tpath("meth.mpt"), m, b.n);
+        spit(tpath(sname("meth", i)), m, b.n);
         snprintf(want, sizeof want, "stream %d: unknown method 7", i);
-        expect_bad(tpath("meth.mpt"), MP_EFORMAT, want);
+        expect_bad(tpath(sname("meth", i)), MP_EFORMAT, want);
     }
     /* a stored stream whose size is not its raw size */
     craft_chunk cs[1] = {{0, 0, 1, 1, 1, ids8, w8, r2}};
