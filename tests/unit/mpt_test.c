@@ -446,6 +446,32 @@ static void test_weight_planes(void **state)
     mp_step_release(&q);
 }
 
+/* Formats that keep weights inline (csv) read them and drop them for a caller that skips them. */
+static void test_skip_weights_other_formats(void **state)
+{
+    (void)state;
+    static const int64_t tok[] = {5, 3};
+    spec s = {2, 16, 2, 1, 0, 2, tok, 4, 0, 1, NULL};
+    write_trace(tpath("w.csv"), &s);
+    for (int skip = 0; skip <= 1; skip++) {
+        mp_trace *t;
+        mp_err err = {0};
+        assert_int_equal(mp_trace_open(&t, tpath("w.csv"), NULL, &err), 0);
+        if (skip) mp_trace_skip_weights(t);
+        mp_step p = {0};
+        int rc, n = 0;
+        while ((rc = mp_trace_next(t, &p, &err)) == 1) {
+            n++;
+            if (skip) assert_null(p.weights);
+            else assert_non_null(p.weights);
+        }
+        assert_int_equal(rc, 0);
+        assert_true(n >= 2);
+        mp_step_release(&p);
+        mp_trace_close(t);
+    }
+}
+
 /* ---------------------------------------------------------------- writer refusals */
 
 static void test_writer_rejects_bad_pieces(void **state)
@@ -1167,6 +1193,7 @@ int main(void)
         cmocka_unit_test(test_writer_rejects_bad_pieces),
         cmocka_unit_test(test_stored_or_compressed),
         cmocka_unit_test(test_weight_planes),
+        cmocka_unit_test(test_skip_weights_other_formats),
         cmocka_unit_test(test_crafted_valid),
         cmocka_unit_test(test_bad_sequence_and_values),
         cmocka_unit_test(test_bad_headers),
