@@ -3,7 +3,7 @@
  *
  *   bench_sim [--tokens N] [--step T] [--gpus P] [--nodes N] [--slots S]
  *             [--policy NAME] [--threads LIST] [--rebalance-steps S]
- *             [--rebalance-tokens T] [--oracle-every K]
+ *             [--rebalance-tokens T] [--oracle-every K] [--rebalance-threads N]
  *
  * Routing: 58 layers x 256 experts, top-8 without repeats from a per-layer
  * Zipf(1) popularity over a shuffled expert order; a pool of 16 distinct steps
@@ -205,7 +205,7 @@ static int bench_replan(void *ctx, const mp_loads *ld, mp_plan **out, mp_err *er
 int main(int argc, char **argv)
 {
     int64_t tokens = 1000000, step = 4096, rb_steps = 100000, rb_tokens = 16, oracle_every = 0;
-    int gpus = 32, nodes = 4, spg = 9;
+    int gpus = 32, nodes = 4, spg = 9, rb_threads = 1;
     const char *policy = "modulo", *threads = "1,2";
     for (int i = 1; i + 1 < argc; i += 2) {
         const char *a = argv[i], *v = argv[i + 1];
@@ -219,6 +219,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--rebalance-steps")) rb_steps = atoll(v);
         else if (!strcmp(a, "--rebalance-tokens")) rb_tokens = atoll(v);
         else if (!strcmp(a, "--oracle-every")) oracle_every = atoll(v);
+        else if (!strcmp(a, "--rebalance-threads")) rb_threads = atoi(v);
         else {
             fprintf(stderr, "bench_sim: unknown option %s\n", a);
             return 2;
@@ -290,6 +291,7 @@ int main(int argc, char **argv)
         o.replan_ctx = &rc;
         o.oracle = oracle_every > 0;
         o.oracle_every = oracle_every > 0 ? oracle_every : 1;
+        o.sim.threads = rb_threads;
         mp_rebalance_result *r;
         mp_err err = {0};
         double t1 = now(), c1 = cpu_now();
@@ -298,9 +300,9 @@ int main(int argc, char **argv)
             return 1;
         }
         double dt = now() - t1, dc = cpu_now() - c1;
-        printf("rebalance: %lld steps of %lld tokens (interval 3000, window 1000%s): wall %.2f s, cpu %.2f s, "
-               "%d rebalances, %.1f M assignments per cpu-second over the regimes\n",
-               (long long)rb_steps, (long long)rb_tokens, o.oracle ? ", oracle" : ", no oracle", dt, dc,
+        printf("rebalance: %lld steps of %lld tokens (interval 3000, window 1000%s, %d threads): wall %.2f s, "
+               "cpu %.2f s, %d rebalances, %.1f M assignments per cpu-second over the regimes\n",
+               (long long)rb_steps, (long long)rb_tokens, o.oracle ? ", oracle" : ", no oracle", rb_threads, dt, dc,
                (int)r->nevents, (double)rb_steps * rb_tokens * L * K * (o.oracle ? 3 : 2) / dc / 1e6);
         mp_rebalance_result_destroy(r);
         for (int i = 0; i < POOL; i++) mp_step_release(&small[i]);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "planner/mp_planner.h"
 #include "sim/mp_sim.h"
 
 static int cmp_double(const void *a, const void *b)
@@ -40,35 +41,20 @@ mp_summary mp_summarize(const double *v, int64_t n)
     return s;
 }
 
-double mp_plan_even_maxmean(const mp_plan *plan, const mp_loads *loads, int32_t step, double *per_layer)
+double mp_plan_even_maxmean(const mp_plan *plan, const mp_loads *loads, double *per_layer)
 {
-    int32_t P = plan->topo.gpus, spg = plan->topo.slots_per_gpu;
-    double *g = calloc((size_t)P, sizeof *g);
-    if (!g) return NAN;
-    double sum_max = 0, sum_mean = 0;
-    int32_t s = step < 0 ? 0 : step;
-    for (int32_t l = 0; l < plan->layers; l++) {
-        const double *w = mp_loads_row(loads, s, l);
-        memset(g, 0, (size_t)P * sizeof *g);
-        const int32_t *row = mp_plan_layer(plan, l);
-        double total = 0;
-        for (int32_t p = 0; p < plan->slots; p++) {
-            int32_t e = row[p];
-            double we = e < loads->experts ? w[e] : 0.0;
-            g[p / spg] += we / mp_plan_count(plan, l, e);
-        }
-        double mx = 0;
-        for (int32_t i = 0; i < P; i++) {
-            total += g[i];
-            mx = g[i] > mx ? g[i] : mx;
-        }
-        double mean = total / P;
-        if (per_layer) per_layer[l] = mean > 0 ? mx / mean : 1.0;
-        sum_max += mx;
-        sum_mean += mean;
+    /* the planner's definitions (planner/mp_planner.h): 1 / vLLM balancedness */
+    double *w = mp_plan_expert_loads(plan, loads);
+    mp_plan_metrics *m = NULL;
+    if (!w || mp_plan_metrics_compute(&m, plan, w, NULL)) {
+        free(w);
+        return NAN;
     }
-    free(g);
-    return sum_mean > 0 ? sum_max / sum_mean : 1.0;
+    free(w);
+    if (per_layer) memcpy(per_layer, m->max_over_mean, (size_t)plan->layers * sizeof *per_layer);
+    double r = m->vllm_balancedness > 0 ? 1.0 / m->vllm_balancedness : 1.0;
+    mp_plan_metrics_destroy(m);
+    return r;
 }
 
 void mp_sim_result_destroy(mp_sim_result *r)

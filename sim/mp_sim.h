@@ -123,11 +123,13 @@ void mp_sim_result_destroy(mp_sim_result *r);
 /* Summary (mean, nearest-rank percentiles, max) of n values; zeros when n = 0. */
 mp_summary mp_summarize(const double *v, int64_t n);
 
-/* Predicted balance of a plan on loads [L][E] (row 0 of `loads` unless step >= 0)
- * under an even split of each expert over its replicas: sum over layers of the
- * max GPU load / sum of the mean (the inverse of vLLM balancedness); also the
- * per-layer max/mean into per_layer[L] when not NULL. */
-double mp_plan_even_maxmean(const mp_plan *plan, const mp_loads *loads, int32_t step, double *per_layer);
+/* Predicted balance of a plan on loads (steps summed; a fused shared
+ * expert gets the planner's share) under an even split of each expert over its
+ * replicas, with the planner's metric definitions (mp_plan_metrics_compute):
+ * sum over layers of the max GPU load / sum of the mean (1 / vLLM
+ * balancedness); the per-layer max/mean into per_layer[L] when not NULL.
+ * NAN when out of memory. */
+double mp_plan_even_maxmean(const mp_plan *plan, const mp_loads *loads, double *per_layer);
 
 /* ---- the simulator ---- */
 

@@ -152,8 +152,8 @@ static int online_rebalance(run *r, int64_t s, mp_err *err)
     mp_rebalance_event e;
     memset(&e, 0, sizeof e);
     e.step = s;
-    e.old_pred = mp_plan_even_maxmean(r->online_plan, r->win, 0, NULL);
-    e.new_pred = mp_plan_even_maxmean(np, r->win, 0, NULL);
+    e.old_pred = mp_plan_even_maxmean(r->online_plan, r->win, NULL);
+    e.new_pred = mp_plan_even_maxmean(np, r->win, NULL);
     double gain = e.new_pred > 0 ? e.old_pred / e.new_pred - 1.0 : 0.0;
     e.applied = gain >= o->threshold;
     if (e.applied) {

@@ -40,6 +40,8 @@ typedef struct worker {
     int64_t *gpu_rows;    /* [P] */
     int64_t *node_tokens; /* [N] */
     double *gpu_us;       /* [P] scratch when P > 64 */
+    int32_t *hexp;        /* [E'] LB_rep: experts with rows, as a heap */
+    int64_t *hcnt;        /* [E'] their replica counts in D'Hondt's apportionment */
     int32_t *gpu_active;  /* [P] scratch when P > 64 */
     int bad_id;
     int64_t bad_token;
@@ -55,7 +57,7 @@ struct mp_sim {
     int fused;
     int32_t *slot_gpu; /* [R] */
     int32_t *gpu_node, *gpu_local; /* [P]: g / gpn and g % gpn */
-    double c_mem_us, c_2params, c_peak, token_bytes; /* cost figures in force */
+    double c_mem_us, c_us_per_row, token_bytes, nvl_us_per_token, net_us_per_token; /* cost figures in force */
     layer_acc *acc;    /* [L] */
     layer_fig *fig;    /* [L] figures of the step being closed */
     worker *wk;        /* [nthreads] */
@@ -184,8 +186,51 @@ static void play_layer(mp_sim *s, worker *w, const mp_step *pc, int64_t c0, int6
 static inline double expert_us(const mp_sim *s, int64_t rows)
 {
     if (s->o.cost.table_len > 0) return mp_cost_expert_us(&s->o.cost, &s->model, (double)rows);
-    double fl = s->c_2params * (double)rows / s->c_peak;
+    double fl = s->c_us_per_row * (double)rows;
     return (fl > s->c_mem_us ? fl : s->c_mem_us) + s->o.cost.expert_fixed_us;
+}
+
+/* Heap order on rows/count (larger first), compared exactly. */
+static inline int heavier(const int64_t *rows, const int32_t *e, const int64_t *c, int32_t i, int32_t j)
+{
+    return rows[e[i]] * c[j] > rows[e[j]] * c[i];
+}
+
+static void sift_down(const int64_t *rows, int32_t *e, int64_t *c, int32_t n, int32_t i)
+{
+    for (;;) {
+        int32_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && heavier(rows, e, c, l, m)) m = l;
+        if (r < n && heavier(rows, e, c, r, m)) m = r;
+        if (m == i) return;
+        int32_t te = e[i];
+        int64_t tc = c[i];
+        e[i] = e[m], c[i] = c[m];
+        e[m] = te, c[m] = tc;
+        i = m;
+    }
+}
+
+/* LB_rep (REFERENCE.md section 6): max(mean, the smallest possible max
+ * rows/count over replica counts with `extra` slots beyond one per expert),
+ * which D'Hondt's apportionment attains: each extra slot to the expert of
+ * largest rows/count.  Experts at or under the mean never raise it above the
+ * mean, so only the heavier ones enter the heap, and it stops once the
+ * largest quotient is down to the mean. */
+static double lb_rep(const int64_t *rows, int32_t *e, int64_t *c, int32_t n, int64_t extra, double mean)
+{
+    int32_t m = 0;
+    for (int32_t i = 0; i < n; i++)
+        if ((double)rows[e[i]] > mean) e[m++] = e[i];
+    if (m == 0) return mean;
+    for (int32_t i = 0; i < m; i++) c[i] = 1;
+    for (int32_t i = m / 2 - 1; i >= 0; i--) sift_down(rows, e, c, m, i);
+    for (int64_t x = 0; x < extra && (double)rows[e[0]] / (double)c[0] > mean; x++) {
+        c[0]++;
+        sift_down(rows, e, c, m, 0);
+    }
+    double top = (double)rows[e[0]] / (double)c[0];
+    return top > mean ? top : mean;
 }
 
 static void close_layer(mp_sim *s, worker *w, int32_t l)
@@ -233,10 +278,12 @@ static void close_layer(mp_sim *s, worker *w, int32_t l)
     int32_t ag[64], *agp = P <= 64 ? ag : w->gpu_active;
     memset(tgp, 0, (size_t)P * sizeof *tgp);
     memset(agp, 0, (size_t)P * sizeof *agp);
+    int32_t nexp = 0;
     for (int32_t i = 0; i < a->ntouched; i++) {
         int32_t p = a->touched[i], g = s->slot_gpu[p];
         int64_t v = a->slot_rows[p];
         a->gpu_rows[g] += v;
+        if (a->expert_rows[row[p]] == 0) w->hexp[nexp++] = row[p];
         a->expert_rows[row[p]] += v;
         tgp[g] += expert_us(s, v);
         agp[g]++;
@@ -261,12 +308,7 @@ static void close_layer(mp_sim *s, worker *w, int32_t l)
         f->maxmean = mx / mean;
         f->sglang = (mean + 1e-5) / (mx + 1e-5);
         f->trt = (mx - mean) / mean;
-        double lb = mean;
-        for (int32_t i = 0; i < a->ntouched; i++) {
-            int32_t e = row[a->touched[i]];
-            double v = (double)a->expert_rows[e] / mp_plan_count(plan, l, e);
-            lb = v > lb ? v : lb;
-        }
+        double lb = lb_rep(a->expert_rows, w->hexp, w->hcnt, nexp, (int64_t)s->R - plan->experts, mean);
         f->gap_rep = mx / lb - 1.0;
         double tmean = (double)tok / P;
         f->tok_maxmean = tmx / tmean;
@@ -287,7 +329,8 @@ static void close_layer(mp_sim *s, worker *w, int32_t l)
         amax = agp[g] > amax ? agp[g] : amax;
         int64_t bn = a->send_nvl[g] > a->recv_nvl[g] ? a->send_nvl[g] : a->recv_nvl[g];
         int64_t bw = a->send_net[g] > a->recv_net[g] ? a->send_net[g] : a->recv_net[g];
-        double lt = mp_cost_link_us(c, (double)bn * tb, (double)bw * tb);
+        double ln = (double)bn * s->nvl_us_per_token, lw = (double)bw * s->net_us_per_token;
+        double lt = ln > lw ? ln : lw; /* mp_cost_link_us with per-token times */
         lmax = lt > lmax ? lt : lmax;
         nvl += (double)a->send_nvl[g] * tb;
         net += (double)a->send_net[g] * tb;
@@ -403,6 +446,8 @@ void mp_sim_destroy(mp_sim *s)
             free(s->wk[i].node_tokens);
             free(s->wk[i].gpu_us);
             free(s->wk[i].gpu_active);
+            free(s->wk[i].hexp);
+            free(s->wk[i].hcnt);
         }
     free(s->wk);
     free(s->fig);
@@ -460,10 +505,11 @@ int mp_sim_create(mp_sim **out, const mp_plan *plan, const mp_model *model, cons
     {
         const mp_cost *c = &s->o.cost;
         double h = (double)mp_cost_hidden(c, model), in = (double)mp_cost_intermediate(c, model);
-        double params = 3.0 * h * in; /* the same arithmetic as mp_cost_expert_us */
+        double params = 3.0 * h * in; /* mp_cost_expert_us's model, with per-row and per-token factors */
         s->c_mem_us = params * c->weight_bytes / (c->hbm_GBps * 1e3);
-        s->c_2params = 2.0 * params;
-        s->c_peak = c->peak_tflops * 1e6;
+        s->c_us_per_row = 2.0 * params / (c->peak_tflops * 1e6);
+        s->nvl_us_per_token = h * c->act_bytes / (c->nvlink_GBps * 1e3);
+        s->net_us_per_token = h * c->act_bytes / (c->net_GBps * 1e3);
         s->token_bytes = h * c->act_bytes;
     }
     int nt = s->o.threads < 1 ? 1 : s->o.threads;
@@ -523,8 +569,10 @@ int mp_sim_create(mp_sim **out, const mp_plan *plan, const mp_model *model, cons
         w->node_tokens = calloc(N, sizeof(int64_t));
         w->gpu_us = malloc(P * sizeof(double));
         w->gpu_active = malloc(P * sizeof(int32_t));
+        w->hexp = malloc((size_t)plan->experts * sizeof(int32_t));
+        w->hcnt = malloc((size_t)plan->experts * sizeof(int64_t));
         if (s->P <= TRAFFIC_GPUS_MAX) w->traffic = calloc(P * P, sizeof(int64_t));
-        if (!w->experts || !w->slots || !w->src || !w->gpu_rows || !w->node_tokens || !w->gpu_us || !w->gpu_active ||
+        if (!w->experts || !w->slots || !w->src || !w->gpu_rows || !w->node_tokens || !w->gpu_us || !w->gpu_active || !w->hexp || !w->hcnt ||
             (s->P <= TRAFFIC_GPUS_MAX && !w->traffic))
             goto oom;
     }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <cmocka.h>
 
+#include "planner/mp_planner.h"
 #include "tests/unit/sim_helpers.h"
 
 /* 2 GPUs x 2 slots: expert 0 on slots 0 (GPU 0) and 3 (GPU 1), 1 on slot 1, 2 on slot 2. */
@@ -273,8 +274,9 @@ static void even_split_matches_prediction(void **state)
     assert_int_equal(mp_loads_create(&ld, 1, 1, 4, NULL), 0);
     for (int i = 0; i < 19; i++) ld->count[ids[i]] += 1;
     double layer_pred;
-    double pred = mp_plan_even_maxmean(p, ld, 0, &layer_pred);
+    double pred = mp_plan_even_maxmean(p, ld, &layer_pred);
     assert_float_equal(pred, 7.0 / 4.75, 1e-12);
+    assert_float_equal(layer_pred, 7.0 / 4.75, 1e-12);
     mp_sim_opts o = mp_sim_opts_default();
     mp_sim *s;
     assert_int_equal(mp_sim_create(&s, p, &m, &o, NULL), 0);
@@ -285,6 +287,16 @@ static void even_split_matches_prediction(void **state)
     assert_int_equal(mp_sim_finish(s, &r, NULL), 0);
     assert_float_equal(r->maxmean.mean, pred, 1e-12);
     assert_float_equal(1.0 / r->vllm_bal_run, pred, 1e-12);
+    assert_float_equal(r->run_maxmean, pred, 1e-12);
+    /* the planner's own metrics on the same loads agree */
+    mp_plan_metrics *pm;
+    double w[4] = {6, 5, 4, 4};
+    assert_int_equal(mp_plan_metrics_compute(&pm, p, w, NULL), 0);
+    assert_float_equal(pm->mean_max_over_mean, r->maxmean.mean, 1e-12);
+    assert_float_equal(pm->sglang_balancedness, r->sglang_bal.mean, 1e-9);
+    assert_float_equal(pm->trtllm_imbalance, r->trt_imb.mean, 1e-12);
+    assert_float_equal(pm->gap_lb_rep, r->gap_rep.mean, 1e-12);
+    mp_plan_metrics_destroy(pm);
     mp_sim_result_destroy(r);
     mp_step_release(&st);
     mp_sim_destroy(s);
@@ -357,6 +369,95 @@ static void bad_input(void **state)
     mp_plan_destroy(p);
 }
 
+/* Traffic accounting against a brute-force reference, for the bit-mask path
+ * (P <= 64) and the general one (P > 64): per token, the distinct GPUs of its
+ * replicas; one network copy per remote node (to the GPU of the source's
+ * local index), NVLink copies to every other GPU except the landing one. */
+static void traffic_reference(int32_t P, int32_t N)
+{
+    enum { T = 300, K = 3 };
+    int32_t L = 2, E = P, gpn = P / N;
+    int32_t *row = malloc((size_t)P * sizeof *row);
+    for (int32_t g = 0; g < P; g++) row[g] = (g * 7) % P; /* a permutation: 7 and P coprime here */
+    mp_plan *p = make_plan(L, E, P, N, 1, row);
+    assert_non_null(p);
+    mp_model m = tiny_model(L, E, K);
+    int *ids = malloc(T * K * sizeof *ids);
+    int32_t *src = malloc(T * sizeof *src);
+    uint64_t x = 4242;
+    for (int t = 0; t < T; t++) {
+        src[t] = (int32_t)(test_rng(&x) % (uint64_t)P);
+        for (int k = 0; k < K; k++) {
+            int e, dup;
+            do {
+                e = (int)(test_rng(&x) % (uint64_t)E);
+                dup = 0;
+                for (int j = 0; j < k; j++) dup |= ids[t * K + j] == e;
+            } while (dup);
+            ids[t * K + k] = e;
+        }
+    }
+    mp_sim_opts o = mp_sim_opts_default();
+    o.threads = 2;
+    mp_sim *s;
+    assert_int_equal(mp_sim_create(&s, p, &m, &o, NULL), 0);
+    mp_step st = {0};
+    make_step(&st, 0, L, K, T, ids, src);
+    assert_int_equal(mp_sim_feed(s, &st, NULL), 0);
+    mp_sim_result *r;
+    assert_int_equal(mp_sim_finish(s, &r, NULL), 0);
+    /* reference: one slot per GPU, so expert e sits on the GPU g with row[g] == e */
+    int32_t *gpu_of = malloc((size_t)E * sizeof *gpu_of);
+    for (int32_t g = 0; g < P; g++) gpu_of[row[g]] = g;
+    int64_t *tr = calloc((size_t)P * P, sizeof *tr);
+    double nvl = 0, net = 0, tb = 100 * 2.0;
+    for (int t = 0; t < T; t++) {
+        char *seen = calloc((size_t)P, 1), *nseen = calloc((size_t)N, 1);
+        int32_t sg = src[t], sn = sg / gpn;
+        for (int k = 0; k < K; k++) {
+            int32_t g = gpu_of[ids[t * K + k]];
+            if (seen[g]) continue;
+            seen[g] = 1;
+            tr[(int64_t)sg * P + g] += L;
+            int32_t nd = g / gpn, via = nd == sn ? sg : nd * gpn + sg % gpn;
+            if (nd != sn && !nseen[nd]) {
+                nseen[nd] = 1;
+                net += L * tb;
+            }
+            if (g != via) nvl += L * tb;
+        }
+        free(seen);
+        free(nseen);
+    }
+    assert_memory_equal(r->traffic, tr, (size_t)P * P * sizeof *tr);
+    assert_float_equal(r->total_net_bytes, net, 1e-6);
+    assert_float_equal(r->total_nvl_bytes, nvl, 1e-6);
+    int64_t rows = 0;
+    for (int32_t g = 0; g < P; g++) rows += r->gpu_rows[g];
+    assert_int_equal(rows, (int64_t)T * K * L);
+    free(gpu_of);
+    free(tr);
+    free(ids);
+    free(src);
+    free(row);
+    mp_sim_result_destroy(r);
+    mp_step_release(&st);
+    mp_sim_destroy(s);
+    mp_plan_destroy(p);
+}
+
+static void traffic_bitmask_path(void **state)
+{
+    (void)state;
+    traffic_reference(64, 8);
+}
+
+static void traffic_general_path(void **state)
+{
+    (void)state;
+    traffic_reference(72, 8);
+}
+
 static void summary_percentiles(void **state)
 {
     (void)state;
@@ -378,7 +479,8 @@ int main(void)
         cmocka_unit_test(modulo_is_vllm_rule),    cmocka_unit_test(conservation_and_hosting),
         cmocka_unit_test(thread_invariance),      cmocka_unit_test(even_split_matches_prediction),
         cmocka_unit_test(shared_fusion),          cmocka_unit_test(bad_input),
-        cmocka_unit_test(summary_percentiles),
+        cmocka_unit_test(summary_percentiles),   cmocka_unit_test(traffic_bitmask_path),
+        cmocka_unit_test(traffic_general_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
