@@ -19,7 +19,7 @@ const char cmd_convert_usage[] =
     "  --weights FILE         npy: gate weights to read (input) or write (output)\n"
     "  --experts E            npy/csv input: number of experts (else max id + 1)\n"
     "  --tokens-per-step T    npy input: split the array into steps of T tokens\n"
-    "  --level N              mpt output: zlib level 1..9 (default 6)\n"
+    "  --level N              mpt output: zlib level 1..9 (default 1)\n"
     "  --per-step             json output: one load matrix per step [S][L][E]\n"
     "  --no-weights           drop gate weights\n"
     "  -j, --threads N        compression/decoding threads\n"
