@@ -103,20 +103,25 @@ static void play_layer(mp_sim *s, worker *w, layer_acc *a, const mp_step *pc, in
 {
     const mp_plan *plan = s->plan;
     const int32_t K = s->K, kk = s->kk, L = s->L, P = s->P, gpn = s->gpn;
+    const uint32_t E = (uint32_t)s->E;
     for (int64_t i = 0; i < n; i++) {
         const mp_expert_id *id = pc->ids + ((c0 + i) * L + l) * K;
         int32_t *e = w->experts + i * kk;
+        uint32_t bad = 0;
         for (int32_t k = 0; k < K; k++) {
             e[k] = id[k];
-            if (id[k] >= s->E) {
-                if (!w->bad_id) {
-                    w->bad_id = 1;
-                    w->bad_token = pc->first_token + c0 + i;
-                    w->bad_layer = l;
-                }
-                e[k] = 0;
-            }
+            bad |= id[k] >= E;
         }
+        if (bad) /* rare: find and neutralise the bad ids */
+            for (int32_t k = 0; k < K; k++)
+                if (id[k] >= E) {
+                    if (!w->bad_id) {
+                        w->bad_id = 1;
+                        w->bad_token = pc->first_token + c0 + i;
+                        w->bad_layer = l;
+                    }
+                    e[k] = 0;
+                }
         if (s->fused) e[K] = plan->shared_id;
     }
     mp_select_args sa = {plan, l, s->cur_step, s->o.seed, kk, pc->first_token + c0, n, w->experts, w->src, a->state};
@@ -150,10 +155,13 @@ static void play_layer(mp_sim *s, worker *w, layer_acc *a, const mp_step *pc, in
                     if (trf) trf[g]++;
                     nm |= (uint64_t)1 << gnode[g];
                 }
-                for (uint64_t m = gm & keep; m; m &= m - 1) a->recv_nvl[__builtin_ctzll(m)]++;
+                for (uint64_t m = gm & keep; m; m &= m - 1) { /* relayed by (its node, local index sl) */
+                    int32_t g = __builtin_ctzll(m);
+                    a->recv_nvl[g]++;
+                    a->send_nvl[gnode[g] * gpn + sl]++;
+                }
                 for (; nm; nm &= nm - 1) {
                     int32_t nd = __builtin_ctzll(nm), via = nd * gpn + sl;
-                    a->send_nvl[via] += __builtin_popcountll(gm & s->node_mask[nd] & keep);
                     a->node_tokens[nd]++;
                     if (nd != sn) {
                         a->send_net[src]++;
@@ -348,10 +356,10 @@ static void close_layer(mp_sim *s, worker *w, layer_acc *a, int32_t l)
     const mp_cost *c = &s->o.cost;
     double tb = s->token_bytes;
     double emax = 0, lmax = 0, nvl = 0, net = 0, amax = 0;
+    const int shared_here = !s->fused && s->model.shared > 0;
     for (int32_t g = 0; g < P; g++) {
         double t = tgp[g];
-        if (!s->fused && s->model.shared > 0 && a->shared_rows[g] > 0)
-            t += s->model.shared * expert_us(s, a->shared_rows[g]);
+        if (shared_here && a->shared_rows[g] > 0) t += s->model.shared * expert_us(s, a->shared_rows[g]);
         emax = t > emax ? t : emax;
         amax = agp[g] > amax ? agp[g] : amax;
         int64_t bn = a->send_nvl[g] > a->recv_nvl[g] ? a->send_nvl[g] : a->recv_nvl[g];
