@@ -133,43 +133,54 @@ static void play_layer(mp_sim *s, worker *w, layer_acc *a, const mp_step *pc, in
          * fewer than 4 tokens per source GPU the links are counted token by
          * token; otherwise per (source, destination) pair at the step's end
          * (the same integers either way). */
-        int direct = n < 4 * (int64_t)P;
         const int32_t *gnode = s->gpu_node;
+        const int64_t shared_add = !s->fused;
+        if (n < 4 * (int64_t)P) {
+            /* Few tokens per source: links counted token by token, over the
+             * token's kk assignments in turn (fixed trip counts, no data-
+             * dependent branches; a GPU counts once per token).  GPU g is
+             * reached over NVLink unless it is the relay of its node (local
+             * index sl), relayed by (node of g, sl): the source itself at home. */
+            const int32_t N = s->N;
+            for (int64_t i = 0; i < n; i++) {
+                int32_t src = w->src[i], sn = gnode[src], sl = s->gpu_local[src];
+                const int32_t *sli = w->slots + i * kk;
+                uint64_t keep = ~s->local_mask[sl], gm = 0, nm = 0;
+                int64_t *trf = w->traffic + (int64_t)src * P; /* P <= 64: always kept */
+                for (int32_t k = 0; k < kk; k++) {
+                    int32_t slot = sli[k], g = sg[slot], nd = gnode[g];
+                    a->touched[a->ntouched] = slot; /* kept when first used */
+                    a->ntouched += slot_rows[slot]++ == 0;
+                    uint64_t bit = (uint64_t)1 << g;
+                    int64_t fresh = (gm & bit) == 0, relay = fresh & (int64_t)((keep >> g) & 1);
+                    gm |= bit;
+                    nm |= (uint64_t)1 << nd;
+                    a->gpu_tokens[g] += fresh;
+                    trf[g] += fresh;
+                    a->recv_nvl[g] += relay;
+                    a->send_nvl[nd * gpn + sl] += relay;
+                }
+                a->shared_rows[src] += shared_add;
+                for (int32_t nd = 0; nd < N; nd++) {
+                    int64_t b = (int64_t)((nm >> nd) & 1), far = b & (nd != sn);
+                    a->node_tokens[nd] += b;
+                    a->send_net[src] += far;
+                    a->recv_net[nd * gpn + sl] += far;
+                }
+            }
+            return;
+        }
         for (int64_t i = 0; i < n; i++) {
             int32_t src = w->src[i];
             const int32_t *sl = w->slots + i * kk;
             uint64_t gm = 0, nm = 0;
             for (int32_t k = 0; k < kk; k++) {
                 int32_t slot = sl[k];
-                if (slot_rows[slot]++ == 0) a->touched[a->ntouched++] = slot;
+                a->touched[a->ntouched] = slot; /* kept when first used: no branch */
+                a->ntouched += slot_rows[slot]++ == 0;
                 gm |= (uint64_t)1 << sg[slot];
             }
-            if (!s->fused) a->shared_rows[src]++;
-            if (direct) { /* few tokens per source: count links per token, with masks */
-                int32_t sn = gnode[src], sl = s->gpu_local[src];
-                uint64_t keep = ~s->local_mask[sl]; /* GPUs reached over NVLink, not as the relay */
-                int64_t *trf = w->traffic ? w->traffic + (int64_t)src * P : NULL;
-                for (uint64_t m = gm; m; m &= m - 1) {
-                    int32_t g = __builtin_ctzll(m);
-                    a->gpu_tokens[g]++;
-                    if (trf) trf[g]++;
-                    nm |= (uint64_t)1 << gnode[g];
-                }
-                for (uint64_t m = gm & keep; m; m &= m - 1) { /* relayed by (its node, local index sl) */
-                    int32_t g = __builtin_ctzll(m);
-                    a->recv_nvl[g]++;
-                    a->send_nvl[gnode[g] * gpn + sl]++;
-                }
-                for (; nm; nm &= nm - 1) {
-                    int32_t nd = __builtin_ctzll(nm), via = nd * gpn + sl;
-                    a->node_tokens[nd]++;
-                    if (nd != sn) {
-                        a->send_net[src]++;
-                        a->recv_net[via]++;
-                    }
-                }
-                continue;
-            }
+            a->shared_rows[src] += shared_add;
             a->src_seen |= (uint64_t)1 << src;
             a->dmask[src] |= gm;
             /* counted per (source, destination); bytes are derived at the step's end */
@@ -318,7 +329,8 @@ static void close_layer(mp_sim *s, worker *w, layer_acc *a, int32_t l)
         int32_t p = a->touched[i], g = s->slot_gpu[p];
         int64_t v = a->slot_rows[p];
         a->gpu_rows[g] += v;
-        if (a->expert_rows[row[p]] == 0) w->hexp[nexp++] = row[p];
+        w->hexp[nexp] = row[p];
+        nexp += a->expert_rows[row[p]] == 0;
         a->expert_rows[row[p]] += v;
         tgp[g] += expert_us(s, v);
         agp[g]++;
@@ -491,7 +503,7 @@ static int acc_init(const mp_sim *s, layer_acc *a)
     int use_mat = s->P <= 64;
     size_t blen = (size_t)s->R + (size_t)s->plan->experts + 9 * P + 2 * N + (use_mat ? P * P + P * N : 0);
     a->block = calloc(blen, sizeof(int64_t));
-    a->touched = malloc((size_t)s->R * sizeof *a->touched);
+    a->touched = malloc(((size_t)s->R + 1) * sizeof *a->touched); /* one spare: written ahead */
     a->dmask = calloc(P, sizeof *a->dmask);
     if (!a->block || !a->touched || !a->dmask) return MP_ENOMEM;
     a->block_len = blen;
@@ -648,7 +660,7 @@ int mp_sim_create(mp_sim **out, const mp_plan *plan, const mp_model *model, cons
         w->node_tokens = calloc(N, sizeof(int64_t));
         w->gpu_us = malloc(P * sizeof(double));
         w->gpu_active = malloc(P * sizeof(int32_t));
-        w->hexp = malloc((size_t)plan->experts * sizeof(int32_t));
+        w->hexp = malloc(((size_t)plan->experts + 1) * sizeof(int32_t)); /* one spare: written ahead */
         w->hcnt = malloc((size_t)plan->experts * sizeof(int64_t));
         if (s->P <= TRAFFIC_GPUS_MAX) w->traffic = calloc(P * P, sizeof(int64_t));
         if (acc_init(s, &w->own)) goto oom;
