@@ -270,6 +270,20 @@ static double lb_rep(const int64_t *rows, int32_t *e, int64_t *c, int32_t n, int
     for (int32_t i = 0; i < n; i++)
         if ((double)rows[e[i]] > mean) e[m++] = e[i];
     if (m == 0) return mean;
+    /* Fast exit: the apportionment only gives seats to quotients above the
+     * mean, so if every heavy expert can be brought to the mean (the fewest
+     * copies c with rows / c <= mean, in the same double arithmetic) within
+     * `extra` seats, it stops at the mean. */
+    int64_t need = 0;
+    for (int32_t i = 0; i < m && need <= extra; i++) {
+        double r = (double)rows[e[i]];
+        int64_t k = (int64_t)ceil(r / mean);
+        if (k < 1) k = 1;
+        while (r / (double)k > mean) k++;
+        while (k > 1 && r / (double)(k - 1) <= mean) k--;
+        need += k - 1;
+    }
+    if (need <= extra) return mean;
     for (int32_t i = 0; i < m; i++) c[i] = 1;
     for (int32_t i = m / 2 - 1; i >= 0; i--) sift_down(rows, e, c, m, i);
     for (int64_t x = 0; x < extra && (double)rows[e[0]] / (double)c[0] > mean; x++) {

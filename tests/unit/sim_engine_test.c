@@ -496,6 +496,77 @@ static void traffic_reference(int32_t P, int32_t N)
     mp_plan_destroy(p);
 }
 
+/* LB_rep per step against D'Hondt's apportionment done by brute force (every
+ * extra seat to the largest rows / copies, no early stop), on steps where the
+ * heavy experts fit in the extra slots (the fast exit) and where they do not. */
+static void lb_rep_reference(void **state)
+{
+    (void)state;
+    enum { E = 6, P = 4, K = 2, STEPS = 60 };
+    const int32_t row[8] = {0, 1, 2, 3, 4, 5, 0, 1}; /* 2 extra slots */
+    mp_plan *p = make_plan(1, E, P, 1, 2, row);
+    assert_non_null(p);
+    mp_model m = tiny_model(1, E, K);
+    mp_sim_opts o = mp_sim_opts_default();
+    o.keep_series = 1;
+    mp_sim *s;
+    assert_int_equal(mp_sim_create(&s, p, &m, &o, NULL), 0);
+    uint64_t x = 31337;
+    double want[STEPS];
+    int fits = 0, spills = 0;
+    mp_step st = {0};
+    for (int step = 0; step < STEPS; step++) {
+        int T = 1 + (int)(test_rng(&x) % 40), ids[2 * 40];
+        int hot = 20 + (int)(test_rng(&x) % 81); /* percent of tokens on experts 0-2 */
+        int64_t rows[E] = {0};
+        for (int t = 0; t < T; t++) {
+            int base = (int)(test_rng(&x) % 100) < hot ? 0 : 3, a = (int)(test_rng(&x) % 3);
+            ids[t * K] = base + a; /* two distinct experts of {0, 1, 2} (hot) or {3, 4, 5} */
+            ids[t * K + 1] = base + (a + 1 + (int)(test_rng(&x) % 2)) % 3;
+            rows[ids[t * K]]++;
+            rows[ids[t * K + 1]]++;
+        }
+        double mean = (double)(T * K) / P;
+        int64_t c[E] = {1, 1, 1, 1, 1, 1};
+        for (int seat = 0; seat < 2; seat++) {
+            int b = 0;
+            for (int e = 1; e < E; e++)
+                if (rows[e] * c[b] > rows[b] * c[e]) b = e;
+            c[b]++;
+        }
+        double top = 0;
+        int64_t need = 0;
+        for (int e = 0; e < E; e++) {
+            double q = (double)rows[e] / (double)c[e];
+            top = q > top ? q : top;
+            for (int64_t k = 1;; k++)
+                if ((double)rows[e] / (double)k <= mean) {
+                    need += k - 1;
+                    break;
+                }
+        }
+        if (need <= 2)
+            fits++;
+        else
+            spills++;
+        want[step] = top > mean ? top : mean;
+        make_step(&st, step, 1, K, T, ids, NULL);
+        assert_int_equal(mp_sim_feed(s, &st, NULL), 0);
+    }
+    mp_sim_result *r;
+    assert_int_equal(mp_sim_finish(s, &r, NULL), 0);
+    assert_true(fits > 5 && spills > 5);
+    for (int step = 0; step < STEPS; step++) {
+        const mp_sim_stepm *sm = &r->series[step];
+        double mean = (double)(sm->tokens * K) / P, mx = sm->maxmean * mean, lb = mx / (sm->gap_rep + 1.0);
+        assert_float_equal(lb, want[step], 1e-9 * want[step]);
+    }
+    mp_sim_result_destroy(r);
+    mp_step_release(&st);
+    mp_sim_destroy(s);
+    mp_plan_destroy(p);
+}
+
 static void traffic_bitmask_path(void **state)
 {
     (void)state;
@@ -531,6 +602,7 @@ int main(void)
         cmocka_unit_test(shared_fusion),          cmocka_unit_test(bad_input),
         cmocka_unit_test(summary_percentiles),   cmocka_unit_test(traffic_bitmask_path),
         cmocka_unit_test(traffic_general_path),   cmocka_unit_test(piece_invariance),
+        cmocka_unit_test(lb_rep_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
