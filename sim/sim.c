@@ -267,8 +267,10 @@ static void sift_down(const int64_t *rows, int32_t *e, int64_t *c, int32_t n, in
 static double lb_rep(const int64_t *rows, int32_t *e, int64_t *c, int32_t n, int64_t extra, double mean)
 {
     int32_t m = 0;
-    for (int32_t i = 0; i < n; i++)
-        if ((double)rows[e[i]] > mean) e[m++] = e[i];
+    for (int32_t i = 0; i < n; i++) { /* keep the heavy ones, without a branch */
+        e[m] = e[i];
+        m += (double)rows[e[i]] > mean;
+    }
     if (m == 0) return mean;
     /* Fast exit: the apportionment only gives seats to quotients above the
      * mean, so if every heavy expert can be brought to the mean (the fewest
