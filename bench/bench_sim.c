@@ -14,7 +14,9 @@
  * checksum that must not change with the thread count.  Because wall-clock
  * scaling needs free cores, it also prints the CPU time of the calling thread
  * and of the busiest thread: the first thread count's CPU time over the
- * busiest thread's is the scaling on free cores (the "cpu-bound scaling").
+ * busiest thread's is the scaling on free cores (the "cpu-bound scaling";
+ * with more than 2 threads the pool threads' CPU time is taken as evenly shared,
+ * since only the process and the calling thread are measured).
  */
 #include <math.h>
 #include <stdio.h>
