@@ -35,7 +35,7 @@ typedef struct cli_common {
     int seed_set;
     int quiet;          /* -q, --quiet: no progress bar     */
     int help;           /* -h, --help                       */
-    mp_format in_format;  /* --from FMT (input format)      */
+    mp_format in_format;  /* --input-format FMT            */
     mp_format out_format; /* --to FMT (output format)       */
 } cli_common;
 
@@ -53,7 +53,7 @@ enum {
     {"help", no_argument, NULL, 'h'}, {"output", required_argument, NULL, 'o'},                          \
         {"threads", required_argument, NULL, 'j'}, {"quiet", no_argument, NULL, 'q'},                     \
         {"format", required_argument, NULL, CLI_OPT_FORMAT}, {"seed", required_argument, NULL, CLI_OPT_SEED}, \
-        {"from", required_argument, NULL, CLI_OPT_FROM}, {"to", required_argument, NULL, CLI_OPT_TO}
+        {"input-format", required_argument, NULL, CLI_OPT_FROM}, {"to", required_argument, NULL, CLI_OPT_TO}
 
 void cli_common_init(cli_common *c, const char *cmd);
 

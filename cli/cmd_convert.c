@@ -6,15 +6,15 @@
 #include "traces/mp_trace.h"
 
 const char cmd_convert_usage[] =
-    "usage: moeplace convert IN -o OUT [--from FMT] [--to FMT] [options]\n"
+    "usage: moeplace convert IN -o OUT [--input-format FMT] [--to FMT] [options]\n"
     "\n"
     "Converts a routing trace between .mpt, .npy, .csv and .json; the formats\n"
-    "follow the file names unless --from/--to say.  A .json output holds load\n"
+    "follow the file names unless --input-format/--to say.  A .json output holds load\n"
     "counts (SGLang logical_count), not per-token routing.  The output appears\n"
     "whole or not at all.\n"
     "\n"
     "  -o, --output OUT       output file (required)\n"
-    "  --from FMT, --to FMT   mpt, npy, csv or json\n"
+    "  --input-format FMT, --to FMT  mpt, npy, csv or json\n"
     "  --layout LTK|TLK       npy input: axis order of a 3-D array\n"
     "  --weights FILE         npy: gate weights to read (input) or write (output)\n"
     "  --experts E            npy/csv input: number of experts (else max id + 1)\n"

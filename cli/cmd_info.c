@@ -7,13 +7,13 @@
 #include "traces/mp_trace.h"
 
 const char cmd_info_usage[] =
-    "usage: moeplace info FILE [--from FMT] [--layout LTK|TLK] [--weights FILE] [--format table|json|csv] [-o OUT]\n"
+    "usage: moeplace info FILE [--input-format FMT] [--layout LTK|TLK] [--weights FILE] [--format table|json|csv] [-o OUT]\n"
     "\n"
     "Shows the model shape, steps, tokens, assignments, on-disk and raw size of a\n"
     "routing trace (.mpt .npy .csv), or the shape and totals of a load file (.json).\n"
     "Counts a header does not hold are found by reading the file through.\n"
     "\n"
-    "  --from FMT        input format (mpt, npy, csv, json) when the name does not say\n"
+    "  --input-format FMT  input format (mpt, npy, csv, json) when the name does not say\n"
     "  --layout LTK|TLK  npy: axis order of a 3-D array\n"
     "  --weights FILE    npy: matching gate weights (float16/float32)\n"
     "  --experts E       npy/csv: number of experts (else max id + 1)\n"

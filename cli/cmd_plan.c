@@ -213,6 +213,11 @@ static int do_compare(plan_args *a, const mp_loads *l)
         mp_plan *p = NULL;
         mp_plan_metrics *m = NULL;
         if ((rc = make_request(a, l, name, &err))) break;
+        /* strategies without redundant slots are compared at their own slot count, E / P */
+        const mp_strategy *st = mp_strategy_find(name);
+        mp_topology asked = a->req.topo;
+        if (st && !st->redundant && a->req.shared_fusion == 0 && l->experts % a->gpus == 0)
+            a->req.topo.slots_per_gpu = l->experts / a->gpus;
         int r = mp_planner_run(&p, l, &a->req, &err);
         double *w = r ? NULL : mp_plan_expert_loads(p, l);
         if (!r && !w) r = mp_err_set(&err, MP_ENOMEM, "plan: out of memory");
@@ -235,6 +240,7 @@ static int do_compare(plan_args *a, const mp_loads *l)
         } else if (r == MP_ENOMEM) {
             rc = cli_fail(&err);
         }
+        a->req.topo = asked;
         free(w);
         mp_plan_metrics_destroy(m);
         mp_plan_destroy(p);
@@ -306,7 +312,7 @@ fail:
 int cmd_plan(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"from", required_argument, NULL, OPT_FROM_PLAN}, /* before the common --from FMT: ours wins */
+        {"from", required_argument, NULL, OPT_FROM_PLAN}, /* --from is the old plan here */
         {"loads", required_argument, NULL, OPT_LOADS},
         {"steps", required_argument, NULL, OPT_STEPS},
         {"strategy", required_argument, NULL, OPT_STRATEGY},

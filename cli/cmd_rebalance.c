@@ -32,7 +32,7 @@ const char cmd_rebalance_usage[] =
     "  --shift-at S        step of a known popularity shift: report recovery times\n"
     "  --replica NAME      replica selection (default modulo; see moeplace sim)\n"
     "  --series            add per-step max/mean of the three regimes\n" CLI_SIM_FLAGS_HELP
-    "  --from FMT          input format\n"
+    "  --input-format FMT  input format\n"
     "  --seed N, -j N, --format F, -o OUT, -q  as everywhere\n";
 
 typedef struct replan_ctx {

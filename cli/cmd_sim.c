@@ -30,7 +30,7 @@ const char cmd_sim_usage[] =
     "  --series            add per-step figures\n"
     "  --traffic           add the GPU-to-GPU token matrix\n"
     "  --no-baseline       do not simulate linear for the speedup\n" CLI_SIM_FLAGS_HELP
-    "  --from FMT          input format\n"
+    "  --input-format FMT  input format\n"
     "  --seed N            seed of random and static selection (default 1)\n"
     "  -j, --threads N     threads (results do not depend on it)\n"
     "  --format F          table (default), json or csv\n"

@@ -22,7 +22,7 @@ const char cmd_stats_usage[] =
     "\n"
     "  --layer N         one layer (from 0) in detail: every expert, hottest first\n"
     "  --steps A:B       only steps A..B-1 (also A:, :B or A)\n"
-    "  --from FMT        input format (mpt, npy, csv, json) when the name does not say\n"
+    "  --input-format FMT  input format (mpt, npy, csv, json) when the name does not say\n"
     "  --format F        table (default), json or csv (csv: the per-layer table)\n"
     "  -o, --output OUT  write there instead of standard output\n"
     "  -j, --threads N   decoding and counting threads\n"

@@ -125,7 +125,7 @@ int cli_common_option(cli_common *c, int opt, const char *arg)
         mp_format f;
         if (mp_format_parse(arg, &f) != 0)
             return cli_usage_error(c->cmd, "%s wants mpt, npy, csv or json, not '%s'",
-                                   opt == CLI_OPT_FROM ? "--from" : "--to", arg),
+                                   opt == CLI_OPT_FROM ? "--input-format" : "--to", arg),
                    -CLI_EUSAGE;
         if (opt == CLI_OPT_FROM) c->in_format = f;
         else c->out_format = f;

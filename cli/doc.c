@@ -236,13 +236,18 @@ static void print_table_text(const cli_tab *t, FILE *fp)
         if (l > w[c]) w[c] = l;
     }
     fprintf(fp, "%s\n", t->title);
-    for (int c = 0; c < t->ncols; c++) fprintf(fp, "%s%*s", c ? "  " : "", w[c], t->cols[c].name);
+    /* a column's header aligns like its cells: strings left, numbers right */
+    for (int c = 0; c < t->ncols; c++) {
+        int left = nrows > 0 && t->cells[c].kind == CELL_STR;
+        int last = c == t->ncols - 1;
+        fprintf(fp, "%s%*s", c ? "  " : "", left ? (last ? 0 : -w[c]) : w[c], t->cols[c].name);
+    }
     fputc('\n', fp);
     for (size_t r = 0; r < nrows; r++) {
         for (int c = 0; c < t->ncols; c++) {
             const cell *ce = &t->cells[r * (size_t)t->ncols + (size_t)c];
             cell_text(ce, buf, sizeof buf);
-            if (ce->kind == CELL_STR) fprintf(fp, "%s%-*s", c ? "  " : "", w[c], buf);
+            if (ce->kind == CELL_STR) fprintf(fp, "%s%-*s", c ? "  " : "", c == t->ncols - 1 ? 0 : w[c], buf);
             else fprintf(fp, "%s%*s", c ? "  " : "", w[c], buf);
         }
         fputc('\n', fp);

@@ -58,6 +58,9 @@ int mp_plan_migrate(mp_plan *plan, const mp_plan *old, int64_t bytes_per_expert,
         return mp_err_set(err, MP_ESHAPE,
                           "migrate: the old plan is %d layers x %d experts on %d GPUs x %d slots, the new one %d x %d on %d x %d",
                           old->layers, old->experts, old->topo.gpus, old->topo.slots_per_gpu, plan->layers, E, P, S);
+    if ((double)plan->layers * P * P * P > 17179869184.0) /* 2^34: the assignment is O(P^3) per layer */
+        return mp_err_set(err, MP_EINVAL, "migrate: %d layers x %d GPUs is too large for the O(P^3) assignment",
+                          plan->layers, P);
     int64_t *cost = malloc((size_t)P * P * sizeof *cost);
     int32_t *col = malloc((size_t)P * sizeof *col), *row = malloc((size_t)R * sizeof *row);
     uint8_t *on_old = calloc((size_t)P * E, 1);

@@ -41,6 +41,10 @@ typedef struct mp_plan {
     char strategy[32];     /* "eplb", "balanced", ...                          */
 } mp_plan;
 
+/* Largest plan: layers x slots (and layers x experts) cells, 2^28 (1 GiB of
+ * phy2log). */
+#define MP_PLAN_CELLS_MAX ((int64_t)1 << 28)
+
 /* Checks P >= 1, N >= 1, S >= 1, P % N == 0 and R = P*S <= 2^24.
  * Returns 0 or MP_EINVAL with a message. */
 int mp_topology_validate(const mp_topology *t, mp_err *err);

@@ -78,6 +78,11 @@ typedef struct mp_plan_request {
     int32_t top_k;         /* 0: from the model; needed for shared fusion      */
 } mp_plan_request;
 
+/* Limits of mp_planner_run (MP_EINVAL beyond them): GPUs, and layers x
+ * slots x GPUs. */
+#define MP_PLAN_GPUS_MAX 4096
+#define MP_PLAN_WORK_MAX 8589934592.0 /* 2^33 */
+
 /* Plans the summed loads (all steps of `loads` are summed) with the request's
  * strategy.  With shared fusion the plan has E + 1 logical experts, the last
  * being the shared one with load (sum of routed load) / top_k, and exactly N
@@ -170,7 +175,8 @@ typedef struct mp_migration {
  * new and old per-GPU expert sets, maximising the overlap) and, within a GPU,
  * keeps each staying expert in its old slot.  Per-GPU multisets, and so every
  * load metric, are unchanged.  Shapes (layers, experts, slots, GPUs) must
- * match.  bytes_per_expert may be 0.  The plan is re-derived. */
+ * match.  bytes_per_expert may be 0.  The plan is re-derived.  O(L P^3):
+ * MP_EINVAL when L * P^3 > 2^34. */
 int mp_plan_migrate(mp_plan *plan, const mp_plan *old, int64_t bytes_per_expert, mp_migration *out, mp_err *err);
 
 /* Minimum-cost perfect assignment of an n x n cost matrix (int64, row-major):

@@ -24,7 +24,7 @@ int mp_plan_create(mp_plan **out, int32_t layers, int32_t experts, const mp_topo
     if (layers < 1 || layers > MP_LAYERS_MAX || experts < 1 || experts > MP_EXPERTS_MAX + 1)
         return mp_err_set(err, MP_EINVAL, "plan: bad shape %d layers x %d experts", layers, experts);
     int32_t R = topo->gpus * topo->slots_per_gpu;
-    if ((int64_t)layers * R > ((int64_t)1 << 31) || (int64_t)layers * experts > ((int64_t)1 << 31))
+    if ((int64_t)layers * R > MP_PLAN_CELLS_MAX || (int64_t)layers * experts > MP_PLAN_CELLS_MAX)
         return mp_err_set(err, MP_ELIMIT, "plan: %d layers x %d slots is too large", layers, R);
     mp_plan *p = calloc(1, sizeof *p);
     if (!p) return mp_err_set(err, MP_ENOMEM, "plan: out of memory");

@@ -269,6 +269,17 @@ static int parse_root(const cJSON *root, mp_plan **out, double **load_out, const
                           MP_LAYERS_MAX);
     int64_t layers;
     if ((rc = get_int(root, "layers", L, L, 0, &layers, what, err)) < 0) return rc;
+    {   /* every row's length before allocating anything of that size */
+        int32_t k = 0;
+        const cJSON *r;
+        cJSON_ArrayForEach(r, map)
+        {
+            if (!cJSON_IsArray(r) || cJSON_GetArraySize(r) != R)
+                return mp_err_set(err, MP_ESHAPE, "%s: physical_to_logical_map[%d] must list %lld slots (%lld GPUs x %lld)",
+                                  what, k, (long long)R, (long long)gpus, (long long)spg);
+            k++;
+        }
+    }
     mp_plan *p;
     if ((rc = mp_plan_create(&p, (int32_t)L, (int32_t)experts, &t, &e2)))
         return mp_err_set(err, rc == MP_EINVAL ? MP_ERANGE : rc, "%s: %s", what, e2.msg);

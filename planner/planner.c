@@ -44,6 +44,15 @@ int mp_planner_run(mp_plan **out, const mp_loads *loads, const mp_plan_request *
         return mp_err_set(err, MP_EINVAL, "plan: --shared-fusion needs the model's top-k (give --top-k)");
     if (F > P) return mp_err_set(err, MP_EINVAL, "plan: --shared-fusion %d is more than the %d GPUs", F, P);
     int64_t items = (int64_t)E + F;
+    /* bounds that keep every strategy's work finite and small (the packings
+     * are O(L * R * P) at worst): far beyond any deployment */
+    if (P > MP_PLAN_GPUS_MAX)
+        return mp_err_set(err, MP_EINVAL, "plan: %d GPUs is more than the %d a plan may have", P, MP_PLAN_GPUS_MAX);
+    if (R > 64 * items)
+        return mp_err_set(err, MP_EINVAL, "plan: %lld slots for %lld experts: more than 64 slots per expert", (long long)R,
+                          (long long)items);
+    if ((double)L * (double)R * (double)P > MP_PLAN_WORK_MAX)
+        return mp_err_set(err, MP_EINVAL, "plan: %d layers x %lld slots x %d GPUs is too large to plan", L, (long long)R, P);
     if (R < items)
         return mp_err_set(err, MP_EINVAL, "plan: %lld slots (%d GPUs x %d) cannot hold %lld experts", (long long)R, P, S,
                           (long long)items);

@@ -41,6 +41,7 @@ typedef struct state {
     double *gl;    /* [m]                   */
     double *sw;    /* [m*s] scratch         */
     double *minw;  /* [m] scratch           */
+    int64_t work;  /* exchange-search steps spent on this layer */
 } state;
 
 static inline int32_t id_of(const state *st, int32_t e) { return st->ident ? st->ident[e] : e; }
@@ -79,6 +80,11 @@ static int count_dups(const state *st)
     return n;
 }
 
+/* Work bound of the exchange searches of one layer (both layouts together
+ * count each their own): a deterministic step count, not a clock.  None of
+ * the benchmarked shapes reaches it. */
+#define EXCHANGE_WORK_MAX ((int64_t)50000000)
+
 /* Exchange search on the heaviest GPU; bounded by max_iter swaps.  Tries
  * the 8 lightest GPUs first (lightest first) and scans the others only when
  * they cannot help. */
@@ -92,7 +98,8 @@ static void exchange(state *st, int max_iter)
         for (int32_t i = 1; i < s; i++) minw[g] = sw[g * s + i] < minw[g] ? sw[g * s + i] : minw[g];
     }
     enum { K = 8 };
-    for (int it = 0; it < max_iter; it++) {
+    for (int it = 0; it < max_iter && st->work < EXCHANGE_WORK_MAX; it++) {
+        st->work += m;
         /* the heaviest GPU and the K lightest, ascending */
         int32_t h = 0, light[K], nl = 0;
         for (int32_t g = 0; g < m; g++) {
@@ -117,6 +124,7 @@ static void exchange(state *st, int max_iter)
             }
             double Lo = st->gl[o], gap = Lh - Lo;
             if (o == h || gap <= 0 || minw[o] >= maxa || (Lh - gap / 2 >= best)) continue;
+            st->work += s * s;
             for (int32_t ia = h * s; ia < (h + 1) * s; ia++) {
                 double wa = sw[ia];
                 for (int32_t ib = o * s; ib < (o + 1) * s; ib++) {
@@ -489,7 +497,7 @@ int mp__balance_layer(const double *w, const int32_t *ident, int32_t E, int32_t 
                       int32_t *row)
 {
     int32_t R = m * s;
-    state a = {m, s, E, nfixed, w, ident, NULL, NULL, NULL, NULL, NULL}, b = a;
+    state a = {m, s, E, nfixed, w, ident, NULL, NULL, NULL, NULL, NULL, 0}, b = a;
     a.slot = malloc((size_t)R * sizeof *a.slot), b.slot = malloc((size_t)R * sizeof *b.slot);
     a.cnt = malloc((size_t)E * sizeof *a.cnt), b.cnt = calloc((size_t)E, sizeof *b.cnt);
     a.gl = malloc((size_t)m * sizeof *a.gl), b.gl = malloc((size_t)m * sizeof *b.gl);

@@ -14,7 +14,7 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo ${MP_CMAKE_FLAGS:-} >/dev/
 cmake --build build -j"$jobs" >/dev/null
 case "$what" in
 main)
-  ./build/moeplace stats tests/data/small.mpt
+  ./build/moeplace report -j "$jobs"
   ;;
 test)
   ctest --test-dir build --output-on-failure -j"$jobs"

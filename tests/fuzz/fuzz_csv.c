@@ -7,26 +7,12 @@
 
 #include "traces/mp_loads.h"
 #include "traces/mp_trace.h"
+#include "tests/fuzz/fuzz_file.h"
 
-static const char *tmp_path(void)
-{
-    static char path[64];
-    if (!path[0]) snprintf(path, sizeof path, "/tmp/fuzz_csv.%ld.csv", (long)getpid());
-    return path;
-}
-
-static int put(const uint8_t *data, size_t size)
-{
-    FILE *fp = fopen(tmp_path(), "wb");
-    if (!fp) return -1;
-    size_t n = fwrite(data, 1, size, fp);
-    fclose(fp);
-    return n == size ? 0 : -1;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (put(data, size)) return 0;
+    if (fuzz_file_put(fuzz_file_path("csv", ".csv"), data, size)) return 0;
     mp_read_opts o = {0};
     o.format = MP_FMT_CSV;
     mp_model hint = {0};
@@ -37,13 +23,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         mp_trace *t;
         mp_err err;
-        if (mp_trace_open(&t, tmp_path(), &o, &err) != 0) continue;
+        if (mp_trace_open(&t, fuzz_file_path("csv", ".csv"), &o, &err) != 0) continue;
         mp_step p = {0};
         while (mp_trace_next(t, &p, &err) == 1) {
         }
         mp_step_release(&p);
         mp_trace_close(t);
     }
-    remove(tmp_path());
+    remove(fuzz_file_path("csv", ".csv"));
     return 0;
 }

@@ -7,28 +7,14 @@
 
 #include "traces/mp_loads.h"
 #include "traces/mp_trace.h"
+#include "tests/fuzz/fuzz_file.h"
 
-static const char *tmp_path(void)
-{
-    static char path[64];
-    if (!path[0]) snprintf(path, sizeof path, "/tmp/fuzz_npy.%ld.npy", (long)getpid());
-    return path;
-}
-
-static int put(const uint8_t *data, size_t size)
-{
-    FILE *fp = fopen(tmp_path(), "wb");
-    if (!fp) return -1;
-    size_t n = fwrite(data, 1, size, fp);
-    fclose(fp);
-    return n == size ? 0 : -1;
-}
 
 static void read_through(const mp_read_opts *o)
 {
     mp_trace *t;
     mp_err err;
-    if (mp_trace_open(&t, tmp_path(), o, &err) != 0) return;
+    if (mp_trace_open(&t, fuzz_file_path("npy", ".npy"), o, &err) != 0) return;
     mp_step p = {0};
     while (mp_trace_next(t, &p, &err) == 1) {
     }
@@ -38,7 +24,7 @@ static void read_through(const mp_read_opts *o)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (put(data, size)) return 0;
+    if (fuzz_file_put(fuzz_file_path("npy", ".npy"), data, size)) return 0;
     mp_read_opts o = {0};
     o.format = MP_FMT_NPY;
     read_through(&o); /* layout inferred */
@@ -51,8 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     o.model = &hint;
     read_through(&o);
     o.model = NULL;
-    o.weights_path = tmp_path(); /* the same array as weights: exercises the float path */
+    o.weights_path = fuzz_file_path("npy", ".npy"); /* the same array as weights: exercises the float path */
     read_through(&o);
-    remove(tmp_path());
+    remove(fuzz_file_path("npy", ".npy"));
     return 0;
 }

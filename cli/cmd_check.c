@@ -1,0 +1,276 @@
+/* cmd_check.c - `moeplace check TRACE --baseline FILE`: the CI regression
+ * gate.  Recomputes the baseline's metrics on the trace and compares them
+ * (sim/mp_check.h); this file parses flags and prints the diff. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "sim/mp_check.h"
+
+const char cmd_check_usage[] =
+    "usage: moeplace check TRACE --baseline FILE [--tolerance REL] [--update]\n"
+    "                      [--format table|json|csv] [-o OUT] [-j N]\n"
+    "\n"
+    "The CI regression gate.  The baseline names the strategies or plan files, the\n"
+    "topology and the replay options, and holds their metrics; check recomputes\n"
+    "them on TRACE and exits 0 when nothing regressed by more than the tolerance,\n"
+    "1 with a diff table (metric, baseline, now, change) when something did, 2 on\n"
+    "usage errors.  --update rewrites the baseline atomically with the new figures;\n"
+    "with --update and a baseline that does not exist yet, the setup comes from\n"
+    "the flags below.\n"
+    "\n"
+    "  --baseline FILE     baseline JSON (schema moeplace.baseline)\n"
+    "  --tolerance REL     allowed relative change in the bad direction (default 0.02)\n"
+    "  --update            write the new figures into the baseline and exit 0\n"
+    "  --strategies LIST   new baseline: strategies (default linear,round-robin,group-aware,eplb,balanced)\n"
+    "  --plan NAME=FILE    new baseline: also a plan file (path relative to the baseline)\n"
+    "  --gpus P --nodes N --redundant X --policy NAME --locality W\n"
+    "                      new baseline: topology and replay (defaults 32, 4, 32, modulo, 0)\n"
+    "  --format F          table (default), json or csv\n"
+    "  -o, --output OUT    write the diff there instead of standard output\n"
+    "  --input-format FMT  trace format when the name does not say\n"
+    "  -j, --threads N     replay threads (results do not depend on it)\n"
+    "  -q, --quiet         no progress bar\n";
+
+enum {
+    OPT_BASELINE = CLI_OPT_OWN,
+    OPT_TOLERANCE,
+    OPT_UPDATE,
+    OPT_STRATEGIES,
+    OPT_PLAN,
+    OPT_GPUS,
+    OPT_NODES,
+    OPT_REDUNDANT,
+    OPT_POLICY,
+    OPT_LOCALITY
+};
+
+static const char *status_name(int s)
+{
+    switch (s) {
+    case MP_CHECK_IMPROVED: return "improved";
+    case MP_CHECK_REGRESSED: return "REGRESSED";
+    case MP_CHECK_NEW: return "new";
+    default: return "ok";
+    }
+}
+
+static int print_diff(const mp_check_diff *d, const mp_eval *ev, const char *trace, const char *baseline,
+                      double tol, const cli_common *c)
+{
+    cli_doc *doc = cli_doc_create("moeplace.check");
+    if (!doc) return CLI_EDATA;
+    cli_doc_str(doc, "trace", trace);
+    cli_doc_str(doc, "baseline", baseline);
+    cli_doc_num(doc, "tolerance", tol, 4);
+    cli_doc_int(doc, "metrics", d->nrows);
+    cli_doc_int(doc, "regressed", d->regressed);
+    cli_doc_int(doc, "improved", d->improved);
+    cli_doc_int(doc, "new", d->fresh);
+    cli_doc_str(doc, "result", d->regressed ? "fail" : "pass");
+    cli_tab *t = cli_doc_table(doc, "diff", "metrics against the baseline");
+    int json = c->format == CLI_FMT_JSON;
+    cli_tab_col(t, "entry", -1);
+    cli_tab_col(t, "metric", -1);
+    cli_tab_col(t, "baseline", json ? 6 : 4);
+    cli_tab_col(t, "now", json ? 6 : 4);
+    cli_tab_col(t, "change_pct", json ? 6 : 2);
+    cli_tab_col(t, "status", -1);
+    for (int i = 0; i < d->nrows; i++) {
+        const mp_check_row *r = &d->rows[i];
+        cli_tab_str(t, ev->r[r->entry].entry.name);
+        cli_tab_str(t, mp_metric_at(r->metric)->name);
+        cli_tab_num(t, r->base);
+        cli_tab_num(t, r->now);
+        cli_tab_num(t, 100 * r->change);
+        cli_tab_str(t, status_name(r->status));
+    }
+    int rc = cli_doc_emit(doc, c);
+    cli_doc_destroy(doc);
+    return rc;
+}
+
+/* progress over both passes of the evaluation when the trace knows its steps */
+typedef struct steps_progress {
+    cli_progress bar;
+    int64_t steps;
+} steps_progress;
+
+static void steps_update(void *ctx, int64_t done, int64_t total)
+{
+    steps_progress *p = ctx;
+    if (total < 0 && p->steps > 0) total = 2 * p->steps;
+    cli_progress_update(&p->bar, done, total);
+}
+
+/* the folder of a path ("" when none), into buf */
+static void dir_of(const char *path, char *buf, size_t cap)
+{
+    const char *s = strrchr(path, '/');
+    if (!s)
+        snprintf(buf, cap, "%s", "");
+    else if (s == path)
+        snprintf(buf, cap, "/");
+    else
+        snprintf(buf, cap, "%.*s", (int)(s - path), path);
+}
+
+int cmd_check(int argc, char **argv)
+{
+    static const struct option longs[] = {CLI_COMMON_LONG,
+                                          {"baseline", required_argument, NULL, OPT_BASELINE},
+                                          {"tolerance", required_argument, NULL, OPT_TOLERANCE},
+                                          {"update", no_argument, NULL, OPT_UPDATE},
+                                          {"strategies", required_argument, NULL, OPT_STRATEGIES},
+                                          {"plan", required_argument, NULL, OPT_PLAN},
+                                          {"gpus", required_argument, NULL, OPT_GPUS},
+                                          {"nodes", required_argument, NULL, OPT_NODES},
+                                          {"redundant", required_argument, NULL, OPT_REDUNDANT},
+                                          {"policy", required_argument, NULL, OPT_POLICY},
+                                          {"locality", required_argument, NULL, OPT_LOCALITY},
+                                          {NULL, 0, NULL, 0}};
+    const char *cmd = "check";
+    cli_common c;
+    cli_common_init(&c, cmd);
+    const char *baseline = NULL, *strategies = NULL;
+    const char *plans[MP_EVAL_ENTRIES_MAX];
+    int nplans = 0, update = 0, setup_flags = 0, v;
+    double tol = 0.02, w;
+    mp_eval_setup fs = mp_eval_setup_default();
+    int opt;
+    while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT, longs, NULL)) != -1) {
+        switch (opt) {
+        case OPT_BASELINE: baseline = optarg; break;
+        case OPT_TOLERANCE:
+            if (cli_parse_double(cmd, "--tolerance", optarg, 0, 1e6, &tol)) return CLI_EUSAGE;
+            break;
+        case OPT_UPDATE: update = 1; break;
+        case OPT_STRATEGIES:
+            strategies = optarg;
+            setup_flags = 1;
+            break;
+        case OPT_PLAN:
+            if (nplans >= MP_EVAL_ENTRIES_MAX) return cli_usage_error(cmd, "too many --plan");
+            plans[nplans++] = optarg;
+            setup_flags = 1;
+            break;
+        case OPT_GPUS:
+            if (cli_parse_int(cmd, "--gpus", optarg, 1, 65536, &v)) return CLI_EUSAGE;
+            fs.gpus = v;
+            setup_flags = 1;
+            break;
+        case OPT_NODES:
+            if (cli_parse_int(cmd, "--nodes", optarg, 1, 65536, &v)) return CLI_EUSAGE;
+            fs.nodes = v;
+            setup_flags = 1;
+            break;
+        case OPT_REDUNDANT:
+            if (cli_parse_int(cmd, "--redundant", optarg, 0, 1 << 20, &v)) return CLI_EUSAGE;
+            fs.redundant = v;
+            setup_flags = 1;
+            break;
+        case OPT_POLICY:
+            if (!mp_policy_find(optarg)) return cli_usage_error(cmd, "unknown policy '%s'", optarg);
+            snprintf(fs.policy, sizeof fs.policy, "%s", optarg);
+            setup_flags = 1;
+            break;
+        case OPT_LOCALITY:
+            if (cli_parse_double(cmd, "--locality", optarg, 0, 1, &w)) return CLI_EUSAGE;
+            fs.locality = w;
+            setup_flags = 1;
+            break;
+        default: {
+            int r = cli_common_option(&c, opt, optarg);
+            if (r < 0) return CLI_EUSAGE;
+            if (r == 0) return cli_usage_error(cmd, "unknown option");
+        }
+        }
+    }
+    if (c.help) {
+        fputs(cmd_check_usage, stdout);
+        return CLI_OK;
+    }
+    if (optind >= argc) return cli_usage_error(cmd, "missing TRACE");
+    const char *trace = argv[optind++];
+    if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (!baseline) return cli_usage_error(cmd, "missing --baseline FILE");
+
+    mp_err err = {0};
+    mp_baseline *b = NULL;
+    int exists = access(baseline, F_OK) == 0;
+    if (exists) {
+        if (setup_flags)
+            return cli_usage_error(cmd, "%s exists: its setup is used (setup flags only make a new baseline)", baseline);
+        if (mp_baseline_read(&b, baseline, &err)) return cli_fail(&err);
+    } else {
+        if (!update) {
+            fprintf(stderr, "moeplace: %s: no such baseline (make one with --update)\n", baseline);
+            return CLI_EDATA;
+        }
+        if (c.seed_set) fs.seed = c.seed;
+        if ((strategies || !nplans) &&
+            mp_eval_add_strategies(&fs, strategies ? strategies : MP_EVAL_DEFAULT_STRATEGIES, &err))
+            return cli_usage_error(cmd, "%s", err.msg);
+        for (int i = 0; i < nplans; i++) {
+            const char *eq = strchr(plans[i], '=');
+            if (!eq || eq == plans[i] || !eq[1] || (size_t)(eq - plans[i]) >= MP_EVAL_NAME_MAX ||
+                strlen(eq + 1) >= MP_EVAL_PATH_MAX)
+                return cli_usage_error(cmd, "--plan wants NAME=FILE, not '%s'", plans[i]);
+            if (fs.nentries >= MP_EVAL_ENTRIES_MAX) return cli_usage_error(cmd, "too many entries");
+            mp_eval_entry *e = &fs.entry[fs.nentries++];
+            memset(e, 0, sizeof *e);
+            memcpy(e->name, plans[i], (size_t)(eq - plans[i]));
+            snprintf(e->plan, sizeof e->plan, "%s", eq + 1);
+        }
+        if (mp_eval_setup_validate(&fs, &err)) return cli_usage_error(cmd, "%s", err.msg);
+        b = calloc(1, sizeof *b);
+        if (!b) return CLI_EDATA;
+        b->setup = fs;
+    }
+
+    char bdir[4096];
+    dir_of(baseline, bdir, sizeof bdir);
+    mp_trace_source *ts = NULL;
+    mp_read_opts ro = cli_read_opts(&c);
+    mp_eval *ev = NULL;
+    int rc = mp_trace_source_open(&ts, trace, &ro, &err);
+    if (!rc) {
+        mp_model model = *mp_trace_model(ts->trace);
+        steps_progress pr;
+        pr.steps = mp_trace_get_info(ts->trace).steps;
+        cli_progress_init(&pr.bar, &c, "check: replaying");
+        rc = mp_eval_run(&ev, &b->setup, &ts->src, &model, c.threads, bdir, steps_update, &pr, &err);
+        cli_progress_done(&pr.bar);
+    }
+    mp_trace_source_close(ts);
+    if (rc) {
+        mp_baseline_destroy(b);
+        return cli_fail(&err);
+    }
+
+    int status;
+    mp_check_diff *d = NULL;
+    if ((rc = mp_check_compare(&d, b, ev, tol, &err))) {
+        status = cli_fail(&err);
+    } else if ((status = print_diff(d, ev, trace, baseline, tol, &c)) == CLI_OK) {
+        if (update) {
+            if (mp_baseline_write(ev, baseline, &err))
+                status = cli_fail(&err);
+            else if (!c.quiet)
+                fprintf(stderr, "moeplace check: %s %s with %d metrics of %d entries\n", baseline,
+                        exists ? "updated" : "written", d->nrows, ev->n);
+        } else if (d->regressed) {
+            fprintf(stderr, "moeplace check: %d of %d metrics regressed by more than %g%% against %s\n", d->regressed,
+                    d->nrows, 100 * tol, baseline);
+            status = CLI_EDATA;
+        }
+    }
+    mp_check_diff_destroy(d);
+    mp_eval_destroy(ev);
+    mp_baseline_destroy(b);
+    return status;
+}

@@ -1,0 +1,360 @@
+/* cmd_report.c - `moeplace report [TRACE]`: compares placement strategies on
+ * a trace (or the built-in generated default), prints the comparison and
+ * writes a report folder with plots.  The figures come from sim/mp_check.h;
+ * cli/report_*.c lay them out. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/report.h"
+#include "sim/mp_check.h"
+#include "traces/mp_gen.h"
+
+const char cmd_report_usage[] =
+    "usage: moeplace report [TRACE | --default] [--strategies LIST] [--gpus P] [--nodes N]\n"
+    "                       [--redundant X] [-o DIR] [--format table|json|csv|html]\n"
+    "\n"
+    "Plans every strategy on the trace's summed loads, replays every token through\n"
+    "each plan, prints a comparison table and writes DIR/report.md with plots drawn\n"
+    "by gnuplot (PNG and SVG), one plan JSON per strategy, the plot data and the\n"
+    "gnuplot script.  Without TRACE (or with --default) it runs the built-in\n"
+    "default: a generated deepseek-v3 trace on 32 GPUs, 4 nodes, 32 redundant slots.\n"
+    "\n"
+    "  --default           the generated default input (also when TRACE is absent)\n"
+    "  --strategies LIST   comma-separated (default linear,round-robin,group-aware,eplb,balanced)\n"
+    "  --gpus P            GPUs (default 32)\n"
+    "  --nodes N           nodes (default 4)\n"
+    "  --redundant X       extra slots over all GPUs for replicating strategies (default 32)\n"
+    "  --policy NAME       replica selection: modulo, random, static, local, least-loaded\n"
+    "  --locality W        balanced's locality weight in [0, 1] (default 0)\n"
+    "  --rebalance         also run the online rebalancer (eplb) and plot its series\n"
+    "  --pareto            also run the locality sweep and plot its Pareto front\n"
+    "  --interval N        steps between rebalances (default steps/8)\n"
+    "  --window N          steps of loads each re-plan sees (default: the interval)\n"
+    "  --gen-steps N       default input: steps (default 16)\n"
+    "  --gen-tokens N      default input: tokens per step (default 4096)\n"
+    "  --gen-skew SPEC     default input: uniform, zipf:S, lognormal:S, chat, mixed, narrow\n"
+    "  --gnuplot PATH      the gnuplot program (default: gnuplot on PATH)\n"
+    "  --no-plots          do not run gnuplot\n"
+    "  --format F          table (default), json or csv for the comparison printed;\n"
+    "                      html also writes DIR/report.html with the SVG plots inlined\n"
+    "  -o, --output DIR    report folder (default moeplace-report)\n"
+    "  --seed N            replica selection and generator seed (default 1)\n"
+    "  --input-format FMT  trace format when the name does not say\n"
+    "  -j, --threads N     replay threads (results do not depend on it)\n"
+    "  -q, --quiet         no progress bar, no closing line\n";
+
+enum {
+    OPT_DEFAULT = CLI_OPT_OWN,
+    OPT_STRATEGIES,
+    OPT_GPUS,
+    OPT_NODES,
+    OPT_REDUNDANT,
+    OPT_POLICY,
+    OPT_LOCALITY,
+    OPT_REBALANCE,
+    OPT_PARETO,
+    OPT_INTERVAL,
+    OPT_WINDOW,
+    OPT_GEN_STEPS,
+    OPT_GEN_TOKENS,
+    OPT_GEN_SKEW,
+    OPT_GNUPLOT,
+    OPT_NO_PLOTS
+};
+
+/* the comparison table printed on the terminal (and as JSON/CSV) */
+static int print_table(const mp_eval *ev, const char *input, const cli_common *c)
+{
+    cli_doc *d = cli_doc_create("moeplace.report");
+    if (!d) return CLI_EDATA;
+    cli_doc_str(d, "input", input);
+    cli_doc_str(d, "model", ev->model.name[0] ? ev->model.name : "-");
+    cli_doc_int(d, "steps", ev->steps);
+    cli_doc_int(d, "tokens", ev->tokens);
+    cli_doc_int(d, "gpus", ev->setup.gpus);
+    cli_doc_int(d, "nodes", ev->setup.nodes);
+    cli_doc_int(d, "redundant", ev->setup.redundant);
+    cli_doc_str(d, "policy", ev->setup.policy);
+    cli_doc_str(d, "best", ev->r[ev->best].entry.name);
+    cli_tab *t = cli_doc_table(d, "strategies", "strategy comparison");
+    int json = c->format == CLI_FMT_JSON;
+    cli_tab_col(t, "strategy", -1);
+    cli_tab_col(t, "slots_per_gpu", -1);
+    for (int m = 0; m < MP_METRICS; m++) cli_tab_col(t, mp_metric_at(m)->name, json ? 6 : mp_metric_at(m)->decimals);
+    cli_tab_col(t, "bound_us", json ? 6 : 1);
+    for (int i = 0; i < ev->n; i++) {
+        cli_tab_str(t, ev->r[i].entry.name);
+        cli_tab_int(t, ev->r[i].plan->topo.slots_per_gpu);
+        for (int m = 0; m < MP_METRICS; m++) cli_tab_num(t, ev->r[i].metric[m]);
+        cli_tab_num(t, ev->r[i].bound_us);
+    }
+    int rc = cli_doc_print(d, stdout, c->format) ? CLI_EDATA : CLI_OK;
+    cli_doc_destroy(d);
+    if (fflush(stdout)) rc = CLI_EDATA;
+    return rc;
+}
+
+static int write_plans(const mp_eval *ev, const char *dir, mp_err *err)
+{
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/plans", dir) >= (int)sizeof path)
+        return mp_err_set(err, MP_EIO, "%s: path too long", dir);
+    if (mkdir(path, 0777)) return mp_err_set(err, MP_EIO, "%s: cannot create", path);
+    for (int i = 0; i < ev->n; i++) {
+        mp_plan_info info;
+        memset(&info, 0, sizeof info);
+        info.locality = ev->setup.locality;
+        info.metrics = ev->r[i].pm;
+        info.moved_experts = -1;
+        if (snprintf(path, sizeof path, "%s/plans/%s.json", dir, ev->r[i].entry.name) >= (int)sizeof path)
+            return mp_err_set(err, MP_EIO, "%s: path too long", dir);
+        int rc = mp_plan_write_json(ev->r[i].plan, &info, path, err);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+/* progress over both passes when the step count is known in advance */
+typedef struct steps_progress {
+    cli_progress bar;
+    int64_t steps; /* 0: unknown */
+} steps_progress;
+
+static void steps_update(void *ctx, int64_t done, int64_t total)
+{
+    steps_progress *p = ctx;
+    if (total < 0 && p->steps > 0) total = 2 * p->steps;
+    cli_progress_update(&p->bar, done, total);
+}
+
+typedef struct args {
+    cli_common c;
+    const char *trace;
+    int use_default, rebalance, pareto, no_plots, html;
+    int64_t interval, window, gen_steps, gen_tokens;
+    const char *gen_skew, *gnuplot, *strategies;
+    mp_eval_setup setup;
+} args;
+
+static int parse(args *a, int argc, char **argv)
+{
+    static const struct option longs[] = {CLI_COMMON_LONG,
+                                          {"default", no_argument, NULL, OPT_DEFAULT},
+                                          {"strategies", required_argument, NULL, OPT_STRATEGIES},
+                                          {"gpus", required_argument, NULL, OPT_GPUS},
+                                          {"nodes", required_argument, NULL, OPT_NODES},
+                                          {"redundant", required_argument, NULL, OPT_REDUNDANT},
+                                          {"policy", required_argument, NULL, OPT_POLICY},
+                                          {"locality", required_argument, NULL, OPT_LOCALITY},
+                                          {"rebalance", no_argument, NULL, OPT_REBALANCE},
+                                          {"pareto", no_argument, NULL, OPT_PARETO},
+                                          {"interval", required_argument, NULL, OPT_INTERVAL},
+                                          {"window", required_argument, NULL, OPT_WINDOW},
+                                          {"gen-steps", required_argument, NULL, OPT_GEN_STEPS},
+                                          {"gen-tokens", required_argument, NULL, OPT_GEN_TOKENS},
+                                          {"gen-skew", required_argument, NULL, OPT_GEN_SKEW},
+                                          {"gnuplot", required_argument, NULL, OPT_GNUPLOT},
+                                          {"no-plots", no_argument, NULL, OPT_NO_PLOTS},
+                                          {NULL, 0, NULL, 0}};
+    const char *cmd = "report";
+    int opt, v;
+    int64_t n;
+    double w;
+    while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT, longs, NULL)) != -1) {
+        switch (opt) {
+        case OPT_DEFAULT: a->use_default = 1; break;
+        case OPT_STRATEGIES: a->strategies = optarg; break;
+        case OPT_GPUS:
+            if (cli_parse_int(cmd, "--gpus", optarg, 1, 65536, &v)) return CLI_EUSAGE;
+            a->setup.gpus = v;
+            break;
+        case OPT_NODES:
+            if (cli_parse_int(cmd, "--nodes", optarg, 1, 65536, &v)) return CLI_EUSAGE;
+            a->setup.nodes = v;
+            break;
+        case OPT_REDUNDANT:
+            if (cli_parse_int(cmd, "--redundant", optarg, 0, 1 << 20, &v)) return CLI_EUSAGE;
+            a->setup.redundant = v;
+            break;
+        case OPT_POLICY:
+            if (!mp_policy_find(optarg)) return cli_usage_error(cmd, "unknown policy '%s'", optarg);
+            snprintf(a->setup.policy, sizeof a->setup.policy, "%s", optarg);
+            break;
+        case OPT_LOCALITY:
+            if (cli_parse_double(cmd, "--locality", optarg, 0, 1, &w)) return CLI_EUSAGE;
+            a->setup.locality = w;
+            break;
+        case OPT_REBALANCE: a->rebalance = 1; break;
+        case OPT_PARETO: a->pareto = 1; break;
+        case OPT_INTERVAL:
+            if (cli_parse_i64(cmd, "--interval", optarg, 1, (int64_t)1 << 40, &n)) return CLI_EUSAGE;
+            a->interval = n;
+            break;
+        case OPT_WINDOW:
+            if (cli_parse_i64(cmd, "--window", optarg, 1, (int64_t)1 << 40, &n)) return CLI_EUSAGE;
+            a->window = n;
+            break;
+        case OPT_GEN_STEPS:
+            if (cli_parse_i64(cmd, "--gen-steps", optarg, 1, 1 << 20, &n)) return CLI_EUSAGE;
+            a->gen_steps = n;
+            break;
+        case OPT_GEN_TOKENS:
+            if (cli_parse_i64(cmd, "--gen-tokens", optarg, 1, 1 << 24, &n)) return CLI_EUSAGE;
+            a->gen_tokens = n;
+            break;
+        case OPT_GEN_SKEW: a->gen_skew = optarg; break;
+        case OPT_GNUPLOT: a->gnuplot = optarg; break;
+        case OPT_NO_PLOTS: a->no_plots = 1; break;
+        case CLI_OPT_FORMAT:
+            if (strcmp(optarg, "html") == 0) {
+                a->html = 1;
+                a->c.format = CLI_FMT_TABLE;
+                break;
+            }
+            a->html = 0;
+            /* fall through */
+        default: {
+            int r = cli_common_option(&a->c, opt, optarg);
+            if (r < 0) return CLI_EUSAGE;
+            if (r == 0) return cli_usage_error(cmd, "unknown option");
+        }
+        }
+    }
+    if (a->c.help) return CLI_OK;
+    if (optind < argc) a->trace = argv[optind++];
+    if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (a->trace && a->use_default) return cli_usage_error(cmd, "give a TRACE or --default, not both");
+    if (a->trace && (a->gen_steps || a->gen_tokens || a->gen_skew))
+        return cli_usage_error(cmd, "--gen-* options apply to the generated default input only");
+    if (a->c.seed_set) a->setup.seed = a->c.seed;
+    mp_err err = {0};
+    if (mp_eval_add_strategies(&a->setup, a->strategies ? a->strategies : MP_EVAL_DEFAULT_STRATEGIES, &err))
+        return cli_usage_error(cmd, "%s", err.msg);
+    if (mp_eval_setup_validate(&a->setup, &err)) return cli_usage_error(cmd, "%s", err.msg);
+    return -1; /* go on */
+}
+
+int cmd_report(int argc, char **argv)
+{
+    args a;
+    memset(&a, 0, sizeof a);
+    cli_common_init(&a.c, "report");
+    a.setup = mp_eval_setup_default();
+    int rc = parse(&a, argc, argv);
+    if (a.c.help) {
+        fputs(cmd_report_usage, stdout);
+        return CLI_OK;
+    }
+    if (rc >= 0) return rc;
+
+    mp_err err = {0};
+    mp_piece_source src;
+    mp_model model;
+    mp_trace_source *ts = NULL;
+    mp_gen_source *gs = NULL;
+    char input[512];
+    steps_progress pr;
+    pr.steps = 0;
+    if (a.trace) {
+        mp_read_opts ro = cli_read_opts(&a.c);
+        if (mp_trace_source_open(&ts, a.trace, &ro, &err)) return cli_fail(&err);
+        src = ts->src;
+        model = *mp_trace_model(ts->trace);
+        pr.steps = mp_trace_get_info(ts->trace).steps;
+        snprintf(input, sizeof input, "%s", a.trace);
+    } else {
+        mp_gen_opts go;
+        mp_gen_opts_default(&go);
+        /* the main job's input, pinned here so that it does not follow the generator's defaults */
+        go.steps = a.gen_steps ? a.gen_steps : 16;
+        go.tokens_per_step = a.gen_tokens ? a.gen_tokens : 4096;
+        go.decode = 0;
+        if (a.gen_skew && mp_skew_parse(a.gen_skew, &go.skew, &err))
+            return cli_usage_error("report", "--gen-skew: %s", err.msg);
+        if (go.request_tokens > go.tokens_per_step) go.request_tokens = (int32_t)go.tokens_per_step;
+        go.dp_ranks = a.setup.gpus;
+        go.seed = a.setup.seed;
+        go.threads = a.c.threads;
+        go.with_weights = 0;
+        char skew[64];
+        mp_skew_format(&go.skew, skew, sizeof skew);
+        if (mp_gen_source_open(&gs, &go, &src, &model, &err)) return cli_fail(&err);
+        pr.steps = go.steps;
+        snprintf(input, sizeof input, "generated %s trace (skew %s, %lld steps x %lld tokens, seed %llu)",
+                 model.name, skew, (long long)go.steps, (long long)go.tokens_per_step,
+                 (unsigned long long)go.seed);
+    }
+    const char *dir = a.c.output ? a.c.output : "moeplace-report";
+    char tmp[4096];
+    if (strlen(dir) > 3000) return cli_usage_error("report", "-o: path too long");
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", dir, (long)getpid());
+
+    mp_eval *ev = NULL;
+    mp_rebalance_result *rb = NULL;
+    mp_sweep_result *sw = NULL;
+    cli_progress_init(&pr.bar, &a.c, "report: replaying");
+    rc = mp_eval_run(&ev, &a.setup, &src, &model, a.c.threads, NULL, steps_update, &pr, &err);
+    if (!rc && a.rebalance) {
+        int64_t iv = a.interval ? a.interval : (ev->steps >= 8 ? ev->steps / 8 : 1);
+        int64_t win = a.window ? a.window : iv;
+        pr.bar.label = "report: rebalancing";
+        rc = mp_eval_rebalance(&rb, ev, "eplb", iv, win, &src, a.c.threads, cli_progress_update, &pr.bar, &err);
+    }
+    if (!rc && a.pareto) {
+        pr.bar.label = "report: locality sweep";
+        rc = mp_eval_sweep(&sw, ev, &src, a.c.threads, cli_progress_update, &pr.bar, &err);
+    }
+    cli_progress_done(&pr.bar);
+    mp_trace_source_close(ts);
+    mp_gen_source_close(gs);
+    if (rc) {
+        mp_rebalance_result_destroy(rb);
+        mp_sweep_result_destroy(sw);
+        mp_eval_destroy(ev);
+        return cli_fail(&err);
+    }
+
+    int status = print_table(ev, input, &a.c);
+    char gp[4096];
+    const char *gnuplot = NULL;
+    if (a.gnuplot)
+        gnuplot = a.gnuplot;
+    else if (report_find_gnuplot(gp, sizeof gp) == 0)
+        gnuplot = gp;
+    report_ctx r = {ev, tmp, input, gnuplot, 0, a.html, rb, "eplb", sw};
+    if (mkdir(tmp, 0777) != 0) {
+        fprintf(stderr, "moeplace: %s: cannot create the report folder\n", tmp);
+        status = CLI_EDATA;
+        goto out;
+    }
+    if ((rc = write_plans(ev, tmp, &err)) || (rc = report_write_plot_data(&r, &err))) goto fail;
+    if (!a.no_plots) {
+        mp_err gerr = {0};
+        if (!gnuplot)
+            fprintf(stderr, "moeplace report: warning: gnuplot not found on PATH; the report has every table but "
+                            "no plots (install gnuplot or give --gnuplot PATH)\n");
+        else if (report_run_gnuplot(&r, &gerr))
+            fprintf(stderr, "moeplace report: warning: %s; the report has every table but no plots\n", gerr.msg);
+        else
+            r.plots = 1;
+    }
+    if ((rc = report_write_md(&r, &err)) || (a.html && (rc = report_write_html(&r, &err)))) goto fail;
+    if ((rc = report_dir_commit(tmp, dir, &err))) goto fail;
+    if (!a.c.quiet)
+        fprintf(a.c.format == CLI_FMT_TABLE ? stdout : stderr, "\nreport: %s/report.md%s%s (%d plots)\n", dir,
+                a.html ? ", " : "", a.html ? "report.html" : "", r.plots ? report_plot_count(&r) : 0);
+    goto out;
+fail:
+    report_dir_remove(tmp);
+    status = cli_fail(&err);
+out:
+    mp_rebalance_result_destroy(rb);
+    mp_sweep_result_destroy(sw);
+    mp_eval_destroy(ev);
+    return status;
+}

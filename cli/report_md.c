@@ -1,0 +1,322 @@
+/* report_md.c - the report text: one description of the document (setup,
+ * headline table, recommendation, plots, per-layer table) rendered as
+ * Markdown (report.md) or as a single HTML file with the SVG plots inlined
+ * (report.html). */
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/report.h"
+#include "traces/mp_file.h"
+
+typedef struct emit {
+    FILE *fp;
+    int html;
+    const report_ctx *r;
+    int cols, row, numeric; /* table being written */
+} emit;
+
+static void esc(emit *e, const char *s)
+{
+    if (!e->html) {
+        for (; *s; s++) {
+            if (*s == '|') fputc('\\', e->fp);
+            fputc(*s, e->fp);
+        }
+        return;
+    }
+    for (; *s; s++) switch (*s) {
+        case '<': fputs("&lt;", e->fp); break;
+        case '>': fputs("&gt;", e->fp); break;
+        case '&': fputs("&amp;", e->fp); break;
+        case '"': fputs("&quot;", e->fp); break;
+        default: fputc(*s, e->fp);
+        }
+}
+
+static void heading(emit *e, int level, const char *text)
+{
+    if (e->html) {
+        fprintf(e->fp, "<h%d>", level);
+        esc(e, text);
+        fprintf(e->fp, "</h%d>\n", level);
+    } else {
+        for (int i = 0; i < level; i++) fputc('#', e->fp);
+        fputc(' ', e->fp);
+        esc(e, text);
+        fputs("\n\n", e->fp);
+    }
+}
+
+/* a paragraph; **x** in the text is bold in both renderings */
+static void para(emit *e, const char *fmt, ...)
+{
+    char buf[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (!e->html) {
+        fprintf(e->fp, "%s\n\n", buf);
+        return;
+    }
+    fputs("<p>", e->fp);
+    int bold = 0;
+    for (char *p = buf; *p; p++) {
+        if (p[0] == '*' && p[1] == '*') {
+            fputs(bold ? "</b>" : "<b>", e->fp);
+            bold = !bold;
+            p++;
+            continue;
+        }
+        char c[2] = {*p, 0};
+        esc(e, c);
+    }
+    fputs("</p>\n", e->fp);
+}
+
+static void item(emit *e, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (e->html) {
+        fputs("<ul><li>", e->fp);
+        esc(e, buf);
+        fputs("</li></ul>\n", e->fp);
+    } else {
+        fprintf(e->fp, "- %s\n", buf);
+    }
+}
+
+/* numeric: columns after the first are right-aligned */
+static void table_begin(emit *e, int cols, const char *const *head, int numeric)
+{
+    e->cols = cols;
+    e->row = 0;
+    e->numeric = numeric;
+    if (e->html) {
+        fputs("<table>\n<tr>", e->fp);
+        for (int i = 0; i < cols; i++) {
+            fputs("<th>", e->fp);
+            esc(e, head[i]);
+            fputs("</th>", e->fp);
+        }
+        fputs("</tr>\n", e->fp);
+    } else {
+        fputs("|", e->fp);
+        for (int i = 0; i < cols; i++) {
+            fputc(' ', e->fp);
+            esc(e, head[i]);
+            fputs(" |", e->fp);
+        }
+        fputs("\n|", e->fp);
+        for (int i = 0; i < cols; i++) fputs(i && numeric ? "---:|" : "---|", e->fp);
+        fputc('\n', e->fp);
+    }
+}
+
+static void cell(emit *e, int col, const char *fmt, ...)
+{
+    char buf[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (e->html) {
+        if (col == 0) fputs("<tr>", e->fp);
+        fputs(col && e->numeric ? "<td class=n>" : "<td>", e->fp);
+        esc(e, buf);
+        fputs("</td>", e->fp);
+        if (col == e->cols - 1) fputs("</tr>\n", e->fp);
+    } else {
+        if (col == 0) fputs("|", e->fp);
+        fputc(' ', e->fp);
+        esc(e, buf);
+        fputs(" |", e->fp);
+        if (col == e->cols - 1) fputc('\n', e->fp);
+    }
+}
+
+static void table_end(emit *e) { fputs(e->html ? "</table>\n" : "\n", e->fp); }
+
+/* inlines plots/STEM.svg (without its XML prolog) or links plots/STEM.png */
+static void image(emit *e, const char *stem, const char *caption)
+{
+    if (!e->html) {
+        fprintf(e->fp, "![%s](plots/%s.png)\n\n*%s* ([SVG](plots/%s.svg))\n\n", caption, stem, caption, stem);
+        return;
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/plots/%s.svg", e->r->dir, stem);
+    FILE *in = fopen(path, "rb");
+    fputs("<figure>\n", e->fp);
+    if (in) {
+        char line[8192];
+        while (fgets(line, sizeof line, in)) {
+            if (strncmp(line, "<?xml", 5) == 0 || strncmp(line, "<!DOCTYPE", 9) == 0 ||
+                strncmp(line, " \"http://www.w3.org", 19) == 0)
+                continue;
+            fputs(line, e->fp);
+        }
+        fclose(in);
+    }
+    fputs("<figcaption>", e->fp);
+    esc(e, caption);
+    fputs("</figcaption>\n</figure>\n", e->fp);
+}
+
+static double pct(double a, double b) { return b != 0 ? 100 * (a / b - 1) : 0; }
+
+static void document(emit *e)
+{
+    const report_ctx *r = e->r;
+    const mp_eval *ev = r->ev;
+    const mp_eval_setup *s = &ev->setup;
+    const mp_model *m = &ev->model;
+    char title[256];
+    snprintf(title, sizeof title, "moeplace report: %s on %d GPUs", m->name[0] ? m->name : "trace", s->gpus);
+    heading(e, 1, title);
+
+    heading(e, 2, "Setup");
+    static const char *const kv[2] = {"item", "value"};
+    table_begin(e, 2, kv, 0);
+    cell(e, 0, "input"), cell(e, 1, "%s", r->input);
+    cell(e, 0, "model"), cell(e, 1, "%s: %d MoE layers, %d experts, top-%d, %d groups (top-%d), %d shared",
+                              m->name[0] ? m->name : "-", m->layers, m->experts, m->top_k, m->groups, m->topk_group,
+                              m->shared);
+    cell(e, 0, "steps, tokens"), cell(e, 1, "%lld steps, %lld tokens", (long long)ev->steps, (long long)ev->tokens);
+    cell(e, 0, "topology"), cell(e, 1, "%d GPUs on %d nodes (%d per node)", s->gpus, s->nodes, s->gpus / s->nodes);
+    cell(e, 0, "redundant slots"), cell(e, 1, "%d (strategies that replicate experts; the others get E/P slots)",
+                                        s->redundant);
+    cell(e, 0, "replica selection"), cell(e, 1, "%s, seed %llu", s->policy, (unsigned long long)s->seed);
+    cell(e, 0, "cost model"), cell(e, 1, "%s (H100 + NVLink + 400 Gb/s defaults)", mp_cost_default().name);
+    table_end(e);
+    para(e, "Each strategy plans from the loads summed over the whole trace; every token of every step is then "
+            "replayed through each plan. Max/mean is the busiest GPU's load over the mean GPU's (1 is perfect).");
+
+    heading(e, 2, "Headline");
+    static const char *const hh[] = {"strategy", "slots/GPU", "plan max/mean", "worst layer", "replay max/mean",
+                                     "p99", "vLLM bal.", "step time (us)", "vs best", "net MB/step"};
+    table_begin(e, 10, hh, 1);
+    for (int i = 0; i < ev->n; i++) {
+        const mp_eval_result *x = &ev->r[i];
+        cell(e, 0, "%s%s", x->entry.name, i == ev->best ? " (best)" : "");
+        cell(e, 1, "%d", x->plan->topo.slots_per_gpu);
+        cell(e, 2, "%.3f", x->metric[MP_M_PLAN_MAXMEAN]);
+        cell(e, 3, "%.3f", x->metric[MP_M_PLAN_WORST]);
+        cell(e, 4, "%.3f", x->metric[MP_M_SIM_MAXMEAN]);
+        cell(e, 5, "%.3f", x->metric[MP_M_SIM_MAXMEAN_P99]);
+        cell(e, 6, "%.3f", x->metric[MP_M_VLLM_BAL]);
+        cell(e, 7, "%.1f", x->metric[MP_M_STEP_US]);
+        cell(e, 8, "%+.1f%%", pct(x->metric[MP_M_STEP_US], ev->r[ev->best].metric[MP_M_STEP_US]));
+        cell(e, 9, "%.2f", x->metric[MP_M_NET_MB]);
+    }
+    table_end(e);
+
+    heading(e, 2, "What to deploy");
+    const mp_eval_result *b = &ev->r[ev->best];
+    int second = -1, lin = -1;
+    for (int i = 0; i < ev->n; i++) {
+        if (i != ev->best && (second < 0 || ev->r[i].metric[MP_M_STEP_US] < ev->r[second].metric[MP_M_STEP_US]))
+            second = i;
+        if (strcmp(ev->r[i].entry.strategy, "linear") == 0) lin = i;
+    }
+    para(e, "Deploy **%s** (plan file plans/%s.json): its predicted step time is the lowest, %.1f us.",
+         b->entry.name, b->entry.name, b->metric[MP_M_STEP_US]);
+    if (second >= 0 && second != lin)
+        item(e, "%.1f%% faster than the runner-up, %s (%.1f us).",
+             -pct(b->metric[MP_M_STEP_US], ev->r[second].metric[MP_M_STEP_US]), ev->r[second].entry.name,
+             ev->r[second].metric[MP_M_STEP_US]);
+    if (lin >= 0 && lin != ev->best)
+        item(e, "%.1f%% faster than linear placement, the engines' default%s (%.1f us); replay max/mean %.3f instead of %.3f.",
+             -pct(b->metric[MP_M_STEP_US], ev->r[lin].metric[MP_M_STEP_US]), lin == second ? " and the runner-up" : "",
+             ev->r[lin].metric[MP_M_STEP_US],
+             b->metric[MP_M_SIM_MAXMEAN], ev->r[lin].metric[MP_M_SIM_MAXMEAN]);
+    item(e, "Busiest GPU carries %.3fx the mean load on average over steps (p99 %.3fx); worst layer %d at %.3fx.",
+         b->metric[MP_M_SIM_MAXMEAN], b->metric[MP_M_SIM_MAXMEAN_P99], b->pm->worst_layer,
+         b->metric[MP_M_PLAN_WORST]);
+    item(e, "Within %.1f%% of the balanced bound (%.1f us: the same traffic with every GPU at the mean load).",
+         pct(b->metric[MP_M_STEP_US], b->bound_us), b->bound_us);
+    item(e, "Network dispatch %.2f MB per step, NVLink %.2f MB per step.", b->metric[MP_M_NET_MB],
+         b->metric[MP_M_NVL_MB]);
+    if (!e->html) fputc('\n', e->fp);
+
+    if (r->rb) {
+        const mp_rebalance_result *rb = r->rb;
+        heading(e, 2, "Online rebalancing");
+        para(e, "Strategy %s re-planned online from a sliding window of steps: %lld rebalances applied of %lld "
+                "considered, %.1f MB of expert weights moved (%.2f ms of transfer).",
+             r->rb_strategy, (long long)rb->applied, (long long)rb->nevents, rb->moved_bytes / 1e6, rb->transfer_ms);
+        static const char *const rh[] = {"regime", "replay max/mean", "p99", "step time (us)"};
+        table_begin(e, 4, rh, 1);
+        static const char *const nm[MP_REGIMES] = {"static", "online", "oracle"};
+        for (int g = 0; g < MP_REGIMES; g++) {
+            const mp_sim_result *x = rb->regime[g];
+            if (!x) continue;
+            cell(e, 0, "%s", nm[g]), cell(e, 1, "%.3f", x->maxmean.mean), cell(e, 2, "%.3f", x->maxmean.p99),
+                cell(e, 3, "%.1f", x->time_us.mean);
+        }
+        table_end(e);
+    }
+
+    heading(e, 2, "Plots");
+    if (r->plots) {
+        for (int i = 0; i < report_plot_count(r); i++) {
+            char stem[96];
+            const char *cap;
+            report_plot_name(r, i, stem, sizeof stem, &cap);
+            char full[256];
+            if (strncmp(stem, "heatmap_", 8) == 0)
+                snprintf(full, sizeof full, "%s: %s", cap, stem + 8);
+            else
+                snprintf(full, sizeof full, "%s", cap);
+            image(e, stem, full);
+        }
+    } else {
+        para(e, "No plots: gnuplot was not available when this report was made. The data and the script are in "
+                "data/ and plots.gp; run `gnuplot plots.gp` in this folder to draw them.");
+    }
+
+    heading(e, 2, "Per-layer max/mean (plan on the summed loads)");
+    const char *lh[MP_EVAL_ENTRIES_MAX + 1];
+    lh[0] = "layer";
+    for (int i = 0; i < ev->n; i++) lh[i + 1] = ev->r[i].entry.name;
+    table_begin(e, ev->n + 1, lh, 1);
+    for (int32_t l = 0; l < m->layers; l++) {
+        cell(e, 0, "%d", l);
+        for (int i = 0; i < ev->n; i++) cell(e, i + 1, "%.3f", ev->r[i].pm->max_over_mean[l]);
+    }
+    table_end(e);
+    para(e, "Made by moeplace %s. Files: plans/ (one plan JSON per strategy), data/ (plot data), plots.gp "
+            "(gnuplot script), plots/ (PNG and SVG).",
+         MOEPLACE_VERSION);
+}
+
+static int write_one(const report_ctx *r, int html, mp_err *err)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", r->dir, html ? "report.html" : "report.md");
+    mp_ofile *f;
+    int rc = mp_ofile_open(&f, path, err);
+    if (rc) return rc;
+    emit e = {mp_ofile_stream(f), html, r, 0, 0, 0};
+    if (html)
+        fputs("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>moeplace report</title>\n<style>\n"
+              "body{font-family:sans-serif;max-width:1150px;margin:2em auto;color:#222}\n"
+              "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;padding:3px 8px}\n"
+              "td.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#eee}\n"
+              "figure{margin:1.5em 0}svg{max-width:100%;height:auto}\n</style></head><body>\n",
+              e.fp);
+    document(&e);
+    if (html) fputs("</body></html>\n", e.fp);
+    return mp_ofile_commit(f, err);
+}
+
+int report_write_md(const report_ctx *r, mp_err *err) { return write_one(r, 0, err); }
+
+int report_write_html(const report_ctx *r, mp_err *err) { return write_one(r, 1, err); }

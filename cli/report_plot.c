@@ -1,0 +1,401 @@
+/* report_plot.c - plot data files, the gnuplot script and running gnuplot
+ * for a report folder. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli/report.h"
+#include "traces/mp_file.h"
+
+enum { PL_TIME = 0, PL_LAYERS, PL_STEPS, PL_SORTED, PL_PARETO, PL_FIXED };
+
+int report_plot_count(const report_ctx *r) { return PL_FIXED - (r->sweep ? 0 : 1) + r->ev->n; }
+
+/* plot i's kind: one of PL_* below PL_FIXED, or PL_FIXED + the heatmap's entry */
+static int plot_kind(const report_ctx *r, int i)
+{
+    if (i < PL_PARETO) return i;
+    if (r->sweep) return i;
+    return i + 1;
+}
+
+static void safe_name(const char *in, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (; *in && n + 1 < cap; in++) {
+        char c = *in;
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+        out[n++] = ok ? c : '_';
+    }
+    out[n] = 0;
+}
+
+void report_plot_name(const report_ctx *r, int i, char *stem, size_t cap, const char **caption)
+{
+    static const char *const fixed[PL_FIXED][2] = {
+        {"step_time", "Predicted step time per strategy, with the balanced bound"},
+        {"max_mean_layers", "Max/mean GPU load per MoE layer (plan on the summed loads)"},
+        {"imbalance_steps", "Imbalance over steps (replay, max/mean GPU rows)"},
+        {"expert_loads", "Sorted expert loads per layer group (log scale)"},
+        {"locality_pareto", "Locality sweep: balance against inter-node traffic (Pareto front)"},
+    };
+    i = plot_kind(r, i);
+    if (i < PL_FIXED) {
+        snprintf(stem, cap, "%s", fixed[i][0]);
+        *caption = fixed[i][1];
+        return;
+    }
+    char nm[MP_EVAL_NAME_MAX];
+    safe_name(r->ev->r[i - PL_FIXED].entry.name, nm, sizeof nm);
+    snprintf(stem, cap, "heatmap_%s", nm);
+    *caption = "Per-GPU load heatmap (layer x GPU, load / layer mean)";
+}
+
+/* ---- files ---- */
+
+typedef struct out {
+    mp_ofile *f;
+    FILE *fp;
+} out;
+
+static int out_open(out *o, const report_ctx *r, const char *rel, mp_err *err)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", r->dir, rel);
+    int rc = mp_ofile_open(&o->f, path, err);
+    o->fp = rc ? NULL : mp_ofile_stream(o->f);
+    return rc;
+}
+
+static int out_close(out *o, int rc, mp_err *err)
+{
+    if (rc) {
+        mp_ofile_abort(o->f);
+        return rc;
+    }
+    return mp_ofile_commit(o->f, err);
+}
+
+static int cmp_desc(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x > y ? -1 : x < y ? 1 : 0; /* loads are finite: a total order */
+}
+
+static int write_data(const report_ctx *r, mp_err *err)
+{
+    const mp_eval *ev = r->ev;
+    out o;
+    int rc;
+    int32_t L = ev->model.layers, E = ev->model.experts;
+
+    if ((rc = out_open(&o, r, "data/strategies.dat", err))) return rc;
+    fprintf(o.fp, "# index strategy step_time_us bound_us\n");
+    for (int i = 0; i < ev->n; i++)
+        fprintf(o.fp, "%d \"%s\" %.3f %.3f\n", i, ev->r[i].entry.name, ev->r[i].metric[MP_M_STEP_US],
+                ev->r[i].bound_us);
+    if ((rc = out_close(&o, 0, err))) return rc;
+
+    if ((rc = out_open(&o, r, "data/layers.dat", err))) return rc;
+    fprintf(o.fp, "layer");
+    for (int i = 0; i < ev->n; i++) fprintf(o.fp, " %s", ev->r[i].entry.name);
+    fprintf(o.fp, "\n");
+    for (int32_t l = 0; l < L; l++) {
+        fprintf(o.fp, "%d", l);
+        for (int i = 0; i < ev->n; i++) fprintf(o.fp, " %.6f", ev->r[i].pm->max_over_mean[l]);
+        fprintf(o.fp, "\n");
+    }
+    if ((rc = out_close(&o, 0, err))) return rc;
+
+    if ((rc = out_open(&o, r, "data/steps.dat", err))) return rc;
+    fprintf(o.fp, "step");
+    for (int i = 0; i < ev->n; i++) fprintf(o.fp, " %s", ev->r[i].entry.name);
+    if (r->rb) fprintf(o.fp, " static(%s) online(%s)", r->rb_strategy, r->rb_strategy);
+    fprintf(o.fp, "\n");
+    for (int64_t s = 0; s < ev->steps; s++) {
+        fprintf(o.fp, "%lld", (long long)s);
+        for (int i = 0; i < ev->n; i++)
+            fprintf(o.fp, " %.6f", s < ev->r[i].sim->steps ? ev->r[i].sim->series[s].maxmean : NAN);
+        if (r->rb)
+            for (int g = MP_REGIME_STATIC; g <= MP_REGIME_ONLINE; g++) {
+                const mp_sim_result *x = r->rb->regime[g];
+                fprintf(o.fp, " %.6f", x && s < x->steps ? x->series[s].maxmean : NAN);
+            }
+        fprintf(o.fp, "\n");
+    }
+    if ((rc = out_close(&o, 0, err))) return rc;
+
+    if (r->rb) {
+        if ((rc = out_open(&o, r, "data/rebalance.dat", err))) return rc;
+        fprintf(o.fp, "# step max_mean_after experts_moved\n");
+        const mp_sim_result *x = r->rb->regime[MP_REGIME_ONLINE];
+        for (int64_t i = 0; i < r->rb->nevents; i++) {
+            const mp_rebalance_event *e = &r->rb->events[i];
+            if (!e->applied || !x || e->step >= x->steps) continue;
+            fprintf(o.fp, "%lld %.6f %lld\n", (long long)e->step, x->series[e->step].maxmean,
+                    (long long)e->experts_moved);
+        }
+        if ((rc = out_close(&o, 0, err))) return rc;
+    }
+
+    if (r->sweep) {
+        if ((rc = out_open(&o, r, "data/pareto.dat", err))) return rc;
+        fprintf(o.fp, "# label plan_max_mean net_MB_per_step pareto (sorted by network bytes)\n");
+        int n = r->sweep->n;
+        int *ord = malloc((size_t)(n > 0 ? n : 1) * sizeof *ord);
+        if (!ord) return out_close(&o, mp_err_set(err, MP_ENOMEM, "report: out of memory"), err);
+        for (int i = 0; i < n; i++) ord[i] = i;
+        for (int i = 1; i < n; i++) /* insertion sort: by bytes, then index (a total order) */
+            for (int j = i; j > 0; j--) {
+                const mp_sweep_point *a = &r->sweep->pt[ord[j - 1]], *b = &r->sweep->pt[ord[j]];
+                if (a->net_bytes < b->net_bytes || (a->net_bytes == b->net_bytes && ord[j - 1] < ord[j])) break;
+                int t = ord[j];
+                ord[j] = ord[j - 1];
+                ord[j - 1] = t;
+            }
+        double steps = ev->steps > 0 ? (double)ev->steps : 1;
+        for (int i = 0; i < n; i++) {
+            const mp_sweep_point *p = &r->sweep->pt[ord[i]];
+            fprintf(o.fp, "\"%s\" %.6f %.4f %d\n", p->label, p->plan_maxmean, p->net_bytes / steps / 1e6, p->pareto);
+        }
+        free(ord);
+        if ((rc = out_close(&o, 0, err))) return rc;
+    }
+
+    /* sorted loads / layer mean, averaged over the layers of each group */
+    double *acc = calloc((size_t)REPORT_LAYER_GROUPS * E, sizeof *acc);
+    double *row = malloc((size_t)E * sizeof *row);
+    if (!acc || !row) {
+        free(acc), free(row);
+        return mp_err_set(err, MP_ENOMEM, "report: out of memory");
+    }
+    int ng = L < REPORT_LAYER_GROUPS ? L : REPORT_LAYER_GROUPS;
+    for (int32_t l = 0; l < L; l++) {
+        int g = (int)((int64_t)l * ng / L);
+        double sum = 0;
+        memcpy(row, mp_loads_row(ev->loads, 0, l), (size_t)E * sizeof *row);
+        for (int32_t e = 0; e < E; e++) sum += row[e];
+        qsort(row, (size_t)E, sizeof *row, cmp_desc);
+        for (int32_t e = 0; e < E; e++) acc[(size_t)g * E + e] += sum > 0 ? row[e] * E / sum : 0;
+    }
+    rc = out_open(&o, r, "data/sorted.dat", err);
+    if (!rc) {
+        fprintf(o.fp, "rank");
+        for (int g = 0; g < ng; g++) {
+            int a = (int)(((int64_t)g * L + ng - 1) / ng), b = (int)(((int64_t)(g + 1) * L + ng - 1) / ng) - 1;
+            fprintf(o.fp, " layers_%d-%d", a, b);
+        }
+        fprintf(o.fp, "\n");
+        for (int32_t e = 0; e < E; e++) {
+            fprintf(o.fp, "%d", e + 1);
+            for (int g = 0; g < ng; g++) {
+                int a = (int)(((int64_t)g * L + ng - 1) / ng), b = (int)(((int64_t)(g + 1) * L + ng - 1) / ng);
+                double v = acc[(size_t)g * E + e] / (b - a > 0 ? b - a : 1);
+                if (v > 0)
+                    fprintf(o.fp, " %.6g", v);
+                else
+                    fprintf(o.fp, " ?");
+            }
+            fprintf(o.fp, "\n");
+        }
+        rc = out_close(&o, 0, err);
+    }
+    free(acc), free(row);
+    if (rc) return rc;
+
+    for (int i = 0; i < ev->n; i++) {
+        char rel[128];
+        snprintf(rel, sizeof rel, "data/heat_%d.dat", i);
+        if ((rc = out_open(&o, r, rel, err))) return rc;
+        const mp_plan_metrics *pm = ev->r[i].pm;
+        for (int32_t l = 0; l < L; l++) {
+            for (int32_t p = 0; p < pm->gpus; p++) {
+                double m = pm->mean[l];
+                fprintf(o.fp, "%s%.4f", p ? " " : "", m > 0 ? pm->gpu_load[(int64_t)l * pm->gpus + p] / m : 0);
+            }
+            fprintf(o.fp, "\n");
+        }
+        if ((rc = out_close(&o, 0, err))) return rc;
+    }
+    return 0;
+}
+
+/* ---- the gnuplot script ---- */
+
+static void body(FILE *fp, const report_ctx *r, int i, double heat_max, double bound)
+{
+    const mp_eval *ev = r->ev;
+    i = plot_kind(r, i);
+    int n = ev->n;
+    fprintf(fp, "reset\nset termoption noenhanced\nset datafile missing '?'\nset grid\nset key below\n");
+    switch (i) {
+    case PL_TIME:
+        fprintf(fp,
+                "set title 'Predicted time of one step per strategy (%s, %d GPUs)'\n"
+                "set xlabel 'placement strategy'\nset ylabel 'predicted step time (us)'\n"
+                "set style fill solid 0.8 border -1\nset boxwidth 0.6\nset yrange [0:*]\n"
+                "set xrange [-0.6:%d.4]\nset xtics rotate by -20\n",
+                ev->model.name[0] ? ev->model.name : "trace", ev->setup.gpus, n - 1);
+        fprintf(fp,
+                "plot 'data/strategies.dat' using 1:3:xtic(2) with boxes lc rgb '#4477aa' title 'predicted step time', \\\n"
+                "     %.3f with lines dt 2 lw 2 lc rgb '#cc3311' title 'balanced bound (expert time at mean GPU load)'\n",
+                bound);
+        break;
+    case PL_LAYERS:
+        fprintf(fp,
+                "set title 'Max/mean GPU load per MoE layer (1 = perfect balance)'\n"
+                "set xlabel 'MoE layer'\nset ylabel 'max / mean GPU load (ratio)'\nset key autotitle columnhead\n"
+                "plot for [i=2:%d] 'data/layers.dat' using 1:i with linespoints pt 7 ps 0.5 lw 1.5\n",
+                n + 1);
+        break;
+    case PL_STEPS:
+        fprintf(fp,
+                "set title 'Imbalance over steps (replay of every token)'\n"
+                "set xlabel 'step (forward pass)'\nset ylabel 'max / mean GPU rows (ratio)'\n"
+                "set key autotitle columnhead\nset xtics %lld\n",
+                (long long)(ev->steps >= 10 ? ev->steps / 10 : 1));
+        if (r->rb)
+            fprintf(fp,
+                    "plot for [i=2:%d] 'data/steps.dat' using 1:i with lines lw 1.5, \\\n"
+                    "     'data/steps.dat' using 1:%d with lines lw 2 dt 2, \\\n"
+                    "     'data/steps.dat' using 1:%d with lines lw 2.5, \\\n"
+                    "     'data/rebalance.dat' using 1:2 with points pt 9 ps 1.8 lc rgb 'black' title 'rebalance applied'\n",
+                    n + 1, n + 2, n + 3);
+        else
+            fprintf(fp, "plot for [i=2:%d] 'data/steps.dat' using 1:i with linespoints pt 7 ps 0.5 lw 1.5\n", n + 1);
+        break;
+    case PL_SORTED:
+        fprintf(fp,
+                "set title 'Expert load distribution per layer group (sorted, hottest first)'\n"
+                "set xlabel 'expert rank (1 = hottest)'\nset ylabel 'expert load / mean expert load (log scale)'\n"
+                "set logscale y\nset key autotitle columnhead\n"
+                "plot for [i=2:*] 'data/sorted.dat' using 1:i with lines lw 2\n");
+        break;
+    case PL_PARETO:
+        /* labels spread vertically in turn so that neighbours do not overwrite each other */
+        for (int k = 0; k < r->sweep->n; k++) {
+            const mp_sweep_point *p = &r->sweep->pt[k];
+            fprintf(fp, "set label %d '%s' at %.4f,%.6f offset char 1,char %.1f font ',9'\n", k + 1, p->label,
+                    p->net_bytes / (ev->steps > 0 ? (double)ev->steps : 1) / 1e6, p->plan_maxmean,
+                    1.2 * (k % 4) - 1.8);
+        }
+        fprintf(fp,
+                "set title 'Locality sweep: balance against inter-node traffic (balanced at W = 0..1, EPLB)'\n"
+                "set xlabel 'network dispatch per step (MB)'\nset ylabel 'plan max/mean GPU load (ratio)'\nset offsets graph 0.05, graph 0.2, graph 0.1, graph 0.1\n"
+                "plot 'data/pareto.dat' using 3:2 with points pt 7 ps 1.5 lc rgb '#4477aa' title 'plans', \\\n"
+                "     'data/pareto.dat' using ($4 > 0 ? $3 : 1/0):2 with linespoints pt 6 ps 2.5 lw 2 "
+                "lc rgb '#cc3311' title 'Pareto front', \\\n"
+                "     'data/pareto.dat' using 3:2:(0) with points pt 7 ps 0 notitle\n");
+        break;
+    default: {
+        int k = i - PL_FIXED;
+        fprintf(fp,
+                "set title 'GPU load per MoE layer: %s (%d slots per GPU)'\n"
+                "set xlabel 'GPU'\nset ylabel 'MoE layer'\nset cblabel 'GPU load / layer mean load'\n"
+                "set palette defined (0 '#2166ac', 1 '#f7f7f7', %.3f '#b2182b')\nset cbrange [0:%.3f]\n"
+                "set xrange [-0.5:%d.5]\nset yrange [-0.5:%d.5]\nunset grid\n"
+                "plot 'data/heat_%d.dat' matrix with image notitle\n",
+                ev->r[k].entry.name, ev->r[k].plan->topo.slots_per_gpu, heat_max, heat_max, ev->setup.gpus - 1,
+                ev->model.layers - 1, k);
+        break;
+    }
+    }
+}
+
+static int write_script(const report_ctx *r, mp_err *err)
+{
+    const mp_eval *ev = r->ev;
+    double heat_max = 2, bound = INFINITY;
+    for (int i = 0; i < ev->n; i++) {
+        if (ev->r[i].pm->worst_max_over_mean > heat_max) heat_max = ev->r[i].pm->worst_max_over_mean;
+        if (ev->r[i].bound_us < bound) bound = ev->r[i].bound_us;
+    }
+    out o;
+    int rc = out_open(&o, r, "plots.gp", err);
+    if (rc) return rc;
+    fprintf(o.fp, "# gnuplot script written by moeplace report; run it in this folder: gnuplot plots.gp\n");
+    for (int i = 0; i < report_plot_count(r); i++) {
+        char stem[96];
+        const char *cap;
+        report_plot_name(r, i, stem, sizeof stem, &cap);
+        fprintf(o.fp, "\n# %s\nset terminal pngcairo size 1100,650 font 'Sans,11'\nset output 'plots/%s.png'\n",
+                cap, stem);
+        body(o.fp, r, i, heat_max, bound);
+        fprintf(o.fp, "set terminal svg size 1100,650 font 'Sans,11' background rgb 'white'\nset output 'plots/%s.svg'\n",
+                stem);
+        body(o.fp, r, i, heat_max, bound);
+        fprintf(o.fp, "unset output\n");
+    }
+    return out_close(&o, 0, err);
+}
+
+int report_write_plot_data(const report_ctx *r, mp_err *err)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/data", r->dir);
+    if (mkdir(path, 0777) && errno != EEXIST) return mp_err_set(err, MP_EIO, "%s: cannot create", path);
+    snprintf(path, sizeof path, "%s/plots", r->dir);
+    if (mkdir(path, 0777) && errno != EEXIST) return mp_err_set(err, MP_EIO, "%s: cannot create", path);
+    int rc = write_data(r, err);
+    return rc ? rc : write_script(r, err);
+}
+
+int report_find_gnuplot(char *buf, size_t cap)
+{
+    const char *path = getenv("PATH");
+    if (!path) return -1;
+    while (*path) {
+        const char *c = strchr(path, ':');
+        size_t n = c ? (size_t)(c - path) : strlen(path);
+        if (n > 0 && n + 9 < cap) {
+            memcpy(buf, path, n);
+            memcpy(buf + n, "/gnuplot", 9);
+            if (access(buf, X_OK) == 0) return 0;
+        }
+        if (!c) break;
+        path = c + 1;
+    }
+    return -1;
+}
+
+int report_run_gnuplot(const report_ctx *r, mp_err *err)
+{
+    if (!r->gnuplot) return mp_err_set(err, MP_EIO, "gnuplot not found");
+    if (access(r->gnuplot, X_OK) != 0) return mp_err_set(err, MP_EIO, "%s: not an executable program", r->gnuplot);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) return mp_err_set(err, MP_EIO, "cannot start %s", r->gnuplot);
+    if (pid == 0) {
+        if (chdir(r->dir) != 0) _exit(127);
+        int fd = open("plots.log", O_WRONLY | O_CREAT | O_TRUNC, 0666);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+            close(fd);
+        }
+        execl(r->gnuplot, "gnuplot", "plots.gp", (char *)NULL);
+        _exit(127);
+    }
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR) return mp_err_set(err, MP_EIO, "lost %s", r->gnuplot);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        return mp_err_set(err, MP_EIO, "%s failed (see plots.log in the report)", r->gnuplot);
+    /* every plot must exist */
+    for (int i = 0; i < report_plot_count(r); i++) {
+        char stem[96], path[4096];
+        const char *cap;
+        report_plot_name(r, i, stem, sizeof stem, &cap);
+        snprintf(path, sizeof path, "%s/plots/%s.png", r->dir, stem);
+        struct stat sb;
+        if (stat(path, &sb) != 0 || sb.st_size == 0)
+            return mp_err_set(err, MP_EIO, "%s drew no plots/%s.png (see plots.log in the report)", r->gnuplot, stem);
+    }
+    return 0;
+}
