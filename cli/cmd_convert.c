@@ -109,6 +109,7 @@ int cmd_convert(int argc, char **argv)
     else if (weights) ro.weights_path = weights;
     mp_trace *t;
     if (mp_trace_open(&t, in, &ro, &err)) return cli_fail(&err);
+    if (no_weights || of == MP_FMT_JSON) mp_trace_skip_weights(t); /* never written: not decoded */
     mp_trace_info ti = mp_trace_get_info(t);
     wo.format = of;
     wo.threads = c.threads;
