@@ -196,120 +196,148 @@ static void fast_layer(const mp_gen *g, int32_t l, int32_t topic, mp_rng *rp, co
     *rp = rl;
     finish_weights(g, y, wout);
 }
-
 /* The common case, specialised: no affinity, at most 64 groups, at most
  * 1024 experts; the same law as fast_layer with the sets in registers and
- * locals, and the weights' jitter taken from spare bits of the draws that
- * chose the experts (the remainder of the index multiply, or the unused
- * half of a group draw) instead of extra draws. */
+ * locals, one packed table entry a candidate (threshold, alias target and
+ * both their groups), and the weights' jitter taken from spare bits of the
+ * draws that chose the experts (the remainder of the index multiply, or the
+ * group part of a group draw) instead of extra draws.  The jitter factor is
+ * left in wout (0.5 + j / 65536, exact in a float) for plain_weights. */
 static void fast_plain(const mp_gen *g, int32_t l, int32_t topic, mp_rng *rp, mp_expert_id *out, float *wout)
 {
-    const int32_t E = g->E, K = g->K, G = g->G, TG = g->TG, gsize = g->gsize;
+    const int32_t E = g->E, K = g->K, G = g->G, gsize = g->gsize;
+    /* ungrouped: phase 1 runs to the end */
+    const int32_t TG = G == 1 ? K + 1 : g->TG;
     const int64_t off = ((int64_t)l * g->T + topic) * E;
-    const uint32_t *prob = g->aprob + off, *gprob = g->gprob + off;
-    const uint16_t *idx = g->aidx + off, *gidx = g->gidx + off, *gof = g->group_of;
-    const double *sh = g->share + off, *gm = g->gmass + ((int64_t)l * g->T + topic) * G;
+    const uint64_t *tab = g->atab + off;
+    const uint32_t *gtab = g->gtab + off;
     const uint64_t key = rp->key;
     uint64_t ctr = rp->ctr;
     uint64_t ch[16];
     for (int32_t i = 0; i < (E + 63) >> 6; i++) ch[i] = 0;
     int32_t used[MP_TOPK_MAX], ng = 0, k = 0, tries = 0;
-    uint32_t jit[MP_TOPK_MAX]; /* 16-bit jitter of each chosen expert's weight */
+    float jw[MP_TOPK_MAX]; /* jitter factor of each chosen expert's weight */
     uint64_t gbits = 0;
-    /* phase 1: any group may still be admitted (all of them when ungrouped) */
-    uint64_t spare = 0;
-    int have = 0;
-    while (k < K && (G == 1 || ng < TG)) {
-        /* 32 bits a draw (each mix gives two): the multiply-shift picks the
-         * slot, the remainder (uniform, independent of the slot) is the coin */
-        uint32_t h;
-        if (have) {
-            h = (uint32_t)spare;
-            have = 0;
-        } else {
-            spare = mp_rng_mix(key + ++ctr * MP_RNG_GAMMA);
-            h = (uint32_t)(spare >> 32);
-            have = 1;
-        }
-        uint64_t m = (uint64_t)h * (uint64_t)E;
-        int32_t e = (int32_t)(m >> 32);
-        int32_t alt = idx[e];
-        e = (uint32_t)m < prob[e] ? e : alt;
-        if (ch[e >> 6] >> (e & 63) & 1) {
-            if (++tries > 200) goto slow;
-            continue;
-        }
-        ch[e >> 6] |= 1ULL << (e & 63);
-        jit[k] = ((uint32_t)m * 0x9e3779b9u) >> 16; /* scrambled: the coin alone saw these bits */
-        int32_t gr = gof[e];
-        /* branchless admission of a new group (always true while ng < TG) */
-        int32_t fresh = (int32_t)(~gbits >> gr & 1);
-        gbits |= 1ULL << gr;
-        used[ng] = gr;
-        ng += fresh;
-        out[k++] = (mp_expert_id)e;
-    }
-    if (k < K) {
-        /* phase 2: the admitted groups are full; group by mass, then expert inside */
-        uint32_t cum[MP_TOPK_MAX];
-        double umass = 0, c = 0;
-        for (int32_t q = 0; q < ng; q++) umass += gm[used[q]];
-        for (int32_t q = 0; q < ng - 1; q++) {
-            c += gm[used[q]];
-            cum[q] = (uint32_t)(c / umass * 4294967296.0);
-        }
-        while (k < K) {
-            /* one draw: 32 bits choose the group, 16 the slot, 16 the alias coin */
-            uint64_t u = mp_rng_mix(key + ++ctr * MP_RNG_GAMMA);
-            uint32_t x = (uint32_t)(u >> 32);
-            int32_t j = 0;
-            for (int32_t q = 0; q < ng - 1; q++) j += x >= cum[q];
-            int32_t base = used[j] * gsize;
-            uint32_t m = (uint32_t)((u >> 16) & 0xffff) * (uint32_t)gsize;
-            int32_t i = (int32_t)(m >> 16);
-            int32_t alt = gidx[base + i];
-            int32_t e = base + ((uint32_t)(u & 0xffff) < (gprob[base + i] >> 16) ? i : alt);
-            if (ch[e >> 6] >> (e & 63) & 1) {
+    const double *gm = g->gmass + ((int64_t)l * g->T + topic) * G;
+    double pre[MP_TOPK_MAX + 2]; /* pre[q]: popularity mass of the first q admitted groups */
+    pre[0] = 0;
+    /* phase 1: any group may still be admitted (all of them when ungrouped);
+     * each mix gives two 32-bit candidates: the multiply-shift picks the slot,
+     * the remainder (uniform, independent of the slot) is the alias coin */
+    while (k < K && ng < TG) {
+        uint64_t u = mp_rng_mix(key + ++ctr * MP_RNG_GAMMA);
+        for (int half = 0; half < 2 && k < K && ng < TG; half++) {
+            uint32_t h = half ? (uint32_t)u : (uint32_t)(u >> 32);
+            uint64_t m = (uint64_t)h * (uint64_t)E;
+            int32_t s = (int32_t)(m >> 32);
+            uint64_t v = tab[s];
+            /* the coin as a mask (all ones: the alias target), so that it
+             * never becomes a branch */
+            uint32_t alt = 0 - (uint32_t)((uint32_t)m >= (uint32_t)v);
+            int32_t e = (int32_t)(((uint32_t)s & ~alt) | ((uint32_t)(v >> 32) & 0xffff & alt));
+            int32_t gr = (int32_t)(((uint32_t)(v >> 48) & 0xff & ~alt) | ((uint32_t)(v >> 56) & alt));
+            uint64_t bit = 1ULL << (e & 63);
+            if (ch[e >> 6] & bit) {
                 if (++tries > 200) goto slow;
                 continue;
             }
-            ch[e >> 6] |= 1ULL << (e & 63);
-            jit[k] = m & 0xffff;
+            ch[e >> 6] |= bit;
+            /* scrambled: the coin alone saw these bits */
+            jw[k] = 0.5f + (float)(((uint32_t)m * 0x9e3779b9u) >> 16) * (1.0f / 65536.0f);
+            /* branchless admission of a new group (always allowed in phase 1) */
+            int32_t fresh = (int32_t)(~gbits >> gr & 1);
+            gbits |= 1ULL << gr;
+            used[ng] = gr;
+            pre[ng + 1] = pre[ng] + gm[gr];
+            ng += fresh;
             out[k++] = (mp_expert_id)e;
+        }
+    }
+    if (k < K) {
+        /* phase 2: the admitted groups are full; group by mass (a draw scaled
+         * to their total against the running sums), then expert inside */
+        const double scale = pre[ng] * 0x1.0p-32;
+        /* up to 4 groups: three compares, against +inf where there is no group */
+        const double p1 = ng > 1 ? pre[1] : INFINITY, p2 = ng > 2 ? pre[2] : INFINITY, p3 = ng > 3 ? pre[3] : INFINITY;
+        const int few = ng <= 4;
+        while (k < K) {
+            /* one draw: 32 bits choose the group (and, scrambled, the
+             * jitter), 16 the slot, 16 the alias coin */
+            uint64_t u = mp_rng_mix(key + ++ctr * MP_RNG_GAMMA);
+            uint32_t x = (uint32_t)(u >> 32);
+            double xd = (double)x * scale;
+            int32_t j;
+            if (few) {
+                j = (int32_t)(xd >= p1) + (int32_t)(xd >= p2) + (int32_t)(xd >= p3);
+            } else {
+                j = 0;
+                for (int32_t q = 1; q < ng; q++) j += xd >= pre[q];
+            }
+            int32_t base = used[j] * gsize;
+            int32_t i = (int32_t)(((uint32_t)(u >> 16) & 0xffff) * (uint32_t)gsize >> 16);
+            uint32_t v = gtab[base + i];
+            uint32_t alt = 0 - (uint32_t)((uint32_t)(u & 0xffff) >= (v & 0xffff));
+            int32_t e = base + (int32_t)(((uint32_t)i & ~alt) | (v >> 16 & alt));
+            /* branch-free acceptance: a repeat is written at k and left there */
+            uint64_t bit = 1ULL << (e & 63), acc = (ch[e >> 6] & bit) == 0;
+            ch[e >> 6] |= bit;
+            jw[k] = 0.5f + (float)((x * 0x9e3779b9u) >> 16) * (1.0f / 65536.0f);
+            out[k] = (mp_expert_id)e;
+            k += (int32_t)acc;
+            if (++tries > 200 + K) goto slow;
         }
     }
     if (0) {
     slow: /* few live experts left: finish by explicit weights */
         rp->ctr = ctr;
         for (; k < K; k++) {
-            int32_t e = fallback(g, rp, sh, NULL, NULL, 0, out, k, used, ng), seen = 0;
-            for (int32_t q = 0; q < ng; q++) seen |= used[q] == gof[e];
-            if (!seen) used[ng++] = gof[e];
+            int32_t e = fallback(g, rp, g->share + off, NULL, NULL, 0, out, k, used, ng), seen = 0;
+            for (int32_t q = 0; q < ng; q++) seen |= used[q] == e / gsize;
+            if (!seen) used[ng++] = e / gsize;
             out[k] = (mp_expert_id)e;
-            jit[k] = (uint32_t)(mp_rng_u64(rp) >> 48);
+            jw[k] = 0.5f + (float)(mp_rng_u64(rp) >> 48) * (1.0f / 65536.0f);
         }
         ctr = rp->ctr;
     }
     rp->ctr = ctr;
-    if (!wout) return;
-    /* gate weights: the expert's base score (sigmoid of its scaled share,
-     * or its share; precomputed per layer and topic) times the jitter */
-    const double *wb = g->wbase + off;
-    double y[MP_TOPK_MAX], ysum = 0;
-    for (int32_t q = 0; q < K; q++) {
-        y[q] = wb[out[q]] * (0.5 + (double)jit[q] * (1.0 / 65536.0));
-        ysum += y[q];
+    if (wout)
+        for (int32_t q = 0; q < K; q++) wout[q] = jw[q];
+}
+
+/* Gate weights of n tokens routed by fast_plain at layer l (ids and weights
+ * at stride per): the expert's base score (sigmoid of its scaled share, or
+ * its share; precomputed per layer and topic) times the jitter factor that
+ * fast_plain left in the weight, normalised.  A separate pass over the
+ * block, free of data-dependent branches, so that tokens overlap. */
+static void plain_weights(const mp_gen *g, int32_t l, int32_t n, const int32_t *topic, const mp_expert_id *ids,
+                          float *weights, int64_t per)
+{
+    const int32_t E = g->E, K = g->K;
+    const int norm = g->o.model.normalize_topk;
+    const int soft = !norm && g->o.model.scoring == MP_SCORING_SOFTMAX;
+    const double scale = g->o.model.routed_scaling;
+    for (int32_t i = 0; i < n; i++) {
+        const int64_t off = ((int64_t)l * g->T + topic[i]) * E;
+        const double *wb = g->wbase + off;
+        const mp_expert_id *id = ids + i * per + (int64_t)l * K;
+        float *w = weights + i * per + (int64_t)l * K;
+        double y[MP_TOPK_MAX], ysum = 0;
+        for (int32_t q = 0; q < K; q++) {
+            y[q] = wb[id[q]] * (double)w[q];
+            ysum += y[q];
+        }
+        double f = scale;
+        if (norm) {
+            if (ysum > 0) f /= ysum;
+        } else if (soft) {
+            /* softmax over all experts: the unchosen keep their mass 1 - psum */
+            const double *sh = g->share + off;
+            double psum = 0;
+            for (int32_t q = 0; q < K; q++) psum += sh[id[q]];
+            f /= ysum + (1.0 - psum > 0 ? 1.0 - psum : 0.0);
+        }
+        for (int32_t q = 0; q < K; q++) w[q] = (float)(y[q] * f);
     }
-    double f = g->o.model.routed_scaling;
-    if (g->o.model.normalize_topk) {
-        if (ysum > 0) f /= ysum;
-    } else if (g->o.model.scoring == MP_SCORING_SOFTMAX) {
-        /* softmax over all experts: the unchosen keep their mass 1 - psum */
-        double psum = 0;
-        for (int32_t q = 0; q < K; q++) psum += sh[out[q]];
-        f /= ysum + (1.0 - psum > 0 ? 1.0 - psum : 0.0);
-    }
-    for (int32_t q = 0; q < K; q++) wout[q] = (float)(y[q] * f);
 }
 
 static void exact_layer(const mp_gen *g, int32_t l, int32_t topic, mp_rng *r, const mp_expert_id *prev,
@@ -399,14 +427,16 @@ void mp__gen_tokens(const mp_gen *g, int32_t n, mp_rng *r, const int32_t *topic,
     /* layer by layer over the block, so that one layer's tables stay in cache;
      * each token draws from its own stream, so the order does not matter */
     for (int32_t l = 0; l < g->L; l++) {
+        const int usep = !g->o.exact && (plain || (small && l == 0));
         for (int32_t i = 0; i < n; i++) {
             mp_expert_id *tid = ids + i * per;
             const mp_expert_id *prev = l > 0 ? tid + (int64_t)(l - 1) * K : NULL;
             mp_expert_id *out = tid + (int64_t)l * K;
             float *w = weights ? weights + i * per + (int64_t)l * K : NULL;
             if (g->o.exact) exact_layer(g, l, topic[i], &r[i], prev, out, w, scratch);
-            else if (plain || (small && !prev)) fast_plain(g, l, topic[i], &r[i], out, w);
+            else if (usep) fast_plain(g, l, topic[i], &r[i], out, w);
             else fast_layer(g, l, topic[i], &r[i], prev, out, w, chosen);
         }
+        if (usep && weights) plain_weights(g, l, n, topic, ids, weights, per);
     }
 }
