@@ -7,6 +7,13 @@
 
 #include "traces/mp__gen.h"
 
+/* inlined into each caller, so that constants (top-8, weights or not) fold */
+#if defined(__GNUC__)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE inline
+#endif
+
 int64_t mp__gen_scratch(const mp_gen *g)
 {
     /* exact: x[E], f[E], group scores[G], kept[G]; fast: chosen bits, used groups */
@@ -203,7 +210,7 @@ static void fast_layer(const mp_gen *g, int32_t l, int32_t topic, mp_rng *rp, co
  * draws that chose the experts (the remainder of the index multiply, or the
  * group part of a group draw) instead of extra draws.  The jitter factor is
  * left in wout (0.5 + j / 65536, exact in a float) for plain_weights. */
-static void fast_plain(const mp_gen *g, int32_t l, int32_t topic, mp_rng *rp, mp_expert_id *out, float *wout)
+static ALWAYS_INLINE void fast_plain(const mp_gen *g, int32_t l, int32_t topic, mp_rng *rp, mp_expert_id *out, float *wout)
 {
     const int32_t E = g->E, K = g->K, G = g->G, gsize = g->gsize;
     /* ungrouped: phase 1 runs to the end */
@@ -213,10 +220,11 @@ static void fast_plain(const mp_gen *g, int32_t l, int32_t topic, mp_rng *rp, mp
     const uint32_t *gtab = g->gtab + off;
     const uint64_t key = rp->key;
     uint64_t ctr = rp->ctr;
-    uint64_t ch[16];
-    for (int32_t i = 0; i < (E + 63) >> 6; i++) ch[i] = 0;
+    uint64_t ch[16] = {0}; /* chosen experts; a fixed size clears inline */
     int32_t used[MP_TOPK_MAX], ng = 0, k = 0, tries = 0;
-    float jw[MP_TOPK_MAX]; /* jitter factor of each chosen expert's weight */
+    /* the 16-bit jitter of each chosen expert's weight, kept as the bits of
+     * the float slot it will be finished in (memcpy: no aliasing) */
+    float jloc[MP_TOPK_MAX], *jw = wout ? wout : jloc;
     uint64_t gbits = 0;
     const double *gm = g->gmass + ((int64_t)l * g->T + topic) * G;
     double pre[MP_TOPK_MAX + 2]; /* pre[q]: popularity mass of the first q admitted groups */
@@ -224,9 +232,9 @@ static void fast_plain(const mp_gen *g, int32_t l, int32_t topic, mp_rng *rp, mp
     /* phase 1: any group may still be admitted (all of them when ungrouped);
      * each mix gives two 32-bit candidates: the multiply-shift picks the slot,
      * the remainder (uniform, independent of the slot) is the alias coin */
-    while (k < K && ng < TG) {
+    while ((k < K) & (ng < TG)) {
         uint64_t u = mp_rng_mix(key + ++ctr * MP_RNG_GAMMA);
-        for (int half = 0; half < 2 && k < K && ng < TG; half++) {
+        for (int half = 0; half < 2 && (k < K) & (ng < TG); half++) {
             uint32_t h = half ? (uint32_t)u : (uint32_t)(u >> 32);
             uint64_t m = (uint64_t)h * (uint64_t)E;
             int32_t s = (int32_t)(m >> 32);
@@ -243,12 +251,12 @@ static void fast_plain(const mp_gen *g, int32_t l, int32_t topic, mp_rng *rp, mp
             }
             ch[e >> 6] |= bit;
             /* scrambled: the coin alone saw these bits */
-            jw[k] = 0.5f + (float)(((uint32_t)m * 0x9e3779b9u) >> 16) * (1.0f / 65536.0f);
+            uint32_t jb = ((uint32_t)m * 0x9e3779b9u) >> 16;
+            memcpy(jw + k, &jb, sizeof jb);
             /* branchless admission of a new group (always allowed in phase 1) */
             int32_t fresh = (int32_t)(~gbits >> gr & 1);
             gbits |= 1ULL << gr;
             used[ng] = gr;
-            pre[ng + 1] = pre[ng] + gm[gr];
             ng += fresh;
             out[k++] = (mp_expert_id)e;
         }
@@ -256,6 +264,7 @@ static void fast_plain(const mp_gen *g, int32_t l, int32_t topic, mp_rng *rp, mp
     if (k < K) {
         /* phase 2: the admitted groups are full; group by mass (a draw scaled
          * to their total against the running sums), then expert inside */
+        for (int32_t q = 0; q < ng; q++) pre[q + 1] = pre[q] + gm[used[q]];
         const double scale = pre[ng] * 0x1.0p-32;
         /* up to 4 groups: three compares, against +inf where there is no group */
         const double p1 = ng > 1 ? pre[1] : INFINITY, p2 = ng > 2 ? pre[2] : INFINITY, p3 = ng > 3 ? pre[3] : INFINITY;
@@ -278,13 +287,15 @@ static void fast_plain(const mp_gen *g, int32_t l, int32_t topic, mp_rng *rp, mp
             uint32_t v = gtab[base + i];
             uint32_t alt = 0 - (uint32_t)((uint32_t)(u & 0xffff) >= (v & 0xffff));
             int32_t e = base + (int32_t)(((uint32_t)i & ~alt) | (v >> 16 & alt));
-            /* branch-free acceptance: a repeat is written at k and left there */
-            uint64_t bit = 1ULL << (e & 63), acc = (ch[e >> 6] & bit) == 0;
+            uint64_t bit = 1ULL << (e & 63);
+            if (ch[e >> 6] & bit) {
+                if (++tries > 200) goto slow;
+                continue;
+            }
             ch[e >> 6] |= bit;
-            jw[k] = 0.5f + (float)((x * 0x9e3779b9u) >> 16) * (1.0f / 65536.0f);
-            out[k] = (mp_expert_id)e;
-            k += (int32_t)acc;
-            if (++tries > 200 + K) goto slow;
+            uint32_t jb = (x * 0x9e3779b9u) >> 16;
+            memcpy(jw + k, &jb, sizeof jb);
+            out[k++] = (mp_expert_id)e;
         }
     }
     if (0) {
@@ -295,20 +306,43 @@ static void fast_plain(const mp_gen *g, int32_t l, int32_t topic, mp_rng *rp, mp
             for (int32_t q = 0; q < ng; q++) seen |= used[q] == e / gsize;
             if (!seen) used[ng++] = e / gsize;
             out[k] = (mp_expert_id)e;
-            jw[k] = 0.5f + (float)(mp_rng_u64(rp) >> 48) * (1.0f / 65536.0f);
+            uint32_t jb = (uint32_t)(mp_rng_u64(rp) >> 48);
+            memcpy(jw + k, &jb, sizeof jb);
         }
         ctr = rp->ctr;
     }
     rp->ctr = ctr;
-    if (wout)
-        for (int32_t q = 0; q < K; q++) wout[q] = jw[q];
 }
 
-/* Gate weights of n tokens routed by fast_plain at layer l (ids and weights
- * at stride per): the expert's base score (sigmoid of its scaled share, or
- * its share; precomputed per layer and topic) times the jitter factor that
- * fast_plain left in the weight, normalised.  A separate pass over the
- * block, free of data-dependent branches, so that tokens overlap. */
+/* Gate weights of one token-layer routed by fast_plain: the expert's base
+ * score (sigmoid of its scaled share, or its share; precomputed per layer
+ * and topic) times its jitter 0.5 + j / 65536, with j the bits fast_plain
+ * left in the weight, normalised.  Inline with K a constant where it is one. */
+static ALWAYS_INLINE void plain_weight(const double *wb, const double *sh, const mp_expert_id *id, float *w, int32_t K,
+                                int norm, int soft, double scale)
+{
+    double y[MP_TOPK_MAX], ysum = 0;
+    for (int32_t q = 0; q < K; q++) {
+        uint32_t jb;
+        memcpy(&jb, w + q, sizeof jb);
+        y[q] = wb[id[q]] * (0.5 + (double)jb * (1.0 / 65536.0));
+        ysum += y[q];
+    }
+    double f = scale;
+    if (norm) {
+        if (ysum > 0) f /= ysum;
+    } else if (soft) {
+        /* softmax over all experts: the unchosen keep their mass 1 - psum */
+        double psum = 0;
+        for (int32_t q = 0; q < K; q++) psum += sh[id[q]];
+        f /= ysum + (1.0 - psum > 0 ? 1.0 - psum : 0.0);
+    }
+    for (int32_t q = 0; q < K; q++) w[q] = (float)(y[q] * f);
+}
+
+/* The gate weights of n tokens routed by fast_plain at layer l (ids and
+ * weights at stride per): a separate pass over the block, free of
+ * data-dependent branches, so that tokens overlap. */
 static void plain_weights(const mp_gen *g, int32_t l, int32_t n, const int32_t *topic, const mp_expert_id *ids,
                           float *weights, int64_t per)
 {
@@ -317,26 +351,25 @@ static void plain_weights(const mp_gen *g, int32_t l, int32_t n, const int32_t *
     const int soft = !norm && g->o.model.scoring == MP_SCORING_SOFTMAX;
     const double scale = g->o.model.routed_scaling;
     for (int32_t i = 0; i < n; i++) {
-        const int64_t off = ((int64_t)l * g->T + topic[i]) * E;
-        const double *wb = g->wbase + off;
-        const mp_expert_id *id = ids + i * per + (int64_t)l * K;
-        float *w = weights + i * per + (int64_t)l * K;
-        double y[MP_TOPK_MAX], ysum = 0;
-        for (int32_t q = 0; q < K; q++) {
-            y[q] = wb[id[q]] * (double)w[q];
-            ysum += y[q];
-        }
-        double f = scale;
-        if (norm) {
-            if (ysum > 0) f /= ysum;
-        } else if (soft) {
-            /* softmax over all experts: the unchosen keep their mass 1 - psum */
-            const double *sh = g->share + off;
-            double psum = 0;
-            for (int32_t q = 0; q < K; q++) psum += sh[id[q]];
-            f /= ysum + (1.0 - psum > 0 ? 1.0 - psum : 0.0);
-        }
-        for (int32_t q = 0; q < K; q++) w[q] = (float)(y[q] * f);
+        const int64_t off = ((int64_t)l * g->T + topic[i]) * E, at = i * per + (int64_t)l * K;
+        if (K == 8) /* the common top-8, unrolled */
+            plain_weight(g->wbase + off, g->share + off, ids + at, weights + at, 8, norm, soft, scale);
+        else
+            plain_weight(g->wbase + off, g->share + off, ids + at, weights + at, K, norm, soft, scale);
+    }
+}
+
+/* fast_plain over n tokens at layer l (ids and weights at stride per), one
+ * call for the block so that the per-layer set-up is hoisted out of the loop. */
+static void fast_plain_block(const mp_gen *g, int32_t l, int32_t n, mp_rng *r, const int32_t *topic,
+                             mp_expert_id *ids, float *weights, int64_t per)
+{
+    const int64_t at = (int64_t)l * g->K;
+    if (weights) {
+        for (int32_t i = 0; i < n; i++) fast_plain(g, l, topic[i], &r[i], ids + i * per + at, weights + i * per + at);
+        plain_weights(g, l, n, topic, ids, weights, per);
+    } else {
+        for (int32_t i = 0; i < n; i++) fast_plain(g, l, topic[i], &r[i], ids + i * per + at, NULL);
     }
 }
 
@@ -427,16 +460,17 @@ void mp__gen_tokens(const mp_gen *g, int32_t n, mp_rng *r, const int32_t *topic,
     /* layer by layer over the block, so that one layer's tables stay in cache;
      * each token draws from its own stream, so the order does not matter */
     for (int32_t l = 0; l < g->L; l++) {
-        const int usep = !g->o.exact && (plain || (small && l == 0));
+        if (!g->o.exact && (plain || (small && l == 0))) {
+            fast_plain_block(g, l, n, r, topic, ids, weights, per);
+            continue;
+        }
         for (int32_t i = 0; i < n; i++) {
             mp_expert_id *tid = ids + i * per;
             const mp_expert_id *prev = l > 0 ? tid + (int64_t)(l - 1) * K : NULL;
             mp_expert_id *out = tid + (int64_t)l * K;
             float *w = weights ? weights + i * per + (int64_t)l * K : NULL;
             if (g->o.exact) exact_layer(g, l, topic[i], &r[i], prev, out, w, scratch);
-            else if (usep) fast_plain(g, l, topic[i], &r[i], out, w);
             else fast_layer(g, l, topic[i], &r[i], prev, out, w, chosen);
         }
-        if (usep && weights) plain_weights(g, l, n, topic, ids, weights, per);
     }
 }
