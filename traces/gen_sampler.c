@@ -203,76 +203,88 @@ static void fast_layer(const mp_gen *g, int32_t l, int32_t topic, mp_rng *rp, co
     *rp = rl;
     finish_weights(g, y, wout);
 }
+/* One phase-1 candidate of fast_plain from 32 random bits H: the
+ * multiply-shift picks the slot, the remainder (uniform, independent of the
+ * slot) is the alias coin (as a mask, all ones for the alias target, so that
+ * it never becomes a branch) and, scrambled, the weight's jitter.  A new
+ * expert is taken, admitting its group (always allowed in phase 1); phase 1
+ * ends when K are chosen or the groups are fixed. */
+#define PLAIN_CAND1(H)                                                                                          \
+    do {                                                                                                        \
+        uint64_t m_ = (uint64_t)(H) * (uint64_t)E;                                                              \
+        uint32_t s_ = (uint32_t)(m_ >> 32);                                                                     \
+        uint64_t v_ = tab[s_];                                                                                  \
+        uint32_t alt_ = 0 - (uint32_t)((uint32_t)m_ >= (uint32_t)v_);                                           \
+        uint32_t e_ = (s_ & ~alt_) | ((uint32_t)(v_ >> 32) & 0xffff & alt_);                                    \
+        uint32_t gr_ = ((uint32_t)(v_ >> 48) & 0xff & ~alt_) | ((uint32_t)(v_ >> 56) & alt_);                   \
+        uint64_t bit_ = 1ULL << (e_ & 63);                                                                      \
+        if (!(ch[e_ >> 6] & bit_)) {                                                                            \
+            ch[e_ >> 6] |= bit_;                                                                                \
+            uint32_t jb_ = ((uint32_t)m_ * 0x9e3779b9u) >> 16;                                                  \
+            memcpy(jp++, &jb_, sizeof jb_);                                                                     \
+            int32_t fresh_ = (int32_t)(~gbits >> gr_ & 1);                                                      \
+            gbits |= 1ULL << gr_;                                                                               \
+            used[ng] = (int32_t)gr_;                                                                            \
+            ng += fresh_;                                                                                       \
+            *op++ = (mp_expert_id)e_;                                                                           \
+            if ((op == oend) | (ng == TG)) goto phase1_done;                                                    \
+        }                                                                                                       \
+    } while (0)
+
 /* The common case, specialised: no affinity, at most 64 groups, at most
- * 1024 experts; the same law as fast_layer with the sets in registers and
+ * 1024 experts; the same law as fast_layer (sequential sampling without
+ * replacement, groups admitted first come first served) with the sets in
  * locals, one packed table entry a candidate (threshold, alias target and
  * both their groups), and the weights' jitter taken from spare bits of the
  * draws that chose the experts (the remainder of the index multiply, or the
- * group part of a group draw) instead of extra draws.  The jitter factor is
- * left in wout (0.5 + j / 65536, exact in a float) for plain_weights. */
-static ALWAYS_INLINE void fast_plain(const mp_gen *g, int32_t l, int32_t topic, mp_rng *rp, mp_expert_id *out, float *wout)
+ * group part of a group draw) instead of extra draws.  The jitter is left
+ * as the bits of the weight's float slot for plain_weights to finish.
+ * Few values are live in the loops (pointers instead of counts, the
+ * counter as the give-up count) so that they stay in registers. */
+static void fast_plain(const mp_gen *g, int32_t l, int32_t topic, mp_rng *rp, mp_expert_id *out, float *wout)
 {
     const int32_t E = g->E, K = g->K, G = g->G, gsize = g->gsize;
     /* ungrouped: phase 1 runs to the end */
     const int32_t TG = G == 1 ? K + 1 : g->TG;
     const int64_t off = ((int64_t)l * g->T + topic) * E;
     const uint64_t *tab = g->atab + off;
-    const uint32_t *gtab = g->gtab + off;
     const uint64_t key = rp->key;
     uint64_t ctr = rp->ctr;
+    /* give up on rejection (few live experts left) after this many draws */
+    const uint64_t ctr_end = ctr + 100 + 4 * (uint64_t)K;
     uint64_t ch[16] = {0}; /* chosen experts; a fixed size clears inline */
-    int32_t used[MP_TOPK_MAX], ng = 0, k = 0, tries = 0;
+    int32_t used[MP_TOPK_MAX], ng = 0, k;
     /* the 16-bit jitter of each chosen expert's weight, kept as the bits of
      * the float slot it will be finished in (memcpy: no aliasing) */
-    float jloc[MP_TOPK_MAX], *jw = wout ? wout : jloc;
+    float jloc[MP_TOPK_MAX], *jw = wout ? wout : jloc, *jp = jw;
+    mp_expert_id *op = out, *const oend = out + K;
     uint64_t gbits = 0;
-    const double *gm = g->gmass + ((int64_t)l * g->T + topic) * G;
-    double pre[MP_TOPK_MAX + 2]; /* pre[q]: popularity mass of the first q admitted groups */
-    pre[0] = 0;
     /* phase 1: any group may still be admitted (all of them when ungrouped);
-     * each mix gives two 32-bit candidates: the multiply-shift picks the slot,
-     * the remainder (uniform, independent of the slot) is the alias coin */
-    while ((k < K) & (ng < TG)) {
+     * each mix gives two 32-bit candidates */
+    for (;;) {
         uint64_t u = mp_rng_mix(key + ++ctr * MP_RNG_GAMMA);
-        for (int half = 0; half < 2 && (k < K) & (ng < TG); half++) {
-            uint32_t h = half ? (uint32_t)u : (uint32_t)(u >> 32);
-            uint64_t m = (uint64_t)h * (uint64_t)E;
-            int32_t s = (int32_t)(m >> 32);
-            uint64_t v = tab[s];
-            /* the coin as a mask (all ones: the alias target), so that it
-             * never becomes a branch */
-            uint32_t alt = 0 - (uint32_t)((uint32_t)m >= (uint32_t)v);
-            int32_t e = (int32_t)(((uint32_t)s & ~alt) | ((uint32_t)(v >> 32) & 0xffff & alt));
-            int32_t gr = (int32_t)(((uint32_t)(v >> 48) & 0xff & ~alt) | ((uint32_t)(v >> 56) & alt));
-            uint64_t bit = 1ULL << (e & 63);
-            if (ch[e >> 6] & bit) {
-                if (++tries > 200) goto slow;
-                continue;
-            }
-            ch[e >> 6] |= bit;
-            /* scrambled: the coin alone saw these bits */
-            uint32_t jb = ((uint32_t)m * 0x9e3779b9u) >> 16;
-            memcpy(jw + k, &jb, sizeof jb);
-            /* branchless admission of a new group (always allowed in phase 1) */
-            int32_t fresh = (int32_t)(~gbits >> gr & 1);
-            gbits |= 1ULL << gr;
-            used[ng] = gr;
-            ng += fresh;
-            out[k++] = (mp_expert_id)e;
-        }
+        if (ctr > ctr_end) goto slow;
+        PLAIN_CAND1(u >> 32);
+        PLAIN_CAND1((uint32_t)u);
     }
-    if (k < K) {
+phase1_done:
+    if (op < oend) {
         /* phase 2: the admitted groups are full; group by mass (a draw scaled
          * to their total against the running sums), then expert inside */
+        const uint32_t *gtab = g->gtab + off;
+        const double *gm = g->gmass + ((int64_t)l * g->T + topic) * G;
+        double pre[MP_TOPK_MAX + 1]; /* pre[q]: popularity mass of the first q admitted groups */
+        pre[0] = 0;
         for (int32_t q = 0; q < ng; q++) pre[q + 1] = pre[q] + gm[used[q]];
         const double scale = pre[ng] * 0x1.0p-32;
         /* up to 4 groups: three compares, against +inf where there is no group */
         const double p1 = ng > 1 ? pre[1] : INFINITY, p2 = ng > 2 ? pre[2] : INFINITY, p3 = ng > 3 ? pre[3] : INFINITY;
         const int few = ng <= 4;
-        while (k < K) {
+        for (;;) {
             /* one draw: 32 bits choose the group (and, scrambled, the
              * jitter), 16 the slot, 16 the alias coin */
             uint64_t u = mp_rng_mix(key + ++ctr * MP_RNG_GAMMA);
+            if (ctr > ctr_end) goto slow;
             uint32_t x = (uint32_t)(u >> 32);
             double xd = (double)x * scale;
             int32_t j;
@@ -282,37 +294,34 @@ static ALWAYS_INLINE void fast_plain(const mp_gen *g, int32_t l, int32_t topic, 
                 j = 0;
                 for (int32_t q = 1; q < ng; q++) j += xd >= pre[q];
             }
-            int32_t base = used[j] * gsize;
-            int32_t i = (int32_t)(((uint32_t)(u >> 16) & 0xffff) * (uint32_t)gsize >> 16);
+            uint32_t base = (uint32_t)(used[j] * gsize);
+            uint32_t i = ((uint32_t)(u >> 16) & 0xffff) * (uint32_t)gsize >> 16;
             uint32_t v = gtab[base + i];
             uint32_t alt = 0 - (uint32_t)((uint32_t)(u & 0xffff) >= (v & 0xffff));
-            int32_t e = base + (int32_t)(((uint32_t)i & ~alt) | (v >> 16 & alt));
+            uint32_t e = base + ((i & ~alt) | (v >> 16 & alt));
             uint64_t bit = 1ULL << (e & 63);
-            if (ch[e >> 6] & bit) {
-                if (++tries > 200) goto slow;
-                continue;
-            }
+            if (ch[e >> 6] & bit) continue;
             ch[e >> 6] |= bit;
             uint32_t jb = (x * 0x9e3779b9u) >> 16;
-            memcpy(jw + k, &jb, sizeof jb);
-            out[k++] = (mp_expert_id)e;
+            memcpy(jp++, &jb, sizeof jb);
+            *op++ = (mp_expert_id)e;
+            if (op == oend) break;
         }
-    }
-    if (0) {
-    slow: /* few live experts left: finish by explicit weights */
-        rp->ctr = ctr;
-        for (; k < K; k++) {
-            int32_t e = fallback(g, rp, g->share + off, NULL, NULL, 0, out, k, used, ng), seen = 0;
-            for (int32_t q = 0; q < ng; q++) seen |= used[q] == e / gsize;
-            if (!seen) used[ng++] = e / gsize;
-            out[k] = (mp_expert_id)e;
-            uint32_t jb = (uint32_t)(mp_rng_u64(rp) >> 48);
-            memcpy(jw + k, &jb, sizeof jb);
-        }
-        ctr = rp->ctr;
     }
     rp->ctr = ctr;
+    return;
+slow: /* few live experts left: finish by explicit weights */
+    rp->ctr = ctr;
+    for (k = (int32_t)(op - out); k < K; k++) {
+        int32_t e = fallback(g, rp, g->share + off, NULL, NULL, 0, out, k, used, ng), seen = 0;
+        for (int32_t q = 0; q < ng; q++) seen |= used[q] == e / gsize;
+        if (!seen) used[ng++] = e / gsize;
+        out[k] = (mp_expert_id)e;
+        uint32_t jb = (uint32_t)(mp_rng_u64(rp) >> 48);
+        memcpy(jw + k, &jb, sizeof jb);
+    }
 }
+#undef PLAIN_CAND1
 
 /* Gate weights of one token-layer routed by fast_plain: the expert's base
  * score (sigmoid of its scaled share, or its share; precomputed per layer
