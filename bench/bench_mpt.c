@@ -2,20 +2,27 @@
  * bench_mpt.c - .mpt write and decode speed against plain zlib inflate of the
  * same payloads, measured in the same run.
  *
- *   bench_mpt [TOKENS [REPS [LEVEL [weights]]]]   (defaults: 1048576 tokens, 3 repetitions, level 6, ids only)
+ *   bench_mpt [TOKENS [REPS [LEVEL [weights]]]]   (defaults: 1048576 tokens, 3 repetitions, level 1, ids only)
+ *   bench_mpt file TRACE.mpt [REPS]               (a trace from `moeplace gen`, rewritten at levels 1, 3, 6)
  *
- * Builds a trace of TOKENS tokens x 58 layers x top-8 over 256 experts with
- * skewed ids (per-layer Zipf-like popularity, 16384-token steps) and, with
- * `weights`, gate weights of bf16 precision (which compress), writes it
- * to a temporary .mpt file with 1 and 2 threads (the bytes must match; median
- * of REPS writes each, interleaved), then times, as the median of REPS runs:
- *   (a) plain zlib: inflate() of every chunk's payload as a zlib stream,
- *       already in memory, into one buffer.  A chunk the writer stored raw
- *       (deflate did not make it smaller) is compressed here with compress2
- *       at the same level, so (a) inflates the zlib stream of the very same
+ * The first form builds a trace of TOKENS tokens x 58 layers x top-8 over 256
+ * experts with skewed ids (per-layer Zipf-like popularity, 16384-token steps)
+ * and, with `weights`, gate weights of bf16 precision.  The second reads
+ * TRACE.mpt into memory (ids, weights, ranks as it holds them).  Either is
+ * written to a temporary .mpt file with 1 and 2 threads (the bytes must
+ * match; median of REPS writes each, interleaved; the file form writes at
+ * levels 1, 3 and 6 and decodes the level-LEVEL file), then times, as the
+ * median of REPS runs:
+ *   (a) plain zlib: inflate() of every stream of every chunk as a zlib
+ *       stream, already in memory, into one buffer.  A stream the writer
+ *       stored raw (deflate did not pay) is compressed here with compress2 at
+ *       the same level, so (a) inflates the zlib stream of the very same
  *       bytes that the writer tried and set aside;
- *   (b) mpt: mp_trace_next over the file, with 1 and 2 threads (CRC check,
- *       inflate, widening ids to 16 bits, id/shape checks included).
+ *   (b) mpt: mp_trace_next over the file, every array, with 1 and 2 threads
+ *       (CRC checks, inflate, un-shuffling weights, widening ids to 16 bits,
+ *       id/weight/shape checks included);
+ *   (c) mpt ids only: the same after mp_trace_skip_weights (what stats, plan
+ *       and sim need).
  * Prints MB/s of ids (1 byte each, as stored), assignments/s, and (b)/(a).
  */
 #include <fcntl.h>
@@ -122,6 +129,38 @@ static void make_weights(void)
     }
 }
 
+/* With `file`: the pieces of the input trace, held in memory. */
+static mp_step *g_pieces;
+static int g_npieces;
+static mp_model g_model;
+static int g_w, g_r;
+
+static void load_file(const char *path)
+{
+    mp_trace *t;
+    mp_err err = {0};
+    if (mp_trace_open(&t, path, NULL, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        exit(1);
+    }
+    g_model = *mp_trace_model(t);
+    g_w = mp_trace_get_info(t).has_weights;
+    g_r = mp_trace_get_info(t).has_src_rank;
+    int rc;
+    for (;;) {
+        g_pieces = realloc(g_pieces, (size_t)(g_npieces + 1) * sizeof *g_pieces);
+        memset(&g_pieces[g_npieces], 0, sizeof *g_pieces);
+        if ((rc = mp_trace_next(t, &g_pieces[g_npieces], &err)) != 1) break;
+        g_npieces++;
+    }
+    mp_step_release(&g_pieces[g_npieces]);
+    if (rc) {
+        fprintf(stderr, "%s\n", err.msg);
+        exit(1);
+    }
+    mp_trace_close(t);
+}
+
 static double write_trace(const char *path, int64_t tokens, const mp_expert_id *pool, int threads, int level)
 {
     mp_model m = mp_model_default();
@@ -135,6 +174,11 @@ static double write_trace(const char *path, int64_t tokens, const mp_expert_id *
     wo.threads = threads;
     wo.level = level;
     wo.with_weights = g_weights != NULL;
+    if (g_pieces) {
+        m = g_model;
+        wo.with_weights = g_w;
+        wo.with_src_rank = g_r;
+    }
     mp_writer *w;
     mp_err err = {0};
     double t0 = now();
@@ -144,7 +188,12 @@ static double write_trace(const char *path, int64_t tokens, const mp_expert_id *
     }
     mp_step p = {0};
     int64_t piece = 4096;
-    for (int64_t done = 0, step = 0; done < tokens; step++) {
+    for (int i = 0; i < g_npieces; i++)
+        if (mp_writer_put(w, &g_pieces[i], &err)) {
+            fprintf(stderr, "%s\n", err.msg);
+            exit(1);
+        }
+    for (int64_t done = 0, step = 0; !g_pieces && done < tokens; step++) {
         int64_t T = tokens - done < STEP_TOKENS ? tokens - done : STEP_TOKENS;
         for (int64_t t = 0; t < T; t += piece) {
             int64_t n = T - t < piece ? T - t : piece;
@@ -170,13 +219,14 @@ static double write_trace(const char *path, int64_t tokens, const mp_expert_id *
     return now() - t0;
 }
 
-/* The chunks' payloads as stored, found by walking the file per man/mpt.5. */
+/* Every stream of every chunk as stored, found by walking the file per man/mpt.5. */
 typedef struct payloads {
-    int n;
+    int n; /* streams */
     unsigned char **p;
     uint32_t *len, *raw;
-    int *stored;
+    int *stored, *is_ids;
     size_t max_raw;
+    int chunks;
 } payloads;
 
 static uint32_t g32(const unsigned char *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
@@ -185,48 +235,63 @@ static payloads load_payloads(const char *path, int level)
 {
     payloads P = {0};
     FILE *fp = fopen(path, "rb");
-    unsigned char pre[16], h[48];
+    unsigned char pre[16], h[136];
     if (!fp || fread(pre, 1, 16, fp) != 16) exit(1);
     fseek(fp, 16 + g32(pre + 12) + 4, SEEK_SET);
-    while (fread(h, 1, 48, fp) == 48 && memcmp(h, "MPTC", 4) == 0) {
-        P.p = realloc(P.p, (P.n + 1) * sizeof *P.p);
-        P.len = realloc(P.len, (P.n + 1) * sizeof *P.len);
-        P.raw = realloc(P.raw, (P.n + 1) * sizeof *P.raw);
-        P.stored = realloc(P.stored, (P.n + 1) * sizeof *P.stored);
-        P.len[P.n] = g32(h + 32);
-        P.raw[P.n] = g32(h + 28);
-        P.stored[P.n] = (g32(h + 4) & 2) != 0;
-        P.p[P.n] = malloc(P.len[P.n] + 1);
-        if (fread(P.p[P.n], 1, P.len[P.n], fp) != P.len[P.n]) exit(1);
-        if (P.stored[P.n]) {
-            uLongf cl = compressBound(P.len[P.n]);
-            unsigned char *c = malloc(cl);
-            if (compress2(c, &cl, P.p[P.n], P.len[P.n], level) != Z_OK) exit(1);
-            free(P.p[P.n]);
-            P.p[P.n] = c;
-            P.len[P.n] = (uint32_t)cl;
+    while (fread(h, 1, sizeof h, fp) == sizeof h && memcmp(h, "MPTC", 4) == 0) {
+        P.chunks++;
+        for (int i = 0; i < 6; i++) {
+            const unsigned char *d = h + 32 + 16 * i;
+            uint32_t raw = g32(d + 4), len = g32(d + 8);
+            int stored = g32(d) == 0;
+            unsigned char *b = malloc(len + 1);
+            if (fread(b, 1, len, fp) != len) exit(1);
+            if (raw == 0) {
+                free(b);
+                continue;
+            }
+            P.p = realloc(P.p, (P.n + 1) * sizeof *P.p);
+            P.len = realloc(P.len, (P.n + 1) * sizeof *P.len);
+            P.raw = realloc(P.raw, (P.n + 1) * sizeof *P.raw);
+            P.stored = realloc(P.stored, (P.n + 1) * sizeof *P.stored);
+            P.is_ids = realloc(P.is_ids, (P.n + 1) * sizeof *P.is_ids);
+            P.raw[P.n] = raw;
+            P.stored[P.n] = stored;
+            P.is_ids[P.n] = i == 0;
+            if (stored) {
+                uLongf cl = compressBound(len);
+                unsigned char *c = malloc(cl);
+                if (compress2(c, &cl, b, len, level) != Z_OK) exit(1);
+                free(b);
+                b = c;
+                len = (uint32_t)cl;
+            }
+            P.p[P.n] = b;
+            P.len[P.n] = len;
+            if (raw > P.max_raw) P.max_raw = raw;
+            P.n++;
         }
-        if (P.raw[P.n] > P.max_raw) P.max_raw = P.raw[P.n];
-        P.n++;
     }
     fclose(fp);
     return P;
 }
 
-static double plain_inflate(const payloads *P, unsigned char *out)
+/* Inflates every stream (ids_only: the ids streams only). */
+static double plain_inflate(const payloads *P, unsigned char *out, int ids_only)
 {
     double t0 = now();
     z_stream z;
     memset(&z, 0, sizeof z);
     inflateInit(&z);
     for (int i = 0; i < P->n; i++) {
+        if (ids_only && !P->is_ids[i]) continue;
         inflateReset(&z);
         z.next_in = P->p[i];
         z.avail_in = P->len[i];
         z.next_out = out;
         z.avail_out = P->raw[i];
         if (inflate(&z, Z_FINISH) != Z_STREAM_END) {
-            fprintf(stderr, "inflate failed in chunk %d\n", i);
+            fprintf(stderr, "inflate failed in stream %d\n", i);
             exit(1);
         }
     }
@@ -234,7 +299,7 @@ static double plain_inflate(const payloads *P, unsigned char *out)
     return now() - t0;
 }
 
-static double mpt_decode(const char *path, int threads, int64_t *assign)
+static double mpt_decode(const char *path, int threads, int skip, int64_t *assign)
 {
     double t0 = now();
     mp_read_opts ro = {0};
@@ -245,6 +310,7 @@ static double mpt_decode(const char *path, int threads, int64_t *assign)
         fprintf(stderr, "%s\n", err.msg);
         exit(1);
     }
+    if (skip) mp_trace_skip_weights(t);
     mp_step p = {0};
     int rc;
     *assign = 0;
@@ -276,30 +342,12 @@ static long fsize(const char *path)
     return n;
 }
 
-int main(int argc, char **argv)
+/* Writes with 1 and 2 threads, interleaved, REPS times; prints the medians; leaves the 1-thread file at p1. */
+static long time_writes(const char *p1, const char *p2, int64_t tokens, const mp_expert_id *pool, int level,
+                        int reps, double a_total, double ids_mb)
 {
-    int64_t tokens = argc > 1 ? atoll(argv[1]) : 1048576;
-    int reps = argc > 2 ? atoi(argv[2]) : 3;
-    int level = argc > 3 ? atoi(argv[3]) : 6;
-    int weights = argc > 4 && strcmp(argv[4], "weights") == 0;
-    if (tokens < 4096 || tokens % 4096 || reps < 1 || reps > 50 || level < 1 || level > 9 ||
-        (argc > 4 && !weights)) {
-        fprintf(stderr, "usage: bench_mpt [TOKENS (multiple of 4096) [REPS [LEVEL [weights]]]]\n");
-        return 2;
-    }
-    if (weights) make_weights();
-    char p1[64], p2[64];
-    snprintf(p1, sizeof p1, "/tmp/bench_mpt.%ld.1.mpt", (long)getpid());
-    snprintf(p2, sizeof p2, "/tmp/bench_mpt.%ld.2.mpt", (long)getpid());
-    mp_expert_id *pool = make_pool();
-    double ids_mb = (double)tokens * L * K / 1e6; /* 1 byte per id as stored */
-    double a_total = (double)tokens * L * K;
-    printf("trace: %lld tokens x %d layers x top-%d, %d experts, %s, level %d, %d repetitions\n", (long long)tokens,
-           L, K, E, weights ? "with bf16-precision gate weights" : "ids only", level, reps);
-
-    /* writes: 1 and 2 threads, interleaved; each file is flushed to disk
-     * afterwards (untimed) so that no write is throttled by the write-back of
-     * the one before */
+    /* each file is flushed to disk (untimed) so that no write is throttled
+     * by the write-back of the one before */
     double tw1[50], tw2[50];
     int same = 1;
     long n1 = 0;
@@ -325,43 +373,106 @@ int main(int argc, char **argv)
         same &= eq;
         unlink(p2);
     }
-    free(pool);
     double w1 = median(tw1, reps), w2 = median(tw2, reps);
-    printf("file: %ld bytes (%.3f bytes/assignment); 1- and 2-thread files identical: %s\n", n1, n1 / a_total,
-           same ? "yes" : "NO");
-    printf("write  1 thread : %8.1f MB/s of ids  %8.1f M assignments/s\n", ids_mb / w1, a_total / w1 / 1e6);
-    printf("write  2 threads: %8.1f MB/s of ids  %8.1f M assignments/s\n", ids_mb / w2, a_total / w2 / 1e6);
+    printf("level %d: file %ld bytes (%.3f bytes/assignment); 1- and 2-thread files identical: %s\n", level, n1,
+           n1 / a_total, same ? "yes" : "NO");
+    printf("  write 1 thread : %8.1f MB/s of ids  %8.1f M assignments/s\n", ids_mb / w1, a_total / w1 / 1e6);
+    printf("  write 2 threads: %8.1f MB/s of ids  %8.1f M assignments/s\n", ids_mb / w2, a_total / w2 / 1e6);
+    return n1;
+}
+
+int main(int argc, char **argv)
+{
+    int from_file = argc > 2 && strcmp(argv[1], "file") == 0;
+    int64_t tokens = 0;
+    int reps, level, weights = 0;
+    if (from_file) {
+        reps = argc > 3 ? atoi(argv[3]) : 3;
+        level = 1;
+        if (reps < 1 || reps > 50 || argc > 4) {
+            fprintf(stderr, "usage: bench_mpt file TRACE.mpt [REPS]\n");
+            return 2;
+        }
+        load_file(argv[2]);
+        for (int i = 0; i < g_npieces; i++) tokens += g_pieces[i].tokens;
+    } else {
+        tokens = argc > 1 ? atoll(argv[1]) : 1048576;
+        reps = argc > 2 ? atoi(argv[2]) : 3;
+        level = argc > 3 ? atoi(argv[3]) : 1;
+        weights = argc > 4 && strcmp(argv[4], "weights") == 0;
+        if (tokens < 4096 || tokens % 4096 || reps < 1 || reps > 50 || level < 1 || level > 9 ||
+            (argc > 4 && !weights)) {
+            fprintf(stderr, "usage: bench_mpt [TOKENS (multiple of 4096) [REPS [LEVEL [weights]]]]\n");
+            return 2;
+        }
+        if (weights) make_weights();
+    }
+    char p1[64], p2[64];
+    snprintf(p1, sizeof p1, "/tmp/bench_mpt.%ld.1.mpt", (long)getpid());
+    snprintf(p2, sizeof p2, "/tmp/bench_mpt.%ld.2.mpt", (long)getpid());
+    int32_t nl = from_file ? g_model.layers : L, nk = from_file ? g_model.top_k : K;
+    mp_expert_id *pool = from_file ? NULL : make_pool();
+    double ids_mb = (double)tokens * nl * nk / 1e6; /* 1 byte per id as stored */
+    double a_total = (double)tokens * nl * nk;
+    if (from_file)
+        printf("trace: %s: %lld tokens x %d layers x top-%d, %d experts, weights %s, ranks %s, %d repetitions\n",
+               argv[2], (long long)tokens, nl, nk, g_model.experts, g_w ? "yes" : "no", g_r ? "yes" : "no", reps);
+    else
+        printf("trace: %lld tokens x %d layers x top-%d, %d experts, %s, level %d, %d repetitions\n", (long long)tokens,
+               L, K, E, weights ? "with bf16-precision gate weights" : "ids only", level, reps);
+
+    if (from_file) {
+        static const int levels[3] = {6, 3, 1}; /* the decoded file is the last one written: level 1 */
+        for (int i = 0; i < 3; i++) time_writes(p1, p2, tokens, pool, levels[i], reps, a_total, ids_mb);
+    } else {
+        time_writes(p1, p2, tokens, pool, level, reps, a_total, ids_mb);
+    }
+    free(pool);
 
     payloads P = load_payloads(p1, level);
     unsigned char *out = malloc(P.max_raw + 1);
-    double ta[50], tb1[50], tb2[50];
-    int64_t got = 0;
-    /* interleave the three so that drift in machine load hits them alike */
+    double ta[50], tai[50], tb1[50], tb2[50], tc1[50], tc2[50];
+    int64_t got = 0, got_c = 0;
+    /* interleave them so that drift in machine load hits them alike */
     for (int r = 0; r < reps; r++) {
-        ta[r] = plain_inflate(&P, out);
-        tb1[r] = mpt_decode(p1, 1, &got);
-        tb2[r] = mpt_decode(p1, 2, &got);
+        ta[r] = plain_inflate(&P, out, 0);
+        tai[r] = plain_inflate(&P, out, 1);
+        tb1[r] = mpt_decode(p1, 1, 0, &got);
+        tb2[r] = mpt_decode(p1, 2, 0, &got);
+        tc1[r] = mpt_decode(p1, 1, 1, &got_c);
+        tc2[r] = mpt_decode(p1, 2, 1, &got_c);
     }
-    if (got != (int64_t)a_total) {
-        fprintf(stderr, "decoded %lld assignments, wrote %.0f\n", (long long)got, a_total);
+    if (got != (int64_t)a_total || got_c != (int64_t)a_total) {
+        fprintf(stderr, "decoded %lld / %lld assignments, wrote %.0f\n", (long long)got, (long long)got_c, a_total);
         return 1;
     }
-    double a = median(ta, reps), b1 = median(tb1, reps), b2 = median(tb2, reps);
+    double a = median(ta, reps), ai = median(tai, reps), b1 = median(tb1, reps), b2 = median(tb2, reps);
+    double c1 = median(tc1, reps), c2 = median(tc2, reps);
     int nstored = 0;
     for (int i = 0; i < P.n; i++) nstored += P.stored[i];
-    printf("chunks: %d, of which stored raw: %d\n", P.n, nstored);
-    printf("(a) plain inflate      : %8.1f MB/s of ids  %8.1f M assignments/s\n", ids_mb / a, a_total / a / 1e6);
-    printf("(b) mpt decode 1 thread: %8.1f MB/s of ids  %8.1f M assignments/s  ratio (b)/(a) %.2f\n", ids_mb / b1,
+    printf("decoding the level-%d file: %d chunks, %d non-empty streams, of which stored raw: %d\n", level, P.chunks,
+           P.n, nstored);
+    printf("(a) plain inflate, all streams : %8.1f MB/s of ids  %8.1f M assignments/s\n", ids_mb / a, a_total / a / 1e6);
+    printf("(a) plain inflate, ids streams : %8.1f MB/s of ids  %8.1f M assignments/s\n", ids_mb / ai,
+           a_total / ai / 1e6);
+    printf("(b) mpt all arrays, 1 thread   : %8.1f MB/s of ids  %8.1f M assignments/s  ratio (b)/(a) %.2f\n", ids_mb / b1,
            a_total / b1 / 1e6, a / b1);
-    printf("(b) mpt decode 2 thread: %8.1f MB/s of ids  %8.1f M assignments/s  ratio (b)/(a) %.2f\n", ids_mb / b2,
+    printf("(b) mpt all arrays, 2 threads  : %8.1f MB/s of ids  %8.1f M assignments/s  ratio (b)/(a) %.2f\n", ids_mb / b2,
            a_total / b2 / 1e6, a / b2);
+    printf("(c) mpt skip weights, 1 thread : %8.1f MB/s of ids  %8.1f M assignments/s  ratio (c)/(a ids) %.2f\n",
+           ids_mb / c1, a_total / c1 / 1e6, ai / c1);
+    printf("(c) mpt skip weights, 2 threads: %8.1f MB/s of ids  %8.1f M assignments/s  ratio (c)/(a ids) %.2f\n",
+           ids_mb / c2, a_total / c2 / 1e6, ai / c2);
     for (int i = 0; i < P.n; i++) free(P.p[i]);
     free(P.p);
     free(P.len);
     free(P.raw);
     free(P.stored);
+    free(P.is_ids);
     free(out);
     free(g_weights);
+    for (int i = 0; i < g_npieces; i++) mp_step_release(&g_pieces[i]);
+    free(g_pieces);
     unlink(p1);
     return 0;
 }

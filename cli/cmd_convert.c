@@ -19,7 +19,7 @@ const char cmd_convert_usage[] =
     "  --weights FILE         npy: gate weights to read (input) or write (output)\n"
     "  --experts E            npy/csv input: number of experts (else max id + 1)\n"
     "  --tokens-per-step T    npy input: split the array into steps of T tokens\n"
-    "  --level N              mpt output: zlib level 1..9 (default 6)\n"
+    "  --level N              mpt output: zlib level 1..9 (default 1)\n"
     "  --per-step             json output: one load matrix per step [S][L][E]\n"
     "  --no-weights           drop gate weights\n"
     "  -j, --threads N        compression/decoding threads\n"
@@ -109,6 +109,7 @@ int cmd_convert(int argc, char **argv)
     else if (weights) ro.weights_path = weights;
     mp_trace *t;
     if (mp_trace_open(&t, in, &ro, &err)) return cli_fail(&err);
+    if (no_weights || of == MP_FMT_JSON) mp_trace_skip_weights(t); /* never written: not decoded */
     mp_trace_info ti = mp_trace_get_info(t);
     wo.format = of;
     wo.threads = c.threads;

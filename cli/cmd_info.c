@@ -120,6 +120,7 @@ int cmd_info(int argc, char **argv)
     mp_trace_info in = mp_trace_get_info(t);
     if (in.steps < 0 || in.tokens < 0 || in.raw_bytes < 0) {
         /* the header does not say: read it through */
+        mp_trace_skip_weights(t);
         cli_progress pr;
         cli_progress_init(&pr, &c, "reading");
         mp_step p = {0};

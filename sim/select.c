@@ -40,7 +40,7 @@ static void sel_modulo(const mp_select_args *a, int32_t *out)
     uint64_t last = (uint64_t)(a->first_token + a->tokens) * (uint64_t)kk;
     if (mr <= FASTMOD_MAX && last < ((uint64_t)1 << 32)) {
         uint64_t M[FASTMOD_MAX + 1];
-        for (int32_t c = 1; c <= mr; c++) M[c] = UINT64_C(0xFFFFFFFFFFFFFFFF) / (uint64_t)c + 1;
+        for (int32_t c = 1; c <= mr; c++) M[c] = UINT64_C(0xFFFFFFFFFFFFFFFF) / (uint64_t)c + 1; /* wraps to 0 at c = 1 */
         for (int64_t i = 0; i < a->tokens; i++) {
             uint32_t pos = (uint32_t)((uint64_t)(a->first_token + i) * (uint64_t)kk);
             const int32_t *e = a->experts + i * kk;
@@ -48,7 +48,7 @@ static void sel_modulo(const mp_select_args *a, int32_t *out)
             for (int32_t k = 0; k < kk; k++) {
                 int32_t c = cnt[e[k]];
                 const int32_t *r = l2p + (int64_t)e[k] * mr;
-                o[k] = c == 1 ? r[0] : r[fastmod32(pos + (uint32_t)k, M[c], (uint32_t)c)];
+                o[k] = r[fastmod32(pos + (uint32_t)k, M[c], (uint32_t)c)]; /* M[1] = 0: index 0, no branch */
             }
         }
         return;

@@ -43,6 +43,7 @@ typedef struct worker {
     int32_t *hexp;        /* [E'] LB_rep: experts with rows, as a heap */
     int64_t *hcnt;        /* [E'] their replica counts in D'Hondt's apportionment */
     int32_t *gpu_active;  /* [P] scratch when P > 64 */
+    layer_acc own;        /* one layer's accumulators, for steps played layer by layer */
     int bad_id;
     int64_t bad_token;
     int32_t bad_layer;
@@ -57,6 +58,7 @@ struct mp_sim {
     int fused;
     int32_t *slot_gpu; /* [R] */
     int32_t *gpu_node, *gpu_local; /* [P]: g / gpn and g % gpn */
+    uint64_t node_mask[64], local_mask[64]; /* P <= 64: GPUs of node n; GPUs of local index i */
     double c_mem_us, c_us_per_row, token_bytes, nvl_us_per_token, net_us_per_token; /* cost figures in force */
     layer_acc *acc;    /* [L] */
     layer_fig *fig;    /* [L] figures of the step being closed */
@@ -67,6 +69,7 @@ struct mp_sim {
     /* current job */
     const mp_step *piece;
     int closing;
+    int whole;         /* the piece is a whole step (its first and last) */
     /* run totals */
     mp_sim_layerm *layer_sum; /* [L] sums over steps */
     mp_sim_stepm *series;
@@ -96,25 +99,29 @@ mp_sim_opts mp_sim_opts_default(void)
 /* ---------- per-layer work ---------- */
 
 
-static void play_layer(mp_sim *s, worker *w, const mp_step *pc, int64_t c0, int64_t n, int32_t l)
+static void play_layer(mp_sim *s, worker *w, layer_acc *a, const mp_step *pc, int64_t c0, int64_t n, int32_t l)
 {
     const mp_plan *plan = s->plan;
-    layer_acc *a = &s->acc[l];
     const int32_t K = s->K, kk = s->kk, L = s->L, P = s->P, gpn = s->gpn;
+    const uint32_t E = (uint32_t)s->E;
     for (int64_t i = 0; i < n; i++) {
         const mp_expert_id *id = pc->ids + ((c0 + i) * L + l) * K;
         int32_t *e = w->experts + i * kk;
+        uint32_t bad = 0;
         for (int32_t k = 0; k < K; k++) {
             e[k] = id[k];
-            if (id[k] >= s->E) {
-                if (!w->bad_id) {
-                    w->bad_id = 1;
-                    w->bad_token = pc->first_token + c0 + i;
-                    w->bad_layer = l;
-                }
-                e[k] = 0;
-            }
+            bad |= id[k] >= E;
         }
+        if (bad) /* rare: find and neutralise the bad ids */
+            for (int32_t k = 0; k < K; k++)
+                if (id[k] >= E) {
+                    if (!w->bad_id) {
+                        w->bad_id = 1;
+                        w->bad_token = pc->first_token + c0 + i;
+                        w->bad_layer = l;
+                    }
+                    e[k] = 0;
+                }
         if (s->fused) e[K] = plan->shared_id;
     }
     mp_select_args sa = {plan, l, s->cur_step, s->o.seed, kk, pc->first_token + c0, n, w->experts, w->src, a->state};
@@ -122,17 +129,58 @@ static void play_layer(mp_sim *s, worker *w, const mp_step *pc, int64_t c0, int6
     const int32_t *sg = s->slot_gpu;
     int64_t *slot_rows = a->slot_rows;
     if (s->P <= 64) {
-        /* GPUs of a token as a bit mask: no per-assignment branches */
+        /* GPUs of a token as a bit mask: no per-assignment branches.  With
+         * fewer than 4 tokens per source GPU the links are counted token by
+         * token; otherwise per (source, destination) pair at the step's end
+         * (the same integers either way). */
         const int32_t *gnode = s->gpu_node;
+        const int64_t shared_add = !s->fused;
+        if (n < 4 * (int64_t)P) {
+            /* Few tokens per source: links counted token by token, over the
+             * token's kk assignments in turn (fixed trip counts, no data-
+             * dependent branches; a GPU counts once per token).  GPU g is
+             * reached over NVLink unless it is the relay of its node (local
+             * index sl), relayed by (node of g, sl): the source itself at home. */
+            const int32_t N = s->N;
+            for (int64_t i = 0; i < n; i++) {
+                int32_t src = w->src[i], sn = gnode[src], sl = s->gpu_local[src];
+                const int32_t *sli = w->slots + i * kk;
+                uint64_t keep = ~s->local_mask[sl], gm = 0, nm = 0;
+                int64_t *trf = w->traffic + (int64_t)src * P; /* P <= 64: always kept */
+                for (int32_t k = 0; k < kk; k++) {
+                    int32_t slot = sli[k], g = sg[slot], nd = gnode[g];
+                    a->touched[a->ntouched] = slot; /* kept when first used */
+                    a->ntouched += slot_rows[slot]++ == 0;
+                    uint64_t bit = (uint64_t)1 << g;
+                    int64_t fresh = (gm & bit) == 0, relay = fresh & (int64_t)((keep >> g) & 1);
+                    gm |= bit;
+                    nm |= (uint64_t)1 << nd;
+                    a->gpu_tokens[g] += fresh;
+                    trf[g] += fresh;
+                    a->recv_nvl[g] += relay;
+                    a->send_nvl[nd * gpn + sl] += relay;
+                }
+                a->shared_rows[src] += shared_add;
+                for (int32_t nd = 0; nd < N; nd++) {
+                    int64_t b = (int64_t)((nm >> nd) & 1), far = b & (nd != sn);
+                    a->node_tokens[nd] += b;
+                    a->send_net[src] += far;
+                    a->recv_net[nd * gpn + sl] += far;
+                }
+            }
+            return;
+        }
         for (int64_t i = 0; i < n; i++) {
             int32_t src = w->src[i];
             const int32_t *sl = w->slots + i * kk;
             uint64_t gm = 0, nm = 0;
             for (int32_t k = 0; k < kk; k++) {
                 int32_t slot = sl[k];
-                if (slot_rows[slot]++ == 0) a->touched[a->ntouched++] = slot;
+                a->touched[a->ntouched] = slot; /* kept when first used: no branch */
+                a->ntouched += slot_rows[slot]++ == 0;
                 gm |= (uint64_t)1 << sg[slot];
             }
+            a->shared_rows[src] += shared_add;
             a->src_seen |= (uint64_t)1 << src;
             a->dmask[src] |= gm;
             /* counted per (source, destination); bytes are derived at the step's end */
@@ -147,7 +195,6 @@ static void play_layer(mp_sim *s, worker *w, const mp_step *pc, int64_t c0, int6
                 nrow[__builtin_ctzll(nm)]++;
                 nm &= nm - 1;
             }
-            if (!s->fused) a->shared_rows[src]++;
         }
         return;
     }
@@ -220,9 +267,25 @@ static void sift_down(const int64_t *rows, int32_t *e, int64_t *c, int32_t n, in
 static double lb_rep(const int64_t *rows, int32_t *e, int64_t *c, int32_t n, int64_t extra, double mean)
 {
     int32_t m = 0;
-    for (int32_t i = 0; i < n; i++)
-        if ((double)rows[e[i]] > mean) e[m++] = e[i];
+    for (int32_t i = 0; i < n; i++) { /* keep the heavy ones, without a branch */
+        e[m] = e[i];
+        m += (double)rows[e[i]] > mean;
+    }
     if (m == 0) return mean;
+    /* Fast exit: the apportionment only gives seats to quotients above the
+     * mean, so if every heavy expert can be brought to the mean (the fewest
+     * copies c with rows / c <= mean, in the same double arithmetic) within
+     * `extra` seats, it stops at the mean. */
+    int64_t need = 0;
+    for (int32_t i = 0; i < m && need <= extra; i++) {
+        double r = (double)rows[e[i]];
+        int64_t k = (int64_t)ceil(r / mean);
+        if (k < 1) k = 1;
+        while (r / (double)k > mean) k++;
+        while (k > 1 && r / (double)(k - 1) <= mean) k--;
+        need += k - 1;
+    }
+    if (need <= extra) return mean;
     for (int32_t i = 0; i < m; i++) c[i] = 1;
     for (int32_t i = m / 2 - 1; i >= 0; i--) sift_down(rows, e, c, m, i);
     for (int64_t x = 0; x < extra && (double)rows[e[0]] / (double)c[0] > mean; x++) {
@@ -233,9 +296,8 @@ static double lb_rep(const int64_t *rows, int32_t *e, int64_t *c, int32_t n, int
     return top > mean ? top : mean;
 }
 
-static void close_layer(mp_sim *s, worker *w, int32_t l)
+static void close_layer(mp_sim *s, worker *w, layer_acc *a, int32_t l)
 {
-    layer_acc *a = &s->acc[l];
     layer_fig *f = &s->fig[l];
     const mp_plan *plan = s->plan;
     const int32_t P = s->P;
@@ -283,7 +345,8 @@ static void close_layer(mp_sim *s, worker *w, int32_t l)
         int32_t p = a->touched[i], g = s->slot_gpu[p];
         int64_t v = a->slot_rows[p];
         a->gpu_rows[g] += v;
-        if (a->expert_rows[row[p]] == 0) w->hexp[nexp++] = row[p];
+        w->hexp[nexp] = row[p];
+        nexp += a->expert_rows[row[p]] == 0;
         a->expert_rows[row[p]] += v;
         tgp[g] += expert_us(s, v);
         agp[g]++;
@@ -321,10 +384,10 @@ static void close_layer(mp_sim *s, worker *w, int32_t l)
     const mp_cost *c = &s->o.cost;
     double tb = s->token_bytes;
     double emax = 0, lmax = 0, nvl = 0, net = 0, amax = 0;
+    const int shared_here = !s->fused && s->model.shared > 0;
     for (int32_t g = 0; g < P; g++) {
         double t = tgp[g];
-        if (!s->fused && s->model.shared > 0 && a->shared_rows[g] > 0)
-            t += s->model.shared * expert_us(s, a->shared_rows[g]);
+        if (shared_here && a->shared_rows[g] > 0) t += s->model.shared * expert_us(s, a->shared_rows[g]);
         emax = t > emax ? t : emax;
         amax = agp[g] > amax ? agp[g] : amax;
         int64_t bn = a->send_nvl[g] > a->recv_nvl[g] ? a->send_nvl[g] : a->recv_nvl[g];
@@ -351,25 +414,47 @@ static void close_layer(mp_sim *s, worker *w, int32_t l)
     memset(a->gpu_rows, 0, (size_t)(9 * P + 2 * s->N) * sizeof(int64_t));
 }
 
-/* The job of thread `tid`: its layers over the whole piece, then closing them. */
-static void run_job(mp_sim *s, int tid)
+/* Source GPUs of tokens [c0, c0 + n) of the piece into w->src. */
+static void fill_src(const mp_sim *s, worker *w, const mp_step *pc, int64_t c0, int64_t n)
 {
-    worker *w = &s->wk[tid];
-    int32_t l0 = (int32_t)((int64_t)s->L * tid / s->nthreads), l1 = (int32_t)((int64_t)s->L * (tid + 1) / s->nthreads);
+    for (int64_t i = 0; i < n; i++) {
+        int64_t t = pc->first_token + c0 + i;
+        int32_t r = pc->src_rank ? pc->src_rank[c0 + i] : -1;
+        w->src[i] = r >= 0 ? r % s->P : (int32_t)(t % s->P);
+    }
+}
+
+/* Layers [l0, l1) of the current job on worker w.  A whole step that fits
+ * in one chunk (decode-sized batches) is played and closed one layer at a
+ * time in the worker's own accumulators, which stay in cache; otherwise
+ * each layer accumulates in its own block until the step's last piece. */
+static void run_layers(mp_sim *s, worker *w, int32_t l0, int32_t l1)
+{
     const mp_step *pc = s->piece;
+    if (pc && s->whole && pc->tokens <= CHUNK) {
+        fill_src(s, w, pc, 0, pc->tokens);
+        for (int32_t l = l0; l < l1; l++) {
+            play_layer(s, w, &w->own, pc, 0, pc->tokens, l);
+            close_layer(s, w, &w->own, l);
+        }
+        return;
+    }
     if (pc) {
         for (int64_t c0 = 0; c0 < pc->tokens; c0 += CHUNK) {
             int64_t n = pc->tokens - c0 < CHUNK ? pc->tokens - c0 : CHUNK;
-            for (int64_t i = 0; i < n; i++) {
-                int64_t t = pc->first_token + c0 + i;
-                int32_t r = pc->src_rank ? pc->src_rank[c0 + i] : -1;
-                w->src[i] = r >= 0 ? r % s->P : (int32_t)(t % s->P);
-            }
-            for (int32_t l = l0; l < l1; l++) play_layer(s, w, pc, c0, n, l);
+            fill_src(s, w, pc, c0, n);
+            for (int32_t l = l0; l < l1; l++) play_layer(s, w, &s->acc[l], pc, c0, n, l);
         }
     }
     if (s->closing)
-        for (int32_t l = l0; l < l1; l++) close_layer(s, w, l);
+        for (int32_t l = l0; l < l1; l++) close_layer(s, w, &s->acc[l], l);
+}
+
+/* The job of thread `tid`: its share of the layers. */
+static void run_job(mp_sim *s, int tid)
+{
+    int32_t l0 = (int32_t)((int64_t)s->L * tid / s->nthreads), l1 = (int32_t)((int64_t)s->L * (tid + 1) / s->nthreads);
+    run_layers(s, &s->wk[tid], l0, l1);
 }
 
 static void *worker_main(void *arg)
@@ -395,24 +480,69 @@ static void *worker_main(void *arg)
     }
 }
 
+/* Pieces smaller than this many assignments run on the calling thread alone:
+ * waking the pool would cost more than it saves.  Which thread plays a layer
+ * never changes a result (per-worker totals are integer sums). */
+#define PARALLEL_MIN_ASSIGN ((int64_t)1 << 15)
+
 static void run_all(mp_sim *s)
 {
-    if (s->nthreads > 1) {
-        pthread_mutex_lock(&s->mu);
-        s->pending = s->nthreads - 1;
-        s->gen++;
-        pthread_cond_broadcast(&s->go);
-        pthread_mutex_unlock(&s->mu);
+    int64_t work = s->piece ? s->piece->tokens * (int64_t)s->L * s->kk : 0;
+    if (s->nthreads == 1 || work < PARALLEL_MIN_ASSIGN) {
+        run_layers(s, &s->wk[0], 0, s->L);
+        return;
     }
+    pthread_mutex_lock(&s->mu);
+    s->pending = s->nthreads - 1;
+    s->gen++;
+    pthread_cond_broadcast(&s->go);
+    pthread_mutex_unlock(&s->mu);
     run_job(s, 0);
-    if (s->nthreads > 1) {
-        pthread_mutex_lock(&s->mu);
-        while (s->pending > 0) pthread_cond_wait(&s->done, &s->mu);
-        pthread_mutex_unlock(&s->mu);
-    }
+    pthread_mutex_lock(&s->mu);
+    while (s->pending > 0) pthread_cond_wait(&s->done, &s->mu);
+    pthread_mutex_unlock(&s->mu);
 }
 
 /* ---------- create / destroy ---------- */
+
+static void acc_free(layer_acc *a)
+{
+    free(a->block);
+    free(a->touched);
+    free(a->dmask);
+}
+
+/* One layer's accumulators, zeroed, in one block. */
+static int acc_init(const mp_sim *s, layer_acc *a)
+{
+    size_t P = (size_t)s->P, N = (size_t)s->N;
+    int use_mat = s->P <= 64;
+    size_t blen = (size_t)s->R + (size_t)s->plan->experts + 9 * P + 2 * N + (use_mat ? P * P + P * N : 0);
+    a->block = calloc(blen, sizeof(int64_t));
+    a->touched = malloc(((size_t)s->R + 1) * sizeof *a->touched); /* one spare: written ahead */
+    a->dmask = calloc(P, sizeof *a->dmask);
+    if (!a->block || !a->touched || !a->dmask) return MP_ENOMEM;
+    a->block_len = blen;
+    int64_t *b = a->block;
+    a->slot_rows = b, b += s->R;
+    a->expert_rows = b, b += s->plan->experts;
+    a->gpu_rows = b, b += P;
+    a->gpu_tokens = b, b += P;
+    a->gpu_stamp = b, b += P;
+    a->send_nvl = b, b += P;
+    a->send_net = b, b += P;
+    a->recv_nvl = b, b += P;
+    a->recv_net = b, b += P;
+    a->shared_rows = b, b += P;
+    a->state = b, b += P;
+    a->node_tokens = b, b += N;
+    a->node_stamp = b, b += N;
+    if (use_mat) {
+        a->tmat = b, b += P * P;
+        a->nmat = b;
+    }
+    return 0;
+}
 
 void mp_sim_destroy(mp_sim *s)
 {
@@ -431,13 +561,12 @@ void mp_sim_destroy(mp_sim *s)
     free(s->th);
     if (s->acc)
         for (int32_t l = 0; l < s->L; l++) {
-            free(s->acc[l].block);
-            free(s->acc[l].touched);
-            free(s->acc[l].dmask);
+            acc_free(&s->acc[l]);
         }
     free(s->acc);
     if (s->wk)
         for (int i = 0; i < s->nthreads; i++) {
+            acc_free(&s->wk[i].own);
             free(s->wk[i].experts);
             free(s->wk[i].src);
             free(s->wk[i].slots);
@@ -530,36 +659,14 @@ int mp_sim_create(mp_sim **out, const mp_plan *plan, const mp_model *model, cons
     for (int32_t g = 0; g < s->P; g++) {
         s->gpu_node[g] = g / s->gpn;
         s->gpu_local[g] = g % s->gpn;
-    }
-    size_t P = (size_t)s->P, N = (size_t)s->N;
-    int use_mat = s->P <= 64;
-    size_t blen = (size_t)s->R + (size_t)plan->experts + 9 * P + 2 * N + (use_mat ? P * P + P * N : 0);
-    for (int32_t l = 0; l < s->L; l++) {
-        layer_acc *a = &s->acc[l];
-        a->block = calloc(blen, sizeof(int64_t));
-        a->touched = malloc((size_t)s->R * sizeof *a->touched);
-        a->dmask = calloc(P, sizeof *a->dmask);
-        if (!a->block || !a->touched || !a->dmask) goto oom;
-        a->block_len = blen;
-        int64_t *b = a->block;
-        a->slot_rows = b, b += s->R;
-        a->expert_rows = b, b += plan->experts;
-        a->gpu_rows = b, b += P;
-        a->gpu_tokens = b, b += P;
-        a->gpu_stamp = b, b += P;
-        a->send_nvl = b, b += P;
-        a->send_net = b, b += P;
-        a->recv_nvl = b, b += P;
-        a->recv_net = b, b += P;
-        a->shared_rows = b, b += P;
-        a->state = b, b += P;
-        a->node_tokens = b, b += N;
-        a->node_stamp = b, b += N;
-        if (use_mat) {
-            a->tmat = b, b += P * P;
-            a->nmat = b;
+        if (s->P <= 64) {
+            s->node_mask[g / s->gpn] |= (uint64_t)1 << g;
+            s->local_mask[g % s->gpn] |= (uint64_t)1 << g;
         }
     }
+    size_t P = (size_t)s->P, N = (size_t)s->N;
+    for (int32_t l = 0; l < s->L; l++)
+        if (acc_init(s, &s->acc[l])) goto oom;
     for (int i = 0; i < nt; i++) {
         worker *w = &s->wk[i];
         w->experts = malloc((size_t)CHUNK * s->kk * sizeof(int32_t));
@@ -569,9 +676,10 @@ int mp_sim_create(mp_sim **out, const mp_plan *plan, const mp_model *model, cons
         w->node_tokens = calloc(N, sizeof(int64_t));
         w->gpu_us = malloc(P * sizeof(double));
         w->gpu_active = malloc(P * sizeof(int32_t));
-        w->hexp = malloc((size_t)plan->experts * sizeof(int32_t));
+        w->hexp = malloc(((size_t)plan->experts + 1) * sizeof(int32_t)); /* one spare: written ahead */
         w->hcnt = malloc((size_t)plan->experts * sizeof(int64_t));
         if (s->P <= TRAFFIC_GPUS_MAX) w->traffic = calloc(P * P, sizeof(int64_t));
+        if (acc_init(s, &w->own)) goto oom;
         if (!w->experts || !w->slots || !w->src || !w->gpu_rows || !w->node_tokens || !w->gpu_us || !w->gpu_active || !w->hexp || !w->hcnt ||
             (s->P <= TRAFFIC_GPUS_MAX && !w->traffic))
             goto oom;
@@ -687,6 +795,7 @@ int mp_sim_feed(mp_sim *s, const mp_step *pc, mp_err *err)
     if (s->in_step && pc->step != s->cur_step)
         return mp_err_set(err, MP_EFORMAT, "sim: step %lld began before step %lld ended", (long long)pc->step,
                           (long long)s->cur_step);
+    s->whole = !s->in_step && pc->end_of_step;
     if (!s->in_step) {
         if (pc->step <= s->last_step)
             return mp_err_set(err, MP_EFORMAT, "sim: step %lld after step %lld: steps out of order",
@@ -724,6 +833,7 @@ int mp_sim_finish(mp_sim *s, mp_sim_result **out, mp_err *err)
     if (s->in_step) { /* a trace that ends inside a step: close it */
         s->piece = NULL;
         s->closing = 1;
+        s->whole = 0;
         run_all(s);
         int rc = close_step(s, err);
         if (rc) return rc;

@@ -19,6 +19,7 @@ static int ts_rewind(void *ctx, mp_err *err)
     mp_trace *t;
     int rc = mp_trace_open(&t, s->path, &s->opts, err);
     if (rc) return rc;
+    mp_trace_skip_weights(t); /* the simulator routes ids only */
     mp_trace_close(s->trace);
     s->trace = t;
     return 0;
@@ -44,6 +45,7 @@ int mp_trace_source_open(mp_trace_source **out, const char *path, const mp_read_
         free(s);
         return rc;
     }
+    mp_trace_skip_weights(s->trace); /* the simulator routes ids only */
     s->src.ctx = s;
     s->src.next = ts_next;
     s->src.rewind = ts_rewind;

@@ -45,6 +45,7 @@ typedef struct mpt_reader {
     /* what the stream has shown so far */
     int64_t chunks, steps, tokens, assign, payload;
     int in_step;
+    int skip_weights; /* leave gate weights out of chunks read from now on */
     int64_t cur_step, next_token;
     int io_stop, io_rc;
     mp_err io_err;
@@ -322,6 +323,9 @@ static int read_chunk(mpt_reader *r, mpt_dec *d, mp_err *err)
     if (hr == 2)
         return mp_err_set(err, MP_EFORMAT, "%s: offset %lld: chunk %lld: unknown flags %08x", path, (long long)at,
                           (long long)r->chunks, (unsigned)h.flags);
+    if (hr == 3)
+        return mp_err_set(err, MP_EFORMAT, "%s: offset %lld: chunk %lld: a reserved field is not 0", path, (long long)at,
+                          (long long)r->chunks);
     int64_t want_step = r->in_step ? r->cur_step : r->steps, want_tok = r->in_step ? r->next_token : 0;
     if (h.step != want_step || h.first_token != want_tok)
         return mp_err_set(err, MP_EFORMAT, "%s: offset %lld: chunk %lld: piece (step %lld, token %lld) out of order, expected (%lld, %lld)",
@@ -332,13 +336,23 @@ static int read_chunk(mpt_reader *r, mpt_dec *d, mp_err *err)
         return mp_err_set(err, MP_ELIMIT, "%s: offset %lld: chunk %lld: %lld tokens x %d x %d exceed the %lld-assignment chunk limit",
                           path, (long long)at, (long long)r->chunks, (long long)h.tokens, r->shape.layers,
                           r->shape.top_k, (long long)MPT_CHUNK_ASSIGN_MAX);
-    if (raw != (int64_t)h.raw_size)
-        return mp_err_set(err, MP_EFORMAT, "%s: offset %lld: chunk %lld: raw size %u does not match %lld tokens (%lld bytes)",
-                          path, (long long)at, (long long)r->chunks, (unsigned)h.raw_size, (long long)h.tokens,
-                          (long long)raw);
-    if ((h.flags & MPT_FLAG_STORED) ? h.stored_size != h.raw_size : h.stored_size > compressBound(h.raw_size) || h.stored_size == 0)
-        return mp_err_set(err, MP_EFORMAT, "%s: offset %lld: chunk %lld: stored size %u is impossible for %u raw bytes",
-                          path, (long long)at, (long long)r->chunks, (unsigned)h.stored_size, (unsigned)h.raw_size);
+    int64_t total = 0;
+    for (int i = 0; i < MPT_STREAMS; i++) {
+        const mpt_stream *sd = &h.s[i];
+        int64_t want = mpt_stream_raw(&r->shape, h.tokens, i);
+        if ((int64_t)sd->raw != want)
+            return mp_err_set(err, MP_EFORMAT, "%s: offset %lld: chunk %lld: stream %d holds %u raw bytes, %lld tokens need %lld",
+                              path, (long long)at, (long long)r->chunks, i, (unsigned)sd->raw, (long long)h.tokens,
+                              (long long)want);
+        if (sd->method != MPT_METHOD_STORED && sd->method != MPT_METHOD_ZLIB)
+            return mp_err_set(err, MP_EFORMAT, "%s: offset %lld: chunk %lld: stream %d: unknown method %u", path,
+                              (long long)at, (long long)r->chunks, i, (unsigned)sd->method);
+        if (sd->method == MPT_METHOD_STORED ? sd->size != sd->raw
+                                            : sd->raw == 0 || sd->size == 0 || sd->size > compressBound(sd->raw))
+            return mp_err_set(err, MP_EFORMAT, "%s: offset %lld: chunk %lld: stream %d: size %u is impossible for %u raw bytes",
+                              path, (long long)at, (long long)r->chunks, i, (unsigned)sd->size, (unsigned)sd->raw);
+        total += sd->size;
+    }
     if (r->have_index) {
         unsigned char ob[8];
         if (r->chunks >= r->ix_chunks)
@@ -352,17 +366,18 @@ static int read_chunk(mpt_reader *r, mpt_dec *d, mp_err *err)
     }
     int64_t limit = r->have_index ? r->trailer_off : r->size;
     int64_t pay = at + MPT_CHUNK_HEADER_BYTES;
-    if (pay + (int64_t)h.stored_size > limit)
-        return mp_err_set(err, MP_EFORMAT, "%s: offset %lld: chunk %lld: truncated payload (%u bytes announced, %lld left)",
-                          path, (long long)pay, (long long)r->chunks, (unsigned)h.stored_size, (long long)(limit - pay));
+    if (pay + total > limit)
+        return mp_err_set(err, MP_EFORMAT, "%s: offset %lld: chunk %lld: truncated payload (%lld bytes announced, %lld left)",
+                          path, (long long)pay, (long long)r->chunks, (long long)total, (long long)(limit - pay));
     d->head = h;
     d->fd = r->fd;
     d->index = r->chunks;
     d->offset = at;
+    d->want_weights = !r->skip_weights;
     r->chunks++;
     r->tokens += h.tokens;
     r->assign += h.tokens * r->shape.layers * r->shape.top_k;
-    r->payload += h.raw_size;
+    r->payload += raw;
     if (h.flags & MPT_FLAG_END_OF_STEP) {
         r->steps++;
         r->in_step = 0;
@@ -371,7 +386,7 @@ static int read_chunk(mpt_reader *r, mpt_dec *d, mp_err *err)
         r->cur_step = h.step;
         r->next_token = h.first_token + h.tokens;
     }
-    r->pos = pay + h.stored_size;
+    r->pos = pay + total;
     return 1;
 }
 
@@ -413,6 +428,12 @@ static int reader_next(void *state, mp_step *piece, mp_trace_info *info, mp_err 
     }
     fill_counts(r, info, r->steps, r->tokens, r->assign);
     return 0;
+}
+
+void mp__mpt_skip_weights(void *reader_state)
+{
+    mpt_reader *r = reader_state;
+    if (r) r->skip_weights = 1;
 }
 
 static const mp__reader_ops mpt_reader_ops = {reader_open, reader_next, reader_close};
@@ -520,7 +541,7 @@ static int writer_open(void **state, const char *path, const mp_model *m, const 
     w->shape.id_bytes = m->experts <= 256 ? 1 : 2;
     w->shape.has_weights = opts->with_weights != 0;
     w->shape.has_src = opts->with_src_rank != 0;
-    w->level = opts->level ? opts->level : 6;
+    w->level = opts->level ? opts->level : MPT_LEVEL_DEFAULT;
     int64_t ca = opts->chunk_assignments > 0 ? opts->chunk_assignments : MPT_CHUNK_ASSIGN_DEFAULT;
     if (ca > MPT_CHUNK_ASSIGN_MAX) ca = MPT_CHUNK_ASSIGN_MAX;
     int64_t per_tok = (int64_t)m->layers * m->top_k;

@@ -59,6 +59,8 @@ void mp_gen_destroy(mp_gen *g)
     free(g->aidx);
     free(g->gprob);
     free(g->gidx);
+    free(g->atab);
+    free(g->gtab);
     free(g->gmass);
     free(g->group_of);
     free(g);
@@ -90,9 +92,11 @@ int mp_gen_create(mp_gen **out, const mp_gen_opts *o, mp_err *err)
     g->aidx = malloc(sizeof(uint16_t) * lte);
     g->gprob = malloc(sizeof(uint32_t) * lte);
     g->gidx = malloc(sizeof(uint16_t) * lte);
+    g->atab = malloc(sizeof(uint64_t) * lte);
+    g->gtab = malloc(sizeof(uint32_t) * lte);
     g->gmass = malloc(sizeof(double) * (size_t)g->L * (size_t)g->T * (size_t)g->G);
     if (!g->logw || !g->succ || !g->tilt || !g->share || !g->logshare || !g->wbase || !g->aprob || !g->aidx || !g->gprob ||
-        !g->gidx || !g->gmass || !(g->group_of = malloc(sizeof(uint16_t) * (size_t)g->E))) {
+        !g->gidx || !g->atab || !g->gtab || !g->gmass || !(g->group_of = malloc(sizeof(uint16_t) * (size_t)g->E))) {
         mp_gen_destroy(g);
         return mp_err_set(err, MP_ENOMEM, "gen: out of memory");
     }

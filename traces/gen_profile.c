@@ -265,6 +265,13 @@ void mp__gen_tables(mp_gen *g)
                 for (int32_t i = 0; i < g->gsize; i++) gm[k] += sh[b + i];
                 alias_build(sh + b, g->gsize, g->gprob + off + b, g->gidx + off + b, q, sm, sm + E);
             }
+            /* packed copies for fast_plain (groups fit 8 bits there: G <= 64) */
+            for (int32_t e = 0; e < E; e++) {
+                uint32_t t = g->aidx[off + e];
+                g->atab[off + e] = (uint64_t)g->aprob[off + e] | (uint64_t)t << 32 |
+                                   (uint64_t)(g->group_of[e] & 0xff) << 48 | (uint64_t)(g->group_of[t] & 0xff) << 56;
+                g->gtab[off + e] = g->gprob[off + e] >> 16 | (uint32_t)g->gidx[off + e] << 16;
+            }
         }
     }
     free(q);

@@ -7,6 +7,13 @@
 
 #include "traces/mp__gen.h"
 
+/* inlined into each caller, so that constants (top-8, weights or not) fold */
+#if defined(__GNUC__)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE inline
+#endif
+
 int64_t mp__gen_scratch(const mp_gen *g)
 {
     /* exact: x[E], f[E], group scores[G], kept[G]; fast: chosen bits, used groups */
@@ -196,120 +203,183 @@ static void fast_layer(const mp_gen *g, int32_t l, int32_t topic, mp_rng *rp, co
     *rp = rl;
     finish_weights(g, y, wout);
 }
+/* One phase-1 candidate of fast_plain from 32 random bits H: the
+ * multiply-shift picks the slot, the remainder (uniform, independent of the
+ * slot) is the alias coin (as a mask, all ones for the alias target, so that
+ * it never becomes a branch) and, scrambled, the weight's jitter.  A new
+ * expert is taken, admitting its group (always allowed in phase 1); phase 1
+ * ends when K are chosen or the groups are fixed. */
+#define PLAIN_CAND1(H)                                                                                          \
+    do {                                                                                                        \
+        uint64_t m_ = (uint64_t)(H) * (uint64_t)E;                                                              \
+        uint32_t s_ = (uint32_t)(m_ >> 32);                                                                     \
+        uint64_t v_ = tab[s_];                                                                                  \
+        uint32_t alt_ = 0 - (uint32_t)((uint32_t)m_ >= (uint32_t)v_);                                           \
+        uint32_t e_ = (s_ & ~alt_) | ((uint32_t)(v_ >> 32) & 0xffff & alt_);                                    \
+        uint32_t gr_ = ((uint32_t)(v_ >> 48) & 0xff & ~alt_) | ((uint32_t)(v_ >> 56) & alt_);                   \
+        uint64_t bit_ = 1ULL << (e_ & 63);                                                                      \
+        if (!(ch[e_ >> 6] & bit_)) {                                                                            \
+            ch[e_ >> 6] |= bit_;                                                                                \
+            uint32_t jb_ = ((uint32_t)m_ * 0x9e3779b9u) >> 16;                                                  \
+            memcpy(jp++, &jb_, sizeof jb_);                                                                     \
+            int32_t fresh_ = (int32_t)(~gbits >> gr_ & 1);                                                      \
+            gbits |= 1ULL << gr_;                                                                               \
+            used[ng] = (int32_t)gr_;                                                                            \
+            ng += fresh_;                                                                                       \
+            *op++ = (mp_expert_id)e_;                                                                           \
+            if ((op == oend) | (ng == TG)) goto phase1_done;                                                    \
+        }                                                                                                       \
+    } while (0)
 
 /* The common case, specialised: no affinity, at most 64 groups, at most
- * 1024 experts; the same law as fast_layer with the sets in registers and
- * locals, and the weights' jitter taken from spare bits of the draws that
- * chose the experts (the remainder of the index multiply, or the unused
- * half of a group draw) instead of extra draws. */
+ * 1024 experts; the same law as fast_layer (sequential sampling without
+ * replacement, groups admitted first come first served) with the sets in
+ * locals, one packed table entry a candidate (threshold, alias target and
+ * both their groups), and the weights' jitter taken from spare bits of the
+ * draws that chose the experts (the remainder of the index multiply, or the
+ * group part of a group draw) instead of extra draws.  The jitter is left
+ * as the bits of the weight's float slot for plain_weights to finish.
+ * Few values are live in the loops (pointers instead of counts, the
+ * counter as the give-up count) so that they stay in registers. */
 static void fast_plain(const mp_gen *g, int32_t l, int32_t topic, mp_rng *rp, mp_expert_id *out, float *wout)
 {
-    const int32_t E = g->E, K = g->K, G = g->G, TG = g->TG, gsize = g->gsize;
+    const int32_t E = g->E, K = g->K, G = g->G, gsize = g->gsize;
+    /* ungrouped: phase 1 runs to the end */
+    const int32_t TG = G == 1 ? K + 1 : g->TG;
     const int64_t off = ((int64_t)l * g->T + topic) * E;
-    const uint32_t *prob = g->aprob + off, *gprob = g->gprob + off;
-    const uint16_t *idx = g->aidx + off, *gidx = g->gidx + off, *gof = g->group_of;
-    const double *sh = g->share + off, *gm = g->gmass + ((int64_t)l * g->T + topic) * G;
+    const uint64_t *tab = g->atab + off;
     const uint64_t key = rp->key;
     uint64_t ctr = rp->ctr;
-    uint64_t ch[16];
-    for (int32_t i = 0; i < (E + 63) >> 6; i++) ch[i] = 0;
-    int32_t used[MP_TOPK_MAX], ng = 0, k = 0, tries = 0;
-    uint32_t jit[MP_TOPK_MAX]; /* 16-bit jitter of each chosen expert's weight */
+    /* give up on rejection (few live experts left) after this many draws */
+    const uint64_t ctr_end = ctr + 100 + 4 * (uint64_t)K;
+    uint64_t ch[16] = {0}; /* chosen experts; a fixed size clears inline */
+    int32_t used[MP_TOPK_MAX], ng = 0, k;
+    /* the 16-bit jitter of each chosen expert's weight, kept as the bits of
+     * the float slot it will be finished in (memcpy: no aliasing) */
+    float jloc[MP_TOPK_MAX], *jw = wout ? wout : jloc, *jp = jw;
+    mp_expert_id *op = out, *const oend = out + K;
     uint64_t gbits = 0;
-    /* phase 1: any group may still be admitted (all of them when ungrouped) */
-    uint64_t spare = 0;
-    int have = 0;
-    while (k < K && (G == 1 || ng < TG)) {
-        /* 32 bits a draw (each mix gives two): the multiply-shift picks the
-         * slot, the remainder (uniform, independent of the slot) is the coin */
-        uint32_t h;
-        if (have) {
-            h = (uint32_t)spare;
-            have = 0;
-        } else {
-            spare = mp_rng_mix(key + ++ctr * MP_RNG_GAMMA);
-            h = (uint32_t)(spare >> 32);
-            have = 1;
-        }
-        uint64_t m = (uint64_t)h * (uint64_t)E;
-        int32_t e = (int32_t)(m >> 32);
-        int32_t alt = idx[e];
-        e = (uint32_t)m < prob[e] ? e : alt;
-        if (ch[e >> 6] >> (e & 63) & 1) {
-            if (++tries > 200) goto slow;
-            continue;
-        }
-        ch[e >> 6] |= 1ULL << (e & 63);
-        jit[k] = ((uint32_t)m * 0x9e3779b9u) >> 16; /* scrambled: the coin alone saw these bits */
-        int32_t gr = gof[e];
-        /* branchless admission of a new group (always true while ng < TG) */
-        int32_t fresh = (int32_t)(~gbits >> gr & 1);
-        gbits |= 1ULL << gr;
-        used[ng] = gr;
-        ng += fresh;
-        out[k++] = (mp_expert_id)e;
+    /* phase 1: any group may still be admitted (all of them when ungrouped);
+     * each mix gives two 32-bit candidates */
+    for (;;) {
+        uint64_t u = mp_rng_mix(key + ++ctr * MP_RNG_GAMMA);
+        if (ctr > ctr_end) goto slow;
+        PLAIN_CAND1(u >> 32);
+        PLAIN_CAND1((uint32_t)u);
     }
-    if (k < K) {
-        /* phase 2: the admitted groups are full; group by mass, then expert inside */
-        uint32_t cum[MP_TOPK_MAX];
-        double umass = 0, c = 0;
-        for (int32_t q = 0; q < ng; q++) umass += gm[used[q]];
-        for (int32_t q = 0; q < ng - 1; q++) {
-            c += gm[used[q]];
-            cum[q] = (uint32_t)(c / umass * 4294967296.0);
-        }
-        while (k < K) {
-            /* one draw: 32 bits choose the group, 16 the slot, 16 the alias coin */
+phase1_done:
+    if (op < oend) {
+        /* phase 2: the admitted groups are full; group by mass (a draw scaled
+         * to their total against the running sums), then expert inside */
+        const uint32_t *gtab = g->gtab + off;
+        const double *gm = g->gmass + ((int64_t)l * g->T + topic) * G;
+        double pre[MP_TOPK_MAX + 1]; /* pre[q]: popularity mass of the first q admitted groups */
+        pre[0] = 0;
+        for (int32_t q = 0; q < ng; q++) pre[q + 1] = pre[q] + gm[used[q]];
+        const double scale = pre[ng] * 0x1.0p-32;
+        /* up to 4 groups: three compares, against +inf where there is no group */
+        const double p1 = ng > 1 ? pre[1] : INFINITY, p2 = ng > 2 ? pre[2] : INFINITY, p3 = ng > 3 ? pre[3] : INFINITY;
+        const int few = ng <= 4;
+        for (;;) {
+            /* one draw: 32 bits choose the group (and, scrambled, the
+             * jitter), 16 the slot, 16 the alias coin */
             uint64_t u = mp_rng_mix(key + ++ctr * MP_RNG_GAMMA);
+            if (ctr > ctr_end) goto slow;
             uint32_t x = (uint32_t)(u >> 32);
-            int32_t j = 0;
-            for (int32_t q = 0; q < ng - 1; q++) j += x >= cum[q];
-            int32_t base = used[j] * gsize;
-            uint32_t m = (uint32_t)((u >> 16) & 0xffff) * (uint32_t)gsize;
-            int32_t i = (int32_t)(m >> 16);
-            int32_t alt = gidx[base + i];
-            int32_t e = base + ((uint32_t)(u & 0xffff) < (gprob[base + i] >> 16) ? i : alt);
-            if (ch[e >> 6] >> (e & 63) & 1) {
-                if (++tries > 200) goto slow;
-                continue;
+            double xd = (double)x * scale;
+            int32_t j;
+            if (few) {
+                j = (int32_t)(xd >= p1) + (int32_t)(xd >= p2) + (int32_t)(xd >= p3);
+            } else {
+                j = 0;
+                for (int32_t q = 1; q < ng; q++) j += xd >= pre[q];
             }
-            ch[e >> 6] |= 1ULL << (e & 63);
-            jit[k] = m & 0xffff;
-            out[k++] = (mp_expert_id)e;
+            uint32_t base = (uint32_t)(used[j] * gsize);
+            uint32_t i = ((uint32_t)(u >> 16) & 0xffff) * (uint32_t)gsize >> 16;
+            uint32_t v = gtab[base + i];
+            uint32_t alt = 0 - (uint32_t)((uint32_t)(u & 0xffff) >= (v & 0xffff));
+            uint32_t e = base + ((i & ~alt) | (v >> 16 & alt));
+            uint64_t bit = 1ULL << (e & 63);
+            if (ch[e >> 6] & bit) continue;
+            ch[e >> 6] |= bit;
+            uint32_t jb = (x * 0x9e3779b9u) >> 16;
+            memcpy(jp++, &jb, sizeof jb);
+            *op++ = (mp_expert_id)e;
+            if (op == oend) break;
         }
-    }
-    if (0) {
-    slow: /* few live experts left: finish by explicit weights */
-        rp->ctr = ctr;
-        for (; k < K; k++) {
-            int32_t e = fallback(g, rp, sh, NULL, NULL, 0, out, k, used, ng), seen = 0;
-            for (int32_t q = 0; q < ng; q++) seen |= used[q] == gof[e];
-            if (!seen) used[ng++] = gof[e];
-            out[k] = (mp_expert_id)e;
-            jit[k] = (uint32_t)(mp_rng_u64(rp) >> 48);
-        }
-        ctr = rp->ctr;
     }
     rp->ctr = ctr;
-    if (!wout) return;
-    /* gate weights: the expert's base score (sigmoid of its scaled share,
-     * or its share; precomputed per layer and topic) times the jitter */
-    const double *wb = g->wbase + off;
+    return;
+slow: /* few live experts left: finish by explicit weights */
+    rp->ctr = ctr;
+    for (k = (int32_t)(op - out); k < K; k++) {
+        int32_t e = fallback(g, rp, g->share + off, NULL, NULL, 0, out, k, used, ng), seen = 0;
+        for (int32_t q = 0; q < ng; q++) seen |= used[q] == e / gsize;
+        if (!seen) used[ng++] = e / gsize;
+        out[k] = (mp_expert_id)e;
+        uint32_t jb = (uint32_t)(mp_rng_u64(rp) >> 48);
+        memcpy(jw + k, &jb, sizeof jb);
+    }
+}
+#undef PLAIN_CAND1
+
+/* Gate weights of one token-layer routed by fast_plain: the expert's base
+ * score (sigmoid of its scaled share, or its share; precomputed per layer
+ * and topic) times its jitter 0.5 + j / 65536, with j the bits fast_plain
+ * left in the weight, normalised.  Inline with K a constant where it is one. */
+static ALWAYS_INLINE void plain_weight(const double *wb, const double *sh, const mp_expert_id *id, float *w, int32_t K,
+                                int norm, int soft, double scale)
+{
     double y[MP_TOPK_MAX], ysum = 0;
     for (int32_t q = 0; q < K; q++) {
-        y[q] = wb[out[q]] * (0.5 + (double)jit[q] * (1.0 / 65536.0));
+        uint32_t jb;
+        memcpy(&jb, w + q, sizeof jb);
+        y[q] = wb[id[q]] * (0.5 + (double)jb * (1.0 / 65536.0));
         ysum += y[q];
     }
-    double f = g->o.model.routed_scaling;
-    if (g->o.model.normalize_topk) {
+    double f = scale;
+    if (norm) {
         if (ysum > 0) f /= ysum;
-    } else if (g->o.model.scoring == MP_SCORING_SOFTMAX) {
+    } else if (soft) {
         /* softmax over all experts: the unchosen keep their mass 1 - psum */
         double psum = 0;
-        for (int32_t q = 0; q < K; q++) psum += sh[out[q]];
+        for (int32_t q = 0; q < K; q++) psum += sh[id[q]];
         f /= ysum + (1.0 - psum > 0 ? 1.0 - psum : 0.0);
     }
-    for (int32_t q = 0; q < K; q++) wout[q] = (float)(y[q] * f);
+    for (int32_t q = 0; q < K; q++) w[q] = (float)(y[q] * f);
+}
+
+/* The gate weights of n tokens routed by fast_plain at layer l (ids and
+ * weights at stride per): a separate pass over the block, free of
+ * data-dependent branches, so that tokens overlap. */
+static void plain_weights(const mp_gen *g, int32_t l, int32_t n, const int32_t *topic, const mp_expert_id *ids,
+                          float *weights, int64_t per)
+{
+    const int32_t E = g->E, K = g->K;
+    const int norm = g->o.model.normalize_topk;
+    const int soft = !norm && g->o.model.scoring == MP_SCORING_SOFTMAX;
+    const double scale = g->o.model.routed_scaling;
+    for (int32_t i = 0; i < n; i++) {
+        const int64_t off = ((int64_t)l * g->T + topic[i]) * E, at = i * per + (int64_t)l * K;
+        if (K == 8) /* the common top-8, unrolled */
+            plain_weight(g->wbase + off, g->share + off, ids + at, weights + at, 8, norm, soft, scale);
+        else
+            plain_weight(g->wbase + off, g->share + off, ids + at, weights + at, K, norm, soft, scale);
+    }
+}
+
+/* fast_plain over n tokens at layer l (ids and weights at stride per), one
+ * call for the block so that the per-layer set-up is hoisted out of the loop. */
+static void fast_plain_block(const mp_gen *g, int32_t l, int32_t n, mp_rng *r, const int32_t *topic,
+                             mp_expert_id *ids, float *weights, int64_t per)
+{
+    const int64_t at = (int64_t)l * g->K;
+    if (weights) {
+        for (int32_t i = 0; i < n; i++) fast_plain(g, l, topic[i], &r[i], ids + i * per + at, weights + i * per + at);
+        plain_weights(g, l, n, topic, ids, weights, per);
+    } else {
+        for (int32_t i = 0; i < n; i++) fast_plain(g, l, topic[i], &r[i], ids + i * per + at, NULL);
+    }
 }
 
 static void exact_layer(const mp_gen *g, int32_t l, int32_t topic, mp_rng *r, const mp_expert_id *prev,
@@ -399,13 +469,16 @@ void mp__gen_tokens(const mp_gen *g, int32_t n, mp_rng *r, const int32_t *topic,
     /* layer by layer over the block, so that one layer's tables stay in cache;
      * each token draws from its own stream, so the order does not matter */
     for (int32_t l = 0; l < g->L; l++) {
+        if (!g->o.exact && (plain || (small && l == 0))) {
+            fast_plain_block(g, l, n, r, topic, ids, weights, per);
+            continue;
+        }
         for (int32_t i = 0; i < n; i++) {
             mp_expert_id *tid = ids + i * per;
             const mp_expert_id *prev = l > 0 ? tid + (int64_t)(l - 1) * K : NULL;
             mp_expert_id *out = tid + (int64_t)l * K;
             float *w = weights ? weights + i * per + (int64_t)l * K : NULL;
             if (g->o.exact) exact_layer(g, l, topic[i], &r[i], prev, out, w, scratch);
-            else if (plain || (small && !prev)) fast_plain(g, l, topic[i], &r[i], out, w);
             else fast_layer(g, l, topic[i], &r[i], prev, out, w, chosen);
         }
     }

@@ -37,6 +37,9 @@ struct mp_gen {
     uint16_t *aidx;    /* [L][T][E] alias targets                              */
     uint32_t *gprob;   /* [L][T][E] alias thresholds inside each group          */
     uint16_t *gidx;    /* [L][T][E] alias targets inside each group (offsets)   */
+    uint64_t *atab;    /* [L][T][E] fast_plain's packed alias entries: threshold
+                        * | target << 32 | group(slot) << 48 | group(target) << 56 */
+    uint32_t *gtab;    /* [L][T][E] packed group alias: 16-bit threshold | target << 16 */
     uint16_t *group_of; /* [E] group of each expert                           */
     double *gmass;     /* [L][T][G] popularity mass of each group               */
     int64_t cur_step;  /* step the tables describe                            */

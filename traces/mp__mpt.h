@@ -21,16 +21,27 @@
 #define MPT_PREAMBLE_BYTES 16          /* magic, major, minor, header length */
 #define MPT_HEADER_MAX (1u << 20)      /* JSON header bytes                  */
 #define MPT_CHUNK_TAG "MPTC"
-#define MPT_CHUNK_HEADER_BYTES 48
+#define MPT_CHUNK_HEADER_BYTES 136      /* fixed fields, six stream descriptors, CRC */
 #define MPT_TRAILER_TAG "MPTI"
 #define MPT_TRAILER_FIXED_BYTES 48
 #define MPT_FOOTER_TAG "MPTE"
 #define MPT_FOOTER_BYTES 16
 #define MPT_FLAG_END_OF_STEP 1u
-#define MPT_FLAG_STORED 2u
-#define MPT_FLAGS_KNOWN 3u
+#define MPT_FLAGS_KNOWN 1u
+/* A chunk's payload is six streams, each stored or zlib-compressed on its own:
+ * ids, the four byte planes of the float32 gate weights (byte 0 of every
+ * weight, then byte 1, ...), source ranks.  Absent arrays are empty streams. */
+#define MPT_STREAMS 6
+#define MPT_S_IDS 0
+#define MPT_S_PLANE0 1
+#define MPT_S_RANKS 5
+#define MPT_METHOD_STORED 0u
+#define MPT_METHOD_ZLIB 1u
 #define MPT_CHUNK_ASSIGN_MAX ((int64_t)1 << 24)      /* per chunk, any reader accepts */
 #define MPT_CHUNK_ASSIGN_DEFAULT ((int64_t)1 << 21)  /* what the writer aims for      */
+/* zlib level when the caller gives none: on `moeplace gen` traces level 1
+ * writes 4-5x faster than 6 for a file 1.3% larger (bench/RESULTS.md). */
+#define MPT_LEVEL_DEFAULT 1
 
 /* CRC checks; a fuzzing build (FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION, as
  * OSS-Fuzz defines it) lets mismatches pass so that the fuzzer reaches the
@@ -39,6 +50,10 @@
 #define MPT_CRC_BAD(stored, computed) ((void)(stored), (void)(computed), 0)
 #else
 #define MPT_CRC_BAD(stored, computed) ((stored) != (computed))
+/* fmt_mpt.c: makes the reader (mp__format reader state) leave gate weights
+ * out of the chunks it has not started decoding; see mp_trace_skip_weights. */
+void mp__mpt_skip_weights(void *reader_state);
+
 #endif
 
 /* Little-endian field access. */
@@ -67,15 +82,21 @@ unsigned mpt_max_id(const mp_expert_id *v, size_t n);
 /* 1 when one of n gate weights is NaN, infinite or negative. */
 int mpt_weights_bad(const float *w, size_t n);
 
+/* One stream of a chunk, as its descriptor says. */
+typedef struct mpt_stream {
+    uint32_t method; /* MPT_METHOD_STORED or MPT_METHOD_ZLIB     */
+    uint32_t raw;    /* bytes after decompression               */
+    uint32_t size;   /* bytes in the file                       */
+    uint32_t crc;    /* CRC-32 of the `size` bytes in the file  */
+} mpt_stream;
+
 /* The fixed chunk header, decoded. */
 typedef struct mpt_chunk_head {
     uint32_t flags;
     int64_t step;
     int64_t first_token;
     int64_t tokens;
-    uint32_t raw_size;    /* payload bytes after decompression */
-    uint32_t stored_size; /* payload bytes on disk            */
-    uint32_t crc;         /* CRC-32 of the bytes on disk      */
+    mpt_stream s[MPT_STREAMS];
 } mpt_chunk_head;
 
 /* Shape of every chunk of one file. */
@@ -88,10 +109,13 @@ typedef struct mpt_shape {
 
 /* Raw payload bytes of a chunk of `tokens` tokens, or -1 past MPT_CHUNK_ASSIGN_MAX. */
 int64_t mpt_raw_size(const mpt_shape *s, int64_t tokens);
+/* Raw bytes of stream i of such a chunk (0 for an absent array); tokens must pass mpt_raw_size. */
+int64_t mpt_stream_raw(const mpt_shape *s, int64_t tokens, int i);
 
-/* Writes the 48-byte chunk header (with its own CRC) into out. */
+/* Writes the chunk header (with its own CRC) into out. */
 void mpt_chunk_head_encode(const mpt_chunk_head *h, unsigned char *out);
-/* Decodes it; returns 0, or 1 when the tag or header CRC is wrong, or 2 for unknown flags. */
+/* Decodes it; returns 0, or 1 when the tag or header CRC is wrong, 2 for
+ * unknown flags, 3 for a reserved field that is not 0. */
 int mpt_chunk_head_decode(const unsigned char *in, mpt_chunk_head *h);
 
 /* A chunk being encoded: the three arrays of the payload, then its compressed form. */
@@ -99,6 +123,9 @@ typedef struct mpt_enc {
     unsigned char *ids; /* [tokens][L][K] of id_bytes each */
     float *weights;     /* or NULL */
     int32_t *src;       /* or NULL */
+    unsigned char *planes; /* the weights' four byte planes, or NULL */
+    void *z;            /* a deflate stream (z_stream), made on first use */
+    int zlevel;
     int64_t cap_tokens;
     int64_t tokens;
     int64_t step, first_token;
@@ -109,8 +136,9 @@ typedef struct mpt_enc {
 
 int mpt_enc_reserve(mpt_enc *e, const mpt_shape *s, int64_t cap_tokens, mp_err *err);
 void mpt_enc_free(mpt_enc *e);
-/* Compresses the chunk at `level` into e->out (header included); stores it
- * raw when deflate does not make it smaller.  Returns 0 or MP_ENOMEM. */
+/* Compresses the chunk at `level` into e->out (header included); stores each
+ * stream raw when deflate does not make it at least 1/32 smaller.  Returns 0
+ * or MP_ENOMEM. */
 int mpt_enc_finish(mpt_enc *e, const mpt_shape *s, int level);
 
 /* A chunk being decoded: its payload as read, then the piece. */
@@ -119,14 +147,19 @@ typedef struct mpt_dec {
     int fd;          /* the file, read with pread (thread-safe) */
     int64_t index;   /* chunk number      */
     int64_t offset;  /* file offset of its header */
-    unsigned char *payload; /* compressed payloads only */
+    int want_weights; /* decode the gate weights (else the piece has none) */
+    unsigned char *payload; /* one compressed stream as read */
     size_t payload_cap;
+    unsigned char *planes;  /* the weights' byte planes */
+    size_t planes_cap;
     mp_step piece;
     mp_err err;      /* code != 0 when decoding failed */
 } mpt_dec;
 
-/* Reads the payload (whose size was checked against the file), checks its
- * CRC, inflates and validates it into d->piece; the message names `path`.
+/* Reads the payload's streams (whose sizes were checked against the file),
+ * checks their CRCs, inflates and validates them into d->piece; streams it
+ * does not need (weights unless want_weights) are neither read nor checked.
+ * The message names `path`.
  * Returns 0 or a negative code (also in d->err). */
 int mpt_dec_run(mpt_dec *d, const mpt_shape *s, const char *path);
 void mpt_dec_free(mpt_dec *d);
@@ -148,5 +181,9 @@ int mpt_pool_wait_oldest(mpt_pool *p);
 void mpt_pool_release_oldest(mpt_pool *p);
 /* Waits for running jobs, stops the threads and frees p; NULL is a no-op. */
 void mpt_pool_destroy(mpt_pool *p);
+
+/* fmt_mpt.c: makes the reader (mp__format reader state) leave gate weights
+ * out of the chunks it has not started decoding; see mp_trace_skip_weights. */
+void mp__mpt_skip_weights(void *reader_state);
 
 #endif

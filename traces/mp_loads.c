@@ -63,6 +63,7 @@ int mp_loads_count(mp_loads **out, mp_trace *t, int64_t step_begin, int64_t step
         mp_scan_opts o = {step_begin, step_end, 1, 0, NULL, NULL};
         return mp_stats_scan(t, &o, out, NULL, NULL, err);
     }
+    mp_trace_skip_weights(t); /* counts need ids only */
     const mp_model *m = mp_trace_model(t);
     int32_t L = m->layers, E = m->experts;
     int64_t cells = (int64_t)L * E;

@@ -80,6 +80,13 @@ const mp_model *mp_trace_model(const mp_trace *t);
  * returned 0 every count is known. */
 mp_trace_info mp_trace_get_info(const mp_trace *t);
 
+/* Tells the reader that the caller needs no gate weights: pieces read from
+ * now on carry weights == NULL, and formats that store them apart (.mpt)
+ * neither read, inflate nor check them.  Best called after mp_trace_open and
+ * before the first mp_trace_next; mp_trace_get_info's has_weights still
+ * describes the file.  NULL is a no-op. */
+void mp_trace_skip_weights(mp_trace *t);
+
 /* Reads the next piece into *piece (buffers grown with mp_step_reserve).
  * Returns 1 when a piece was read, 0 at the end of the trace, or a negative
  * MP_E* code (then the trace is unusable except for mp_trace_close).  Every
@@ -93,7 +100,7 @@ typedef struct mp_write_opts {
     mp_format format;        /* MP_FMT_AUTO: from the path's extension           */
     int with_weights;        /* write gate weights (when pieces carry them)      */
     int with_src_rank;       /* write source ranks (when pieces carry them)      */
-    int level;               /* mpt: zlib level 1..9; 0 = default (6)            */
+    int level;               /* mpt: zlib level 1..9; 0 = default (1)            */
     int threads;             /* mpt: compression threads                         */
     int64_t chunk_assignments; /* mpt: target assignments per chunk; 0 = default */
     const char *provenance;  /* JSON object text stored in the header, or NULL   */

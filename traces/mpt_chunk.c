@@ -38,6 +38,14 @@ int64_t mpt_raw_size(const mpt_shape *s, int64_t tokens)
     return a * s->id_bytes + (s->has_weights ? a * 4 : 0) + (s->has_src ? tokens * 4 : 0);
 }
 
+int64_t mpt_stream_raw(const mpt_shape *s, int64_t tokens, int i)
+{
+    int64_t a = tokens * s->layers * s->top_k;
+    if (i == MPT_S_IDS) return a * s->id_bytes;
+    if (i == MPT_S_RANKS) return s->has_src ? tokens * 4 : 0;
+    return s->has_weights ? a : 0;
+}
+
 void mpt_chunk_head_encode(const mpt_chunk_head *h, unsigned char *out)
 {
     memcpy(out, MPT_CHUNK_TAG, 4);
@@ -45,24 +53,34 @@ void mpt_chunk_head_encode(const mpt_chunk_head *h, unsigned char *out)
     mpt_put64(out + 8, (uint64_t)h->step);
     mpt_put64(out + 16, (uint64_t)h->first_token);
     mpt_put32(out + 24, (uint32_t)h->tokens);
-    mpt_put32(out + 28, h->raw_size);
-    mpt_put32(out + 32, h->stored_size);
-    mpt_put32(out + 36, h->crc);
-    mpt_put32(out + 40, 0);
-    mpt_put32(out + 44, mpt_crc32(0, out, 44));
+    mpt_put32(out + 28, 0);
+    for (int i = 0; i < MPT_STREAMS; i++) {
+        unsigned char *d = out + 32 + 16 * i;
+        mpt_put32(d, h->s[i].method);
+        mpt_put32(d + 4, h->s[i].raw);
+        mpt_put32(d + 8, h->s[i].size);
+        mpt_put32(d + 12, h->s[i].crc);
+    }
+    mpt_put32(out + 128, 0);
+    mpt_put32(out + 132, mpt_crc32(0, out, 132));
 }
 
 int mpt_chunk_head_decode(const unsigned char *in, mpt_chunk_head *h)
 {
-    if (memcmp(in, MPT_CHUNK_TAG, 4) != 0 || MPT_CRC_BAD(mpt_get32(in + 44), mpt_crc32(0, in, 44))) return 1;
+    if (memcmp(in, MPT_CHUNK_TAG, 4) != 0 || MPT_CRC_BAD(mpt_get32(in + 132), mpt_crc32(0, in, 132))) return 1;
     h->flags = mpt_get32(in + 4);
     h->step = (int64_t)mpt_get64(in + 8);
     h->first_token = (int64_t)mpt_get64(in + 16);
     h->tokens = mpt_get32(in + 24);
-    h->raw_size = mpt_get32(in + 28);
-    h->stored_size = mpt_get32(in + 32);
-    h->crc = mpt_get32(in + 36);
-    if ((h->flags & ~MPT_FLAGS_KNOWN) || mpt_get32(in + 40) != 0) return 2;
+    for (int i = 0; i < MPT_STREAMS; i++) {
+        const unsigned char *d = in + 32 + 16 * i;
+        h->s[i].method = mpt_get32(d);
+        h->s[i].raw = mpt_get32(d + 4);
+        h->s[i].size = mpt_get32(d + 8);
+        h->s[i].crc = mpt_get32(d + 12);
+    }
+    if (h->flags & ~MPT_FLAGS_KNOWN) return 2;
+    if (mpt_get32(in + 28) != 0 || mpt_get32(in + 128) != 0) return 3;
     return 0;
 }
 
@@ -76,10 +94,13 @@ int mpt_enc_reserve(mpt_enc *e, const mpt_shape *s, int64_t cap_tokens, mp_err *
     size_t n = a ? a : 1;
     e->ids = malloc(n * (size_t)s->id_bytes);
     e->weights = s->has_weights ? malloc(n * sizeof(float)) : NULL;
+    e->planes = s->has_weights ? malloc(n * 4) : NULL;
     e->src = s->has_src ? malloc((cap_tokens ? (size_t)cap_tokens : 1) * sizeof(int32_t)) : NULL;
-    e->out_cap = MPT_CHUNK_HEADER_BYTES + (size_t)compressBound((uLong)raw) + 64;
+    /* each stream may take up to compressBound of its raw size */
+    e->out_cap = MPT_CHUNK_HEADER_BYTES + 64;
+    for (int i = 0; i < MPT_STREAMS; i++) e->out_cap += (size_t)compressBound((uLong)mpt_stream_raw(s, cap_tokens, i));
     e->out = malloc(e->out_cap);
-    if (!e->ids || (s->has_weights && !e->weights) || (s->has_src && !e->src) || !e->out) {
+    if (!e->ids || (s->has_weights && (!e->weights || !e->planes)) || (s->has_src && !e->src) || !e->out) {
         mpt_enc_free(e);
         return mp_err_set(err, MP_ENOMEM, "mpt: out of memory for a chunk of %lld tokens", (long long)cap_tokens);
     }
@@ -93,93 +114,101 @@ void mpt_enc_free(mpt_enc *e)
     if (!e) return;
     free(e->ids);
     free(e->weights);
+    free(e->planes);
     free(e->src);
     free(e->out);
+    if (e->z) {
+        deflateEnd(e->z);
+        free(e->z);
+    }
     memset(e, 0, sizeof *e);
 }
 
 #define PROBE_BYTES 65536
 #define PROBE_MIN_RAW (4 * PROBE_BYTES)
 
-/* 1 when deflate at `level` makes the first PROBE_BYTES of p[0..n) at least 3% smaller. */
-static int probe_compresses(const unsigned char *p, size_t n, int level)
+/* Deflates p[0..n) into out[0..room) as one zlib stream; returns its size, or
+ * 0 when it does not fit (deflate did not pay) or deflate failed. */
+static size_t deflate_into(z_stream *z, const unsigned char *p, size_t n, unsigned char *out, size_t room)
 {
-    unsigned char out[PROBE_BYTES];
-    size_t m = n < PROBE_BYTES ? n : PROBE_BYTES;
-    z_stream z;
-    memset(&z, 0, sizeof z);
-    if (deflateInit(&z, level) != Z_OK) return 1; /* let the full attempt decide */
-    z.next_in = (unsigned char *)p;
-    z.avail_in = (uInt)m;
-    z.next_out = out;
-    z.avail_out = (uInt)(m - m / 32);
-    int zr = deflate(&z, Z_FINISH);
-    deflateEnd(&z);
-    return zr == Z_STREAM_END;
+    if (deflateReset(z) != Z_OK) return 0;
+    z->next_in = (unsigned char *)p;
+    z->avail_in = (uInt)n;
+    z->next_out = out;
+    z->avail_out = (uInt)room;
+    int zr = deflate(z, Z_FINISH);
+    return zr == Z_STREAM_END ? (size_t)z->total_out : 0;
+}
+
+/* Splits n float32 values into their four little-endian byte planes. */
+static void shuffle(unsigned char *restrict planes, const float *restrict w, size_t n)
+{
+    unsigned char *p0 = planes, *p1 = planes + n, *p2 = planes + 2 * n, *p3 = planes + 3 * n;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t v;
+        memcpy(&v, &w[i], 4);
+        p0[i] = (unsigned char)v;
+        p1[i] = (unsigned char)(v >> 8);
+        p2[i] = (unsigned char)(v >> 16);
+        p3[i] = (unsigned char)(v >> 24);
+    }
 }
 
 int mpt_enc_finish(mpt_enc *e, const mpt_shape *s, int level)
 {
     size_t a = (size_t)(e->tokens * s->layers * s->top_k);
-    const unsigned char *part[3] = {e->ids, (const unsigned char *)e->weights, (const unsigned char *)e->src};
-    size_t len[3] = {a * (size_t)s->id_bytes, s->has_weights ? a * 4 : 0, s->has_src ? (size_t)e->tokens * 4 : 0};
     if (!host_is_le()) {
         if (s->id_bytes == 2) swap_bytes(e->ids, a, 2);
-        if (s->has_weights) swap_bytes(e->weights, a, 4);
         if (s->has_src) swap_bytes(e->src, (size_t)e->tokens, 4);
     }
-    size_t raw = len[0] + len[1] + len[2];
-    unsigned char *pay = e->out + MPT_CHUNK_HEADER_BYTES;
-    size_t room = e->out_cap - MPT_CHUNK_HEADER_BYTES;
-    size_t stored = raw; /* compressed size, or raw when stored */
-    int is_stored = 1;
-    /* a large chunk none of whose arrays starts compressibly is stored without
-     * trying (the ids of a model with many experts, in token order, seldom
-     * compress); the decision depends on the bytes only, never on threads */
-    int worth = raw > 0;
-    if (raw >= PROBE_MIN_RAW) {
-        worth = 0;
-        for (int i = 0; i < 3 && !worth; i++) worth = len[i] > 0 && probe_compresses(part[i], len[i], level);
+    if (s->has_weights) shuffle(e->planes, e->weights, a);
+    const unsigned char *part[MPT_STREAMS] = {e->ids, NULL, NULL, NULL, NULL, (const unsigned char *)e->src};
+    for (int j = 0; j < 4; j++) part[MPT_S_PLANE0 + j] = e->planes ? e->planes + (size_t)j * a : NULL;
+    if (e->z && e->zlevel != level) {
+        deflateEnd(e->z);
+        free(e->z);
+        e->z = NULL;
     }
-    if (worth) {
-        z_stream z;
-        memset(&z, 0, sizeof z);
-        if (deflateInit(&z, level) != Z_OK) return MP_ENOMEM;
-        z.next_out = pay;
-        z.avail_out = (uInt)(raw - 1 < room ? raw - 1 : room); /* pays only when smaller */
-        int zr = Z_OK;
-        for (int i = 0; i < 3 && zr == Z_OK; i++) {
-            z.next_in = (unsigned char *)part[i];
-            z.avail_in = (uInt)len[i];
-            while (zr == Z_OK && (z.avail_in > 0 || i == 2)) {
-                zr = deflate(&z, i == 2 ? Z_FINISH : Z_NO_FLUSH);
-                if (zr == Z_BUF_ERROR || (zr == Z_OK && z.avail_out == 0)) zr = Z_BUF_ERROR;
+    mpt_chunk_head h;
+    memset(&h, 0, sizeof h);
+    h.flags = e->end_of_step ? MPT_FLAG_END_OF_STEP : 0;
+    h.step = e->step;
+    h.first_token = e->first_token;
+    h.tokens = e->tokens;
+    size_t o = MPT_CHUNK_HEADER_BYTES;
+    for (int i = 0; i < MPT_STREAMS; i++) {
+        size_t n = (size_t)mpt_stream_raw(s, e->tokens, i);
+        unsigned char *dst = e->out + o;
+        size_t got = 0;
+        /* a stream is deflated when it pays: a large one only when deflate
+         * makes its first 64 KiB 1/32 smaller (the ids of a model with many
+         * experts, and the low mantissa bytes of the weights, seldom
+         * compress); the decision depends on the bytes only, never on threads */
+        if (n > 0) {
+            if (!e->z) {
+                e->z = calloc(1, sizeof(z_stream));
+                if (!e->z) return MP_ENOMEM;
+                if (deflateInit(e->z, level) != Z_OK) {
+                    free(e->z);
+                    e->z = NULL;
+                    return MP_ENOMEM;
+                }
+                e->zlevel = level;
             }
+            size_t m = n < PROBE_BYTES ? n : PROBE_BYTES;
+            int worth = n < PROBE_MIN_RAW || deflate_into(e->z, part[i], m, dst, m - m / 32) > 0;
+            if (worth) got = deflate_into(e->z, part[i], n, dst, n - n / 32 - 1);
         }
-        if (zr == Z_STREAM_END) {
-            stored = z.total_out;
-            is_stored = 0;
-        }
-        deflateEnd(&z);
+        if (got == 0 && n > 0) memcpy(dst, part[i], n);
+        mpt_stream *d = &h.s[i];
+        d->method = got ? MPT_METHOD_ZLIB : MPT_METHOD_STORED;
+        d->raw = (uint32_t)n;
+        d->size = (uint32_t)(got ? got : n);
+        d->crc = mpt_crc32(0, dst, d->size);
+        o += d->size;
     }
-    uint32_t crc;
-    if (is_stored) {
-        size_t o = 0;
-        for (int i = 0; i < 3; i++) {
-            if (len[i]) memcpy(pay + o, part[i], len[i]);
-            o += len[i];
-        }
-    }
-    crc = mpt_crc32(0, pay, (uInt)stored);
-    mpt_chunk_head h = {(e->end_of_step ? MPT_FLAG_END_OF_STEP : 0) | (is_stored ? MPT_FLAG_STORED : 0),
-                        e->step,
-                        e->first_token,
-                        e->tokens,
-                        (uint32_t)raw,
-                        (uint32_t)stored,
-                        crc};
     mpt_chunk_head_encode(&h, e->out);
-    e->out_len = MPT_CHUNK_HEADER_BYTES + stored;
+    e->out_len = o;
     return 0;
 }
 
@@ -290,62 +319,52 @@ static int widen_ids(src_state *st, mp_expert_id *ids, size_t n, unsigned *maxid
 
 static const char *zmsg(const z_stream *z) { return z->msg ? z->msg : "the stream ends early"; }
 
-int mpt_dec_run(mpt_dec *d, const mpt_shape *s, const char *path)
-{
-    mp_err_clear(&d->err);
-    const mpt_chunk_head *h = &d->head;
-    int stored = (h->flags & MPT_FLAG_STORED) != 0;
-    if (!stored) { /* compressed: read whole and check before inflating; stored: check while reading */
-        if (h->stored_size > d->payload_cap) {
-            unsigned char *b = realloc(d->payload, h->stored_size);
-            if (!b)
-                return mp_err_set(&d->err, MP_ENOMEM, "%s: out of memory for a chunk of %u bytes", path,
-                                  (unsigned)h->stored_size);
-            d->payload = b;
-            d->payload_cap = h->stored_size;
-        }
-        if (pread_all(d->fd, d->offset + MPT_CHUNK_HEADER_BYTES, d->payload, h->stored_size))
-            return mp_err_set(&d->err, MP_EIO, "%s: offset %lld: chunk %lld: cannot read the payload (did the file change?)",
-                              path, (long long)(d->offset + MPT_CHUNK_HEADER_BYTES), (long long)d->index);
-        uint32_t crc = mpt_crc32(0, d->payload, h->stored_size);
-        if (MPT_CRC_BAD(h->crc, crc))
-            return mp_err_set(&d->err, MP_ECRC, "%s: offset %lld: chunk %lld: CRC mismatch (stored %08x, computed %08x)",
-                              path, (long long)d->offset, (long long)d->index, (unsigned)h->crc, (unsigned)crc);
-    }
-    mp_step *p = &d->piece;
-    int rc = mp_step_reserve(p, h->tokens, s->layers, s->top_k, s->has_weights, s->has_src, &d->err);
-    if (rc) return rc;
-    p->step = h->step;
-    p->first_token = h->first_token;
-    p->end_of_step = (h->flags & MPT_FLAG_END_OF_STEP) != 0;
-    size_t a = (size_t)mp_step_assignments(p);
+static const char *const stream_name[MPT_STREAMS] = {"ids", "weights byte 0", "weights byte 1", "weights byte 2",
+                                                     "weights byte 3", "source ranks"};
 
+/* Grows *buf to n bytes; returns 0 or -1. */
+static int grow(unsigned char **buf, size_t *cap, size_t n)
+{
+    if (n <= *cap) return 0;
+    unsigned char *b = realloc(*buf, n);
+    if (!b) return -1;
+    *buf = b;
+    *cap = n;
+    return 0;
+}
+
+/* Decodes stream i (at file offset off) into dst: raw bytes, or with widen
+ * 1-byte ids into 16-bit ones (dst is then mp_expert_id *, *maxid their
+ * maximum).  Returns 0 or a negative code (in d->err). */
+static int read_stream(mpt_dec *d, int i, int64_t off, void *dst, int widen_to, unsigned *maxid, const char *path)
+{
+    const mpt_stream *sd = &d->head.s[i];
+    long long at = (long long)off, ci = (long long)d->index;
     z_stream z;
     memset(&z, 0, sizeof z);
-    src_state st = {NULL, d->fd, d->offset + MPT_CHUNK_HEADER_BYTES, 0};
-    if (!stored) {
+    src_state st = {NULL, d->fd, off, 0};
+    if (sd->method == MPT_METHOD_ZLIB) { /* read whole and check before inflating */
+        if (grow(&d->payload, &d->payload_cap, sd->size))
+            return mp_err_set(&d->err, MP_ENOMEM, "%s: out of memory for a stream of %u bytes", path, (unsigned)sd->size);
+        if (pread_all(d->fd, off, d->payload, sd->size))
+            return mp_err_set(&d->err, MP_EIO, "%s: offset %lld: chunk %lld: cannot read the %s (did the file change?)",
+                              path, at, ci, stream_name[i]);
+        uint32_t crc = mpt_crc32(0, d->payload, sd->size);
+        if (MPT_CRC_BAD(sd->crc, crc))
+            return mp_err_set(&d->err, MP_ECRC, "%s: offset %lld: chunk %lld: %s: CRC mismatch (stored %08x, computed %08x)",
+                              path, at, ci, stream_name[i], (unsigned)sd->crc, (unsigned)crc);
         if (inflateInit(&z) != Z_OK) return mp_err_set(&d->err, MP_ENOMEM, "%s: out of memory", path);
         z.next_in = d->payload;
-        z.avail_in = h->stored_size;
+        z.avail_in = sd->size;
         st.z = &z;
     }
-    unsigned maxid = 0;
     int r;
-    if (s->id_bytes == 1) {
-        r = widen_ids(&st, p->ids, a, &maxid);
+    if (widen_to) {
+        r = widen_ids(&st, dst, sd->raw, maxid);
     } else {
-        r = take(&st, (unsigned char *)p->ids, a * 2);
-        if (!r && !host_is_le()) swap_bytes(p->ids, a, 2);
-        if (!r) maxid = mpt_max_id(p->ids, a);
+        r = take(&st, dst, sd->raw);
     }
-    if (!r && s->has_weights) {
-        r = take(&st, (unsigned char *)p->weights, a * 4);
-        if (!r && !host_is_le()) swap_bytes(p->weights, a, 4);
-    }
-    if (!r && s->has_src) {
-        r = take(&st, (unsigned char *)p->src_rank, (size_t)h->tokens * 4);
-        if (!r && !host_is_le()) swap_bytes(p->src_rank, (size_t)h->tokens, 4);
-    }
+    int rc = 0;
     if (st.z) {
         if (!r) {
             /* the stream must end exactly here, with no input left over */
@@ -358,21 +377,71 @@ int mpt_dec_run(mpt_dec *d, const mpt_shape *s, const char *path)
             else if (z.avail_in != 0) r = 3;
         }
         if (r < 0)
-            rc = mp_err_set(&d->err, MP_EFORMAT, "%s: offset %lld: chunk %lld: bad zlib stream (%s)", path,
-                            (long long)(d->offset + MPT_CHUNK_HEADER_BYTES), (long long)d->index, zmsg(&z));
+            rc = mp_err_set(&d->err, MP_EFORMAT, "%s: offset %lld: chunk %lld: %s: bad zlib stream (%s)", path, at, ci,
+                            stream_name[i], zmsg(&z));
         else if (r)
-            rc = mp_err_set(&d->err, MP_EFORMAT, "%s: offset %lld: chunk %lld: payload inflates to %s the %u bytes the header says",
-                            path, (long long)(d->offset + MPT_CHUNK_HEADER_BYTES), (long long)d->index,
-                            r == 1 ? "fewer than" : r == 2 ? "more than" : "data after", (unsigned)h->raw_size);
+            rc = mp_err_set(&d->err, MP_EFORMAT, "%s: offset %lld: chunk %lld: %s: stream inflates to %s the %u bytes the header says",
+                            path, at, ci, stream_name[i],
+                            r == 1 ? "fewer than" : r == 2 ? "more than" : "data after", (unsigned)sd->raw);
         inflateEnd(&z);
-        if (rc) return rc;
+        return rc;
     }
-    if (r == 4)
-        return mp_err_set(&d->err, MP_EIO, "%s: offset %lld: chunk %lld: cannot read the payload (did the file change?)",
-                          path, (long long)(d->offset + MPT_CHUNK_HEADER_BYTES), (long long)d->index);
-    if (stored && MPT_CRC_BAD(h->crc, (uint32_t)st.crc))
-        return mp_err_set(&d->err, MP_ECRC, "%s: offset %lld: chunk %lld: CRC mismatch (stored %08x, computed %08x)",
-                          path, (long long)d->offset, (long long)d->index, (unsigned)h->crc, (unsigned)st.crc);
+    if (r)
+        return mp_err_set(&d->err, MP_EIO, "%s: offset %lld: chunk %lld: cannot read the %s (did the file change?)", path,
+                          at, ci, stream_name[i]);
+    if (MPT_CRC_BAD(sd->crc, st.crc))
+        return mp_err_set(&d->err, MP_ECRC, "%s: offset %lld: chunk %lld: %s: CRC mismatch (stored %08x, computed %08x)",
+                          path, at, ci, stream_name[i], (unsigned)sd->crc, (unsigned)st.crc);
+    return 0;
+}
+
+/* Joins four byte planes of n values into little-endian float32 values. */
+static void unshuffle(float *restrict w, const unsigned char *restrict planes, size_t n)
+{
+    const unsigned char *p0 = planes, *p1 = planes + n, *p2 = planes + 2 * n, *p3 = planes + 3 * n;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t v = (uint32_t)p0[i] | (uint32_t)p1[i] << 8 | (uint32_t)p2[i] << 16 | (uint32_t)p3[i] << 24;
+        memcpy(&w[i], &v, 4);
+    }
+}
+
+int mpt_dec_run(mpt_dec *d, const mpt_shape *s, const char *path)
+{
+    mp_err_clear(&d->err);
+    const mpt_chunk_head *h = &d->head;
+    mp_step *p = &d->piece;
+    int want_w = s->has_weights && d->want_weights;
+    int rc = mp_step_reserve(p, h->tokens, s->layers, s->top_k, want_w, s->has_src, &d->err);
+    if (rc) return rc;
+    p->step = h->step;
+    p->first_token = h->first_token;
+    p->end_of_step = (h->flags & MPT_FLAG_END_OF_STEP) != 0;
+    size_t a = (size_t)mp_step_assignments(p);
+
+    int64_t off[MPT_STREAMS];
+    off[0] = d->offset + MPT_CHUNK_HEADER_BYTES;
+    for (int i = 1; i < MPT_STREAMS; i++) off[i] = off[i - 1] + h->s[i - 1].size;
+    unsigned maxid = 0;
+    if (s->id_bytes == 1) {
+        rc = read_stream(d, MPT_S_IDS, off[0], p->ids, 1, &maxid, path);
+    } else {
+        rc = read_stream(d, MPT_S_IDS, off[0], p->ids, 0, NULL, path);
+        if (!rc && !host_is_le()) swap_bytes(p->ids, a, 2);
+        if (!rc) maxid = mpt_max_id(p->ids, a);
+    }
+    if (rc) return rc;
+    if (want_w) {
+        if (grow(&d->planes, &d->planes_cap, 4 * a + 1))
+            return mp_err_set(&d->err, MP_ENOMEM, "%s: out of memory for %zu gate weights", path, a);
+        for (int j = 0; j < 4; j++)
+            if ((rc = read_stream(d, MPT_S_PLANE0 + j, off[MPT_S_PLANE0 + j], d->planes + (size_t)j * a, 0, NULL, path)))
+                return rc;
+        unshuffle(p->weights, d->planes, a);
+    }
+    if (s->has_src) {
+        if ((rc = read_stream(d, MPT_S_RANKS, off[MPT_S_RANKS], p->src_rank, 0, NULL, path))) return rc;
+        if (!host_is_le()) swap_bytes(p->src_rank, (size_t)h->tokens, 4);
+    }
     int64_t per_tok = (int64_t)s->layers * s->top_k;
     if ((int)maxid >= s->experts) {
         for (size_t i = 0; i < a; i++)
@@ -383,7 +452,7 @@ int mpt_dec_run(mpt_dec *d, const mpt_shape *s, const char *path)
                                   (long long)(p->first_token + (int64_t)i / per_tok),
                                   (long long)((int64_t)i % per_tok / s->top_k), (unsigned)p->ids[i], s->experts);
     }
-    if (s->has_weights) {
+    if (want_w) {
         const float *w = p->weights;
         int bad = mpt_weights_bad(w, a);
         for (size_t i = 0; bad && i < a; i++)
@@ -409,6 +478,7 @@ void mpt_dec_free(mpt_dec *d)
 {
     if (!d) return;
     free(d->payload);
+    free(d->planes);
     mp_step_release(&d->piece);
     memset(d, 0, sizeof *d);
 }

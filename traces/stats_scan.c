@@ -11,6 +11,7 @@ int mp_stats_scan(mp_trace *t, const mp_scan_opts *o, mp_loads **sum, mp_stepvar
     *sum = NULL;
     if (sv) *sv = NULL;
     if (totals) *totals = (mp_scan_totals){0, 0};
+    mp_trace_skip_weights(t); /* counts need ids only: .mpt then never inflates the weights */
     const mp_model *m = mp_trace_model(t);
     int32_t L = m->layers, E = m->experts, K = m->top_k;
     mp_counter *c = NULL;

@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "traces/mp__format.h"
+#include "traces/mp__mpt.h"
 
 static const mp__format *const formats[] = {&mp__format_mpt, &mp__format_npy, &mp__format_csv, &mp__format_json};
 #define NFORMATS (sizeof formats / sizeof formats[0])
@@ -78,6 +79,7 @@ struct mp_trace {
     mp_model model;
     mp_trace_info info;
     int failed;
+    int skip_weights;
 };
 
 int mp_trace_open(mp_trace **out, const char *path, const mp_read_opts *opts, mp_err *err)
@@ -143,11 +145,19 @@ static int check_ids(const mp_trace *t, const mp_step *p, mp_err *err)
     return 0;
 }
 
+void mp_trace_skip_weights(mp_trace *t)
+{
+    if (!t) return;
+    t->skip_weights = 1;
+    if (t->fmt->id == MP_FMT_MPT) mp__mpt_skip_weights(t->state);
+}
+
 int mp_trace_next(mp_trace *t, mp_step *piece, mp_err *err)
 {
     if (t->failed) return mp_err_set(err, MP_EINVAL, "%s: read after an error", t->path);
     int rc = t->fmt->reader->next(t->state, piece, &t->info, err);
     if (rc == 1) {
+        if (t->skip_weights) piece->weights = NULL; /* the storage stays in weights_buf */
         if (piece->layers != t->model.layers || piece->top_k != t->model.top_k)
             rc = mp_err_set(err, MP_ESHAPE, "%s: step %lld has %d layers x %d choices, header says %d x %d",
                             t->path, (long long)piece->step, piece->layers, piece->top_k, t->model.layers,

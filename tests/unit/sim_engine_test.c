@@ -189,9 +189,11 @@ static void conservation_and_hosting(void **state)
     mp_plan_destroy(p);
 }
 
-/* Several multi-piece steps; same figures for 1, 2 and 3 threads and every policy;
- * conservation over the run. */
-static mp_sim_result *run_random_trace(const mp_plan *p, const mp_model *m, const mp_policy *pol, int threads)
+/* Six steps of t0 + step * dt tokens fed in pieces of `piece` tokens (the
+ * routing does not depend on the split); same figures for 1, 2 and 3 threads
+ * and every policy; conservation over the run. */
+static mp_sim_result *random_trace_pieces(const mp_plan *p, const mp_model *m, const mp_policy *pol, int threads,
+                                          int64_t piece, int64_t t0, int64_t dt)
 {
     mp_sim_opts o = mp_sim_opts_default();
     o.policy = pol;
@@ -200,12 +202,12 @@ static mp_sim_result *run_random_trace(const mp_plan *p, const mp_model *m, cons
     o.seed = 9;
     mp_sim *s;
     assert_int_equal(mp_sim_create(&s, p, m, &o, NULL), 0);
-    uint64_t x = 99;
+    uint64_t x = 99, xs = 77;
     mp_step pc = {0};
     for (int64_t step = 0; step < 6; step++) {
-        int64_t T = 50 + step * 37, done = 0;
+        int64_t T = t0 + step * dt, done = 0;
         while (done < T) {
-            int64_t n = T - done < 64 ? T - done : 64;
+            int64_t n = T - done < piece ? T - done : piece;
             mp_step_reserve(&pc, n, m->layers, m->top_k, 0, step % 2, NULL);
             pc.step = step;
             pc.first_token = done;
@@ -215,7 +217,7 @@ static mp_sim_result *run_random_trace(const mp_plan *p, const mp_model *m, cons
                 pc.ids[i] = (mp_expert_id)(r < 40 ? 0 : r % m->experts); /* expert 0 hot */
             }
             if (pc.src_rank)
-                for (int64_t i = 0; i < n; i++) pc.src_rank[i] = (int32_t)(test_rng(&x) % 16);
+                for (int64_t i = 0; i < n; i++) pc.src_rank[i] = (int32_t)(test_rng(&xs) % 16);
             assert_int_equal(mp_sim_feed(s, &pc, NULL), 0);
             done += n;
         }
@@ -225,6 +227,54 @@ static mp_sim_result *run_random_trace(const mp_plan *p, const mp_model *m, cons
     mp_step_release(&pc);
     mp_sim_destroy(s);
     return r;
+}
+
+static mp_sim_result *run_random_trace(const mp_plan *p, const mp_model *m, const mp_policy *pol, int threads)
+{
+    return random_trace_pieces(p, m, pol, threads, 64, 50, 37);
+}
+
+static void assert_same_result(const mp_sim_result *a, const mp_sim_result *b, int32_t L, int32_t P)
+{
+    assert_int_equal(a->steps, b->steps);
+    assert_int_equal(a->assignments, b->assignments);
+    assert_memory_equal(a->series, b->series, (size_t)a->steps * sizeof *a->series);
+    assert_memory_equal(a->layer, b->layer, (size_t)L * sizeof *a->layer);
+    assert_memory_equal(a->traffic, b->traffic, (size_t)P * P * sizeof(int64_t));
+    assert_memory_equal(a->gpu_rows, b->gpu_rows, (size_t)P * sizeof(int64_t));
+    assert_memory_equal(&a->maxmean, &b->maxmean, sizeof a->maxmean);
+    assert_memory_equal(&a->time_us, &b->time_us, sizeof a->time_us);
+}
+
+/* The engine's paths give the same figures: whole small steps (played layer by
+ * layer), steps split into pieces (accumulated per layer), links counted per
+ * token (few tokens per source GPU) or per (source, destination) pair. */
+static void piece_invariance(void **state)
+{
+    (void)state;
+    mp_model m = tiny_model(5, 6, 2);
+    m.shared = 1;
+    const int32_t row[12] = {0, 1, 2, 3, 0, 4, 5, 0, 1, 2, 3, 0};
+    mp_plan *p = make_plan(5, 6, 4, 2, 3, row);
+    const int64_t shapes[][2] = {{50, 37}, {3, 2}}; /* tokens per step: t0 + step * dt */
+    const int64_t pieces[] = {1000, 64, 5, 1};
+    for (int pi = 0; pi < mp_policy_count(); pi++) {
+        const mp_policy *pol = &mp_policy_table()[pi];
+        for (int sh = 0; sh < 2; sh++) {
+            mp_sim_result *a = random_trace_pieces(p, &m, pol, 1, pieces[0], shapes[sh][0], shapes[sh][1]);
+            int64_t tot = 0;
+            for (int g = 0; g < 4; g++) tot += a->gpu_rows[g];
+            assert_int_equal(tot, a->tokens * 5 * 2);
+            for (int j = 1; j < 4; j++)
+                for (int th = 1; th <= 2; th++) {
+                    mp_sim_result *b = random_trace_pieces(p, &m, pol, th, pieces[j], shapes[sh][0], shapes[sh][1]);
+                    assert_same_result(a, b, 5, 4);
+                    mp_sim_result_destroy(b);
+                }
+            mp_sim_result_destroy(a);
+        }
+    }
+    mp_plan_destroy(p);
 }
 
 static void thread_invariance(void **state)
@@ -446,6 +496,77 @@ static void traffic_reference(int32_t P, int32_t N)
     mp_plan_destroy(p);
 }
 
+/* LB_rep per step against D'Hondt's apportionment done by brute force (every
+ * extra seat to the largest rows / copies, no early stop), on steps where the
+ * heavy experts fit in the extra slots (the fast exit) and where they do not. */
+static void lb_rep_reference(void **state)
+{
+    (void)state;
+    enum { E = 6, P = 4, K = 2, STEPS = 60 };
+    const int32_t row[8] = {0, 1, 2, 3, 4, 5, 0, 1}; /* 2 extra slots */
+    mp_plan *p = make_plan(1, E, P, 1, 2, row);
+    assert_non_null(p);
+    mp_model m = tiny_model(1, E, K);
+    mp_sim_opts o = mp_sim_opts_default();
+    o.keep_series = 1;
+    mp_sim *s;
+    assert_int_equal(mp_sim_create(&s, p, &m, &o, NULL), 0);
+    uint64_t x = 31337;
+    double want[STEPS];
+    int fits = 0, spills = 0;
+    mp_step st = {0};
+    for (int step = 0; step < STEPS; step++) {
+        int T = 1 + (int)(test_rng(&x) % 40), ids[2 * 40];
+        int hot = 20 + (int)(test_rng(&x) % 81); /* percent of tokens on experts 0-2 */
+        int64_t rows[E] = {0};
+        for (int t = 0; t < T; t++) {
+            int base = (int)(test_rng(&x) % 100) < hot ? 0 : 3, a = (int)(test_rng(&x) % 3);
+            ids[t * K] = base + a; /* two distinct experts of {0, 1, 2} (hot) or {3, 4, 5} */
+            ids[t * K + 1] = base + (a + 1 + (int)(test_rng(&x) % 2)) % 3;
+            rows[ids[t * K]]++;
+            rows[ids[t * K + 1]]++;
+        }
+        double mean = (double)(T * K) / P;
+        int64_t c[E] = {1, 1, 1, 1, 1, 1};
+        for (int seat = 0; seat < 2; seat++) {
+            int b = 0;
+            for (int e = 1; e < E; e++)
+                if (rows[e] * c[b] > rows[b] * c[e]) b = e;
+            c[b]++;
+        }
+        double top = 0;
+        int64_t need = 0;
+        for (int e = 0; e < E; e++) {
+            double q = (double)rows[e] / (double)c[e];
+            top = q > top ? q : top;
+            for (int64_t k = 1;; k++)
+                if ((double)rows[e] / (double)k <= mean) {
+                    need += k - 1;
+                    break;
+                }
+        }
+        if (need <= 2)
+            fits++;
+        else
+            spills++;
+        want[step] = top > mean ? top : mean;
+        make_step(&st, step, 1, K, T, ids, NULL);
+        assert_int_equal(mp_sim_feed(s, &st, NULL), 0);
+    }
+    mp_sim_result *r;
+    assert_int_equal(mp_sim_finish(s, &r, NULL), 0);
+    assert_true(fits > 5 && spills > 5);
+    for (int step = 0; step < STEPS; step++) {
+        const mp_sim_stepm *sm = &r->series[step];
+        double mean = (double)(sm->tokens * K) / P, mx = sm->maxmean * mean, lb = mx / (sm->gap_rep + 1.0);
+        assert_float_equal(lb, want[step], 1e-9 * want[step]);
+    }
+    mp_sim_result_destroy(r);
+    mp_step_release(&st);
+    mp_sim_destroy(s);
+    mp_plan_destroy(p);
+}
+
 static void traffic_bitmask_path(void **state)
 {
     (void)state;
@@ -480,7 +601,8 @@ int main(void)
         cmocka_unit_test(thread_invariance),      cmocka_unit_test(even_split_matches_prediction),
         cmocka_unit_test(shared_fusion),          cmocka_unit_test(bad_input),
         cmocka_unit_test(summary_percentiles),   cmocka_unit_test(traffic_bitmask_path),
-        cmocka_unit_test(traffic_general_path),
+        cmocka_unit_test(traffic_general_path),   cmocka_unit_test(piece_invariance),
+        cmocka_unit_test(lb_rep_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
