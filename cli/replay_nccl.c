@@ -115,7 +115,7 @@ static int run_rank(const cli_nccl_args *a, const cli_common *c, int32_t P, int3
     cli_doc *d = NULL;
     uint16_t *ids = NULL;
     float *w = NULL;
-    int code = CLI_EDATA;
+    int code = CLI_EDATA, on_gpu = 0; /* input errors are the same on every rank: rank 0 says them */
     int64_t want = a->tokens > 0 ? a->tokens : 65536;
     if (mp_replay_routing_read(&rt, a->trace, &ro, want, &err)) goto fail;
     const mp_model *m = &rt->model;
@@ -151,6 +151,7 @@ static int run_rank(const cli_nccl_args *a, const cli_common *c, int32_t P, int3
     mp_nx_shape sh = {.hidden = (int32_t)H, .intermediate = (int32_t)I, .top_k = kk, .experts = plan->experts,
                       .slots = plan->slots, .max_replicas = plan->max_replicas > 1 ? plan->max_replicas : 1,
                       .max_tokens = T, .selection = a->selection, .seed = c->seed, .padded = a->padded};
+    on_gpu = 1;
     if (mp_nx_create(&nx, id, P, rank, local, &sh, &err) ||
         mp_nx_set_plan(nx, mp_plan_replicas(plan, layer, 0), plan->replica_count + (int64_t)layer * plan->experts,
                        &err) ||
@@ -214,7 +215,7 @@ static int run_rank(const cli_nccl_args *a, const cli_common *c, int32_t P, int3
     }
     goto out;
 fail:
-    fprintf(stderr, "moeplace replay: rank %d: %s\n", (int)rank, err.msg);
+    if (rank == 0 || on_gpu) fprintf(stderr, "moeplace replay: rank %d: %s\n", (int)rank, err.msg);
     code = err.code == MP_EINVAL ? CLI_EUSAGE : CLI_EDATA;
 out:
     cli_doc_destroy(d);
