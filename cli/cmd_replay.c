@@ -46,17 +46,19 @@ const char cmd_replay_usage[] =
     "  --mpi             likewise, one rank per MPI process (mpirun -np N; -DMP_MPI=ON)\n"
     "  --padded          with --nproc/--mpi: ncclAlltoAll of equal blocks at capacity\n"
     "  --emulate 0|1     with --nproc/--mpi: also time the single-GPU emulation (default 1)\n"
-    "  --link-cost FILE  with --nproc/--mpi: write a cost model with the measured link\n"
+    "  --cost FILE       with --nproc/--mpi: cost model (e.g. from --calibrate) that sim's\n"
+    "                    prediction starts from; the measured link replaces its link\n"
+    "  --link-cost FILE  with --nproc/--mpi: write that cost model with the measured link\n"
     "  --format F        table (default), json or csv\n"
     "  -o, --output OUT  write there instead of standard output\n"
     "  --seed N          seed of weights, inputs and random selection (default 1)\n"
     "  -q, --quiet       no progress bar\n";
 
 enum { OPT_PLAN = CLI_OPT_OWN, OPT_RANKS, OPT_LAYERS, OPT_DTYPE, OPT_SELECTION, OPT_HIDDEN, OPT_INTER, OPT_CALIBRATE,
-       OPT_NPROC, OPT_MPI, OPT_PADDED, OPT_EMULATE, OPT_LINK_COST };
+       OPT_NPROC, OPT_MPI, OPT_PADDED, OPT_EMULATE, OPT_LINK_COST, OPT_COST };
 
 typedef struct replay_args {
-    const char *trace, *plan, *json, *link_cost;
+    const char *trace, *plan, *json, *link_cost, *cost;
     int nproc, mpi, padded, emulate;
     int64_t tmin, tmax;
     double factor;
@@ -331,6 +333,7 @@ int cmd_replay(int argc, char **argv)
                                          {"padded", no_argument, NULL, OPT_PADDED},
                                          {"emulate", required_argument, NULL, OPT_EMULATE},
                                          {"link-cost", required_argument, NULL, OPT_LINK_COST},
+                                         {"cost", required_argument, NULL, OPT_COST},
                                          {NULL, 0, NULL, 0}};
     cli_common c;
     cli_common_init(&c, "replay");
@@ -362,6 +365,7 @@ int cmd_replay(int argc, char **argv)
         case OPT_PADDED: a.padded = 1; break;
         case OPT_EMULATE: bad = cli_parse_int("replay", "--emulate", optarg, 0, 1, &a.emulate); break;
         case OPT_LINK_COST: a.link_cost = optarg; break;
+        case OPT_COST: a.cost = optarg; break;
         case OPT_DTYPE:
             if (!strcmp(optarg, "bf16")) a.dtype = 0;
             else if (!strcmp(optarg, "fp8")) a.dtype = 1;
@@ -399,12 +403,14 @@ int cmd_replay(int argc, char **argv)
         if (a.hidden % 128 || a.inter % 8)
             return cli_usage_error("replay", "--hidden must be a multiple of 128 and --intermediate of 8");
         cli_nccl_args na = {.trace = a.trace, .plan = a.plan, .json = a.json, .link_cost = a.link_cost,
+                            .cost = a.cost,
                             .tokens = a.tmax, .layer = a.layer_begin, .iters = a.iters, .warmup = a.warmup,
                             .check = a.check, .selection = a.selection, .nproc = a.nproc, .mpi = a.mpi,
                             .padded = a.padded, .emulate = a.emulate, .hidden = a.hidden, .inter = a.inter};
         return cli_replay_nccl(&na, &c);
     }
-    if (a.padded || a.link_cost) return cli_usage_error("replay", "--padded and --link-cost go with --nproc or --mpi");
+    if (a.padded || a.link_cost || a.cost)
+        return cli_usage_error("replay", "--padded, --cost and --link-cost go with --nproc or --mpi");
 #ifdef MP_HAVE_KERNELS
     return a.calibrate ? run_calibrate(&a, &c) : run_replay(&a, &c);
 #else

@@ -18,6 +18,7 @@
 #include "kernels/mp_replay.h"
 #include "planner/mp_planner.h"
 #include "sim/mp_cost.h"
+#include "sim/mp_sim.h"
 #ifdef MP_HAVE_MPI
 #include <mpi.h>
 #endif
@@ -42,6 +43,28 @@ static int emulate(const cli_nccl_args *a, const cli_common *c, const mp_plan *p
     if (!rc) rc = mp_kx_measure_step(kx, a->iters, a->warmup, 1, &s, err);
     mp_kx_destroy(kx);
     if (!rc) *step_us = s.step_us;
+    return rc;
+}
+
+/* sim's predicted time of `layer` for the tokens read, under `cost`. */
+static int sim_predict(const mp_replay_routing *rt, const mp_plan *plan, int32_t layer, const mp_cost *cost,
+                       int selection, uint64_t seed, double *us, mp_err *err)
+{
+    mp_sim_opts o = mp_sim_opts_default();
+    o.cost = *cost;
+    o.seed = seed;
+    o.policy = mp_policy_find(selection == 0 ? "none" : selection == 2 ? "random" : "modulo");
+    mp_sim *s;
+    int rc = mp_sim_create(&s, plan, &rt->model, &o, err);
+    if (rc) return rc;
+    mp_step p = {.step = 0, .first_token = 0, .tokens = rt->tokens, .end_of_step = 1, .layers = rt->layers,
+                 .top_k = rt->top_k, .ids = rt->ids, .weights = rt->weights};
+    mp_sim_result *r = NULL;
+    rc = mp_sim_feed(s, &p, err);
+    if (!rc) rc = mp_sim_finish(s, &r, err);
+    if (!rc) *us = r->layer[layer].time_us;
+    mp_sim_result_destroy(r);
+    mp_sim_destroy(s);
     return rc;
 }
 
@@ -192,16 +215,27 @@ static int run_rank(const cli_nccl_args *a, const cli_common *c, int32_t P, int3
     cli_doc_int(d, "choices_per_token", kk);
     cli_doc_str(d, "exchange", a->padded ? "ncclAlltoAll at capacity" : "ncclSend/ncclRecv (all-to-all-v)");
     report(d, &r, a2a, small, wrong, emul);
+    /* the cost model with the measured link: the dispatch busbw as the
+     * per-GPU rate (kept when one rank moves nothing over a link), the
+     * smallest all-to-all as the fixed latency; sim predicts the layer with it */
+    mp_cost cost = mp_cost_default();
+    if (a->cost && mp_cost_read(&cost, a->cost, &err)) goto fail;
+    snprintf(cost.name, sizeof cost.name, "replay-nccl-%dgpu", (int)P);
+    if (!cost.hidden) cost.hidden = H;
+    if (!cost.intermediate) cost.intermediate = I;
+    if (r.dispatch_busbw > 0) cost.nvlink_GBps = r.dispatch_busbw;
+    cost.dispatch_fixed_us = small;
+    cost.combine_fixed_us = small;
+    double sim_us = 0;
+    mp_err serr = {0};
+    if (sim_predict(rt, plan, layer, &cost, a->selection, c->seed, &sim_us, &serr)) {
+        fprintf(stderr, "moeplace replay: no sim prediction: %s\n", serr.msg); /* the measurement stands */
+        cli_doc_str(d, "sim_layer_us", "-");
+    } else {
+        cli_doc_num(d, "sim_layer_us", sim_us, 1);
+        cli_doc_num(d, "measured_vs_sim", sim_us > 0 ? r.step_max_us / sim_us : 0, 3);
+    }
     if (a->link_cost) {
-        /* the measured link: busbw of the dispatch as the per-GPU rate, the
-         * smallest all-to-all as the fixed latency */
-        mp_cost cost = mp_cost_default();
-        snprintf(cost.name, sizeof cost.name, "replay-nccl-%dgpu", (int)P);
-        cost.hidden = H;
-        cost.intermediate = I;
-        if (r.dispatch_busbw > 0) cost.nvlink_GBps = r.dispatch_busbw;
-        cost.dispatch_fixed_us = small;
-        cost.combine_fixed_us = small;
         if (mp_cost_write(&cost, a->link_cost, &err)) goto fail;
         cli_doc_str(d, "link_cost", a->link_cost);
     }

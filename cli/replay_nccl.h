@@ -11,7 +11,7 @@
 #include "cli/cli.h"
 
 typedef struct cli_nccl_args {
-    const char *trace, *plan, *json, *link_cost;
+    const char *trace, *plan, *json, *link_cost, *cost;
     int64_t tokens;      /* total tokens of the step (0: the trace's first, <= 65536) */
     int64_t layer;
     int iters, warmup, check, selection, nproc, mpi, padded, emulate;
