@@ -10,34 +10,25 @@
 #include <unistd.h>
 
 #include "traces/mp_trace.h"
+#include "tests/unit/test_tmpdir.h"
 
-static char tmpdir[64];
 static char path[128];
 
 static int setup(void **state)
 {
     (void)state;
-    strcpy(tmpdir, "/tmp/mp_csv_test.XXXXXX");
-    if (!mkdtemp(tmpdir)) return -1;
-    snprintf(path, sizeof path, "%s/t.csv", tmpdir);
+    if (test_tmpdir_make("csv_test")) return -1;
+    snprintf(path, sizeof path, "%s/t.csv", test_dir);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return test_tmpdir_remove();
 }
 
-static void put_file(const char *text)
-{
-    FILE *fp = fopen(path, "wb");
-    assert_non_null(fp);
-    fputs(text, fp);
-    fclose(fp);
-}
+static void put_file(const char *text) { test_put_file(path, text); }
 
 /* Opens and reads `path` through; returns the status and the message. */
 static int read_all(const mp_model *hint, mp_err *err, int64_t *tokens, int64_t *steps)

@@ -12,34 +12,25 @@
 
 #include "traces/mp_loads.h"
 #include "traces/mp_trace.h"
+#include "tests/unit/test_tmpdir.h"
 
-static char tmpdir[64];
 static char path[128];
 
 static int setup(void **state)
 {
     (void)state;
-    strcpy(tmpdir, "/tmp/mp_json_test.XXXXXX");
-    if (!mkdtemp(tmpdir)) return -1;
-    snprintf(path, sizeof path, "%s/l.json", tmpdir);
+    if (test_tmpdir_make("json_test")) return -1;
+    snprintf(path, sizeof path, "%s/l.json", test_dir);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return test_tmpdir_remove();
 }
 
-static void put_file(const char *text)
-{
-    FILE *fp = fopen(path, "wb");
-    assert_non_null(fp);
-    fputs(text, fp);
-    fclose(fp);
-}
+static void put_file(const char *text) { test_put_file(path, text); }
 
 static mp_loads *load_text(const char *text, int per_step)
 {
