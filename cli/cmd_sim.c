@@ -491,7 +491,7 @@ int cmd_sim(int argc, char **argv)
         goto out;
     }
     /* loads for the plan(s): one reading, then rewind */
-    if ((rc = mp_loads_count_threads(&ld, ts->trace, pb, pe, 0, c.threads, &err)) || (rc = ts->src.rewind(ts, &err))) {
+    if ((rc = mp_loads_count(&ld, ts->trace, pb, pe, 0, &err)) || (rc = ts->src.rewind(ts, &err))) {
         rc = cli_fail(&err);
         goto out;
     }

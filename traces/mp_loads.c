@@ -58,16 +58,9 @@ int mp_loads_sum_steps(mp_loads **out, const mp_loads *in, mp_err *err)
  * layer; with per_step each step's window becomes one matrix. */
 int mp_loads_count(mp_loads **out, mp_trace *t, int64_t step_begin, int64_t step_end, int per_step, mp_err *err)
 {
-    return mp_loads_count_threads(out, t, step_begin, step_end, per_step, 1, err);
-}
-
-int mp_loads_count_threads(mp_loads **out, mp_trace *t, int64_t step_begin, int64_t step_end, int per_step,
-                           int threads, mp_err *err)
-{
     *out = NULL;
-    if (threads < 1) threads = 1;
     if (!per_step) {
-        mp_scan_opts o = {step_begin, step_end, threads, 0, NULL, NULL};
+        mp_scan_opts o = {step_begin, step_end, 1, 0, NULL, NULL};
         return mp_stats_scan(t, &o, out, NULL, NULL, err);
     }
     mp_trace_skip_weights(t); /* counts need ids only */
@@ -79,7 +72,7 @@ int mp_loads_count_threads(mp_loads **out, mp_trace *t, int64_t step_begin, int6
     int open = 0;
     mp_step p = {0};
     mp_counter *c = NULL;
-    int rc = mp_counter_create(&c, L, E, m->top_k, threads, err);
+    int rc = mp_counter_create(&c, L, E, m->top_k, 1, err);
     while (!rc && (rc = mp_trace_next(t, &p, err)) == 1) {
         rc = 0;
         if (p.step < step_begin) continue;

@@ -49,11 +49,6 @@ static inline double *mp_loads_row(const mp_loads *l, int32_t s, int32_t layer)
  * the range. */
 int mp_loads_count(mp_loads **out, mp_trace *t, int64_t step_begin, int64_t step_end, int per_step, mp_err *err);
 
-/* mp_loads_count over `threads` counting threads (0 or 1 = one): the same
- * integers, so the same matrix, for any thread count. */
-int mp_loads_count_threads(mp_loads **out, mp_trace *t, int64_t step_begin, int64_t step_end, int per_step,
-                           int threads, mp_err *err);
-
 /* Sums the steps of `in` into a new 1 x L x E matrix. */
 int mp_loads_sum_steps(mp_loads **out, const mp_loads *in, mp_err *err);
 
