@@ -227,7 +227,7 @@ static int int_cell(const cJSON *v, int64_t lo, int64_t hi, int32_t *out)
 
 static int parse_root(const cJSON *root, mp_plan **out, double **load_out, const char *what, mp_err *err)
 {
-    int64_t version, gpus, nodes, spg, experts, routed = -1, shared = -1, v;
+    int64_t version = 0, gpus = 0, nodes = 0, spg = 0, experts = 0, routed = -1, shared = -1, v;
     const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(root, "format");
     if (!cJSON_IsObject(root)) return mp_err_set(err, MP_EFORMAT, "%s: a plan file is a JSON object", what);
     if (cJSON_GetObjectItemCaseSensitive(root, "logical_count"))

@@ -98,7 +98,7 @@ static void fast_layer(const mp_gen *g, int32_t l, int32_t topic, mp_rng *rp, co
     const double A = prev ? g->o.layer_affinity : 0.0;
     const int32_t *sc = prev ? g->succ + (int64_t)(l - 1) * E : NULL;
     const uint16_t *gof = g->group_of;
-    int32_t used[MP_TOPK_MAX];
+    int32_t used[MP_TOPK_MAX] = {0}; /* only [0, ng) is read; zeroed for the compiler */
     int32_t ng = 0;
     uint64_t gbits = 0; /* admitted groups when G <= 64 */
     double umass = 0; /* popularity mass of the admitted groups */
