@@ -23,6 +23,7 @@ int main(void)
 #include "kernels/mp_kernels.h"
 #include "kernels/mp_kernels_ref.h"
 #include "kernels/mp_kx_common.h"
+#include "tests/unit/kx_test_routing.h"
 
 enum { H = 256, I = 64, K = 4, E = 16, R = 20, P = 4, MAXREP = 2, T = 300 };
 
@@ -43,24 +44,16 @@ static void make_plan(void)
     }
 }
 
+static void weight_by_rank(void *ctx, int64_t t, int k, uint64_t st)
+{
+    (void)st;
+    ((float *)ctx)[t * K + k] = 0.1f + 0.2f * (float)k;
+}
+
 static void make_routing(uint16_t *ids, float *w, int64_t tokens)
 {
     uint64_t st = 12345;
-    for (int64_t t = 0; t < tokens; t++) {
-        int used[E] = {0};
-        for (int k = 0; k < K; k++) {
-            int e;
-            do {
-                st = mp__kx_mix(st);
-                /* skewed: low ids more often */
-                e = (int)((st >> 33) % E);
-                if ((st & 3) == 0) e = (int)((st >> 20) % 4);
-            } while (used[e]);
-            used[e] = 1;
-            ids[t * K + k] = (uint16_t)e;
-            w[t * K + k] = 0.1f + 0.2f * (float)k;
-        }
-    }
+    kx_test_routing(ids, tokens, K, E, &st, weight_by_rank, w);
 }
 
 static double rel_err(const uint16_t *a, const uint16_t *ref, size_t n, size_t *nan_count)

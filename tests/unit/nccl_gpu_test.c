@@ -21,6 +21,7 @@ int main(void)
 #else
 #include "kernels/mp_kernels.h"
 #include "kernels/mp_kx_common.h"
+#include "tests/unit/kx_test_routing.h"
 #include "kernels/mp_nccl.h"
 
 enum { H = 256, I = 64, K = 4, E = 16, R = 20, MAXREP = 2, T = 300 };
@@ -28,6 +29,12 @@ enum { H = 256, I = 64, K = 4, E = 16, R = 20, MAXREP = 2, T = 300 };
 static int32_t l2p[E * MAXREP], rcnt[E];
 static uint16_t ids[T * K];
 static float w[T * K];
+
+static void weight_from_state(void *ctx, int64_t t, int k, uint64_t st)
+{
+    (void)ctx;
+    w[t * K + k] = (float)(1 + (st >> 60));
+}
 
 static void setup_data(void)
 {
@@ -41,21 +48,10 @@ static void setup_data(void)
         rcnt[s - 16] = 2;
     }
     uint64_t st = 4242;
+    kx_test_routing(ids, T, K, E, &st, weight_from_state, NULL);
     for (int t = 0; t < T; t++) {
-        int used[E] = {0};
         float sum = 0;
-        for (int k = 0; k < K; k++) {
-            int e;
-            do {
-                st = mp__kx_mix(st);
-                e = (int)((st >> 33) % E);
-                if ((st & 3) == 0) e = (int)((st >> 20) % 4);
-            } while (used[e]);
-            used[e] = 1;
-            ids[t * K + k] = (uint16_t)e;
-            w[t * K + k] = (float)(1 + (st >> 60));
-            sum += w[t * K + k];
-        }
+        for (int k = 0; k < K; k++) sum += w[t * K + k];
         for (int k = 0; k < K; k++) w[t * K + k] /= sum;
     }
 }
