@@ -19,7 +19,9 @@ const char cmd_check_usage[] =
     "topology and the replay options, and holds their metrics; check recomputes\n"
     "them on TRACE and exits 0 when nothing regressed by more than the tolerance,\n"
     "1 with a diff table (metric, baseline, now, change) when something did, 2 on\n"
-    "usage errors.  --update rewrites the baseline atomically with the new figures;\n"
+    "usage errors.  The gate fails closed: a baseline that lacks a figure, names an\n"
+    "unknown metric, misses a setup key or was recorded on another model is exit 1.\n"
+    "--update rewrites the baseline atomically with the new figures;\n"
     "with --update and a baseline that does not exist yet, the setup comes from\n"
     "the flags below.\n"
     "\n"
@@ -60,7 +62,7 @@ static const char *status_name(int s)
 }
 
 static int print_diff(const mp_check_diff *d, const mp_eval *ev, const char *trace, const char *baseline,
-                      double tol, const cli_common *c)
+                      double tol, int failed, const cli_common *c)
 {
     cli_doc *doc = cli_doc_create("moeplace.check");
     if (!doc) return CLI_EDATA;
@@ -71,7 +73,7 @@ static int print_diff(const mp_check_diff *d, const mp_eval *ev, const char *tra
     cli_doc_int(doc, "regressed", d->regressed);
     cli_doc_int(doc, "improved", d->improved);
     cli_doc_int(doc, "new", d->fresh);
-    cli_doc_str(doc, "result", d->regressed ? "fail" : "pass");
+    cli_doc_str(doc, "result", failed ? "fail" : "pass");
     cli_tab *t = cli_doc_table(doc, "diff", "metrics against the baseline");
     int json = c->format == CLI_FMT_JSON;
     cli_tab_col(t, "entry", -1);
@@ -240,11 +242,21 @@ int cmd_check(int argc, char **argv)
     int rc = mp_trace_source_open(&ts, trace, &ro, &err);
     if (!rc) {
         mp_model model = *mp_trace_model(ts->trace);
-        steps_progress pr;
-        pr.steps = mp_trace_get_info(ts->trace).steps;
-        cli_progress_init(&pr.bar, &c, "check: replaying");
-        rc = mp_eval_run(&ev, &b->setup, &ts->src, &model, c.threads, bdir, steps_update, &pr, &err);
-        cli_progress_done(&pr.bar);
+        /* an existing baseline is data: whatever in it does not fit the trace is exit 1; and the gate
+           fails closed before the replay when the baseline lacks figures or is of another model */
+        if (exists && !(rc = mp_baseline_fit(b, &model, &err)) && !update) rc = mp_baseline_gate(b, &model, &err);
+        if (!rc) {
+            steps_progress pr;
+            pr.steps = mp_trace_get_info(ts->trace).steps;
+            cli_progress_init(&pr.bar, &c, "check: replaying");
+            rc = mp_eval_run(&ev, &b->setup, &ts->src, &model, c.threads, bdir, steps_update, &pr, &err);
+            cli_progress_done(&pr.bar);
+            if (rc == MP_EINVAL && exists) {
+                /* the setup came from the file: a data error, not a usage error */
+                mp_err e2 = err;
+                rc = mp_err_set(&err, MP_ERANGE, "%s: setup: %s", baseline, e2.msg);
+            }
+        }
     }
     mp_trace_source_close(ts);
     if (rc) {
@@ -256,13 +268,19 @@ int cmd_check(int argc, char **argv)
     mp_check_diff *d = NULL;
     if ((rc = mp_check_compare(&d, b, ev, tol, &err))) {
         status = cli_fail(&err);
-    } else if ((status = print_diff(d, ev, trace, baseline, tol, &c)) == CLI_OK) {
+    } else if ((status = print_diff(d, ev, trace, baseline, tol, d->regressed || (!update && (d->fresh || !d->nrows)),
+                                    &c)) == CLI_OK) {
         if (update) {
             if (mp_baseline_write(ev, baseline, &err))
                 status = cli_fail(&err);
             else if (!c.quiet)
                 fprintf(stderr, "moeplace check: %s %s with %d metrics of %d entries\n", baseline,
                         exists ? "updated" : "written", d->nrows, ev->n);
+        } else if (d->fresh || d->nrows == 0) {
+            /* mp_baseline_gate makes this unreachable; the gate still never passes unchecked figures */
+            fprintf(stderr, "moeplace check: %s: %d of %d metrics have no baseline figures (record them with --update)\n",
+                    baseline, d->fresh, d->nrows);
+            status = CLI_EDATA;
         } else if (d->regressed) {
             fprintf(stderr, "moeplace check: %d of %d metrics regressed by more than %g%% against %s\n", d->regressed,
                     d->nrows, 100 * tol, baseline);

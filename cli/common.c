@@ -28,7 +28,16 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 
 int cli_fail(const mp_err *err)
 {
-    fprintf(stderr, "moeplace: %s\n", err->msg[0] ? err->msg : mp_strerror(err->code));
+    /* library messages name no flags: the flag that answers one is added here */
+    static const char *const hint[][2] = {
+        {": unknown format (", "; name it with --input-format mpt|npy|csv|json"},
+        {": cannot tell the output format from the name", "; name it with --to mpt|npy|csv|json"},
+        {": the layout must be given", " with --layout LTK or TLK"},
+    };
+    const char *msg = err->msg[0] ? err->msg : mp_strerror(err->code), *add = "";
+    for (size_t i = 0; i < sizeof hint / sizeof hint[0]; i++)
+        if (strstr(msg, hint[i][0])) add = hint[i][1];
+    fprintf(stderr, "moeplace: %s%s\n", msg, add);
     return err->code == MP_EINVAL ? CLI_EUSAGE : CLI_EDATA;
 }
 

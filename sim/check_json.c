@@ -170,17 +170,58 @@ static int grow(parser *p, mp__json *j, int *cap, int obj)
     return 0;
 }
 
-static int parse_container(parser *p, mp__json *j, int depth, int obj)
+/* The keys of one object seen so far, as an open-addressing hash set of
+ * indices into j->keys (slot = index + 1, 0 = empty), so that duplicate
+ * detection stays linear in the number of keys.  Small objects (the usual
+ * case) are scanned directly and need no table. */
+#define KEYSET_MIN 16
+
+typedef struct keyset {
+    int *slot;
+    size_t size; /* a power of two, or 0 */
+} keyset;
+
+static size_t key_hash(const char *s)
 {
-    if (depth >= MP__JSON_DEPTH_MAX) return fail(p, MP_ELIMIT, "nesting deeper than 32");
-    j->type = obj ? MP__J_OBJ : MP__J_ARR;
-    p->pos++;
-    skip_ws(p);
-    char close = obj ? '}' : ']';
-    if (p->pos < p->len && p->s[p->pos] == close) {
-        p->pos++;
+    size_t h = (size_t)14695981039346656037ull; /* FNV-1a */
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * (size_t)1099511628211ull;
+    return h;
+}
+
+static void keyset_put(keyset *ks, char *const *keys, int i)
+{
+    size_t m = ks->size - 1, h = key_hash(keys[i]) & m;
+    while (ks->slot[h]) h = (h + 1) & m;
+    ks->slot[h] = i + 1;
+}
+
+/* 1 when `key` is among keys[0..n-1], 0 when not, MP_ENOMEM */
+static int key_seen(keyset *ks, char *const *keys, int n, const char *key)
+{
+    if (n < KEYSET_MIN) {
+        for (int i = 0; i < n; i++)
+            if (strcmp(keys[i], key) == 0) return 1;
         return 0;
     }
+    if ((size_t)n * 2 >= ks->size) { /* (re)build at load <= 1/2 */
+        size_t size = ks->size ? ks->size : 4 * KEYSET_MIN;
+        while ((size_t)n * 2 >= size) size *= 2;
+        int *slot = calloc(size, sizeof *slot);
+        if (!slot) return MP_ENOMEM;
+        free(ks->slot);
+        ks->slot = slot;
+        ks->size = size;
+        for (int i = 0; i < n; i++) keyset_put(ks, keys, i);
+    }
+    size_t m = ks->size - 1;
+    for (size_t h = key_hash(key) & m; ks->slot[h]; h = (h + 1) & m)
+        if (strcmp(keys[ks->slot[h] - 1], key) == 0) return 1;
+    return 0;
+}
+
+static int parse_members(parser *p, mp__json *j, int depth, int obj, keyset *ks)
+{
+    char close = obj ? '}' : ']';
     int cap = 0, rc;
     for (;;) {
         skip_ws(p);
@@ -192,13 +233,15 @@ static int parse_container(parser *p, mp__json *j, int depth, int obj)
             char *key;
             size_t at = p->pos;
             if ((rc = parse_string(p, &key))) return rc;
-            for (int i = 0; i < j->n; i++)
-                if (strcmp(j->keys[i], key) == 0) {
-                    free(key);
-                    p->pos = at;
-                    return fail(p, MP_EFORMAT, "duplicate key");
-                }
+            int seen = key_seen(ks, j->keys, j->n, key);
+            if (seen) {
+                free(key);
+                if (seen < 0) return fail(p, MP_ENOMEM, "out of memory");
+                p->pos = at;
+                return fail(p, MP_EFORMAT, "duplicate key");
+            }
             j->keys[j->n] = key;
+            if (ks->size) keyset_put(ks, j->keys, j->n);
             j->n++; /* owned from here on, value empty */
             skip_ws(p);
             if (p->pos >= p->len || p->s[p->pos] != ':') return fail(p, MP_EFORMAT, "expected ':'");
@@ -216,6 +259,23 @@ static int parse_container(parser *p, mp__json *j, int depth, int obj)
             return fail(p, MP_EFORMAT, obj ? "expected ',' or '}'" : "expected ',' or ']'");
         }
     }
+}
+
+static int parse_container(parser *p, mp__json *j, int depth, int obj)
+{
+    if (depth >= MP__JSON_DEPTH_MAX) return fail(p, MP_ELIMIT, "nesting deeper than 32");
+    j->type = obj ? MP__J_OBJ : MP__J_ARR;
+    p->pos++;
+    skip_ws(p);
+    char close = obj ? '}' : ']';
+    if (p->pos < p->len && p->s[p->pos] == close) {
+        p->pos++;
+        return 0;
+    }
+    keyset ks = {NULL, 0};
+    int rc = parse_members(p, j, depth, obj, &ks);
+    free(ks.slot);
+    return rc;
 }
 
 static int parse_value(parser *p, mp__json *j, int depth)

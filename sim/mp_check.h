@@ -13,12 +13,18 @@
  *   {"schema": "moeplace.baseline", "schema_version": 1,
  *    "setup": {"gpus": 32, "nodes": 4, "redundant": 32, "policy": "modulo",
  *              "seed": 1, "locality": 0},
+ *    "trace": {"model": "deepseek-v3", "layers": 58, "experts": 256,
+ *              "top_k": 8, "steps": 3, "tokens": 224},
  *    "entries": [{"name": "eplb", "strategy": "eplb"},
  *                {"name": "prod", "plan": "plans/prod.json"}, ...],
  *    "metrics": {"eplb": {"plan_max_mean": 1.05, ...}, ...}}
- * A "plan" path is relative to the baseline file's folder.  "metrics" may be
- * missing or empty (a baseline to fill with --update); an entry missing from
- * it is reported as new, never as a regression.
+ * A "plan" path is relative to the baseline file's folder.  Every setup key
+ * is required; "trace" (each of its keys) is optional.  Unknown keys, unknown
+ * strategies, policies and metrics, an entry, strategy or plan given twice
+ * and negative metrics are errors.  "metrics" may be missing or incomplete
+ * when parsing (a baseline to fill with new figures), but the gate fails
+ * closed: mp_baseline_gate refuses a baseline that lacks any metric of any
+ * entry or was recorded on a trace of another model or shape.
  *
  * Memory: mp_eval_run returns an evaluation freed with mp_eval_destroy;
  * mp_baseline_read/parse return a baseline freed with mp_baseline_destroy;
@@ -159,10 +165,24 @@ void mp_gen_source_close(mp_gen_source *g);
 
 /* ---- baselines ---- */
 
+/* the "trace" a baseline was recorded on, as far as it says */
+typedef struct mp_baseline_trace {
+    int given;                      /* "trace" present                       */
+    char model[MP_MODEL_NAME_MAX];  /* "" (absent) or "-": unknown           */
+    int32_t layers, experts, top_k; /* 0 when absent                         */
+    int64_t steps, tokens;          /* -1 when absent (informational)        */
+    size_t model_offset, shape_offset[3]; /* byte offsets, for messages      */
+} mp_baseline_trace;
+
 typedef struct mp_baseline {
     mp_eval_setup setup;
     int has_metrics[MP_EVAL_ENTRIES_MAX];
     double metric[MP_EVAL_ENTRIES_MAX][MP_METRICS]; /* NAN when absent */
+    mp_baseline_trace trace;
+    int metrics_given;                              /* "metrics" present and not null  */
+    char what[MP_EVAL_PATH_MAX];                    /* the file, in messages           */
+    size_t setup_offset, metrics_offset;            /* byte offsets, for messages      */
+    size_t metrics_offset_of[MP_EVAL_ENTRIES_MAX];
 } mp_baseline;
 
 /* Parses a baseline from memory (len bytes, need not be NUL-terminated);
@@ -171,6 +191,19 @@ typedef struct mp_baseline {
 int mp_baseline_parse(mp_baseline **out, const char *text, size_t len, const char *what, mp_err *err);
 int mp_baseline_read(mp_baseline **out, const char *path, mp_err *err);
 void mp_baseline_destroy(mp_baseline *b);
+
+/* Checks that the setup fits a trace of `model`: the slots of every
+ * strategy entry (experts, plus the redundant ones where it places them)
+ * split over the GPUs.  Returns 0 or MP_ERANGE naming the file and "setup". */
+int mp_baseline_fit(const mp_baseline *b, const mp_model *model, mp_err *err);
+
+/* The gate fails closed: returns 0 only when the baseline holds every metric
+ * of every entry, and (when it records its trace and `model` is not NULL)
+ * was recorded on a trace of the same model name and shape (layers, experts,
+ * top-k); steps and tokens may differ.  Otherwise MP_EFORMAT (figures
+ * missing) or MP_ESHAPE (another model), naming the file, offset and JSON
+ * path. */
+int mp_baseline_gate(const mp_baseline *b, const mp_model *model, mp_err *err);
 
 /* The baseline JSON of an evaluation (its setup and metrics, "%.17g");
  * heap string, caller frees; NULL when out of memory. */
@@ -198,8 +231,9 @@ typedef struct mp_check_diff {
 
 /* Compares an evaluation with a baseline of the same setup: a metric
  * regressed when it moved in its bad direction by more than `tolerance`
- * relative to the baseline (and by more than 1e-9 absolute).  Returns 0 or
- * MP_ENOMEM. */
+ * relative to the baseline (and by more than 1e-9 absolute); one the
+ * baseline lacks is MP_CHECK_NEW.  Returns 0, MP_EINVAL (tolerance negative
+ * or not finite) or MP_ENOMEM. */
 int mp_check_compare(mp_check_diff **out, const mp_baseline *b, const mp_eval *e, double tolerance, mp_err *err);
 void mp_check_diff_destroy(mp_check_diff *d);
 

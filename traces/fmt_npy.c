@@ -422,8 +422,8 @@ static int npy_open(void **state, const char *path, const mp_read_opts *opts, mp
         else if (!hl && d[0] > MP_LAYERS_MAX && d[1] <= MP_LAYERS_MAX) ltk = 0;
         else if (!hl && d[1] > MP_LAYERS_MAX && d[0] <= MP_LAYERS_MAX) ltk = 1;
         else
-            return mp_err_set(err, MP_ESHAPE, "%s: a 3-D array %s may be [L,T,K] or [T,L,K]: say which with --layout LTK or TLK",
-                              path, sh);
+            return mp_err_set(err, MP_ESHAPE, "%s: a 3-D array %s may be [L,T,K] or [T,L,K]: the layout must be given", path,
+                              sh);
         r->ltk = ltk;
         int64_t l = ltk ? d[0] : d[1];
         r->T = ltk ? d[1] : d[0];

@@ -18,24 +18,24 @@ static int check_opts(const mp_gen_opts *o, mp_err *err)
         return MP_EINVAL;
     }
     if (!(o->layer_affinity >= 0 && o->layer_affinity <= 1))
-        return mp_err_set(err, MP_EINVAL, "gen: --layer-affinity must lie in [0, 1]");
+        return mp_err_set(err, MP_EINVAL, "gen: layer_affinity must lie in [0, 1]");
     if (!(o->rank_topic_bias >= 0 && o->rank_topic_bias <= 1))
-        return mp_err_set(err, MP_EINVAL, "gen: --rank-topic-bias must lie in [0, 1]");
-    if (!(o->drift >= 0 && o->drift <= 10)) return mp_err_set(err, MP_EINVAL, "gen: --drift must lie in [0, 10]");
+        return mp_err_set(err, MP_EINVAL, "gen: rank_topic_bias must lie in [0, 1]");
+    if (!(o->drift >= 0 && o->drift <= 10)) return mp_err_set(err, MP_EINVAL, "gen: drift must lie in [0, 10]");
     if (!(o->group_skew >= 0 && o->group_skew <= 10))
-        return mp_err_set(err, MP_EINVAL, "gen: --group-skew must lie in [0, 10]");
+        return mp_err_set(err, MP_EINVAL, "gen: group_skew must lie in [0, 10]");
     if (!(o->topic_strength >= 0 && o->topic_strength <= 10))
         return mp_err_set(err, MP_EINVAL, "gen: topic strength must lie in [0, 10]");
-    if (o->topics < 1) return mp_err_set(err, MP_EINVAL, "gen: --topics must be at least 1");
-    if (o->dp_ranks < 1) return mp_err_set(err, MP_EINVAL, "gen: --dp-ranks must be at least 1");
-    if (o->steps < 1 || o->steps > ((int64_t)1 << 40)) return mp_err_set(err, MP_EINVAL, "gen: --steps out of range");
+    if (o->topics < 1) return mp_err_set(err, MP_EINVAL, "gen: topics must be at least 1");
+    if (o->dp_ranks < 1) return mp_err_set(err, MP_EINVAL, "gen: dp_ranks must be at least 1");
+    if (o->steps < 1 || o->steps > ((int64_t)1 << 40)) return mp_err_set(err, MP_EINVAL, "gen: steps out of range");
     if (o->tokens_per_step < 1 || o->tokens_per_step > ((int64_t)1 << 31))
-        return mp_err_set(err, MP_EINVAL, "gen: --tokens-per-step out of range");
+        return mp_err_set(err, MP_EINVAL, "gen: tokens_per_step out of range");
     if (o->request_tokens < 1 || o->decode_len < 1)
         return mp_err_set(err, MP_EINVAL, "gen: request length must be at least 1");
-    if (o->shift_at != -1 && o->shift_at < 1) return mp_err_set(err, MP_EINVAL, "gen: --shift-at must be at least 1");
+    if (o->shift_at != -1 && o->shift_at < 1) return mp_err_set(err, MP_EINVAL, "gen: shift_at must be at least 1");
     if (o->threads < 1 || o->threads > GEN_THREADS_MAX)
-        return mp_err_set(err, MP_EINVAL, "gen: --threads must lie in 1..%d", GEN_THREADS_MAX);
+        return mp_err_set(err, MP_EINVAL, "gen: threads must lie in 1..%d", GEN_THREADS_MAX);
     if (o->skew.kind == MP_SKEW_ZIPF || o->skew.kind == MP_SKEW_LOGNORMAL)
         if (!(o->skew.param >= 0 && o->skew.param <= 8))
             return mp_err_set(err, MP_EINVAL, "gen: skew parameter must lie in [0, 8]");

@@ -66,7 +66,9 @@ static int guess_format(const char *path, mp_format asked, const mp__format **ou
         for (size_t i = 0; i < NFORMATS && f == MP_FMT_AUTO; i++)
             if (formats[i]->sniff && formats[i]->sniff(head, n)) f = formats[i]->id;
         if (f == MP_FMT_AUTO)
-            return mp_err_set(err, MP_EFORMAT, "%s: unknown format (use .mpt, .npy, .csv or .json, or --from)", path);
+            return mp_err_set(err, MP_EFORMAT,
+                              "%s: unknown format (not .mpt, .npy, .csv or .json by its name or first bytes)",
+                              path);
     }
     *out = format_get(f);
     return 0;
@@ -195,7 +197,8 @@ int mp_writer_open(mp_writer **out, const char *path, const mp_model *m, const m
     if (rc) return rc;
     mp_format f = opts->format != MP_FMT_AUTO ? opts->format : mp_format_from_path(path);
     if (f == MP_FMT_AUTO)
-        return mp_err_set(err, MP_EINVAL, "%s: cannot tell the output format from the name (use --to)", path);
+        return mp_err_set(err, MP_EINVAL, "%s: cannot tell the output format from the name (not .mpt, .npy, .csv or .json)",
+                          path);
     const mp__format *fmt = format_get(f);
     if (!fmt->writer) return mp_err_set(err, MP_EUNSUPPORTED, "%s: cannot write %s", path, fmt->name);
     mp_writer *w = calloc(1, sizeof *w);

@@ -1,6 +1,8 @@
 /* fuzz_baseline.c - libFuzzer harness for the baseline reader
  * (mp_baseline_parse, sim/mp_check.h).  A baseline that parses is written
- * back through its setup checks and must parse again. */
+ * back through its setup checks and must parse again, with every figure, so
+ * that the gate accepts the copy; the gate accepts the original only when it
+ * holds every figure (it fails closed). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,13 +36,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             mp_baseline *b2 = NULL;
             if (mp_baseline_parse(&b2, j, strlen(j), "fuzz-rt", NULL) != 0) abort();
             if (b2->setup.nentries != b->setup.nentries) abort();
+            if (mp_baseline_gate(b2, NULL, NULL) != 0) abort();
             for (int i = 0; i < ev.n; i++)
                 if (strcmp(b2->setup.entry[i].name, b->setup.entry[i].name) != 0) abort();
             mp_baseline_destroy(b2);
             free(j);
         }
+        mp_model m = mp_model_default();
+        m.layers = 4;
+        m.experts = 64;
+        m.top_k = 4;
+        (void)mp_baseline_fit(b, &m, NULL);
+        int gate = mp_baseline_gate(b, &m, NULL);
+        for (int i = 0; i < ev.n && gate == 0; i++)
+            for (int k = 0; k < MP_METRICS; k++)
+                if (!b->has_metrics[i] || b->metric[i][k] != b->metric[i][k] || b->metric[i][k] < 0) abort();
         mp_check_diff *d = NULL;
-        if (mp_check_compare(&d, b, &ev, 0.02, NULL) == 0) mp_check_diff_destroy(d);
+        if (mp_check_compare(&d, b, &ev, 0.02, NULL) == 0) {
+            if (gate == 0 && d->fresh) abort(); /* a gate that passed checks every figure */
+            mp_check_diff_destroy(d);
+        }
     } else if (b) {
         abort();
     }
