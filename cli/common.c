@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/escape.h"
 
 void cli_common_init(cli_common *c, const char *cmd)
 {
@@ -17,18 +18,22 @@ void cli_common_init(cli_common *c, const char *cmd)
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
+    char msg[1024], safe[2048];
     va_list ap;
-    fprintf(stderr, "moeplace %s: ", cmd);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fprintf(stderr, " (see 'moeplace help %s')\n", cmd);
+    cli_esc_term(safe, sizeof safe, msg, strlen(msg)); /* arguments and names from files: text only */
+    fprintf(stderr, "moeplace %s: %s (see 'moeplace help %s')\n", cmd, safe, cmd);
     return CLI_EUSAGE;
 }
 
 int cli_fail(const mp_err *err)
 {
-    fprintf(stderr, "moeplace: %s\n", err->msg[0] ? err->msg : mp_strerror(err->code));
+    char safe[2 * MP_ERR_MSG_MAX];
+    const char *msg = err->msg[0] ? err->msg : mp_strerror(err->code);
+    cli_esc_term(safe, sizeof safe, msg, strlen(msg)); /* messages quote input: text only */
+    fprintf(stderr, "moeplace: %s\n", safe);
     return err->code == MP_EINVAL ? CLI_EUSAGE : CLI_EDATA;
 }
 

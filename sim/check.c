@@ -9,6 +9,7 @@
 #include "sim/mp__json.h"
 #include "sim/mp_check.h"
 #include "traces/mp_file.h"
+#include "traces/mp_text.h"
 
 void mp_baseline_destroy(mp_baseline *b) { free(b); }
 
@@ -39,10 +40,8 @@ static int get_name(const mp__json *v, char *dst, size_t cap, const char *key, c
     if (n == 0 || n >= cap)
         return mp_err_set(err, MP_ERANGE, "%s: offset %zu: \"%s\" is empty or longer than %zu bytes", what, v->offset,
                           key, cap - 1);
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)v->str[i] < 0x20 || v->str[i] == 0x7f)
-            return mp_err_set(err, MP_ERANGE, "%s: offset %zu: \"%s\" holds a control character", what, v->offset,
-                              key);
+    const char *bad = mp_text_name_problem(v->str, n);
+    if (bad) return mp_err_set(err, MP_ERANGE, "%s: offset %zu: \"%s\" %s", what, v->offset, key, bad);
     memcpy(dst, v->str, n + 1);
     return 0;
 }
@@ -247,20 +246,16 @@ static void put(sbuf *b, const char *fmt, ...)
     b->n += (size_t)need;
 }
 
-/* names come from the registry or a parsed baseline: escape quotes and backslashes */
+/* names come from the registry, a parsed baseline or a trace: the one JSON escaper */
 static void put_str(sbuf *b, const char *s)
 {
-    put(b, "\"");
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            put(b, "\\%c", c);
-        else if (c < 0x20)
-            put(b, "\\u%04x", c);
-        else
-            put(b, "%c", c);
+    char *q = mp_json_quote(s, strlen(s), NULL);
+    if (!q) {
+        b->oom = 1;
+        return;
     }
-    put(b, "\"");
+    put(b, "%s", q);
+    free(q);
 }
 
 char *mp_baseline_to_json(const mp_eval *e)
