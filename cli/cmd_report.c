@@ -341,7 +341,7 @@ int cmd_report(int argc, char **argv)
             fprintf(stderr, "moeplace report: warning: gnuplot not found on PATH; the report has every table but "
                             "no plots (install gnuplot or give --gnuplot PATH)\n");
         else if (report_run_gnuplot(&r, &gerr))
-            fprintf(stderr, "moeplace report: warning: %s; the report has every table but no plots\n", gerr.msg);
+            cli_message("moeplace report: warning: %s; the report has every table but no plots", gerr.msg);
         else
             r.plots = 1;
     }

@@ -28,6 +28,17 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     return CLI_EUSAGE;
 }
 
+void cli_message(const char *fmt, ...)
+{
+    char msg[2048], safe[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    cli_esc_term(safe, sizeof safe, msg, strlen(msg));
+    fprintf(stderr, "%s\n", safe);
+}
+
 int cli_fail(const mp_err *err)
 {
     char safe[2 * MP_ERR_MSG_MAX];

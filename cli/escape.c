@@ -68,8 +68,8 @@ static int csv_needs_quotes(const char *s, size_t n)
 {
     if (n == 0) return 0;
     if (s[0] == ' ' || s[n - 1] == ' ' || s[0] == '#') return 1; /* kept spaces; not a "# table" line */
-    for (size_t i = 0; i < n; i++)
-        if (s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r') return 1;
+    for (size_t i = 0; i < n; i++) /* CR and LF need quotes too, but never remain: they become U+FFFD */
+        if (s[i] == ',' || s[i] == '"') return 1;
     return 0;
 }
 

@@ -43,8 +43,9 @@ const char *mp_text_name_problem(const char *s, size_t n);
 long long mp_json_nul_escape(const char *s, size_t n);
 
 /* Writes s as a JSON string, quotes included: '"' and '\' escaped, control
- * characters (C0, DEL, U+2028, U+2029) as \uXXXX or their short forms, every
- * byte that is not valid UTF-8 as \ufffd; other characters as they are.
+ * characters (mp_text_is_control) as \uXXXX or their short forms, so the
+ * text is kept but shows no control to a reader; every byte that is not
+ * valid UTF-8 as \ufffd; other characters as they are.
  * Returns 0, or -1 when the stream reports an error. */
 int mp_json_fput(FILE *fp, const char *s, size_t n);
 

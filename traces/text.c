@@ -110,7 +110,7 @@ static void json_escape(sink *k, const char *s, size_t n)
         uint32_t cp;
         size_t len = mp_utf8_decode(s + i, n - i, &cp);
         int bad = cp == MP_TEXT_REPLACEMENT && len == 1;
-        if (!bad && cp != '"' && cp != '\\' && cp >= 0x20 && cp != 0x7F && cp != 0x2028 && cp != 0x2029) {
+        if (!bad && cp != '"' && cp != '\\' && !mp_text_is_control(cp)) {
             run += len;
             i += len;
             continue;
