@@ -68,6 +68,14 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 #endif
     ;
 
+/* Prints the formatted line and a newline on stderr, with control characters
+ * made text (cli_esc_term): for messages that may quote input. */
+void cli_message(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
 /* Prints "moeplace: MESSAGE" for a library failure and returns CLI_EDATA
  * (CLI_EUSAGE when err->code is MP_EINVAL). */
 int cli_fail(const mp_err *err);

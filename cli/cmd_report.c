@@ -111,7 +111,9 @@ static int write_plans(const mp_eval *ev, const char *dir, mp_err *err)
         info.locality = ev->setup.locality;
         info.metrics = ev->r[i].pm;
         info.moved_experts = -1;
-        if (snprintf(path, sizeof path, "%s/plans/%s.json", dir, ev->r[i].entry.name) >= (int)sizeof path)
+        char stem[MP_EVAL_NAME_MAX];
+        report_plan_stem(ev->r[i].entry.name, stem, sizeof stem);
+        if (snprintf(path, sizeof path, "%s/plans/%s.json", dir, stem) >= (int)sizeof path)
             return mp_err_set(err, MP_EIO, "%s: path too long", dir);
         int rc = mp_plan_write_json(ev->r[i].plan, &info, path, err);
         if (rc) return rc;
@@ -339,7 +341,7 @@ int cmd_report(int argc, char **argv)
             fprintf(stderr, "moeplace report: warning: gnuplot not found on PATH; the report has every table but "
                             "no plots (install gnuplot or give --gnuplot PATH)\n");
         else if (report_run_gnuplot(&r, &gerr))
-            fprintf(stderr, "moeplace report: warning: %s; the report has every table but no plots\n", gerr.msg);
+            cli_message("moeplace report: warning: %s; the report has every table but no plots", gerr.msg);
         else
             r.plots = 1;
     }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/escape.h"
 
 void cli_common_init(cli_common *c, const char *cmd)
 {
@@ -17,13 +18,25 @@ void cli_common_init(cli_common *c, const char *cmd)
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
+    char msg[1024], safe[2048];
     va_list ap;
-    fprintf(stderr, "moeplace %s: ", cmd);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fprintf(stderr, " (see 'moeplace help %s')\n", cmd);
+    cli_esc_term(safe, sizeof safe, msg, strlen(msg)); /* arguments and names from files: text only */
+    fprintf(stderr, "moeplace %s: %s (see 'moeplace help %s')\n", cmd, safe, cmd);
     return CLI_EUSAGE;
+}
+
+void cli_message(const char *fmt, ...)
+{
+    char msg[2048], safe[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    cli_esc_term(safe, sizeof safe, msg, strlen(msg));
+    fprintf(stderr, "%s\n", safe);
 }
 
 int cli_fail(const mp_err *err)
@@ -34,10 +47,12 @@ int cli_fail(const mp_err *err)
         {": cannot tell the output format from the name", "; name it with --to mpt|npy|csv|json"},
         {": the layout must be given", " with --layout LTK or TLK"},
     };
+    char safe[2 * MP_ERR_MSG_MAX];
     const char *msg = err->msg[0] ? err->msg : mp_strerror(err->code), *add = "";
     for (size_t i = 0; i < sizeof hint / sizeof hint[0]; i++)
         if (strstr(msg, hint[i][0])) add = hint[i][1];
-    fprintf(stderr, "moeplace: %s%s\n", msg, add);
+    cli_esc_term(safe, sizeof safe, msg, strlen(msg)); /* messages quote input: text only */
+    fprintf(stderr, "moeplace: %s%s\n", safe, add);
     return err->code == MP_EINVAL ? CLI_EUSAGE : CLI_EDATA;
 }
 

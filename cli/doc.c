@@ -4,7 +4,9 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/escape.h"
 #include "traces/mp_file.h"
+#include "traces/mp_text.h"
 
 typedef enum { CELL_STR, CELL_INT, CELL_NUM } cell_kind;
 
@@ -173,11 +175,12 @@ void cli_tab_num(cli_tab *t, double val)
     c->d = val;
 }
 
-/* The one place a value becomes text; JSON differs only in quoting strings and null for non-finite. */
+/* The one place a value becomes text; JSON differs only in quoting strings and null for non-finite,
+ * CSV in taking strings whole.  Strings come from input: no control character reaches the terminal. */
 static void cell_text(const cell *c, char *buf, size_t n)
 {
     switch (c->kind) {
-    case CELL_STR: snprintf(buf, n, "%s", c->s); break;
+    case CELL_STR: cli_esc_term(buf, n, c->s, strlen(c->s)); break;
     case CELL_INT: snprintf(buf, n, "%lld", (long long)c->i); break;
     case CELL_NUM:
         if (!isfinite(c->d)) snprintf(buf, n, "%s", isnan(c->d) ? "nan" : (c->d > 0 ? "inf" : "-inf"));
@@ -186,17 +189,7 @@ static void cell_text(const cell *c, char *buf, size_t n)
     }
 }
 
-static void json_string(FILE *fp, const char *s)
-{
-    fputc('"', fp);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') fprintf(fp, "\\%c", ch);
-        else if (ch < 0x20) fprintf(fp, "\\u%04x", ch);
-        else fputc(ch, fp);
-    }
-    fputc('"', fp);
-}
+static void json_string(FILE *fp, const char *s) { mp_json_fput(fp, s, strlen(s)); }
 
 static void json_cell(FILE *fp, const cell *c)
 {
@@ -211,16 +204,25 @@ static void json_cell(FILE *fp, const cell *c)
 
 static void csv_field(FILE *fp, const char *s)
 {
-    if (strpbrk(s, ",\"\n")) {
-        fputc('"', fp);
-        for (; *s; s++) {
-            if (*s == '"') fputc('"', fp);
-            fputc(*s, fp);
-        }
-        fputc('"', fp);
-    } else {
-        fputs(s, fp);
+    char *e = cli_esc_dup(cli_esc_csv, s);
+    if (!e) {
+        fprintf(stderr, "moeplace: out of memory\n");
+        exit(CLI_EDATA);
     }
+    fputs(e, fp);
+    free(e);
+}
+
+/* a cell as a CSV field: strings whole, the rest as cell_text writes them */
+static void csv_cell(FILE *fp, const cell *c)
+{
+    char buf[128];
+    if (c->kind == CELL_STR) {
+        csv_field(fp, c->s);
+        return;
+    }
+    cell_text(c, buf, sizeof buf);
+    csv_field(fp, buf);
 }
 
 static void print_table_text(const cli_tab *t, FILE *fp)
@@ -293,9 +295,8 @@ int cli_doc_print(const cli_doc *d, FILE *fp, cli_format f)
             fprintf(fp, "# summary\nkey,value\n");
             for (int i = 0; i < d->nsc; i++) {
                 csv_field(fp, d->sc[i].key);
-                cell_text(&d->sc[i].v, buf, sizeof buf);
                 fputc(',', fp);
-                csv_field(fp, buf);
+                csv_cell(fp, &d->sc[i].v);
                 fputc('\n', fp);
             }
         }
@@ -309,8 +310,7 @@ int cli_doc_print(const cli_doc *d, FILE *fp, cli_format f)
             }
             fputc('\n', fp);
             for (size_t i = 0; i < tb->ncells; i++) {
-                cell_text(&tb->cells[i], buf, sizeof buf);
-                csv_field(fp, buf);
+                csv_cell(fp, &tb->cells[i]);
                 fputc((i + 1) % (size_t)tb->ncols ? ',' : '\n', fp);
             }
         }

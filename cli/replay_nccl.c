@@ -229,7 +229,7 @@ static int run_rank(const cli_nccl_args *a, const cli_common *c, int32_t P, int3
     double sim_us = 0;
     mp_err serr = {0};
     if (sim_predict(rt, plan, layer, &cost, a->selection, c->seed, &sim_us, &serr)) {
-        fprintf(stderr, "moeplace replay: no sim prediction: %s\n", serr.msg); /* the measurement stands */
+        cli_message("moeplace replay: no sim prediction: %s", serr.msg); /* the measurement stands */
         cli_doc_str(d, "sim_layer_us", "-");
     } else {
         cli_doc_num(d, "sim_layer_us", sim_us, 1);
@@ -249,7 +249,7 @@ static int run_rank(const cli_nccl_args *a, const cli_common *c, int32_t P, int3
     }
     goto out;
 fail:
-    if (rank == 0 || on_gpu) fprintf(stderr, "moeplace replay: rank %d: %s\n", (int)rank, err.msg);
+    if (rank == 0 || on_gpu) cli_message("moeplace replay: rank %d: %s", (int)rank, err.msg);
     code = err.code == MP_EINVAL ? CLI_EUSAGE : CLI_EDATA;
 out:
     cli_doc_destroy(d);
@@ -303,7 +303,7 @@ static int launch(const cli_nccl_args *a, const cli_common *c)
                 char dev[256];
                 /* no GPU, or too few: one line, and the others see the pipe close */
                 if (mp_kernels_device(dev, sizeof dev, &err)) {
-                    fprintf(stderr, "moeplace replay: %s\n", err.msg);
+                    cli_message("moeplace replay: %s", err.msg);
                     _exit(CLI_EDATA);
                 }
                 if (mp_nx_device_count() < N) {
@@ -312,7 +312,7 @@ static int launch(const cli_nccl_args *a, const cli_common *c)
                     _exit(CLI_EDATA);
                 }
                 if (mp_nx_unique_id(id, &err)) {
-                    fprintf(stderr, "moeplace replay: rank 0: %s\n", err.msg);
+                    cli_message("moeplace replay: rank 0: %s", err.msg);
                     _exit(CLI_EDATA);
                 }
                 for (int j = 1; j < N; j++)
@@ -368,7 +368,7 @@ static int run_mpi(const cli_nccl_args *a, const cli_common *c)
     if (rank == 0) {
         mp_err err = {0};
         if (mp_nx_unique_id(id, &err)) {
-            fprintf(stderr, "moeplace replay: rank 0: %s\n", err.msg);
+            cli_message("moeplace replay: rank 0: %s", err.msg);
             ok = 0;
         }
     }

@@ -30,6 +30,9 @@ int report_plot_count(const report_ctx *r);
 /* Name (file stem under plots/) and caption of plot i. */
 void report_plot_name(const report_ctx *r, int i, char *stem, size_t cap, const char **caption);
 
+/* The file stem of an entry's plan under plans/ (cli_esc_filename of its name). */
+void report_plan_stem(const char *name, char *stem, size_t cap);
+
 /* Writes the data files (data/NAME.dat) and plots.gp under r->dir.  Returns 0 or MP_EIO. */
 int report_write_plot_data(const report_ctx *r, mp_err *err);
 /* Runs gnuplot on plots.gp in r->dir; returns 0 when every plot was drawn,

@@ -1,96 +1,95 @@
 /* report_md.c - the report text: one description of the document (setup,
  * headline table, recommendation, plots, per-layer table) rendered as
  * Markdown (report.md) or as a single HTML file with the SVG plots inlined
- * (report.html). */
+ * (report.html).
+ *
+ * Strings from input (the model name, the trace's path, strategy names)
+ * enter the text only through in(), escaped for the rendering at hand by
+ * cli_esc_md or cli_esc_html; the rest is our own text, written as it is
+ * (it holds no character that HTML or a Markdown table would take as
+ * markup).  Bold is marked with B, a control character no escaped input can
+ * hold. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/escape.h"
 #include "cli/report.h"
 #include "traces/mp_file.h"
+
+#define IN_MAX 2048 /* bytes of one escaped input string; longer ones end in "..." */
+#define IN_RING 4
+#define TEXT_MAX (IN_RING * IN_MAX + 1024) /* a formatted line: our text and up to IN_RING inputs */
+#define B "\001"                            /* bold on/off */
 
 typedef struct emit {
     FILE *fp;
     int html;
     const report_ctx *r;
     int cols, row, numeric; /* table being written */
+    char ring[IN_RING][IN_MAX];
+    int next;
 } emit;
 
-static void esc(emit *e, const char *s)
+/* s, from input, escaped for this rendering; valid for the next IN_RING - 1 calls */
+static const char *in(emit *e, const char *s)
 {
-    if (!e->html) {
-        for (; *s; s++) {
-            if (*s == '|') fputc('\\', e->fp);
-            fputc(*s, e->fp);
-        }
-        return;
+    char *out = e->ring[e->next];
+    e->next = (e->next + 1) % IN_RING;
+    (e->html ? cli_esc_html : cli_esc_md)(out, IN_MAX, s, strlen(s));
+    return out;
+}
+
+/* our text with escaped inputs in it; B toggles bold */
+static void put_text(emit *e, const char *s)
+{
+    int bold = 0;
+    for (const char *b; (b = strchr(s, B[0])); s = b + 1) {
+        fwrite(s, 1, (size_t)(b - s), e->fp);
+        fputs(!e->html ? "**" : bold ? "</b>" : "<b>", e->fp);
+        bold = !bold;
     }
-    for (; *s; s++) switch (*s) {
-        case '<': fputs("&lt;", e->fp); break;
-        case '>': fputs("&gt;", e->fp); break;
-        case '&': fputs("&amp;", e->fp); break;
-        case '"': fputs("&quot;", e->fp); break;
-        default: fputc(*s, e->fp);
-        }
+    fputs(s, e->fp);
 }
 
 static void heading(emit *e, int level, const char *text)
 {
     if (e->html) {
         fprintf(e->fp, "<h%d>", level);
-        esc(e, text);
+        put_text(e, text);
         fprintf(e->fp, "</h%d>\n", level);
     } else {
         for (int i = 0; i < level; i++) fputc('#', e->fp);
         fputc(' ', e->fp);
-        esc(e, text);
+        put_text(e, text);
         fputs("\n\n", e->fp);
     }
 }
 
-/* a paragraph; **x** in the text is bold in both renderings */
 static void para(emit *e, const char *fmt, ...)
 {
-    char buf[2048];
+    char buf[TEXT_MAX];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    if (!e->html) {
-        fprintf(e->fp, "%s\n\n", buf);
-        return;
-    }
-    fputs("<p>", e->fp);
-    int bold = 0;
-    for (char *p = buf; *p; p++) {
-        if (p[0] == '*' && p[1] == '*') {
-            fputs(bold ? "</b>" : "<b>", e->fp);
-            bold = !bold;
-            p++;
-            continue;
-        }
-        char c[2] = {*p, 0};
-        esc(e, c);
-    }
-    fputs("</p>\n", e->fp);
+    fputs(e->html ? "<p>" : "", e->fp);
+    put_text(e, buf);
+    fputs(e->html ? "</p>\n" : "\n\n", e->fp);
 }
 
 static void item(emit *e, const char *fmt, ...)
 {
-    char buf[1024];
+    char buf[TEXT_MAX];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    if (e->html) {
-        fputs("<ul><li>", e->fp);
-        esc(e, buf);
-        fputs("</li></ul>\n", e->fp);
-    } else {
-        fprintf(e->fp, "- %s\n", buf);
-    }
+    fputs(e->html ? "<ul><li>" : "- ", e->fp);
+    put_text(e, buf);
+    fputs(e->html ? "</li></ul>\n" : "\n", e->fp);
 }
 
 /* numeric: columns after the first are right-aligned */
@@ -103,7 +102,7 @@ static void table_begin(emit *e, int cols, const char *const *head, int numeric)
         fputs("<table>\n<tr>", e->fp);
         for (int i = 0; i < cols; i++) {
             fputs("<th>", e->fp);
-            esc(e, head[i]);
+            put_text(e, head[i]);
             fputs("</th>", e->fp);
         }
         fputs("</tr>\n", e->fp);
@@ -111,7 +110,7 @@ static void table_begin(emit *e, int cols, const char *const *head, int numeric)
         fputs("|", e->fp);
         for (int i = 0; i < cols; i++) {
             fputc(' ', e->fp);
-            esc(e, head[i]);
+            put_text(e, head[i]);
             fputs(" |", e->fp);
         }
         fputs("\n|", e->fp);
@@ -122,7 +121,7 @@ static void table_begin(emit *e, int cols, const char *const *head, int numeric)
 
 static void cell(emit *e, int col, const char *fmt, ...)
 {
-    char buf[256];
+    char buf[TEXT_MAX];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
@@ -130,13 +129,13 @@ static void cell(emit *e, int col, const char *fmt, ...)
     if (e->html) {
         if (col == 0) fputs("<tr>", e->fp);
         fputs(col && e->numeric ? "<td class=n>" : "<td>", e->fp);
-        esc(e, buf);
+        put_text(e, buf);
         fputs("</td>", e->fp);
         if (col == e->cols - 1) fputs("</tr>\n", e->fp);
     } else {
         if (col == 0) fputs("|", e->fp);
         fputc(' ', e->fp);
-        esc(e, buf);
+        put_text(e, buf);
         fputs(" |", e->fp);
         if (col == e->cols - 1) fputc('\n', e->fp);
     }
@@ -144,7 +143,8 @@ static void cell(emit *e, int col, const char *fmt, ...)
 
 static void table_end(emit *e) { fputs(e->html ? "</table>\n" : "\n", e->fp); }
 
-/* inlines plots/STEM.svg (without its XML prolog) or links plots/STEM.png */
+/* inlines plots/STEM.svg (without its XML prolog) or links plots/STEM.png; the stem is a
+ * file name (cli_esc_filename), the caption our text with escaped inputs */
 static void image(emit *e, const char *stem, const char *caption)
 {
     if (!e->html) {
@@ -166,7 +166,7 @@ static void image(emit *e, const char *stem, const char *caption)
         fclose(in);
     }
     fputs("<figcaption>", e->fp);
-    esc(e, caption);
+    put_text(e, caption);
     fputs("</figcaption>\n</figure>\n", e->fp);
 }
 
@@ -178,23 +178,23 @@ static void document(emit *e)
     const mp_eval *ev = r->ev;
     const mp_eval_setup *s = &ev->setup;
     const mp_model *m = &ev->model;
-    char title[256];
-    snprintf(title, sizeof title, "moeplace report: %s on %d GPUs", m->name[0] ? m->name : "trace", s->gpus);
+    char title[TEXT_MAX];
+    snprintf(title, sizeof title, "moeplace report: %s on %d GPUs", in(e, m->name[0] ? m->name : "trace"), s->gpus);
     heading(e, 1, title);
 
     heading(e, 2, "Setup");
     static const char *const kv[2] = {"item", "value"};
     table_begin(e, 2, kv, 0);
-    cell(e, 0, "input"), cell(e, 1, "%s", r->input);
+    cell(e, 0, "input"), cell(e, 1, "%s", in(e, r->input));
     cell(e, 0, "model"), cell(e, 1, "%s: %d MoE layers, %d experts, top-%d, %d groups (top-%d), %d shared",
-                              m->name[0] ? m->name : "-", m->layers, m->experts, m->top_k, m->groups, m->topk_group,
+                              in(e, m->name[0] ? m->name : "-"), m->layers, m->experts, m->top_k, m->groups, m->topk_group,
                               m->shared);
     cell(e, 0, "steps, tokens"), cell(e, 1, "%lld steps, %lld tokens", (long long)ev->steps, (long long)ev->tokens);
     cell(e, 0, "topology"), cell(e, 1, "%d GPUs on %d nodes (%d per node)", s->gpus, s->nodes, s->gpus / s->nodes);
     cell(e, 0, "redundant slots"), cell(e, 1, "%d (strategies that replicate experts; the others get E/P slots)",
                                         s->redundant);
-    cell(e, 0, "replica selection"), cell(e, 1, "%s, seed %llu", s->policy, (unsigned long long)s->seed);
-    cell(e, 0, "cost model"), cell(e, 1, "%s (H100 + NVLink + 400 Gb/s defaults)", mp_cost_default().name);
+    cell(e, 0, "replica selection"), cell(e, 1, "%s, seed %llu", in(e, s->policy), (unsigned long long)s->seed);
+    cell(e, 0, "cost model"), cell(e, 1, "%s (H100 + NVLink + 400 Gb/s defaults)", in(e, mp_cost_default().name));
     table_end(e);
     para(e, "Each strategy plans from the loads summed over the whole trace; every token of every step is then "
             "replayed through each plan. Max/mean is the busiest GPU's load over the mean GPU's (1 is perfect).");
@@ -205,7 +205,7 @@ static void document(emit *e)
     table_begin(e, 10, hh, 1);
     for (int i = 0; i < ev->n; i++) {
         const mp_eval_result *x = &ev->r[i];
-        cell(e, 0, "%s%s", x->entry.name, i == ev->best ? " (best)" : "");
+        cell(e, 0, "%s%s", in(e, x->entry.name), i == ev->best ? " (best)" : "");
         cell(e, 1, "%d", x->plan->topo.slots_per_gpu);
         cell(e, 2, "%.3f", x->metric[MP_M_PLAN_MAXMEAN]);
         cell(e, 3, "%.3f", x->metric[MP_M_PLAN_WORST]);
@@ -226,11 +226,13 @@ static void document(emit *e)
             second = i;
         if (strcmp(ev->r[i].entry.strategy, "linear") == 0) lin = i;
     }
-    para(e, "Deploy **%s** (plan file plans/%s.json): its predicted step time is the lowest, %.1f us.",
-         b->entry.name, b->entry.name, b->metric[MP_M_STEP_US]);
+    char plan_stem[MP_EVAL_NAME_MAX];
+    report_plan_stem(b->entry.name, plan_stem, sizeof plan_stem);
+    para(e, "Deploy " B "%s" B " (plan file plans/%s.json): its predicted step time is the lowest, %.1f us.",
+         in(e, b->entry.name), in(e, plan_stem), b->metric[MP_M_STEP_US]);
     if (second >= 0 && second != lin)
         item(e, "%.1f%% faster than the runner-up, %s (%.1f us).",
-             -pct(b->metric[MP_M_STEP_US], ev->r[second].metric[MP_M_STEP_US]), ev->r[second].entry.name,
+             -pct(b->metric[MP_M_STEP_US], ev->r[second].metric[MP_M_STEP_US]), in(e, ev->r[second].entry.name),
              ev->r[second].metric[MP_M_STEP_US]);
     if (lin >= 0 && lin != ev->best)
         item(e, "%.1f%% faster than linear placement, the engines' default%s (%.1f us); replay max/mean %.3f instead of %.3f.",
@@ -251,7 +253,7 @@ static void document(emit *e)
         heading(e, 2, "Online rebalancing");
         para(e, "Strategy %s re-planned online from a sliding window of steps: %lld rebalances applied of %lld "
                 "considered, %.1f MB of expert weights moved (%.2f ms of transfer).",
-             r->rb_strategy, (long long)rb->applied, (long long)rb->nevents, rb->moved_bytes / 1e6, rb->transfer_ms);
+             in(e, r->rb_strategy), (long long)rb->applied, (long long)rb->nevents, rb->moved_bytes / 1e6, rb->transfer_ms);
         static const char *const rh[] = {"regime", "replay max/mean", "p99", "step time (us)"};
         table_begin(e, 4, rh, 1);
         static const char *const nm[MP_REGIMES] = {"static", "online", "oracle"};
@@ -270,9 +272,9 @@ static void document(emit *e)
             char stem[96];
             const char *cap;
             report_plot_name(r, i, stem, sizeof stem, &cap);
-            char full[256];
+            char full[TEXT_MAX];
             if (strncmp(stem, "heatmap_", 8) == 0)
-                snprintf(full, sizeof full, "%s: %s", cap, stem + 8);
+                snprintf(full, sizeof full, "%s: %s", cap, in(e, stem + 8));
             else
                 snprintf(full, sizeof full, "%s", cap);
             image(e, stem, full);
@@ -283,9 +285,14 @@ static void document(emit *e)
     }
 
     heading(e, 2, "Per-layer max/mean (plan on the summed loads)");
+    char hb[MP_EVAL_ENTRIES_MAX][6 * MP_EVAL_NAME_MAX + 16]; /* room for any escaped name */
     const char *lh[MP_EVAL_ENTRIES_MAX + 1];
     lh[0] = "layer";
-    for (int i = 0; i < ev->n; i++) lh[i + 1] = ev->r[i].entry.name;
+    for (int i = 0; i < ev->n; i++) {
+        const char *nm = ev->r[i].entry.name;
+        (e->html ? cli_esc_html : cli_esc_md)(hb[i], sizeof hb[i], nm, strlen(nm));
+        lh[i + 1] = hb[i];
+    }
     table_begin(e, ev->n + 1, lh, 1);
     for (int32_t l = 0; l < m->layers; l++) {
         cell(e, 0, "%d", l);
@@ -304,7 +311,11 @@ static int write_one(const report_ctx *r, int html, mp_err *err)
     mp_ofile *f;
     int rc = mp_ofile_open(&f, path, err);
     if (rc) return rc;
-    emit e = {mp_ofile_stream(f), html, r, 0, 0, 0};
+    emit e;
+    memset(&e, 0, sizeof e);
+    e.fp = mp_ofile_stream(f);
+    e.html = html;
+    e.r = r;
     if (html)
         fputs("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>moeplace report</title>\n<style>\n"
               "body{font-family:sans-serif;max-width:1150px;margin:2em auto;color:#222}\n"

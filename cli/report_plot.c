@@ -4,12 +4,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli/escape.h"
 #include "cli/report.h"
 #include "traces/mp_file.h"
 
@@ -25,16 +27,36 @@ static int plot_kind(const report_ctx *r, int i)
     return i + 1;
 }
 
-static void safe_name(const char *in, char *out, size_t cap)
+/* Strings from input (the model name above all) reach the script only through
+ * cli_esc_gnuplot, and the data files only through cli_esc_gpdata. */
+
+/* printf into a gnuplot single-quoted string, cut to CLI_ESC_LABEL_MAX bytes */
+typedef struct gpstr {
+    char s[CLI_ESC_LABEL_MAX + 1];
+} gpstr;
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static const char *gq(gpstr *q, const char *fmt, ...)
 {
-    size_t n = 0;
-    for (; *in && n + 1 < cap; in++) {
-        char c = *in;
-        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-        out[n++] = ok ? c : '_';
-    }
-    out[n] = 0;
+    char raw[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(raw, sizeof raw, fmt, ap);
+    va_end(ap);
+    cli_esc_gnuplot(q->s, sizeof q->s, raw, strlen(raw));
+    return q->s;
 }
+
+/* a name as one field of a data file */
+static const char *gd(gpstr *q, const char *name)
+{
+    cli_esc_gpdata(q->s, sizeof q->s, name, strlen(name));
+    return q->s;
+}
+
+void report_plan_stem(const char *name, char *stem, size_t cap) { cli_esc_filename(stem, cap, name, strlen(name)); }
 
 void report_plot_name(const report_ctx *r, int i, char *stem, size_t cap, const char **caption)
 {
@@ -52,7 +74,7 @@ void report_plot_name(const report_ctx *r, int i, char *stem, size_t cap, const 
         return;
     }
     char nm[MP_EVAL_NAME_MAX];
-    safe_name(r->ev->r[i - PL_FIXED].entry.name, nm, sizeof nm);
+    report_plan_stem(r->ev->r[i - PL_FIXED].entry.name, nm, sizeof nm);
     snprintf(stem, cap, "heatmap_%s", nm);
     *caption = "Per-GPU load heatmap (layer x GPU, load / layer mean)";
 }
@@ -94,17 +116,18 @@ static int write_data(const report_ctx *r, mp_err *err)
     out o;
     int rc;
     int32_t L = ev->model.layers, E = ev->model.experts;
+    gpstr q, q2;
 
     if ((rc = out_open(&o, r, "data/strategies.dat", err))) return rc;
     fprintf(o.fp, "# index strategy step_time_us bound_us\n");
     for (int i = 0; i < ev->n; i++)
-        fprintf(o.fp, "%d \"%s\" %.3f %.3f\n", i, ev->r[i].entry.name, ev->r[i].metric[MP_M_STEP_US],
+        fprintf(o.fp, "%d %s %.3f %.3f\n", i, gd(&q, ev->r[i].entry.name), ev->r[i].metric[MP_M_STEP_US],
                 ev->r[i].bound_us);
     if ((rc = out_close(&o, 0, err))) return rc;
 
     if ((rc = out_open(&o, r, "data/layers.dat", err))) return rc;
     fprintf(o.fp, "layer");
-    for (int i = 0; i < ev->n; i++) fprintf(o.fp, " %s", ev->r[i].entry.name);
+    for (int i = 0; i < ev->n; i++) fprintf(o.fp, " %s", gd(&q, ev->r[i].entry.name));
     fprintf(o.fp, "\n");
     for (int32_t l = 0; l < L; l++) {
         fprintf(o.fp, "%d", l);
@@ -115,8 +138,13 @@ static int write_data(const report_ctx *r, mp_err *err)
 
     if ((rc = out_open(&o, r, "data/steps.dat", err))) return rc;
     fprintf(o.fp, "step");
-    for (int i = 0; i < ev->n; i++) fprintf(o.fp, " %s", ev->r[i].entry.name);
-    if (r->rb) fprintf(o.fp, " static(%s) online(%s)", r->rb_strategy, r->rb_strategy);
+    for (int i = 0; i < ev->n; i++) fprintf(o.fp, " %s", gd(&q, ev->r[i].entry.name));
+    if (r->rb) {
+        char a[96], b[96];
+        snprintf(a, sizeof a, "static(%s)", r->rb_strategy);
+        snprintf(b, sizeof b, "online(%s)", r->rb_strategy);
+        fprintf(o.fp, " %s %s", gd(&q, a), gd(&q2, b));
+    }
     fprintf(o.fp, "\n");
     for (int64_t s = 0; s < ev->steps; s++) {
         fprintf(o.fp, "%lld", (long long)s);
@@ -162,7 +190,7 @@ static int write_data(const report_ctx *r, mp_err *err)
         double steps = ev->steps > 0 ? (double)ev->steps : 1;
         for (int i = 0; i < n; i++) {
             const mp_sweep_point *p = &r->sweep->pt[ord[i]];
-            fprintf(o.fp, "\"%s\" %.6f %.4f %d\n", p->label, p->plan_maxmean, p->net_bytes / steps / 1e6, p->pareto);
+            fprintf(o.fp, "%s %.6f %.4f %d\n", gd(&q, p->label), p->plan_maxmean, p->net_bytes / steps / 1e6, p->pareto);
         }
         free(ord);
         if ((rc = out_close(&o, 0, err))) return rc;
@@ -233,15 +261,18 @@ static void body(FILE *fp, const report_ctx *r, int i, double heat_max, double b
     const mp_eval *ev = r->ev;
     i = plot_kind(r, i);
     int n = ev->n;
+    gpstr q;
     fprintf(fp, "reset\nset termoption noenhanced\nset datafile missing '?'\nset grid\nset key below\n");
     switch (i) {
     case PL_TIME:
         fprintf(fp,
-                "set title 'Predicted time of one step per strategy (%s, %d GPUs)'\n"
+                "set title %s\n"
                 "set xlabel 'placement strategy'\nset ylabel 'predicted step time (us)'\n"
                 "set style fill solid 0.8 border -1\nset boxwidth 0.6\nset yrange [0:*]\n"
                 "set xrange [-0.6:%d.4]\nset xtics rotate by -20\n",
-                ev->model.name[0] ? ev->model.name : "trace", ev->setup.gpus, n - 1);
+                gq(&q, "Predicted time of one step per strategy (%s, %d GPUs)",
+                   ev->model.name[0] ? ev->model.name : "trace", ev->setup.gpus),
+                n - 1);
         fprintf(fp,
                 "plot 'data/strategies.dat' using 1:3:xtic(2) with boxes lc rgb '#4477aa' title 'predicted step time', \\\n"
                 "     %.3f with lines dt 2 lw 2 lc rgb '#cc3311' title 'balanced bound (expert time at mean GPU load)'\n",
@@ -281,7 +312,7 @@ static void body(FILE *fp, const report_ctx *r, int i, double heat_max, double b
         /* labels spread vertically in turn so that neighbours do not overwrite each other */
         for (int k = 0; k < r->sweep->n; k++) {
             const mp_sweep_point *p = &r->sweep->pt[k];
-            fprintf(fp, "set label %d '%s' at %.4f,%.6f offset char 1,char %.1f font ',9'\n", k + 1, p->label,
+            fprintf(fp, "set label %d %s at %.4f,%.6f offset char 1,char %.1f font ',9'\n", k + 1, gq(&q, "%s", p->label),
                     p->net_bytes / (ev->steps > 0 ? (double)ev->steps : 1) / 1e6, p->plan_maxmean,
                     1.2 * (k % 4) - 1.8);
         }
@@ -296,12 +327,14 @@ static void body(FILE *fp, const report_ctx *r, int i, double heat_max, double b
     default: {
         int k = i - PL_FIXED;
         fprintf(fp,
-                "set title 'GPU load per MoE layer: %s (%d slots per GPU)'\n"
+                "set title %s\n"
                 "set xlabel 'GPU'\nset ylabel 'MoE layer'\nset cblabel 'GPU load / layer mean load'\n"
                 "set palette defined (0 '#2166ac', 1 '#f7f7f7', %.3f '#b2182b')\nset cbrange [0:%.3f]\n"
                 "set xrange [-0.5:%d.5]\nset yrange [-0.5:%d.5]\nunset grid\n"
                 "plot 'data/heat_%d.dat' matrix with image notitle\n",
-                ev->r[k].entry.name, ev->r[k].plan->topo.slots_per_gpu, heat_max, heat_max, ev->setup.gpus - 1,
+                gq(&q, "GPU load per MoE layer: %s (%d slots per GPU)", ev->r[k].entry.name,
+                   ev->r[k].plan->topo.slots_per_gpu),
+                heat_max, heat_max, ev->setup.gpus - 1,
                 ev->model.layers - 1, k);
         break;
     }

@@ -8,6 +8,7 @@
 
 #include "planner/mp_planner.h"
 #include "traces/mp_file.h"
+#include "traces/mp_text.h"
 
 /* ---------------- writing ---------------- */
 
@@ -52,17 +53,7 @@ static void put_matrix_num(FILE *fp, const char *key, const double *v, int64_t r
     fprintf(fp, "%s]", ind);
 }
 
-static void put_str(FILE *fp, const char *s)
-{
-    fputc('"', fp);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(fp, "\\%c", c);
-        else if (c < 0x20) fprintf(fp, "\\u%04x", c);
-        else fputc(c, fp);
-    }
-    fputc('"', fp);
-}
+static void put_str(FILE *fp, const char *s) { mp_json_fput(fp, s, strlen(s)); }
 
 int mp_plan_write_json_fp(const mp_plan *p, const mp_plan_info *info, FILE *fp)
 {
@@ -442,6 +433,9 @@ int mp_plan_parse_json(mp_plan **out, double **load_out, const char *text, size_
     *out = NULL;
     if (load_out) *load_out = NULL;
     const char *end = NULL;
+    long long nul = mp_json_nul_escape(text, len); /* a parser would cut the string there */
+    if (nul >= 0)
+        return mp_err_set(err, MP_EFORMAT, "%s: offset %lld: a string holds a NUL character (\\u0000)", what, nul);
     cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
     if (!root) {
         long long off = end && end >= text ? (long long)(end - text) : 0;

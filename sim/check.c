@@ -9,6 +9,7 @@
 #include "sim/mp__json.h"
 #include "sim/mp_check.h"
 #include "traces/mp_file.h"
+#include "traces/mp_text.h"
 
 void mp_baseline_destroy(mp_baseline *b) { free(b); }
 
@@ -65,9 +66,8 @@ static int get_name(const mp__json *v, char *dst, size_t cap, const char *path, 
     size_t n = strlen(v->str);
     if (n == 0 || n >= cap)
         return bad_at(err, MP_ERANGE, what, v->offset, "%s: is empty or longer than %zu bytes", path, cap - 1);
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)v->str[i] < 0x20 || v->str[i] == 0x7f)
-            return bad_at(err, MP_ERANGE, what, v->offset, "%s: holds a control character", path);
+    const char *bad = mp_text_name_problem(v->str, n);
+    if (bad) return bad_at(err, MP_ERANGE, what, v->offset, "%s: %s", path, bad);
     memcpy(dst, v->str, n + 1);
     return 0;
 }
@@ -413,20 +413,16 @@ static void put(sbuf *b, const char *fmt, ...)
     b->n += (size_t)need;
 }
 
-/* names come from the registry or a parsed baseline: escape quotes and backslashes */
+/* names come from the registry, a parsed baseline or a trace: the one JSON escaper */
 static void put_str(sbuf *b, const char *s)
 {
-    put(b, "\"");
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            put(b, "\\%c", c);
-        else if (c < 0x20)
-            put(b, "\\u%04x", c);
-        else
-            put(b, "%c", c);
+    char *q = mp_json_quote(s, strlen(s), NULL);
+    if (!q) {
+        b->oom = 1;
+        return;
     }
-    put(b, "\"");
+    put(b, "%s", q);
+    free(q);
 }
 
 char *mp_baseline_to_json(const mp_eval *e)

@@ -7,6 +7,7 @@
 
 #include "sim/mp_cost.h"
 #include "traces/mp_file.h"
+#include "traces/mp_text.h"
 
 mp_cost mp_cost_default(void)
 {
@@ -134,6 +135,11 @@ int mp_cost_from_json(mp_cost *out, const char *json, size_t len, const char *wh
                 rc = mp_err_set(err, MP_EFORMAT, "%s: \"name\" must be a string under %zu bytes", what, sizeof c.name);
                 goto done;
             }
+            const char *bad = mp_text_name_problem(it->valuestring, strlen(it->valuestring));
+            if (bad) {
+                rc = mp_err_set(err, MP_EFORMAT, "%s: \"name\" %s", what, bad);
+                goto done;
+            }
             snprintf(c.name, sizeof c.name, "%s", it->valuestring);
             continue;
         }
@@ -199,22 +205,19 @@ int mp_cost_read(mp_cost *out, const char *path, mp_err *err)
 
 char *mp_cost_to_json(const mp_cost *c)
 {
-    size_t cap = 1024 + (size_t)c->table_len * 64;
+    size_t qn;
+    char *name = mp_json_quote(c->name, strnlen(c->name, sizeof c->name), &qn);
+    if (!name) return NULL;
+    size_t cap = 1024 + qn + (size_t)c->table_len * 64;
     char *s = malloc(cap);
-    if (!s) return NULL;
-    size_t n = 0;
-    n += (size_t)snprintf(s + n, cap - n, "{\"schema\": \"%s\", \"schema_version\": %d, \"name\": \"", MP_COST_SCHEMA,
-                          MP_COST_SCHEMA_VERSION);
-    for (const char *p = c->name; *p && n + 8 < cap; p++) {
-        unsigned char ch = (unsigned char)*p;
-        if (ch == '"' || ch == '\\')
-            n += (size_t)snprintf(s + n, cap - n, "\\%c", ch);
-        else if (ch < 0x20)
-            n += (size_t)snprintf(s + n, cap - n, "\\u%04x", ch);
-        else
-            s[n++] = (char)ch;
+    if (!s) {
+        free(name);
+        return NULL;
     }
-    n += (size_t)snprintf(s + n, cap - n, "\"");
+    size_t n = 0;
+    n += (size_t)snprintf(s + n, cap - n, "{\"schema\": \"%s\", \"schema_version\": %d, \"name\": %s", MP_COST_SCHEMA,
+                          MP_COST_SCHEMA_VERSION, name);
+    free(name);
     for (size_t i = 0; i < N_NUM_KEYS; i++) {
         if (NUM_KEYS[i].is_int)
             n += (size_t)snprintf(s + n, cap - n, ", \"%s\": %lld", NUM_KEYS[i].key, (long long)get_num(c, &NUM_KEYS[i]));

@@ -26,6 +26,7 @@
 
 #include "traces/mp__format.h"
 #include "traces/mp_file.h"
+#include "traces/mp_text.h"
 
 #define JSON_FILE_MAX ((long long)128 << 20) /* bytes of JSON text accepted (parsed, it takes many times that in memory) */
 
@@ -232,9 +233,12 @@ int mp__json_read_loads(mp_loads **out, const char *path, mp_err *err)
     }
     buf[size] = '\0';
     const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(buf, (size_t)size, &end, 0);
+    long long nul = mp_json_nul_escape(buf, (size_t)size); /* a parser would cut the string there */
+    cJSON *root = nul >= 0 ? NULL : cJSON_ParseWithLengthOpts(buf, (size_t)size, &end, 0);
     int rc;
-    if (!root) {
+    if (nul >= 0) {
+        rc = mp_err_set(err, MP_EFORMAT, "%s: offset %lld: a string holds a NUL character (\\u0000)", path, nul);
+    } else if (!root) {
         long long off = end && end >= buf && end <= buf + size ? (long long)(end - buf) : 0;
         rc = mp_err_set(err, MP_EFORMAT, "%s: offset %lld: invalid JSON", path, off);
     } else {

@@ -11,6 +11,7 @@
 #include "traces/mp__format.h"
 #include "traces/mp__mpt.h"
 #include "traces/mp_file.h"
+#include "traces/mp_text.h"
 
 static int mpt_sniff(const unsigned char *h, size_t n) { return n >= 8 && memcmp(h, MPT_MAGIC, 8) == 0; }
 
@@ -78,6 +79,10 @@ static int parse_header(mpt_reader *r, const char *json, size_t len, mp_model *m
 {
     const char *path = r->path;
     long long at = MPT_PREAMBLE_BYTES;
+    long long nul = mp_json_nul_escape(json, len); /* a parser would cut the string there */
+    if (nul >= 0)
+        return mp_err_set(err, MP_EFORMAT, "%s: offset %lld: header string holds a NUL character (\\u0000)", path,
+                          at + nul);
     cJSON *o = cJSON_ParseWithLength(json, len);
     int rc = 0;
     if (!o || !cJSON_IsObject(o)) {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "traces/mp_gen.h"
+#include "traces/mp_text.h"
 
 #define P(nm, L, E, K, G, TG, SH, H, I, SC, NORM, RS, TL, NOTE) \
     {{nm, L, E, K, G, TG, SH, H, I, SC, NORM, RS}, TL, NOTE}
@@ -129,17 +130,24 @@ char *mp_gen_provenance(const mp_gen_opts *o)
 {
     char skew[64];
     mp_skew_format(&o->skew, skew, sizeof skew);
-    size_t cap = 1024;
+    size_t qn;
+    char *name = mp_json_quote(o->model.name, strnlen(o->model.name, sizeof o->model.name), &qn);
+    if (!name) return NULL;
+    size_t cap = 1024 + qn;
     char *s = malloc(cap);
-    if (!s) return NULL;
+    if (!s) {
+        free(name);
+        return NULL;
+    }
     snprintf(s, cap,
-             "{\"generator\": \"moeplace gen\", \"preset\": \"%s\", \"skew\": \"%s\", \"group_skew\": %.17g, "
+             "{\"generator\": \"moeplace gen\", \"preset\": %s, \"skew\": \"%s\", \"group_skew\": %.17g, "
              "\"layer_affinity\": %.17g, \"topics\": %d, \"topic_strength\": %.17g, \"dp_ranks\": %d, "
              "\"rank_topic_bias\": %.17g, \"drift\": %.17g, \"shift_at\": %lld, \"steps\": %lld, "
              "\"tokens_per_step\": %lld, \"phase\": \"%s\", \"seed\": %llu, \"sampler\": \"%s\"}",
-             o->model.name, skew, o->group_skew, o->layer_affinity, (int)o->topics, o->topic_strength,
+             name, skew, o->group_skew, o->layer_affinity, (int)o->topics, o->topic_strength,
              (int)o->dp_ranks, o->rank_topic_bias, o->drift, (long long)o->shift_at, (long long)o->steps,
              (long long)o->tokens_per_step, o->decode ? "decode" : "prefill", (unsigned long long)o->seed,
              o->exact ? "exact" : "fast");
+    free(name);
     return s;
 }

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "traces/mp_text.h"
+
 mp_model mp_model_default(void)
 {
     mp_model m;
@@ -19,6 +21,11 @@ mp_model mp_model_default(void)
 int mp_model_validate(const mp_model *m, const char *what, mp_err *err)
 {
     if (!what) what = "model";
+    size_t nl = strnlen(m->name, sizeof m->name);
+    if (nl == sizeof m->name)
+        return mp_err_set(err, MP_ERANGE, "%s: model name is not terminated", what);
+    const char *bad = mp_text_name_problem(m->name, nl);
+    if (bad) return mp_err_set(err, MP_EFORMAT, "%s: model name %s", what, bad);
     if (m->layers < 1 || m->layers > MP_LAYERS_MAX)
         return mp_err_set(err, MP_ERANGE, "%s: layers %d outside 1..%d", what, m->layers, MP_LAYERS_MAX);
     if (m->experts < 1 || m->experts > MP_EXPERTS_MAX)
@@ -102,6 +109,11 @@ static int get_int(const cJSON *o, const char *key, int required, double lo, dou
 int mp_model_from_json(mp_model *out, const char *json, size_t len, const char *what, mp_err *err)
 {
     if (!what) what = "model";
+    /* a \u0000 would end the name early, silently: refuse it */
+    long long nul = mp_json_nul_escape(json, len);
+    if (nul >= 0)
+        return mp_err_set(err, MP_EFORMAT, "%s: model header holds a NUL character (\\u0000 at byte %lld of it)", what,
+                          nul);
     cJSON *o = cJSON_ParseWithLength(json, len);
     if (!o || !cJSON_IsObject(o)) {
         cJSON_Delete(o);
@@ -111,9 +123,18 @@ int mp_model_from_json(mp_model *out, const char *json, size_t len, const char *
     int64_t v;
     int rc = 0;
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
+    if (name && !cJSON_IsString(name) && !cJSON_IsNull(name)) {
+        cJSON_Delete(o);
+        return mp_err_set(err, MP_EFORMAT, "%s: model field \"name\" is not a string", what);
+    }
     if (cJSON_IsString(name)) {
-        strncpy(m.name, name->valuestring, sizeof m.name - 1);
-        m.name[sizeof m.name - 1] = '\0';
+        size_t n = strlen(name->valuestring);
+        if (n >= sizeof m.name) {
+            cJSON_Delete(o);
+            return mp_err_set(err, MP_ERANGE, "%s: model name is %zu bytes long (limit %d)", what, n,
+                              MP_MODEL_NAME_MAX - 1);
+        }
+        memcpy(m.name, name->valuestring, n + 1);
     }
 #define INT_FIELD(key, req, hi, dst)                                          \
     do {                                                                      \
