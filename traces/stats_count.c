@@ -75,7 +75,8 @@ void mp__counter_expect(mp_counter *c, int64_t assignments, const char *what)
 int mp_stats_cells_ok(int64_t cells, int64_t assignments)
 {
     if (cells <= MP_STATS_CELLS_FREE) return 1;
-    return assignments >= 0 && (cells - MP_STATS_CELLS_FREE) / MP_STATS_CELLS_PER_ASSIGN < assignments;
+    int64_t need = (cells - MP_STATS_CELLS_FREE + MP_STATS_CELLS_PER_ASSIGN - 1) / MP_STATS_CELLS_PER_ASSIGN;
+    return assignments >= need;
 }
 
 int mp__stats_cells_refuse(const char *what, int32_t layers, int32_t experts, int64_t assignments, mp_err *err)
