@@ -63,3 +63,12 @@ write("index_lies_tokens.mpt", finish(pre + c, [len(pre)], 1, 4, 4, 4))
 write("index_lies_offset.mpt", finish(pre + c, [8], 1, 3, 3, 3))
 # A trailer of 2^62 tokens: tokens * 6 overflows a signed 64-bit count.
 write("trailer_overflow.mpt", finish(pre + c, [len(pre)], 1, 1 << 62, 1 << 62, 1 << 62))
+
+# A zlib stream of 8 bytes claiming 8257 raw bytes: more than deflate's best
+# ratio (1032:1) allows, refused before any buffer is sized for it.
+pre, ib = header(1, 4, 1)
+z = b"\x78\x9c" + bytes(6)
+desc = struct.pack("<IIII", 1, 8257, len(z), crc(z)) + struct.pack("<IIII", 0, 0, 0, 0) * 5
+h = b"MPTC" + struct.pack("<IQQII", 1, 0, 0, 8257, 0) + desc + struct.pack("<I", 0)
+c = h + struct.pack("<I", crc(h)) + z
+write("zlib_ratio.mpt", finish(pre + c, [len(pre)], 1, 8257, 8257, 8257))
