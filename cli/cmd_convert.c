@@ -25,6 +25,69 @@ const char cmd_convert_usage[] =
     "  -j, --threads N        compression/decoding threads\n"
     "  -q, --quiet            no progress bar\n";
 
+/* Copies the trace like mp_trace_copy and finds the largest id (for what a .npy output loses). */
+static int copy_trace(mp_trace *t, mp_writer *w, cli_progress *pr, unsigned *max_id, mp_err *err)
+{
+    mp_step p = {0};
+    int64_t done = 0;
+    unsigned mx = 0;
+    int rc;
+    while ((rc = mp_trace_next(t, &p, err)) == 1) {
+        if ((rc = mp_writer_put(w, &p, err)) != 0) break;
+        int64_t a = mp_step_assignments(&p);
+        for (int64_t i = 0; i < a; i++) mx = p.ids[i] > mx ? p.ids[i] : mx;
+        done += a;
+        cli_progress_update(pr, done, mp_trace_get_info(t).assignments);
+    }
+    mp_step_release(&p);
+    *max_id = mx;
+    return rc < 0 ? rc : 0;
+}
+
+/* A .npy file holds ids [T, L, K] (and weights in a second file): says on
+ * standard error what of the trace it cannot keep, so that nothing is lost
+ * silently.  Reading it back gives one step (or steps of --tokens-per-step),
+ * no source ranks, no provenance, and a model of L and K with E = the largest
+ * id + 1 (or --experts). */
+static void npy_losses(const char *out, const mp_trace *t, const mp_write_opts *wo, int no_weights, unsigned max_id)
+{
+    mp_trace_info ti = mp_trace_get_info(t);
+    const mp_model *m = mp_trace_model(t);
+    mp_model d = mp_model_default();
+    char list[512] = "", model[256] = "", item[96];
+    int n = 0, nm = 0;
+    const char *items[8];
+    char steps[48];
+    if (ti.steps > 1) {
+        snprintf(steps, sizeof steps, "step boundaries (%lld steps)", (long long)ti.steps);
+        items[n++] = steps;
+    }
+    if (ti.has_src_rank) items[n++] = "source ranks";
+    if (ti.has_weights && !no_weights && !wo->weights_path) items[n++] = "gate weights (no --weights FILE given)";
+    if (ti.provenance && strcmp(ti.provenance, "{}") != 0) items[n++] = "provenance";
+#define MODEL_ITEM(cond, ...)                                                                                            do {                                                                                                                     if (cond) {                                                                                                              snprintf(item, sizeof item, __VA_ARGS__);                                                                            size_t l = strlen(model);                                                                                            snprintf(model + l, sizeof model - l, "%s%s", nm++ ? ", " : "", item);                                           }                                                                                                                } while (0)
+    MODEL_ITEM(m->name[0], "name");
+    MODEL_ITEM((unsigned)m->experts != max_id + 1, "expert count %d (read back as %u)", m->experts, max_id + 1);
+    MODEL_ITEM(m->groups != d.groups || m->topk_group != d.topk_group, "groups");
+    MODEL_ITEM(m->shared != d.shared, "shared experts");
+    MODEL_ITEM(m->hidden != d.hidden || m->intermediate != d.intermediate, "sizes");
+    MODEL_ITEM(m->scoring != d.scoring || m->normalize_topk != d.normalize_topk ||
+                   m->routed_scaling != d.routed_scaling,
+               "scoring");
+#undef MODEL_ITEM
+    char mitem[300];
+    if (nm) {
+        snprintf(mitem, sizeof mitem, "the model's %s", model);
+        items[n++] = mitem;
+    }
+    if (!n) return;
+    for (int i = 0; i < n; i++) {
+        size_t l = strlen(list);
+        snprintf(list + l, sizeof list - l, "%s%s", i ? "; " : "", items[i]);
+    }
+    fprintf(stderr, "moeplace convert: %s: dropped, as a .npy file cannot hold them: %s\n", out, list);
+}
+
 enum { OPT_LAYOUT = CLI_OPT_OWN, OPT_WEIGHTS, OPT_EXPERTS, OPT_TPS, OPT_LEVEL, OPT_PER_STEP, OPT_NO_WEIGHTS };
 
 int cmd_convert(int argc, char **argv)
@@ -123,13 +186,19 @@ int cmd_convert(int argc, char **argv)
     }
     cli_progress pr;
     cli_progress_init(&pr, &c, "converting");
-    int rc = mp_trace_copy(t, w, cli_progress_update, &pr, &err);
+    unsigned max_id = 0;
+    int rc = copy_trace(t, w, &pr, &max_id, &err);
     cli_progress_done(&pr);
-    mp_trace_close(t);
     if (rc) {
+        mp_trace_close(t);
         mp_writer_abort(w);
         return cli_fail(&err);
     }
-    if (mp_writer_commit(w, &err)) return cli_fail(&err);
+    if (mp_writer_commit(w, &err)) {
+        mp_trace_close(t);
+        return cli_fail(&err);
+    }
+    if (of == MP_FMT_NPY) npy_losses(c.output, t, &wo, no_weights, max_id);
+    mp_trace_close(t);
     return CLI_OK;
 }

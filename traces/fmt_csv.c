@@ -292,6 +292,17 @@ static inline int fast_uint(const char **sp, int64_t max, int64_t *out)
     return 1;
 }
 
+/* A gate weight as every writer stores it: a float32 that is finite and not
+ * negative (-0 included, as in .mpt).  Weights are parsed with strtof, so a
+ * value the writer printed with %.9g (enough digits for every float32,
+ * subnormals and FLT_MAX included) reads back bit for bit; text beyond
+ * float32's range (above FLT_MAX once rounded) is refused, not turned into
+ * infinity. */
+static int weight_ok(float f)
+{
+    return isfinite(f) && !(f < 0.0f);
+}
+
 /* The common case of a row, parsed in one walk; returns 0 to let the
  * careful path below parse it (and name what is wrong). */
 static int fast_row(csv_reader *r, csv_row *row)
@@ -312,9 +323,9 @@ static int fast_row(csv_reader *r, csv_row *row)
     for (int k = 0; r->has_w && k < r->K; k++) {
         if (*s != ',') return 0;
         char *end;
-        double d = strtod(++s, &end);
-        if (end == s || !isfinite(d) || d < 0 || d > 3.4e38 || (*end != ',' && *end != '\0')) return 0;
-        row->w[k] = (float)d;
+        float f = strtof(++s, &end);
+        if (end == s || !weight_ok(f) || (*end != ',' && *end != '\0')) return 0;
+        row->w[k] = f;
         s = end;
     }
     row->rank = 0;
@@ -354,11 +365,11 @@ static int read_row(csv_reader *r, csv_row *row, mp_err *err)
         for (int k = 0; k < r->K; k++) {
             int c = 3 + r->K + k;
             char *s = trim(r->fields[c]), *end;
-            double d = strtod(s, &end);
-            if (*s == '\0' || *end != '\0' || !isfinite(d) || d < 0 || d > 3.4e38)
+            float f = strtof(s, &end);
+            if (*s == '\0' || *end != '\0' || !weight_ok(f))
                 return mp_err_set(err, MP_ERANGE, "%s: line %lld, column %d (w%d): '%.40s' is not a finite non-negative weight",
                                   r->path, (long long)r->lineno, c + 1, k, s);
-            row->w[k] = (float)d;
+            row->w[k] = f;
         }
     row->rank = 0;
     if (r->has_rank) {

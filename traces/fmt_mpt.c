@@ -33,21 +33,26 @@ static int64_t read_at(int fd, int64_t off, void *buf, size_t n)
 
 /* ================================================================ reader */
 
+/* Where a front-to-back pass over the chunks stands, and what it has counted. */
+typedef struct mpt_walk {
+    int64_t pos;      /* offset of the next chunk header (or the trailer) */
+    int64_t chunks, steps, tokens, assign, payload;
+    int in_step;      /* the last chunk did not end its step */
+    int64_t cur_step, next_token;
+} mpt_walk;
+
 typedef struct mpt_reader {
     char *path;
     int fd;
-    int64_t size, pos, data_start;
+    int64_t size, data_start;
     mpt_shape shape;
     char *provenance;
-    /* the index, from the footer and the trailer's fixed part */
+    /* the index, from the footer and the trailer, checked against the chunk headers */
     int have_index;
     int64_t trailer_off;
     int64_t ix_chunks, ix_steps, ix_tokens, ix_assign, ix_payload;
-    /* what the stream has shown so far */
-    int64_t chunks, steps, tokens, assign, payload;
-    int in_step;
+    mpt_walk w; /* what the stream has shown so far */
     int skip_weights; /* leave gate weights out of chunks read from now on */
-    int64_t cur_step, next_token;
     int io_stop, io_rc;
     mp_err io_err;
     mpt_pool *pool;
@@ -131,8 +136,160 @@ out:
     return rc;
 }
 
-/* Reads the footer and the trailer's fixed part when they are there.  A
- * file without a footer (truncated) is still streamed, to say where it ends. */
+/* Adds b to *a unless the sum would pass MPT_COUNT_MAX; returns 0, or -1. */
+static int count_add(int64_t *a, int64_t b)
+{
+    if (b < 0 || b > MPT_COUNT_MAX - *a) return -1;
+    *a += b;
+    return 0;
+}
+
+/* Checks the chunk header hb (got bytes read at w->pos) against the shape,
+ * the chunks before it (w) and the end of the chunk area (limit).  Returns 1
+ * with *h and *total (its payload bytes) for a chunk, 0 when hb is the
+ * trailer's tag, or a negative code. */
+static int check_head(const mpt_reader *r, const mpt_walk *w, const unsigned char *hb, int64_t got, int64_t limit,
+                      mpt_chunk_head *h, int64_t *total, mp_err *err)
+{
+    const char *path = r->path;
+    long long at = (long long)w->pos, ci = (long long)w->chunks;
+    if (got == 0) return mp_err_set(err, MP_EFORMAT, "%s: offset %lld: truncated file: the trailer is missing", path, at);
+    if (got >= 4 && memcmp(hb, MPT_TRAILER_TAG, 4) == 0) return 0;
+    if (got < 4)
+        return mp_err_set(err, MP_EFORMAT, "%s: offset %lld: truncated in chunk %lld's header", path, at, ci);
+    if (memcmp(hb, MPT_CHUNK_TAG, 4) != 0)
+        return mp_err_set(err, MP_EFORMAT,
+                          "%s: offset %lld: expected chunk %lld or the trailer, found bytes %02x %02x %02x %02x", path,
+                          at, ci, hb[0], hb[1], hb[2], hb[3]);
+    if (got < MPT_CHUNK_HEADER_BYTES || w->pos + MPT_CHUNK_HEADER_BYTES > limit)
+        return mp_err_set(err, MP_EFORMAT, "%s: offset %lld: truncated in chunk %lld's header", path, at, ci);
+    int hr = mpt_chunk_head_decode(hb, h);
+    if (hr == 1) return mp_err_set(err, MP_ECRC, "%s: offset %lld: chunk %lld: header CRC mismatch", path, at, ci);
+    if (hr == 2)
+        return mp_err_set(err, MP_EFORMAT, "%s: offset %lld: chunk %lld: unknown flags %08x", path, at, ci,
+                          (unsigned)h->flags);
+    if (hr == 3)
+        return mp_err_set(err, MP_EFORMAT, "%s: offset %lld: chunk %lld: a reserved field is not 0", path, at, ci);
+    int64_t want_step = w->in_step ? w->cur_step : w->steps, want_tok = w->in_step ? w->next_token : 0;
+    if (h->step != want_step || h->first_token != want_tok)
+        return mp_err_set(err, MP_EFORMAT,
+                          "%s: offset %lld: chunk %lld: piece (step %lld, token %lld) out of order, expected (%lld, %lld)",
+                          path, at, ci, (long long)h->step, (long long)h->first_token, (long long)want_step,
+                          (long long)want_tok);
+    if (mpt_raw_size(&r->shape, h->tokens) < 0)
+        return mp_err_set(err, MP_ELIMIT,
+                          "%s: offset %lld: chunk %lld: %lld tokens x %d x %d exceed the %lld-assignment chunk limit",
+                          path, at, ci, (long long)h->tokens, r->shape.layers, r->shape.top_k,
+                          (long long)MPT_CHUNK_ASSIGN_MAX);
+    int64_t sum = 0;
+    for (int i = 0; i < MPT_STREAMS; i++) {
+        const mpt_stream *sd = &h->s[i];
+        int64_t want = mpt_stream_raw(&r->shape, h->tokens, i);
+        if ((int64_t)sd->raw != want)
+            return mp_err_set(err, MP_EFORMAT,
+                              "%s: offset %lld: chunk %lld: stream %d holds %u raw bytes, %lld tokens need %lld", path,
+                              at, ci, i, (unsigned)sd->raw, (long long)h->tokens, (long long)want);
+        if (sd->method != MPT_METHOD_STORED && sd->method != MPT_METHOD_ZLIB)
+            return mp_err_set(err, MP_EFORMAT, "%s: offset %lld: chunk %lld: stream %d: unknown method %u", path, at,
+                              ci, i, (unsigned)sd->method);
+        /* zlib inflates S bytes to at most MPT_ZLIB_RATIO_MAX x S */
+        if (sd->method == MPT_METHOD_STORED ? sd->size != sd->raw
+                                            : sd->raw == 0 || sd->size == 0 || sd->size > compressBound(sd->raw) ||
+                                                  sd->raw > (uint64_t)MPT_ZLIB_RATIO_MAX * sd->size)
+            return mp_err_set(err, MP_EFORMAT,
+                              "%s: offset %lld: chunk %lld: stream %d: size %u is impossible for %u raw bytes", path,
+                              at, ci, i, (unsigned)sd->size, (unsigned)sd->raw);
+        sum += sd->size;
+    }
+    int64_t pay = w->pos + MPT_CHUNK_HEADER_BYTES;
+    if (sum > limit - pay)
+        return mp_err_set(err, MP_EFORMAT,
+                          "%s: offset %lld: chunk %lld: truncated payload (%lld bytes announced, %lld left)", path,
+                          (long long)pay, ci, (long long)sum, (long long)(limit - pay));
+    *total = sum;
+    return 1;
+}
+
+/* Counts the chunk h of `total` payload bytes that check_head accepted at w->pos. */
+static int walk_take(const mpt_reader *r, mpt_walk *w, const mpt_chunk_head *h, int64_t total, mp_err *err)
+{
+    int64_t a = h->tokens * r->shape.layers * r->shape.top_k;
+    if (count_add(&w->tokens, h->tokens) || count_add(&w->assign, a) ||
+        count_add(&w->payload, mpt_raw_size(&r->shape, h->tokens)) || count_add(&w->chunks, 1) ||
+        count_add(&w->steps, (h->flags & MPT_FLAG_END_OF_STEP) != 0))
+        return mp_err_set(err, MP_ELIMIT, "%s: offset %lld: chunk %lld: the counts pass the %lld limit", r->path,
+                          (long long)w->pos, (long long)w->chunks, (long long)MPT_COUNT_MAX);
+    if (h->flags & MPT_FLAG_END_OF_STEP) {
+        w->in_step = 0;
+    } else {
+        w->in_step = 1;
+        w->cur_step = h->step;
+        w->next_token = h->first_token + h->tokens;
+    }
+    w->pos += MPT_CHUNK_HEADER_BYTES + total;
+    return 0;
+}
+
+/* Checks what a walk that reached the trailer (at w->pos) counted against the trailer's counts. */
+static int walk_end(const mpt_reader *r, const mpt_walk *w, mp_err *err)
+{
+    const char *path = r->path;
+    long long at = (long long)w->pos;
+    if (w->pos != r->trailer_off)
+        return mp_err_set(err, MP_EFORMAT, "%s: offset %lld: a trailer here, but the footer points to offset %lld",
+                          path, at, (long long)r->trailer_off);
+    if (w->in_step)
+        return mp_err_set(err, MP_EFORMAT, "%s: offset %lld: step %lld never ends (no chunk has its end-of-step flag)",
+                          path, at, (long long)w->cur_step);
+    static const char *const what[5] = {"chunks", "steps", "tokens", "assignments", "payload bytes"};
+    int64_t ix[5] = {r->ix_chunks, r->ix_steps, r->ix_tokens, r->ix_assign, r->ix_payload};
+    int64_t seen[5] = {w->chunks, w->steps, w->tokens, w->assign, w->payload};
+    for (int i = 0; i < 5; i++)
+        if (ix[i] != seen[i])
+            return mp_err_set(err, MP_EFORMAT, "%s: offset %lld: trailer says %lld %s, the chunks hold %lld", path, at,
+                              (long long)ix[i], what[i], (long long)seen[i]);
+    return 0;
+}
+
+/* Walks the chunk headers the trailer lists (reading no payload) and checks
+ * that they follow each other from the end of the header to the trailer,
+ * each where the trailer says, and that they hold the trailer's counts. */
+static int verify_index(mpt_reader *r, mp_err *err)
+{
+    const char *path = r->path;
+    mpt_walk w = {.pos = r->data_start};
+    enum { BLOCK = 1024 };
+    unsigned char ob[8 * BLOCK], hb[MPT_CHUNK_HEADER_BYTES];
+    int64_t list = r->trailer_off + MPT_TRAILER_FIXED_BYTES;
+    for (int64_t i = 0; i < r->ix_chunks; i++) {
+        if (i % BLOCK == 0) {
+            size_t n = (size_t)(r->ix_chunks - i < BLOCK ? r->ix_chunks - i : BLOCK);
+            if (read_at(r->fd, list + 8 * i, ob, 8 * n) != (int64_t)(8 * n))
+                return mp_err_set(err, MP_EIO, "%s: offset %lld: cannot read the trailer", path, (long long)(list + 8 * i));
+        }
+        uint64_t off = mpt_get64(ob + 8 * (i % BLOCK));
+        if (off != (uint64_t)w.pos)
+            return mp_err_set(err, MP_EFORMAT, "%s: offset %lld: the trailer puts chunk %lld at offset %llu, it is at %lld",
+                              path, (long long)(list + 8 * i), (long long)i, (unsigned long long)off, (long long)w.pos);
+        int64_t got = read_at(r->fd, w.pos, hb, sizeof hb), total = 0;
+        if (got < 0)
+            return mp_err_set(err, MP_EIO, "%s: offset %lld: read error: %s", path, (long long)w.pos, strerror(errno));
+        mpt_chunk_head h;
+        int rc = check_head(r, &w, hb, got, r->trailer_off, &h, &total, err);
+        if (rc == 0)
+            return mp_err_set(err, MP_EFORMAT, "%s: offset %lld: the trailer lists %lld chunks, the file holds %lld",
+                              path, (long long)w.pos, (long long)r->ix_chunks, (long long)i);
+        if (rc < 0 || (rc = walk_take(r, &w, &h, total, err)) != 0) return rc;
+    }
+    if (w.pos != r->trailer_off)
+        return mp_err_set(err, MP_EFORMAT, "%s: offset %lld: chunk %lld is not in the trailer's %lld chunks", path,
+                          (long long)w.pos, (long long)w.chunks, (long long)r->ix_chunks);
+    return walk_end(r, &w, err);
+}
+
+/* Reads the footer and the trailer when they are there and checks them
+ * against the chunk headers (verify_index).  A file without a footer
+ * (truncated) is still streamed, to say where it ends. */
 static int read_index(mpt_reader *r, mp_err *err)
 {
     const char *path = r->path;
@@ -172,8 +329,14 @@ static int read_index(mpt_reader *r, mp_err *err)
                           (long long)r->trailer_off, (unsigned)mpt_get32(f + 8), (unsigned)crc);
     uint64_t v[5];
     for (int i = 0; i < 5; i++) v[i] = mpt_get64(t + 8 + 8 * i);
+    static const char *const what[5] = {"chunks", "steps", "tokens", "assignments", "payload bytes"};
+    for (int i = 1; i < 5; i++)
+        if (v[i] > (uint64_t)MPT_COUNT_MAX)
+            return mp_err_set(err, MP_ELIMIT, "%s: offset %lld: trailer claims %llu %s, more than the limit of %lld",
+                              path, (long long)(r->trailer_off + 8 + 8 * i), (unsigned long long)v[i], what[i],
+                              (long long)MPT_COUNT_MAX);
     uint64_t per_tok = (uint64_t)r->shape.layers * (uint64_t)r->shape.top_k;
-    if (v[1] > v[0] || v[2] > (uint64_t)INT64_MAX / per_tok || v[3] != v[2] * per_tok || v[4] > (uint64_t)INT64_MAX)
+    if (v[1] > v[0] || v[2] > (uint64_t)MPT_COUNT_MAX / per_tok || v[3] != v[2] * per_tok)
         return mp_err_set(err, MP_EFORMAT,
                           "%s: offset %lld: trailer counts do not fit together (%llu chunks, %llu steps, %llu tokens, "
                           "%llu assignments)",
@@ -184,10 +347,13 @@ static int read_index(mpt_reader *r, mp_err *err)
     r->ix_tokens = (int64_t)v[2];
     r->ix_assign = (int64_t)v[3];
     r->ix_payload = (int64_t)v[4];
+    int rc = verify_index(r, err);
+    if (rc) return rc;
     r->have_index = 1;
     return 0;
 }
 
+/* Counts into info; every product is at most 10 x MPT_COUNT_MAX, far below INT64_MAX. */
 static void fill_counts(const mpt_reader *r, mp_trace_info *info, int64_t steps, int64_t tokens, int64_t assign)
 {
     info->steps = steps;
@@ -252,7 +418,7 @@ static int reader_open(void **state, const char *path, const mp_read_opts *opts,
         rc = parse_header(r, hdr, hlen, model, err);
     free(hdr);
     if (rc) return rc;
-    r->data_start = r->pos = MPT_PREAMBLE_BYTES + (int64_t)hlen + 4;
+    r->data_start = r->w.pos = MPT_PREAMBLE_BYTES + (int64_t)hlen + 4;
     if ((rc = read_index(r, err)) != 0) return rc;
 
     info->file_bytes = r->size;
@@ -271,128 +437,36 @@ static int reader_open(void **state, const char *path, const mp_read_opts *opts,
     return mpt_pool_create(&r->pool, threads, r->nslots, reader_job, r, err);
 }
 
-/* Checks the trailer the stream has reached at r->pos against what it saw. */
-static int stream_trailer(mpt_reader *r, mp_err *err)
-{
-    const char *path = r->path;
-    long long at = (long long)r->pos;
-    if (!r->have_index)
-        return mp_err_set(err, MP_EFORMAT, "%s: offset %lld: trailer found but the footer at the end is missing or damaged",
-                          path, (long long)(r->size - MPT_FOOTER_BYTES));
-    if (r->pos != r->trailer_off)
-        return mp_err_set(err, MP_EFORMAT, "%s: offset %lld: a trailer here, but the footer points to offset %lld",
-                          path, at, (long long)r->trailer_off);
-    if (r->in_step)
-        return mp_err_set(err, MP_EFORMAT, "%s: offset %lld: step %lld never ends (no chunk has its end-of-step flag)",
-                          path, at, (long long)r->cur_step);
-    const char *what[5] = {"chunks", "steps", "tokens", "assignments", "payload bytes"};
-    int64_t ix[5] = {r->ix_chunks, r->ix_steps, r->ix_tokens, r->ix_assign, r->ix_payload};
-    int64_t seen[5] = {r->chunks, r->steps, r->tokens, r->assign, r->payload};
-    for (int i = 0; i < 5; i++)
-        if (ix[i] != seen[i])
-            return mp_err_set(err, MP_EFORMAT, "%s: offset %lld: trailer says %lld %s, the chunks hold %lld", path, at,
-                              (long long)ix[i], what[i], (long long)seen[i]);
-    return 0;
-}
-
-/* Reads the next chunk's header and payload into d.  Returns 1 for a chunk,
- * 0 at a valid trailer, or a negative code. */
+/* Reads the next chunk's header into d and checks it (its payload is read by
+ * the decoding job).  Returns 1 for a chunk, 0 at a valid trailer, or a
+ * negative code. */
 static int read_chunk(mpt_reader *r, mpt_dec *d, mp_err *err)
 {
     const char *path = r->path;
     unsigned char hb[MPT_CHUNK_HEADER_BYTES];
-    int64_t at = r->pos;
+    int64_t at = r->w.pos, total = 0;
     int64_t got = read_at(r->fd, at, hb, sizeof hb);
     if (got < 0) return mp_err_set(err, MP_EIO, "%s: offset %lld: read error: %s", path, (long long)at, strerror(errno));
-    if (got == 0)
-        return mp_err_set(err, MP_EFORMAT, "%s: offset %lld: truncated file: the trailer is missing", path, (long long)at);
-    if (got >= 4 && memcmp(hb, MPT_TRAILER_TAG, 4) == 0) {
-        int rc = stream_trailer(r, err);
-        return rc ? rc : 0;
-    }
-    if (got < 4 || memcmp(hb, MPT_CHUNK_TAG, 4) != 0) {
-        if (got < 4)
-            return mp_err_set(err, MP_EFORMAT, "%s: offset %lld: truncated in chunk %lld's header", path,
-                              (long long)at, (long long)r->chunks);
-        return mp_err_set(err, MP_EFORMAT, "%s: offset %lld: expected chunk %lld or the trailer, found bytes %02x %02x %02x %02x",
-                          path, (long long)at, (long long)r->chunks, hb[0], hb[1], hb[2], hb[3]);
-    }
-    if (got < (int64_t)sizeof hb)
-        return mp_err_set(err, MP_EFORMAT, "%s: offset %lld: truncated in chunk %lld's header", path, (long long)at,
-                          (long long)r->chunks);
     mpt_chunk_head h;
-    int hr = mpt_chunk_head_decode(hb, &h);
-    if (hr == 1)
-        return mp_err_set(err, MP_ECRC, "%s: offset %lld: chunk %lld: header CRC mismatch", path, (long long)at,
-                          (long long)r->chunks);
-    if (hr == 2)
-        return mp_err_set(err, MP_EFORMAT, "%s: offset %lld: chunk %lld: unknown flags %08x", path, (long long)at,
-                          (long long)r->chunks, (unsigned)h.flags);
-    if (hr == 3)
-        return mp_err_set(err, MP_EFORMAT, "%s: offset %lld: chunk %lld: a reserved field is not 0", path, (long long)at,
-                          (long long)r->chunks);
-    int64_t want_step = r->in_step ? r->cur_step : r->steps, want_tok = r->in_step ? r->next_token : 0;
-    if (h.step != want_step || h.first_token != want_tok)
-        return mp_err_set(err, MP_EFORMAT, "%s: offset %lld: chunk %lld: piece (step %lld, token %lld) out of order, expected (%lld, %lld)",
-                          path, (long long)at, (long long)r->chunks, (long long)h.step, (long long)h.first_token,
-                          (long long)want_step, (long long)want_tok);
-    int64_t raw = mpt_raw_size(&r->shape, h.tokens);
-    if (raw < 0)
-        return mp_err_set(err, MP_ELIMIT, "%s: offset %lld: chunk %lld: %lld tokens x %d x %d exceed the %lld-assignment chunk limit",
-                          path, (long long)at, (long long)r->chunks, (long long)h.tokens, r->shape.layers,
-                          r->shape.top_k, (long long)MPT_CHUNK_ASSIGN_MAX);
-    int64_t total = 0;
-    for (int i = 0; i < MPT_STREAMS; i++) {
-        const mpt_stream *sd = &h.s[i];
-        int64_t want = mpt_stream_raw(&r->shape, h.tokens, i);
-        if ((int64_t)sd->raw != want)
-            return mp_err_set(err, MP_EFORMAT, "%s: offset %lld: chunk %lld: stream %d holds %u raw bytes, %lld tokens need %lld",
-                              path, (long long)at, (long long)r->chunks, i, (unsigned)sd->raw, (long long)h.tokens,
-                              (long long)want);
-        if (sd->method != MPT_METHOD_STORED && sd->method != MPT_METHOD_ZLIB)
-            return mp_err_set(err, MP_EFORMAT, "%s: offset %lld: chunk %lld: stream %d: unknown method %u", path,
-                              (long long)at, (long long)r->chunks, i, (unsigned)sd->method);
-        if (sd->method == MPT_METHOD_STORED ? sd->size != sd->raw
-                                            : sd->raw == 0 || sd->size == 0 || sd->size > compressBound(sd->raw))
-            return mp_err_set(err, MP_EFORMAT, "%s: offset %lld: chunk %lld: stream %d: size %u is impossible for %u raw bytes",
-                              path, (long long)at, (long long)r->chunks, i, (unsigned)sd->size, (unsigned)sd->raw);
-        total += sd->size;
+    int rc = check_head(r, &r->w, hb, got, r->have_index ? r->trailer_off : r->size, &h, &total, err);
+    if (rc < 0) return rc;
+    if (rc == 0) {
+        if (!r->have_index)
+            return mp_err_set(err, MP_EFORMAT,
+                              "%s: offset %lld: trailer found but the footer at the end is missing or damaged", path,
+                              (long long)(r->size - MPT_FOOTER_BYTES));
+        return walk_end(r, &r->w, err);
     }
-    if (r->have_index) {
-        unsigned char ob[8];
-        if (r->chunks >= r->ix_chunks)
-            return mp_err_set(err, MP_EFORMAT, "%s: offset %lld: chunk %lld is not in the trailer's %lld chunks", path,
-                              (long long)at, (long long)r->chunks, (long long)r->ix_chunks);
-        if (read_at(r->fd, r->trailer_off + MPT_TRAILER_FIXED_BYTES + 8 * r->chunks, ob, 8) != 8)
-            return mp_err_set(err, MP_EIO, "%s: cannot read the trailer", path);
-        if (mpt_get64(ob) != (uint64_t)at)
-            return mp_err_set(err, MP_EFORMAT, "%s: offset %lld: chunk %lld is here, the trailer says offset %llu", path,
-                              (long long)at, (long long)r->chunks, (unsigned long long)mpt_get64(ob));
-    }
-    int64_t limit = r->have_index ? r->trailer_off : r->size;
-    int64_t pay = at + MPT_CHUNK_HEADER_BYTES;
-    if (pay + total > limit)
-        return mp_err_set(err, MP_EFORMAT, "%s: offset %lld: chunk %lld: truncated payload (%lld bytes announced, %lld left)",
-                          path, (long long)pay, (long long)r->chunks, (long long)total, (long long)(limit - pay));
+    if (r->have_index && r->w.chunks >= r->ix_chunks) /* verify_index rules it out; kept for a file changed under us */
+        return mp_err_set(err, MP_EFORMAT, "%s: offset %lld: chunk %lld is not in the trailer's %lld chunks", path,
+                          (long long)at, (long long)r->w.chunks, (long long)r->ix_chunks);
     d->head = h;
     d->fd = r->fd;
-    d->index = r->chunks;
+    d->index = r->w.chunks;
     d->offset = at;
     d->want_weights = !r->skip_weights;
-    r->chunks++;
-    r->tokens += h.tokens;
-    r->assign += h.tokens * r->shape.layers * r->shape.top_k;
-    r->payload += raw;
-    if (h.flags & MPT_FLAG_END_OF_STEP) {
-        r->steps++;
-        r->in_step = 0;
-    } else {
-        r->in_step = 1;
-        r->cur_step = h.step;
-        r->next_token = h.first_token + h.tokens;
-    }
-    r->pos = pay + total;
-    return 1;
+    rc = walk_take(r, &r->w, &h, total, err);
+    return rc ? rc : 1;
 }
 
 static int reader_next(void *state, mp_step *piece, mp_trace_info *info, mp_err *err)
@@ -408,9 +482,10 @@ static int reader_next(void *state, mp_step *piece, mp_trace_info *info, mp_err 
         }
         r->io_stop = 1;
         r->io_rc = rc;
-        if (rc == 0 && r->pos + MPT_TRAILER_FIXED_BYTES + 8 * r->chunks + MPT_FOOTER_BYTES != r->size)
+        int64_t end = r->w.pos + MPT_TRAILER_FIXED_BYTES + 8 * r->w.chunks + MPT_FOOTER_BYTES;
+        if (rc == 0 && end != r->size)
             r->io_rc = mp_err_set(&r->io_err, MP_EFORMAT, "%s: offset %lld: the file does not end after the footer",
-                                  r->path, (long long)(r->pos + MPT_TRAILER_FIXED_BYTES + 8 * r->chunks + MPT_FOOTER_BYTES));
+                                  r->path, (long long)end);
     }
     if (mpt_pool_pending(r->pool) > 0) {
         int slot = mpt_pool_wait_oldest(r->pool);
@@ -431,7 +506,7 @@ static int reader_next(void *state, mp_step *piece, mp_trace_info *info, mp_err 
         if (err) *err = r->io_err;
         return r->io_rc;
     }
-    fill_counts(r, info, r->steps, r->tokens, r->assign);
+    fill_counts(r, info, r->w.steps, r->w.tokens, r->w.assign);
     return 0;
 }
 

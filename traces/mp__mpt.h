@@ -39,6 +39,13 @@
 #define MPT_METHOD_ZLIB 1u
 #define MPT_CHUNK_ASSIGN_MAX ((int64_t)1 << 24)      /* per chunk, any reader accepts */
 #define MPT_CHUNK_ASSIGN_DEFAULT ((int64_t)1 << 21)  /* what the writer aims for      */
+/* Largest count (tokens, assignments, payload bytes, ...) a trailer may
+ * hold: 2^53, so that every count is exact as a JSON number, and every
+ * product the reader forms with it stays far from int64 overflow. */
+#define MPT_COUNT_MAX ((int64_t)1 << 53)
+/* A zlib stream of S bytes inflates to at most this many times S bytes
+ * (deflate's best: a 258-byte match in 2 bits). */
+#define MPT_ZLIB_RATIO_MAX 1032u
 /* zlib level when the caller gives none: on `moeplace gen` traces level 1
  * writes 4-5x faster than 6 for a file 1.3% larger (bench/RESULTS.md). */
 #define MPT_LEVEL_DEFAULT 1
@@ -50,10 +57,6 @@
 #define MPT_CRC_BAD(stored, computed) ((void)(stored), (void)(computed), 0)
 #else
 #define MPT_CRC_BAD(stored, computed) ((stored) != (computed))
-/* fmt_mpt.c: makes the reader (mp__format reader state) leave gate weights
- * out of the chunks it has not started decoding; see mp_trace_skip_weights. */
-void mp__mpt_skip_weights(void *reader_state);
-
 #endif
 
 /* Little-endian field access. */

@@ -16,6 +16,15 @@ int mp__stepvar_put(mp_stepvar *sv, int32_t layer, double total, double max, dou
 /* Marks the end of one step (counts steps). */
 void mp__stepvar_step_done(mp_stepvar *sv);
 
+/* Tells the counter how many assignments the caller expects to add (the
+ * trace's announced count), so that its histograms are allocated for a large
+ * shape when the whole trace pays for them (mp_stats_cells_ok). */
+void mp__counter_expect(mp_counter *c, int64_t assignments, const char *what); /* what: kept, not copied */
+
+/* Sets err to the MP_ELIMIT message for a shape mp_stats_cells_ok refuses;
+ * `what` (the file) starts the message. */
+int mp__stats_cells_refuse(const char *what, int32_t layers, int32_t experts, int64_t assignments, mp_err *err);
+
 /* Closes the counter's window like mp_counter_end_window and feeds the
  * window's per-layer figures to sv first. */
 int mp__counter_end_step(mp_counter *c, mp_stepvar *sv, mp_err *err);

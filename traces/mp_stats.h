@@ -78,10 +78,23 @@ double mp_stats_rank_corr(const double *a, const double *b, int32_t n);
  * < E (mp_trace_next checks that). */
 typedef struct mp_counter mp_counter;
 
+/* Memory follows the data, not the declared shape: a load matrix of more
+ * than MP_STATS_CELLS_FREE cells (L x E; every real model has far fewer) is
+ * only built for data holding more than one assignment per
+ * MP_STATS_CELLS_PER_ASSIGN cells beyond that.  The counter allocates its
+ * histograms at the first piece with tokens, and refuses then with MP_ELIMIT;
+ * mp_stats_scan also checks the trace's announced count before reading and
+ * the count it read before building the sum. */
+#define MP_STATS_CELLS_FREE ((int64_t)1 << 24)
+#define MP_STATS_CELLS_PER_ASSIGN 16
+/* 1 when a matrix of `cells` cells is allowed for `assignments` assignments (< 0: unknown). */
+int mp_stats_cells_ok(int64_t cells, int64_t assignments);
+
 int mp_counter_create(mp_counter **out, int32_t layers, int32_t experts, int32_t top_k, int threads, mp_err *err);
 void mp_counter_destroy(mp_counter *c); /* NULL is a no-op */
 
-/* Counts one piece (its layers and top_k must match).  Returns 0, MP_ESHAPE or MP_ENOMEM. */
+/* Counts one piece (its layers and top_k must match).  Returns 0, MP_ESHAPE,
+ * MP_ELIMIT (mp_stats_cells_ok) or MP_ENOMEM. */
 int mp_counter_add(mp_counter *c, const mp_step *piece, mp_err *err);
 
 /* The counts of the current window as doubles into row[L][E]. */

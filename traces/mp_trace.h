@@ -76,6 +76,9 @@ int mp_trace_open(mp_trace **out, const char *path, const mp_read_opts *opts, mp
 /* The model shape; never NULL for an open trace. */
 const mp_model *mp_trace_model(const mp_trace *t);
 
+/* The path the trace was opened with; owned by the trace. */
+const char *mp_trace_path(const mp_trace *t);
+
 /* Sizes known so far (see the -1 cases above); after mp_trace_next has
  * returned 0 every count is known. */
 mp_trace_info mp_trace_get_info(const mp_trace *t);

@@ -14,6 +14,11 @@ struct mp_counter {
     int32_t layers, experts, top_k;
     int threads;
     int64_t cells;      /* L * E                                              */
+    int64_t assign;     /* assignments counted so far                         */
+    int64_t expect;     /* assignments the caller expects (mp__counter_expect) */
+    const char *what;   /* names the data in messages                          */
+    /* win, total and thist are allocated by the first piece with tokens (after
+     * mp_stats_cells_ok), so that a declared shape costs nothing by itself */
     uint32_t *win;      /* [L][E]: the current window (thread 0 counts here)  */
     uint32_t **thist;   /* [threads-1][L][E]: helper threads' histograms      */
     uint64_t *spill;    /* [L][E]: window overflow, allocated when needed     */
@@ -57,16 +62,44 @@ int mp_counter_create(mp_counter **out, int32_t layers, int32_t experts, int32_t
     c->top_k = top_k;
     c->threads = threads;
     c->cells = (int64_t)layers * experts;
+    *out = c;
+    return 0;
+}
+
+void mp__counter_expect(mp_counter *c, int64_t assignments, const char *what)
+{
+    c->expect = assignments;
+    c->what = what;
+}
+
+int mp_stats_cells_ok(int64_t cells, int64_t assignments)
+{
+    if (cells <= MP_STATS_CELLS_FREE) return 1;
+    int64_t need = (cells - MP_STATS_CELLS_FREE + MP_STATS_CELLS_PER_ASSIGN - 1) / MP_STATS_CELLS_PER_ASSIGN;
+    return assignments >= need;
+}
+
+int mp__stats_cells_refuse(const char *what, int32_t layers, int32_t experts, int64_t assignments, mp_err *err)
+{
+    return mp_err_set(err, MP_ELIMIT,
+                      "%s: %d layers x %d experts make %lld load cells, out of proportion to the %lld assignments it "
+                      "holds (beyond %lld cells, one assignment per %d cells is needed)",
+                      what ? what : "counter", layers, experts, (long long)layers * experts, (long long)assignments,
+                      (long long)MP_STATS_CELLS_FREE, MP_STATS_CELLS_PER_ASSIGN);
+}
+
+/* Allocates the histograms, once the data pays for them. */
+static int counter_alloc(mp_counter *c, mp_err *err)
+{
+    int64_t paid = c->assign > c->expect ? c->assign : c->expect;
+    if (!mp_stats_cells_ok(c->cells, paid)) return mp__stats_cells_refuse(c->what, c->layers, c->experts, paid, err);
     c->win = calloc((size_t)c->cells, sizeof *c->win);
     c->total = calloc((size_t)c->cells, sizeof *c->total);
-    c->thist = threads > 1 ? calloc((size_t)threads - 1, sizeof *c->thist) : NULL;
-    int bad = !c->win || !c->total || (threads > 1 && !c->thist);
-    for (int i = 0; !bad && i < threads - 1; i++) bad = !(c->thist[i] = calloc((size_t)c->cells, sizeof **c->thist));
-    if (bad) {
-        mp_counter_destroy(c);
-        return mp_err_set(err, MP_ENOMEM, "counter: out of memory");
-    }
-    *out = c;
+    c->thist = c->threads > 1 ? calloc((size_t)c->threads - 1, sizeof *c->thist) : NULL;
+    int bad = !c->win || !c->total || (c->threads > 1 && !c->thist);
+    for (int i = 0; !bad && i < c->threads - 1; i++)
+        bad = !(c->thist[i] = calloc((size_t)c->cells, sizeof **c->thist));
+    if (bad) return mp_err_set(err, MP_ENOMEM, "counter: out of memory for %lld cells", (long long)c->cells);
     return 0;
 }
 
@@ -74,7 +107,7 @@ void mp_counter_destroy(mp_counter *c)
 {
     if (!c) return;
     if (c->thist)
-        for (int i = 0; i < c->threads - 1; i++) free(c->thist[i]);
+        for (int i = 0; i < c->threads - 1; i++) free(c->thist[i]); /* NULL past a failed allocation */
     free(c->thist);
     free(c->win);
     free(c->spill);
@@ -115,6 +148,11 @@ int mp_counter_add(mp_counter *c, const mp_step *p, mp_err *err)
         return mp_err_set(err, MP_ESHAPE, "counter: piece of %d x %d, counter of %d x %d", p->layers, p->top_k,
                           c->layers, c->top_k);
     if (p->tokens <= 0) return 0;
+    c->assign += p->tokens * (int64_t)c->layers * c->top_k;
+    if (!c->win) {
+        int rc = counter_alloc(c, err);
+        if (rc) return rc;
+    }
     /* one cell gains at most tokens*K in this piece */
     uint64_t most = (uint64_t)p->tokens * (uint64_t)c->top_k;
     if (most > UINT32_MAX - c->pending) {
@@ -156,11 +194,16 @@ int mp_counter_add(mp_counter *c, const mp_step *p, mp_err *err)
 
 void mp_counter_window(const mp_counter *c, double *row)
 {
+    if (!c->win) {
+        memset(row, 0, (size_t)c->cells * sizeof *row);
+        return;
+    }
     for (int64_t i = 0; i < c->cells; i++) row[i] = (double)c->win[i] + (c->spill ? (double)c->spill[i] : 0.0);
 }
 
 void mp_counter_end_window(mp_counter *c)
 {
+    if (!c->win) return;
     for (int64_t i = 0; i < c->cells; i++) {
         c->total[i] += c->win[i];
         c->win[i] = 0;
@@ -175,6 +218,10 @@ void mp_counter_end_window(mp_counter *c)
 
 void mp_counter_totals(const mp_counter *c, double *out)
 {
+    if (!c->total) {
+        memset(out, 0, (size_t)c->cells * sizeof *out);
+        return;
+    }
     for (int64_t i = 0; i < c->cells; i++) out[i] = (double)c->total[i];
 }
 
@@ -233,6 +280,10 @@ static int end_step_fused(mp_counter *c, mp_stepvar *sv, mp_err *err)
 int mp__counter_end_step(mp_counter *c, mp_stepvar *sv, mp_err *err)
 {
     int32_t E = c->experts;
+    if (!c->win) { /* nothing counted yet: every layer's load is 0 */
+        mp__stepvar_step_done(sv);
+        return 0;
+    }
     if (!c->spill && E % 32 == 0) return end_step_fused(c, sv, err);
     for (int32_t l = 0; l < c->layers; l++) {
         const uint32_t *w = c->win + (int64_t)l * E;

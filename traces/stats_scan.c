@@ -17,9 +17,14 @@ int mp_stats_scan(mp_trace *t, const mp_scan_opts *o, mp_loads **sum, mp_stepvar
     mp_counter *c = NULL;
     mp_stepvar *var = NULL;
     mp_step p = {0};
-    int rc = mp_counter_create(&c, L, E, K, o->threads, err);
-    if (!rc && o->per_step && sv) rc = mp_stepvar_create(&var, L, E, err);
     int64_t cur = -1, steps = 0, tokens = 0, done = 0, total = mp_trace_get_info(t).assignments;
+    int64_t cells = (int64_t)L * E;
+    /* a shape the whole trace cannot pay for is refused before reading */
+    const char *path = mp_trace_path(t);
+    int rc = total >= 0 && !mp_stats_cells_ok(cells, total) ? mp__stats_cells_refuse(path, L, E, total, err) : 0;
+    if (!rc) rc = mp_counter_create(&c, L, E, K, o->threads, err);
+    if (!rc) mp__counter_expect(c, total, path);
+    if (!rc && o->per_step && sv) rc = mp_stepvar_create(&var, L, E, err);
     int open = 0;
     while (!rc && (rc = mp_trace_next(t, &p, err)) == 1) {
         rc = 0;
@@ -49,6 +54,7 @@ int mp_stats_scan(mp_trace *t, const mp_scan_opts *o, mp_loads **sum, mp_stepvar
                                            (long long)o->step_begin, (long long)o->step_end)
                               : mp_err_set(err, MP_ERANGE, "stats: no steps from step %lld on",
                                            (long long)o->step_begin);
+    if (rc == 0 && !mp_stats_cells_ok(cells, done)) rc = mp__stats_cells_refuse(path, L, E, done, err);
     if (rc == 0) {
         mp_counter_end_window(c);
         rc = mp_loads_create(sum, 1, L, E, err);

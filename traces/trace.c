@@ -119,6 +119,8 @@ int mp_trace_open(mp_trace **out, const char *path, const mp_read_opts *opts, mp
 
 const mp_model *mp_trace_model(const mp_trace *t) { return &t->model; }
 
+const char *mp_trace_path(const mp_trace *t) { return t->path; }
+
 mp_trace_info mp_trace_get_info(const mp_trace *t) { return t->info; }
 
 /* The largest of n ids; restrict and fixed-length inner loops let GCC vectorise it at -O2. */

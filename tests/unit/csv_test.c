@@ -165,6 +165,50 @@ static void test_round_trip_weights_ranks(void **state)
     mp_trace_close(t);
 }
 
+/* Every float32 weight the writer prints reads back bit for bit: FLT_MAX and
+ * its neighbours, subnormals, -0 (which .mpt accepts too), 9-digit values. */
+static void test_weights_bit_exact(void **state)
+{
+    (void)state;
+    static const uint32_t bits[] = {0x00000000, 0x80000000, 0x00000001, 0x007FFFFF, 0x00800000, 0x7F7FFFFF,
+                                    0x7F7FFFFE, 0x3F7FFFFF, 0x3F800001, 0x3EAAAAAB, 0x4B800001, 0x33D6BF95};
+    enum { N = sizeof bits / sizeof bits[0] };
+    mp_model m = mp_model_default();
+    m.layers = 1;
+    m.experts = 4;
+    m.top_k = 2;
+    mp_step p = {0};
+    assert_int_equal(mp_step_reserve(&p, N / 2, 1, 2, 1, 0, NULL), 0);
+    p.end_of_step = 1;
+    for (int i = 0; i < N; i++) {
+        p.ids[i] = (mp_expert_id)(i % 2);
+        memcpy(&p.weights[i], &bits[i], 4);
+    }
+    mp_write_opts wo = {0};
+    wo.with_weights = 1;
+    mp_writer *w;
+    mp_err err = {0};
+    assert_int_equal(mp_writer_open(&w, path, &m, &wo, &err), 0);
+    assert_int_equal(mp_writer_put(w, &p, &err), 0);
+    assert_int_equal(mp_writer_commit(w, &err), 0);
+    mp_trace *t;
+    assert_int_equal(mp_trace_open(&t, path, NULL, &err), 0);
+    mp_step q = {0};
+    assert_int_equal(mp_trace_next(t, &q, &err), 1);
+    assert_int_equal(q.tokens, N / 2);
+    assert_non_null(q.weights);
+    for (int i = 0; i < N; i++) {
+        uint32_t got;
+        memcpy(&got, &q.weights[i], 4);
+        if (got != bits[i]) fprintf(stderr, "weight %d: wrote %08x, read %08x\n", i, (unsigned)bits[i], (unsigned)got);
+        assert_int_equal(got, bits[i]);
+    }
+    assert_int_equal(mp_trace_next(t, &q, &err), 0);
+    mp_trace_close(t);
+    mp_step_release(&q);
+    mp_step_release(&p);
+}
+
 static void test_hint(void **state)
 {
     (void)state;
@@ -201,6 +245,10 @@ static void test_bad_rows(void **state)
     BAD("0,0,0,1,-1,0.5,0.5\n", MP_ERANGE, "(e1): -1 is out of range");
     BAD("0,0,0,1,2,0.5,nan\n", MP_ERANGE, "line 3, column 7 (w1): 'nan' is not a finite non-negative weight");
     BAD("0,0,0,1,2,-0.5,0.5\n", MP_ERANGE, "(w0): '-0.5'");
+    /* past float32's range, even by a little: refused, never turned into infinity */
+    BAD("0,0,0,1,2,3.41e38,0.5\n", MP_ERANGE, "(w0): '3.41e38'");
+    BAD("0,0,0,1,2,1e39,0.5\n", MP_ERANGE, "(w0): '1e39'");
+    BAD("0,0,0,1,2,0.5,inf\n", MP_ERANGE, "(w1): 'inf'");
     BAD("0,0,0,1,2,0.5,0.5\n0,0,1,1,2,0.5,0.5\n", 0, "");
     BAD("0,0,0,1,2,0.5,0.5\n", MP_ESHAPE, "has 1 layers, want 2");
     BAD("0,0,0,1,2,0.5,0.5\n0,0,2,1,2,0.5,0.5\n", MP_ERANGE, "(layer): 2 is out of range 0..1");
@@ -241,6 +289,7 @@ int main(void)
         cmocka_unit_test(test_bom_crlf_spaces),
         cmocka_unit_test(test_round_trip_weights_ranks),
         cmocka_unit_test(test_hint),
+        cmocka_unit_test(test_weights_bit_exact),
         cmocka_unit_test(test_bad_rows),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

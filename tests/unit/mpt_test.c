@@ -979,8 +979,14 @@ static void test_corruption_and_truncation(void **state)
     mpt_put64(m + toff + 48 + 8, c1 + 1);
     mpt_put32(m + b.n - 8, (uint32_t)crc32(0, m + toff, (uInt)(b.n - 16 - toff)));
     spit(tpath("offs.mpt"), m, b.n);
-    snprintf(want, sizeof want, "chunk 1 is here, the trailer says offset %zu", c1 + 1);
+    snprintf(want, sizeof want, "the trailer puts chunk 1 at offset %zu, it is at %zu", c1 + 1, c1);
     expect_bad(tpath("offs.mpt"), MP_EFORMAT, want);
+    /* the index is checked when the file is opened, before its counts are shown */
+    {
+        mp_trace *t = NULL;
+        assert_int_equal(mp_trace_open(&t, tpath("offs.mpt"), NULL, &err), MP_EFORMAT);
+        assert_null(t);
+    }
     /* garbage appended after the footer */
     memcpy(m, b.p, b.n);
     buf g = {0};

@@ -108,12 +108,53 @@ static void test_bad_shape(void **state)
     mp_step_release(&p);
 }
 
+/* Memory follows the data: a shape of more than MP_STATS_CELLS_FREE cells is
+ * created for free, and refused at the first piece the data cannot pay for. */
+static void test_cells_budget(void **state)
+{
+    (void)state;
+    int64_t free_cells = MP_STATS_CELLS_FREE, per = MP_STATS_CELLS_PER_ASSIGN;
+    assert_true(mp_stats_cells_ok(free_cells, 0));
+    assert_true(mp_stats_cells_ok(free_cells, -1));
+    assert_false(mp_stats_cells_ok(free_cells + 1, 0));
+    assert_false(mp_stats_cells_ok(free_cells + 1, -1));
+    assert_true(mp_stats_cells_ok(free_cells + 1, 1));
+    assert_true(mp_stats_cells_ok(free_cells + per, 1));
+    assert_false(mp_stats_cells_ok(free_cells + per + 1, 1));
+    assert_true(mp_stats_cells_ok(free_cells + per + 1, 2));
+
+    /* 4096 x 65535 cells: 5 GB of histograms if allocated up front */
+    mp_counter *c;
+    mp_err err = {0};
+    assert_int_equal(mp_counter_create(&c, 4096, 65535, 1, 4, &err), 0);
+    double row[4];
+    mp_counter_end_window(c); /* nothing allocated, nothing to do */
+    mp_step p = {0};
+    make_piece(&p, 0, 1, 4096, 1, 65535);
+    assert_int_equal(mp_counter_add(c, &p, &err), MP_ELIMIT);
+    assert_non_null(strstr(err.msg, "4096 layers x 65535 experts make 268431360 load cells"));
+    assert_non_null(strstr(err.msg, "4096 assignments"));
+    mp_counter_destroy(c);
+    mp_step_release(&p);
+
+    /* a small shape still counts, and an empty counter reads as zeros */
+    assert_int_equal(mp_counter_create(&c, 1, 4, 1, 1, &err), 0);
+    memset(row, 0xff, sizeof row);
+    mp_counter_window(c, row);
+    for (int i = 0; i < 4; i++) assert_true(row[i] == 0.0);
+    memset(row, 0xff, sizeof row);
+    mp_counter_totals(c, row);
+    for (int i = 0; i < 4; i++) assert_true(row[i] == 0.0);
+    mp_counter_destroy(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_small_shapes),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_bad_shape),
+        cmocka_unit_test(test_cells_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
