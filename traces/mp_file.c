@@ -408,7 +408,7 @@ int mp_ofile_open(mp_ofile **out, const char *path, mp_err *err)
 
 FILE *mp_ofile_stream(mp_ofile *f) { return f->fp; }
 
-const char *mp_ofile_path(const mp_ofile *f) { return f->path; }
+const char *mp_ofile_path(const mp_ofile *f) { return strcmp(f->path, "-") ? f->path : "standard output"; }
 
 /* copies the finished temporary into a hard-linked target in place */
 static int copy_into(const char *tmp, const char *dst, int *err_no)
@@ -506,7 +506,10 @@ void mp_ofile_abort(mp_ofile *f)
     } else if (f->own_fp) {
         fclose(f->fp);
     } else {
+        /* the caller gives up on this output and reports why: a write error
+         * on the stream is part of that, not to be reported again */
         fflush(f->fp);
+        clearerr(f->fp);
     }
     ofile_free(f);
 }

@@ -86,7 +86,8 @@ int mp_ofile_open(mp_ofile **out, const char *path, mp_err *err);
 /* The stream to write to; valid until commit or abort. */
 FILE *mp_ofile_stream(mp_ofile *f);
 
-/* The path given to mp_ofile_open. */
+/* The name for messages: the path given to mp_ofile_open, or "standard
+ * output" for "-". */
 const char *mp_ofile_path(const mp_ofile *f);
 
 /* Flushes and closes, then puts the temporary in place; frees f.  On a write
@@ -96,7 +97,8 @@ const char *mp_ofile_path(const mp_ofile *f);
 int mp_ofile_commit(mp_ofile *f, mp_err *err);
 
 /* Closes and removes the temporary (a written-through target keeps what was
- * written); frees f.  NULL is a no-op. */
+ * written); frees f.  The caller reports why it gave up: an error flag on
+ * standard output is cleared.  NULL is a no-op. */
 void mp_ofile_abort(mp_ofile *f);
 
 /* Size of a regular file in bytes, or -1 when it cannot be known (a pipe). */
