@@ -88,6 +88,10 @@ int cli_parse_double(const char *cmd, const char *flag, const char *arg, double 
 /* "A:B", "A:", ":B" or "A" (one step) into [begin, end); end -1 = to the end. */
 int cli_parse_range(const char *cmd, const char *flag, const char *arg, int64_t *begin, int64_t *end);
 
+/* Notes a write error on standard output (errno says which) for main to
+ * report once, as "moeplace: write error on standard output: REASON". */
+void cli_stdout_error(void);
+
 /* Read options from the common flags (threads, --from). */
 mp_read_opts cli_read_opts(const cli_common *c);
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/io_guard.h"
 #include "sim/mp_check.h"
 
 const char cmd_check_usage[] =
@@ -200,6 +201,16 @@ int cmd_check(int argc, char **argv)
     const char *trace = argv[optind++];
     if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
     if (!baseline) return cli_usage_error(cmd, "missing --baseline FILE");
+    /* the baseline is rewritten in place on purpose with --update; the plan
+     * files it names are added once it is read */
+    cli_io_guard g;
+    cli_io_guard_init(&g, cmd);
+    cli_io_guard_add_input(&g, trace);
+    if (update) cli_io_guard_add_inout(&g, baseline);
+    else cli_io_guard_add_input(&g, baseline);
+    cli_io_guard_add_output(&g, c.output);
+    int grc = cli_io_guard_check(&g);
+    if (grc) return grc;
 
     mp_err err = {0};
     mp_baseline *b = NULL;
@@ -236,6 +247,21 @@ int cmd_check(int argc, char **argv)
 
     char bdir[4096];
     dir_of(baseline, bdir, sizeof bdir);
+    {
+        static char planpath[MP_EVAL_ENTRIES_MAX][4096 + MP_EVAL_PATH_MAX];
+        for (int i = 0; i < b->setup.nentries && i < MP_EVAL_ENTRIES_MAX; i++) {
+            const char *pl = b->setup.entry[i].plan;
+            if (!pl[0]) continue;
+            snprintf(planpath[i], sizeof planpath[i], "%s%s%s", pl[0] != '/' && bdir[0] ? bdir : "",
+                     pl[0] != '/' && bdir[0] ? "/" : "", pl);
+            cli_io_guard_add_input(&g, planpath[i]);
+        }
+        grc = cli_io_guard_check(&g);
+        if (grc) {
+            mp_baseline_destroy(b);
+            return grc;
+        }
+    }
     mp_trace_source *ts = NULL;
     mp_read_opts ro = cli_read_opts(&c);
     mp_eval *ev = NULL;

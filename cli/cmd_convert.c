@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/io_guard.h"
 #include "traces/mp_loads.h"
 #include "traces/mp_trace.h"
 
@@ -148,6 +149,17 @@ int cmd_convert(int argc, char **argv)
     mp_format of = c.out_format != MP_FMT_AUTO ? c.out_format : mp_format_from_path(c.output);
     if (of == MP_FMT_AUTO) return cli_usage_error("convert", "cannot tell the output format of '%s' (use --to)", c.output);
     mp_format inf = c.in_format != MP_FMT_AUTO ? c.in_format : mp_format_from_path(in);
+    {
+        /* --weights is an output when the output is .npy, else an input */
+        cli_io_guard g;
+        cli_io_guard_init(&g, "convert");
+        cli_io_guard_add_input(&g, in);
+        cli_io_guard_add_output(&g, c.output);
+        if (of == MP_FMT_NPY) cli_io_guard_add_output(&g, weights);
+        else cli_io_guard_add_input(&g, weights);
+        int grc = cli_io_guard_check(&g);
+        if (grc) return grc;
+    }
 
     mp_err err = {0};
     ro = cli_read_opts(&c);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/io_guard.h"
 #include "traces/mp_gen.h"
 #include "traces/mp_trace.h"
 
@@ -184,6 +185,13 @@ int cmd_gen(int argc, char **argv)
     if (optind != argc) return cli_usage_error("gen", "takes no file arguments (write with -o OUT)");
     if (list) return list_presets(&c);
     if (!c.output) return cli_usage_error("gen", "needs -o OUT");
+    {
+        cli_io_guard g;
+        cli_io_guard_init(&g, "gen");
+        cli_io_guard_add_output(&g, c.output);
+        int grc = cli_io_guard_check(&g);
+        if (grc) return grc;
+    }
     if (mp_gen_preset_find(preset, &go.model, &err)) return cli_usage_error("gen", "%s", err.msg);
     mp_gen_opts_phase(&go, decode);
     if (ov[0] >= 0) go.model.layers = ov[0];

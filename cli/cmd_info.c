@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/io_guard.h"
 #include "traces/mp_loads.h"
 #include "traces/mp_trace.h"
 
@@ -107,6 +108,15 @@ int cmd_info(int argc, char **argv)
     const char *path = argv[optind];
     mp_format f = c.in_format != MP_FMT_AUTO ? c.in_format : mp_format_from_path(path);
     if (weights && f != MP_FMT_NPY) return cli_usage_error("info", "--weights is for .npy input");
+    {
+        cli_io_guard g;
+        cli_io_guard_init(&g, "info");
+        cli_io_guard_add_input(&g, path);
+        cli_io_guard_add_input(&g, weights);
+        cli_io_guard_add_output(&g, c.output);
+        int grc = cli_io_guard_check(&g);
+        if (grc) return grc;
+    }
     if (f == MP_FMT_JSON) return info_loads(path, &c);
 
     mp_err err = {0};

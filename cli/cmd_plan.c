@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/io_guard.h"
 #include "planner/mp_planner.h"
 #include "traces/mp_loads.h"
 #include "traces/mp_trace.h"
@@ -292,8 +293,8 @@ static int do_plan(plan_args *a, const mp_loads *l)
             cli_doc_int(d, "moved_bytes", mig.moved_bytes);
         }
         add_layers(d, m);
-        rc = cli_doc_print(d, stdout, a->c.format) ? CLI_EDATA : CLI_OK;
-        if (rc) fprintf(stderr, "moeplace plan: cannot write the summary\n");
+        rc = cli_doc_print(d, stdout, a->c.format) || fflush(stdout) ? CLI_EDATA : CLI_OK;
+        if (rc) cli_stdout_error(); /* main says it, once */
         cli_doc_destroy(d);
     }
     mp_plan_metrics_destroy(m);
@@ -384,9 +385,14 @@ int cmd_plan(int argc, char **argv)
         fputs(cmd_plan_usage, stdout);
         return CLI_OK;
     }
+    cli_io_guard g;
+    cli_io_guard_init(&g, "plan");
+    cli_io_guard_add_output(&g, a.c.output);
     if (a.check) {
         if (optind != argc || a.input) return cli_usage_error("plan", "--check takes no other input");
-        return do_check(&a);
+        cli_io_guard_add_input(&g, a.check);
+        int grc = cli_io_guard_check(&g);
+        return grc ? grc : do_check(&a);
     }
     if (optind < argc) {
         if (a.input || optind + 1 != argc) return cli_usage_error("plan", "wants one input: TRACE or --loads FILE");
@@ -400,6 +406,10 @@ int cmd_plan(int argc, char **argv)
         return cli_usage_error("plan", "unknown strategy '%s'", a.req.strategy);
     if (a.compare && (a.from || a.export_name))
         return cli_usage_error("plan", "--compare does not combine with --from or --export");
+    cli_io_guard_add_input(&g, a.input);
+    cli_io_guard_add_input(&g, a.from);
+    int grc = cli_io_guard_check(&g);
+    if (grc) return grc;
 
     mp_err err = {0};
     mp_loads *l;

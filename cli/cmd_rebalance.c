@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/io_guard.h"
 #include "cli/cmd_sim.h"
 #include "planner/mp_planner.h"
 #include "sim/mp_rebalance.h"
@@ -104,6 +105,16 @@ int cmd_rebalance(int argc, char **argv)
     ro.sim.policy = mp_policy_find(rep);
     if (!ro.sim.policy)
         return cli_usage_error("rebalance", "--replica wants modulo, random, static, local or least-loaded, not '%s'", rep);
+    {
+        cli_io_guard g;
+        cli_io_guard_init(&g, "rebalance");
+        cli_io_guard_add_input(&g, argv[optind]);
+        cli_io_guard_add_input(&g, f.cost_path);
+        cli_io_guard_add_output(&g, c.output);
+        cli_io_guard_add_output(&g, f.write_cost);
+        int grc = cli_io_guard_check(&g);
+        if (grc) return grc;
+    }
     int rc = cli_sim_cost(&f, &ro.sim.cost);
     if (rc) return rc;
     ro.sim.seed = c.seed;

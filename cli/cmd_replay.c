@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/io_guard.h"
 #include "cli/replay_nccl.h"
 
 #ifdef MP_HAVE_KERNELS
@@ -396,6 +397,18 @@ int cmd_replay(int argc, char **argv)
         a.trace = argv[optind];
     }
     if (a.tmin > 0 && a.tmax > 0 && a.tmin > a.tmax) return cli_usage_error("replay", "-b is larger than -e");
+    {
+        cli_io_guard g;
+        cli_io_guard_init(&g, "replay");
+        cli_io_guard_add_input(&g, a.trace);
+        if (a.plan && strcmp(a.plan, "linear") != 0) cli_io_guard_add_input(&g, a.plan);
+        cli_io_guard_add_input(&g, a.cost);
+        cli_io_guard_add_output(&g, c.output);
+        cli_io_guard_add_output(&g, a.json);
+        cli_io_guard_add_output(&g, a.link_cost);
+        int grc = cli_io_guard_check(&g);
+        if (grc) return grc;
+    }
     if (a.nproc > 0 || a.mpi) {
         if (a.calibrate) return cli_usage_error("replay", "--calibrate runs on one GPU, not with --nproc or --mpi");
         if (a.nproc > 0 && a.mpi) return cli_usage_error("replay", "--nproc and --mpi are alternatives");

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/io_guard.h"
 #include "cli/report.h"
 #include "sim/mp_check.h"
 #include "traces/mp_gen.h"
@@ -93,9 +94,9 @@ static int print_table(const mp_eval *ev, const char *input, const cli_common *c
         for (int m = 0; m < MP_METRICS; m++) cli_tab_num(t, ev->r[i].metric[m]);
         cli_tab_num(t, ev->r[i].bound_us);
     }
-    int rc = cli_doc_print(d, stdout, c->format) ? CLI_EDATA : CLI_OK;
+    int rc = cli_doc_print(d, stdout, c->format) || fflush(stdout) ? CLI_EDATA : CLI_OK;
     cli_doc_destroy(d);
-    if (fflush(stdout)) rc = CLI_EDATA;
+    if (rc) cli_stdout_error(); /* main says it, once */
     return rc;
 }
 
@@ -255,6 +256,15 @@ int cmd_report(int argc, char **argv)
     if (rc >= 0) return rc;
 
     mp_err err = {0};
+    const char *dir = a.c.output ? a.c.output : "moeplace-report";
+    {
+        cli_io_guard g;
+        cli_io_guard_init(&g, "report");
+        cli_io_guard_add_input(&g, a.trace);
+        cli_io_guard_add_dir(&g, dir);
+        if ((rc = cli_io_guard_check(&g)) != CLI_OK) return rc;
+        if (report_dir_check(dir, &err)) return cli_fail(&err);
+    }
     mp_piece_source src;
     mp_model model;
     mp_trace_source *ts = NULL;
@@ -291,11 +301,13 @@ int cmd_report(int argc, char **argv)
                  model.name, skew, (long long)go.steps, (long long)go.tokens_per_step,
                  (unsigned long long)go.seed);
     }
-    const char *dir = a.c.output ? a.c.output : "moeplace-report";
-    char tmp[4096];
-    if (strlen(dir) > 3000) return cli_usage_error("report", "-o: path too long");
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", dir, (long)getpid());
-
+    /* the folder is built beside DIR from here on (removed on a signal) */
+    report_dir rd;
+    if (report_dir_begin(&rd, dir, &err)) {
+        mp_trace_source_close(ts);
+        mp_gen_source_close(gs);
+        return cli_fail(&err);
+    }
     mp_eval *ev = NULL;
     mp_rebalance_result *rb = NULL;
     mp_sweep_result *sw = NULL;
@@ -315,6 +327,7 @@ int cmd_report(int argc, char **argv)
     mp_trace_source_close(ts);
     mp_gen_source_close(gs);
     if (rc) {
+        report_dir_abort(&rd);
         mp_rebalance_result_destroy(rb);
         mp_sweep_result_destroy(sw);
         mp_eval_destroy(ev);
@@ -328,13 +341,8 @@ int cmd_report(int argc, char **argv)
         gnuplot = a.gnuplot;
     else if (report_find_gnuplot(gp, sizeof gp) == 0)
         gnuplot = gp;
-    report_ctx r = {ev, tmp, input, gnuplot, 0, a.html, rb, "eplb", sw};
-    if (mkdir(tmp, 0777) != 0) {
-        fprintf(stderr, "moeplace: %s: cannot create the report folder\n", tmp);
-        status = CLI_EDATA;
-        goto out;
-    }
-    if ((rc = write_plans(ev, tmp, &err)) || (rc = report_write_plot_data(&r, &err))) goto fail;
+    report_ctx r = {ev, rd.tmp, input, gnuplot, 0, a.html, rb, "eplb", sw};
+    if ((rc = write_plans(ev, rd.tmp, &err)) || (rc = report_write_plot_data(&r, &err))) goto fail;
     if (!a.no_plots) {
         mp_err gerr = {0};
         if (!gnuplot)
@@ -346,13 +354,16 @@ int cmd_report(int argc, char **argv)
             r.plots = 1;
     }
     if ((rc = report_write_md(&r, &err)) || (a.html && (rc = report_write_html(&r, &err)))) goto fail;
-    if ((rc = report_dir_commit(tmp, dir, &err))) goto fail;
-    if (!a.c.quiet)
-        fprintf(a.c.format == CLI_FMT_TABLE ? stdout : stderr, "\nreport: %s/report.md%s%s (%d plots)\n", dir,
+    if ((rc = report_dir_commit(&rd, &err))) goto fail;
+    if (!a.c.quiet) {
+        int dl = (int)strlen(dir);
+        while (dl > 1 && dir[dl - 1] == '/') dl--;
+        fprintf(a.c.format == CLI_FMT_TABLE ? stdout : stderr, "\nreport: %.*s/report.md%s%s (%d plots)\n", dl, dir,
                 a.html ? ", " : "", a.html ? "report.html" : "", r.plots ? report_plot_count(&r) : 0);
+    }
     goto out;
 fail:
-    report_dir_remove(tmp);
+    report_dir_abort(&rd);
     status = cli_fail(&err);
 out:
     mp_rebalance_result_destroy(rb);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/io_guard.h"
 #include "cli/cmd_sim.h"
 #include "planner/mp_planner.h"
 #include "sim/mp_sim.h"
@@ -453,6 +454,17 @@ int cmd_sim(int argc, char **argv)
     if (all && nloc) return cli_usage_error("sim", "--sweep-locality takes one --replica policy, not all");
     if (f.strategy && !mp_strategy_find(f.strategy))
         return cli_usage_error("sim", "unknown strategy '%s'", f.strategy);
+    {
+        cli_io_guard g;
+        cli_io_guard_init(&g, "sim");
+        cli_io_guard_add_input(&g, argv[optind]);
+        cli_io_guard_add_input(&g, plan_path);
+        cli_io_guard_add_input(&g, f.cost_path);
+        cli_io_guard_add_output(&g, c.output);
+        cli_io_guard_add_output(&g, f.write_cost);
+        int grc = cli_io_guard_check(&g);
+        if (grc) return grc;
+    }
     mp_sim_opts so = mp_sim_opts_default();
     int rc = cli_sim_cost(&f, &so.cost);
     if (rc) return rc;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/io_guard.h"
 #include "traces/mp_loads.h"
 #include "traces/mp_stats.h"
 #include "traces/mp_trace.h"
@@ -391,6 +392,14 @@ int cmd_stats(int argc, char **argv)
         return CLI_OK;
     }
     if (optind + 1 != argc) return cli_usage_error("stats", "wants exactly one FILE");
+    {
+        cli_io_guard g;
+        cli_io_guard_init(&g, "stats");
+        cli_io_guard_add_input(&g, argv[optind]);
+        cli_io_guard_add_output(&g, c.output);
+        int grc = cli_io_guard_check(&g);
+        if (grc) return grc;
+    }
 
     mp_err err = {0};
     input in = {argv[optind], NULL, NULL, NULL, NULL, 0, 0};

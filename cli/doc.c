@@ -1,4 +1,5 @@
 /* doc.c - one record, three renderings (table, JSON, CSV), so they never disagree. */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -333,11 +334,20 @@ int cli_doc_print(const cli_doc *d, FILE *fp, cli_format f)
 int cli_doc_emit(const cli_doc *d, const cli_common *c)
 {
     mp_err err = {0};
+    if (!c->output || strcmp(c->output, "-") == 0) {
+        /* standard output: main reports a write error, once */
+        if (cli_doc_print(d, stdout, c->format) != 0 || fflush(stdout) != 0) {
+            cli_stdout_error();
+            return CLI_EDATA;
+        }
+        return CLI_OK;
+    }
     mp_ofile *f;
-    if (mp_ofile_open(&f, c->output ? c->output : "-", &err)) return cli_fail(&err);
+    if (mp_ofile_open(&f, c->output, &err)) return cli_fail(&err);
     if (cli_doc_print(d, mp_ofile_stream(f), c->format) != 0) {
+        int e = errno;
         mp_ofile_abort(f);
-        fprintf(stderr, "moeplace: %s: write error\n", c->output ? c->output : "<stdout>");
+        fprintf(stderr, "moeplace: %s: write error: %s\n", c->output, strerror(e ? e : EIO));
         return CLI_EDATA;
     }
     if (mp_ofile_commit(f, &err)) return cli_fail(&err);

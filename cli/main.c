@@ -1,8 +1,34 @@
-/* main.c - `moeplace CMD ...`: dispatch, help and version. */
+/* main.c - `moeplace CMD ...`: dispatch, help and version; temporaries
+ * removed on signals; standard output checked at the end. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "traces/mp_file.h"
+
+static int stdout_errno; /* the first write error noted on standard output */
+
+void cli_stdout_error(void)
+{
+    if (!stdout_errno) stdout_errno = errno ? errno : EIO;
+}
+
+/* a write error on standard output is an error: exit 1 with one line */
+static int finish(int rc)
+{
+    errno = 0;
+    int bad = fflush(stdout) != 0;
+    int e = bad ? errno : 0;
+    if (ferror(stdout)) bad = 1;
+    if (bad || stdout_errno) {
+        if (!e) e = stdout_errno ? stdout_errno : EIO;
+        fprintf(stderr, "moeplace: write error on standard output: %s\n", strerror(e));
+        clearerr(stdout);
+        return rc ? rc : CLI_EDATA;
+    }
+    return rc;
+}
 
 static const cli_command commands[] = {
 #define CLI_CMD(n, s) {#n, s, cmd_##n, cmd_##n##_usage},
@@ -27,7 +53,7 @@ static const cli_command *find(const char *name)
     return NULL;
 }
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv)
 {
     if (argc < 2) {
         usage(stderr);
@@ -58,4 +84,10 @@ int main(int argc, char **argv)
         return CLI_EUSAGE;
     }
     return c->run(argc - 1, argv + 1);
+}
+
+int main(int argc, char **argv)
+{
+    mp_tmp_catch_signals();
+    return finish(run(argc, argv));
 }

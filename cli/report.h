@@ -12,10 +12,11 @@
 #include <stdio.h>
 
 #include "sim/mp_check.h"
+#include "traces/mp_file.h"
 
 typedef struct report_ctx {
     const mp_eval *ev;
-    const char *dir;       /* folder being built (DIR.tmp.PID)              */
+    const char *dir;       /* folder being built (report_dir.tmp)            */
     const char *input;     /* trace path, or a description of the generated one */
     const char *gnuplot;   /* program to run, or NULL when none was found    */
     int plots;             /* plots were drawn                                */
@@ -45,9 +46,34 @@ int report_find_gnuplot(char *buf, size_t cap);
 int report_write_md(const report_ctx *r, mp_err *err);
 int report_write_html(const report_ctx *r, mp_err *err);
 
-/* Moves the built folder `tmp` to `dir` (replacing an earlier report there:
- * a folder holding report.md).  Returns 0 or MP_EIO. */
-int report_dir_commit(const char *tmp, const char *dir, mp_err *err);
+/* ---- the report folder (report_dir.c) ----
+ * A report is built in a temporary folder beside DIR (".DIR.mptmp.PID.N",
+ * removed on SIGINT/SIGTERM/SIGHUP/SIGPIPE) holding the marker file
+ * REPORT_MARKER, then swapped with DIR in one step (renameat2
+ * RENAME_EXCHANGE; where the file system lacks it, the old folder is renamed
+ * aside first).  An existing DIR is replaced only when it carries the marker
+ * (or is empty); from the old folder only the files moeplace writes are
+ * removed, and anything else is kept in DIR.old. */
+#define REPORT_MARKER ".moeplace-report"
+
+typedef struct report_dir {
+    const char *shown;      /* DIR as given (messages)                        */
+    char dir[MP_PATH_MAX];  /* DIR: trailing '/' removed, a symlink followed  */
+    char tmp[MP_PATH_MAX];  /* the folder being built                          */
+    int slot;
+} report_dir;
+
+/* 0 when DIR may become a report folder; MP_EINVAL (a usage error) when it
+ * exists and is not a folder carrying the marker (an empty folder is fine). */
+int report_dir_check(const char *dir, mp_err *err);
+/* Checks DIR, removes folders killed runs left beside it, makes the
+ * temporary folder with the marker in it.  Returns 0, MP_EINVAL or MP_EIO. */
+int report_dir_begin(report_dir *rd, const char *dir, mp_err *err);
+/* Puts the built folder in place of DIR; returns 0, MP_EINVAL or MP_EIO (the
+ * built folder is then removed). */
+int report_dir_commit(report_dir *rd, mp_err *err);
+/* Removes the built folder (nothing when already committed). */
+void report_dir_abort(report_dir *rd);
 /* Removes a folder tree we built (best effort). */
 void report_dir_remove(const char *dir);
 
