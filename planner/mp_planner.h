@@ -114,7 +114,8 @@ int mp_planner_run(mp_plan **out, const mp_loads *loads, const mp_plan_request *
 
 /* The load matrix [L][plan->experts] a plan was made for: the routed loads
  * plus, when the plan fuses the shared expert, its column.  Caller frees the
- * returned array with free(); NULL when out of memory. */
+ * returned array with free(); NULL when out of memory or when the loads do
+ * not have the plan's L layers. */
 double *mp_plan_expert_loads(const mp_plan *p, const mp_loads *loads);
 
 /* ---- metrics (REFERENCE.md section 6) ---- */

@@ -9,6 +9,7 @@
 double *mp_plan_expert_loads(const mp_plan *p, const mp_loads *loads)
 {
     int32_t L = p->layers, E = p->experts, Er = loads->experts;
+    if (loads->layers != L) return NULL;
     double *w = calloc((size_t)L * E, sizeof *w);
     if (!w) return NULL;
     for (int32_t s = 0; s < loads->steps; s++)
