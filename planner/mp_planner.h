@@ -105,7 +105,8 @@ typedef struct mp_plan_request {
 
 
 /* Plans the summed loads (all steps of `loads` are summed) with the request's
- * strategy.  With shared fusion the plan has E + 1 logical experts, the last
+ * strategy (its input checked by mp_strategy_input_check: MP_ERANGE for NaN,
+ * infinite or negative loads or layer totals beyond MP_PLAN_LOAD_MAX).  With shared fusion the plan has E + 1 logical experts, the last
  * being the shared one with load (sum of routed load) / top_k, and exactly N
  * replicas on N different GPUs.  *out gets the plan (model copied from the loads).  Returns 0 or a
  * negative MP_E* code (MP_EINVAL for bad requests, MP_ENOTFOUND for an
@@ -200,8 +201,9 @@ typedef struct mp_migration {
  * new and old per-GPU expert sets, maximising the overlap) and, within a GPU,
  * keeps each staying expert in its old slot.  Per-GPU multisets, and so every
  * load metric, are unchanged.  Shapes (layers, experts, slots, GPUs) must
- * match.  bytes_per_expert may be 0.  The plan is re-derived.  O(L P^3):
- * MP_EINVAL when L * P^3 > 2^34. */
+ * match (MP_ESHAPE) and every slot of both must hold an expert id in range
+ * (MP_ERANGE).  bytes_per_expert may be 0.  The plan is re-derived.
+ * O(L P^3): MP_EINVAL when L * P^3 > 2^34. */
 int mp_plan_migrate(mp_plan *plan, const mp_plan *old, int64_t bytes_per_expert, mp_migration *out, mp_err *err);
 
 /* Minimum-cost perfect assignment of an n x n cost matrix (int64, row-major):

@@ -378,7 +378,7 @@ static int read_row(jrd *r, counts *c, int64_t s, int64_t l, int open)
                 sum += d;
             }
             if (c->E < 0 && i >= MP_EXPERTS_MAX) c->over = 1; /* reported at the row's end */
-            if (c->E < 0 || i < c->E) store(c, d);              /* a longer row: reported at its end */
+            if (c->E < 0 || i < c->E) store(c, d + 0.0);        /* -0 becomes 0; a longer row: reported at its end */
         } else if (ch == '[' || ch == '{' || ch == '"' || ch == 't' || ch == 'f' || ch == 'n') {
             if ((rc = jr_skip(r))) return rc;
             if (i == 0 && ch == '[' && c->depth == 2 && !c->ids && l > 0)

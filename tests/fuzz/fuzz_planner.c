@@ -193,6 +193,42 @@ static void simulate(bytes *b, const mp_plan *plan, int32_t E)
     }
 }
 
+/* Relabels the plan against an old one of the same shape decoded from the
+ * bytes (ids sometimes out of range: refused); the loads per GPU must not
+ * change. */
+static void migrate(bytes *b, mp_plan *p)
+{
+    if (u8(b) % 2) return;
+    mp_plan *old = NULL;
+    mp_err err = {0};
+    if (mp_plan_create(&old, p->layers, p->experts, &p->topo, &err)) return;
+    for (int64_t i = 0; i < (int64_t)p->layers * p->slots; i++) {
+        uint8_t c = u8(b);
+        old->phy2log[i] = c == 255 ? -1 : c == 254 ? p->experts : c % p->experts;
+    }
+    int32_t *before = malloc((size_t)p->layers * p->slots * sizeof *before);
+    if (before) memcpy(before, p->phy2log, (size_t)p->layers * p->slots * sizeof *before);
+    mp_migration mg;
+    int rc = mp_plan_migrate(p, old, 1000, &mg, &err);
+    check_err(rc, &err);
+    int64_t *cnt = calloc((size_t)p->experts, sizeof *cnt);
+    if (!rc && before && cnt) { /* the same experts in every layer, all slots accounted for */
+        check_row_set(p->phy2log, p->layers, p->experts, p->slots);
+        if (mg.moved_experts + mg.kept_experts != (int64_t)p->layers * p->slots) abort();
+        for (int32_t l = 0; l < p->layers; l++) {
+            for (int32_t s = 0; s < p->slots; s++) {
+                cnt[before[(int64_t)l * p->slots + s]]++;
+                cnt[p->phy2log[(int64_t)l * p->slots + s]]--;
+            }
+            for (int32_t e = 0; e < p->experts; e++)
+                if (cnt[e]) abort();
+        }
+    }
+    free(cnt);
+    free(before);
+    mp_plan_destroy(old);
+}
+
 /* Metrics of a derived plan on loads [L][plan->experts]. */
 static void metrics(const mp_plan *p, const double *w)
 {
@@ -324,6 +360,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             double per[4];
             double mm = mp_plan_even_maxmean(p, loads, p->layers <= 4 ? per : NULL);
             (void)mm;
+            migrate(&b, p);
             simulate(&b, p, loads->experts);
         }
         mp_plan_destroy(p);
