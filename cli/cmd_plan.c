@@ -165,9 +165,10 @@ static int read_loads(const plan_args *a, mp_loads **out, mp_err *err)
         memmove(all->count, all->count + a->step_begin * cells, (size_t)((end - a->step_begin) * cells) * sizeof(double));
         all->steps = (int32_t)(end - a->step_begin);
     }
-    rc = mp_loads_sum_steps(out, all, err);
+    mp_err sub;
+    rc = mp_loads_sum_steps(out, all, &sub);
     mp_loads_destroy(all);
-    return rc;
+    return rc ? mp_err_set(err, rc, "%s: %s", a->input, sub.msg) : 0;
 }
 
 static int make_request(plan_args *a, const mp_loads *l, const char *strategy, mp_err *err)

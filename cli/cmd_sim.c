@@ -52,8 +52,7 @@ void cli_sim_flags_init(cli_sim_flags *f)
 int cli_sim_option(cli_sim_flags *f, const char *cmd, int opt, const char *arg)
 {
     double *dst = NULL;
-    const char *flag = NULL;
-    double lo = 0, hi = 1e15;
+    const char *flag = NULL, *key = NULL; /* the cost field the flag sets: its range is the cost file's */
     switch (opt) {
     case SIMF_STRATEGY: f->strategy = arg; return 1;
     case SIMF_REPLICA: f->replica = arg; return 1;
@@ -66,20 +65,27 @@ int cli_sim_option(cli_sim_flags *f, const char *cmd, int opt, const char *arg)
     case SIMF_GROUPS: return cli_parse_int(cmd, "--groups", arg, 1, MP_EXPERTS_MAX, &f->groups) ? -CLI_EUSAGE : 1;
     case SIMF_FUSION: return cli_parse_int(cmd, "--shared-fusion", arg, 1, 1 << 16, &f->fusion) ? -CLI_EUSAGE : 1;
     case SIMF_LOCALITY: return cli_parse_double(cmd, "--locality", arg, 0, 1, &f->locality) ? -CLI_EUSAGE : 1;
-    case SIMF_HIDDEN: return cli_parse_i64(cmd, "--hidden", arg, 1, 1 << 24, &f->hidden) ? -CLI_EUSAGE : 1;
-    case SIMF_INTER: return cli_parse_i64(cmd, "--intermediate", arg, 1, 1 << 24, &f->inter) ? -CLI_EUSAGE : 1;
-    case SIMF_HBM: dst = &f->hbm, flag = "--hbm-gbps", lo = 1e-6; break;
-    case SIMF_PEAK: dst = &f->peak, flag = "--peak-tflops", lo = 1e-6; break;
-    case SIMF_EFIXED: dst = &f->efixed, flag = "--expert-fixed-us"; break;
-    case SIMF_WBYTES: dst = &f->wbytes, flag = "--weight-bytes", lo = 1e-6; break;
-    case SIMF_DTYPE: dst = &f->dtype, flag = "--dtype-bytes", lo = 1e-6; break;
-    case SIMF_NVLINK: dst = &f->nvlink, flag = "--nvlink-gbps", lo = 1e-6; break;
-    case SIMF_NET: dst = &f->net, flag = "--net-gbps", lo = 1e-6; break;
-    case SIMF_DISP: dst = &f->disp, flag = "--dispatch-us"; break;
-    case SIMF_COMB: dst = &f->comb, flag = "--combine-us"; break;
+    case SIMF_HIDDEN:
+    case SIMF_INTER: {
+        const mp_cost_field *cf = mp_cost_field_find(opt == SIMF_HIDDEN ? "hidden" : "intermediate");
+        return cli_parse_i64(cmd, opt == SIMF_HIDDEN ? "--hidden" : "--intermediate", arg, (int64_t)cf->lo,
+                             (int64_t)cf->hi, opt == SIMF_HIDDEN ? &f->hidden : &f->inter)
+                   ? -CLI_EUSAGE
+                   : 1;
+    }
+    case SIMF_HBM: dst = &f->hbm, flag = "--hbm-gbps", key = "hbm_GBps"; break;
+    case SIMF_PEAK: dst = &f->peak, flag = "--peak-tflops", key = "peak_tflops"; break;
+    case SIMF_EFIXED: dst = &f->efixed, flag = "--expert-fixed-us", key = "expert_fixed_us"; break;
+    case SIMF_WBYTES: dst = &f->wbytes, flag = "--weight-bytes", key = "weight_bytes"; break;
+    case SIMF_DTYPE: dst = &f->dtype, flag = "--dtype-bytes", key = "act_bytes"; break;
+    case SIMF_NVLINK: dst = &f->nvlink, flag = "--nvlink-gbps", key = "nvlink_GBps"; break;
+    case SIMF_NET: dst = &f->net, flag = "--net-gbps", key = "net_GBps"; break;
+    case SIMF_DISP: dst = &f->disp, flag = "--dispatch-us", key = "dispatch_fixed_us"; break;
+    case SIMF_COMB: dst = &f->comb, flag = "--combine-us", key = "combine_fixed_us"; break;
     default: return 0;
     }
-    return cli_parse_double(cmd, flag, arg, lo, hi, dst) ? -CLI_EUSAGE : 1;
+    const mp_cost_field *cf = mp_cost_field_find(key);
+    return cli_parse_double(cmd, flag, arg, cf->lo, cf->hi, dst) ? -CLI_EUSAGE : 1;
 }
 
 int cli_sim_request(const cli_sim_flags *f, const char *cmd, const mp_model *m, mp_plan_request *q)
@@ -115,8 +121,8 @@ int cli_sim_cost(const cli_sim_flags *f, mp_cost *c)
                    &c->nvlink_GBps,  &c->net_GBps,    &c->dispatch_fixed_us, &c->combine_fixed_us};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
         if (*v[i] >= 0) *d[i] = *v[i];
-    if (f->hidden > 0) c->hidden = f->hidden;
-    if (f->inter > 0) c->intermediate = f->inter;
+    if (f->hidden >= 0) c->hidden = f->hidden; /* 0: the model's */
+    if (f->inter >= 0) c->intermediate = f->inter;
     if (mp_cost_validate(c, "cost model", &err)) return cli_fail(&err);
     if (f->write_cost && mp_cost_write(c, f->write_cost, &err)) return cli_fail(&err);
     return 0;

@@ -1,5 +1,6 @@
 /* metrics.c - predicted per-GPU loads of a plan under the even split and the
  * balance metrics of REFERENCE.md section 6, shared with sim/. */
+#include <math.h>
 #include <stdlib.h>
 
 #include "planner/mp_planner.h"
@@ -7,9 +8,13 @@
 double mp_layer_max_load(const int32_t *row, int32_t R, int32_t S, const double *w, int32_t E, int32_t *cnt,
                          double *gpu)
 {
+    if (S < 1 || R < S || R % S != 0) return NAN;
     int32_t P = R / S;
     for (int32_t e = 0; e < E; e++) cnt[e] = 0;
-    for (int32_t p = 0; p < R; p++) cnt[row[p]]++;
+    for (int32_t p = 0; p < R; p++) {
+        if (row[p] < 0 || row[p] >= E) return NAN;
+        cnt[row[p]]++;
+    }
     double mx = 0;
     for (int32_t g = 0; g < P; g++) {
         double t = 0;
@@ -37,6 +42,13 @@ int mp_plan_metrics_compute(mp_plan_metrics **out, const mp_plan *p, const doubl
 {
     *out = NULL;
     int32_t L = p->layers, E = p->experts, P = p->topo.gpus, S = p->topo.slots_per_gpu, R = p->slots;
+    if (L < 1 || E < 1 || P < 1 || S < 1 || (int64_t)P * S != R || !load)
+        return mp_err_set(err, MP_EINVAL, "metrics: bad plan shape %d layers x %d experts on %d GPUs x %d slots", L, E,
+                          P, S);
+    for (int64_t i = 0; i < (int64_t)L * R; i++)
+        if (p->phy2log[i] < 0 || p->phy2log[i] >= E)
+            return mp_err_set(err, MP_ERANGE, "metrics: layer %lld slot %lld holds expert %d, outside 0..%d",
+                              (long long)(i / R), (long long)(i % R), p->phy2log[i], E - 1);
     mp_plan_metrics *m = calloc(1, sizeof *m);
     int32_t *cnt = malloc((size_t)E * sizeof *cnt), *seen = malloc((size_t)E * sizeof *seen);
     if (m) {

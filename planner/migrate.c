@@ -61,6 +61,12 @@ int mp_plan_migrate(mp_plan *plan, const mp_plan *old, int64_t bytes_per_expert,
     if ((double)plan->layers * P * P * P > 17179869184.0) /* 2^34: the assignment is O(P^3) per layer */
         return mp_err_set(err, MP_EINVAL, "migrate: %d layers x %d GPUs is too large for the O(P^3) assignment",
                           plan->layers, P);
+    if (old->slots != R || R != P * S)
+        return mp_err_set(err, MP_ESHAPE, "migrate: the plans have %d and %d slots", old->slots, R);
+    for (int64_t i = 0; i < (int64_t)plan->layers * R; i++) /* ids index on_old below */
+        if (plan->phy2log[i] < 0 || plan->phy2log[i] >= E || old->phy2log[i] < 0 || old->phy2log[i] >= E)
+            return mp_err_set(err, MP_ERANGE, "migrate: layer %lld slot %lld holds an expert outside 0..%d",
+                              (long long)(i / R), (long long)(i % R), E - 1);
     int64_t *cost = malloc((size_t)P * P * sizeof *cost);
     int32_t *col = malloc((size_t)P * sizeof *col), *row = malloc((size_t)R * sizeof *row);
     uint8_t *on_old = calloc((size_t)P * E, 1);

@@ -35,8 +35,10 @@ typedef struct mp_strategy_input {
 } mp_strategy_input;
 
 /* Fills phy2log [L][R] (every entry in 0..E-1, every expert at least once).
+ * Every strategy first checks its input with mp_strategy_input_check, so a
+ * strategy called directly through the registry never indexes out of range.
  * Returns 0 or a negative MP_E* code with a message (MP_EINVAL when the
- * strategy's preconditions do not hold). */
+ * strategy's preconditions do not hold, MP_ERANGE for bad weights). */
 typedef int (*mp_strategy_fn)(const mp_strategy_input *in, int32_t *phy2log, mp_err *err);
 
 typedef struct mp_strategy {
@@ -45,6 +47,27 @@ typedef struct mp_strategy {
     int redundant;        /* 1: accepts R > E; 0: needs R == E          */
     mp_strategy_fn run;
 } mp_strategy;
+
+/* Limits of mp_planner_run and the strategies (MP_EINVAL beyond them): GPUs,
+ * and layers x slots x GPUs. */
+#define MP_PLAN_GPUS_MAX 4096
+#define MP_PLAN_WORK_MAX 8589934592.0 /* 2^33 */
+
+/* Largest layer total of the weights a strategy accepts: 2^64.  Every sum,
+ * difference and bound the strategies form stays below twice a layer's total,
+ * so with totals up to 2^64 nothing overflows; the readers already refuse
+ * counts whose layer totals pass 2^53 (MP_LOADS_SUM_MAX), where doubles stop
+ * counting exactly, so only summed steps or a fused shared expert get near. */
+#define MP_PLAN_LOAD_MAX 18446744073709551616.0 /* 2^64 */
+
+/* Checks a strategy's input: 1 <= L <= MP_LAYERS_MAX, 1 <= E <= MP_EXPERTS_MAX
+ * + MP_PLAN_GPUS_MAX, a valid topology with R >= E (R == E when
+ * !redundant) and R <= 64 E, L x R x P <= MP_PLAN_WORK_MAX, 0 <= fixed <= E,
+ * groups >= 0, locality in [0, 1], ident (when given) in 0..E-1, and every
+ * weight finite and >= 0 with every layer's total <= MP_PLAN_LOAD_MAX.
+ * `who` names the caller in messages.  Returns 0, MP_EINVAL (shapes) or
+ * MP_ERANGE (weights) with a message naming the layer and expert. */
+int mp_strategy_input_check(const mp_strategy_input *in, int redundant, const char *who, mp_err *err);
 
 /* The registry: mp_strategy_count() entries in a fixed order. */
 int mp_strategy_count(void);
@@ -55,16 +78,18 @@ const mp_strategy *mp_strategy_find(const char *name);
 /* ---- building blocks shared by the strategies (planner/packing.c) ---- */
 
 /* D'Hondt: cnt[e] = 1, then each of the R - E extra slots to the expert with
- * the largest w/cnt (first index on ties), skipping experts whose count has
- * reached cap (cap <= 0: no cap); extra[i] (i = 0..R-E-1, may be NULL) gets
- * the expert of extra slot E + i.  Returns 0 or MP_ENOMEM. */
+ * the largest w/cnt (first index on ties; NaN quotients never win), skipping
+ * experts whose count has reached cap (cap <= 0: no cap); extra[i]
+ * (i = 0..R-E-1, may be NULL) gets the expert of extra slot E + i.  Returns
+ * 0, MP_EINVAL (E < 1) or MP_ENOMEM. */
 int mp_dhondt(const double *w, int32_t E, int32_t R, int32_t cap, int32_t *cnt, int32_t *extra);
 
 /* EPLB's pack(): n items of weight w onto m packs of exactly n/m items
  * (n % m == 0).  n/m == 1: item i to pack i.  Else descending weight (ties:
  * lower index first), each to the lightest pack with room (lowest index on
- * ties).  pack[i], place[i] = arrival order inside the pack.  Returns 0 or
- * MP_ENOMEM. */
+ * ties; NaN weights compare as neither lighter nor heavier).  pack[i],
+ * place[i] = arrival order inside the pack.  Returns 0, MP_EINVAL (m < 1,
+ * n < 1 or n % m != 0) or MP_ENOMEM. */
 int mp_eplb_pack(const double *w, int32_t n, int32_t m, int32_t *pack, int32_t *place);
 
 /* ---- high level ---- */
@@ -78,13 +103,10 @@ typedef struct mp_plan_request {
     int32_t top_k;         /* 0: from the model; needed for shared fusion      */
 } mp_plan_request;
 
-/* Limits of mp_planner_run (MP_EINVAL beyond them): GPUs, and layers x
- * slots x GPUs. */
-#define MP_PLAN_GPUS_MAX 4096
-#define MP_PLAN_WORK_MAX 8589934592.0 /* 2^33 */
 
 /* Plans the summed loads (all steps of `loads` are summed) with the request's
- * strategy.  With shared fusion the plan has E + 1 logical experts, the last
+ * strategy (its input checked by mp_strategy_input_check: MP_ERANGE for NaN,
+ * infinite or negative loads or layer totals beyond MP_PLAN_LOAD_MAX).  With shared fusion the plan has E + 1 logical experts, the last
  * being the shared one with load (sum of routed load) / top_k, and exactly N
  * replicas on N different GPUs.  *out gets the plan (model copied from the loads).  Returns 0 or a
  * negative MP_E* code (MP_EINVAL for bad requests, MP_ENOTFOUND for an
@@ -93,7 +115,8 @@ int mp_planner_run(mp_plan **out, const mp_loads *loads, const mp_plan_request *
 
 /* The load matrix [L][plan->experts] a plan was made for: the routed loads
  * plus, when the plan fuses the shared expert, its column.  Caller frees the
- * returned array with free(); NULL when out of memory. */
+ * returned array with free(); NULL when out of memory or when the loads do
+ * not have the plan's L layers. */
 double *mp_plan_expert_loads(const mp_plan *p, const mp_loads *loads);
 
 /* ---- metrics (REFERENCE.md section 6) ---- */
@@ -120,11 +143,14 @@ typedef struct mp_plan_metrics {
 } mp_plan_metrics;
 
 /* load is [L][p->experts] (see mp_plan_expert_loads).  The plan must be
- * derived.  Returns 0 or MP_ENOMEM. */
+ * derived.  Loads that are not finite give NaN or infinite figures, never a
+ * crash.  Returns 0, MP_EINVAL / MP_ERANGE (a plan of bad shape or with an
+ * expert id outside 0..experts-1) or MP_ENOMEM. */
 int mp_plan_metrics_compute(mp_plan_metrics **out, const mp_plan *p, const double *load, mp_err *err);
 void mp_plan_metrics_destroy(mp_plan_metrics *m);
 
-/* Max GPU load of one layer row (phy2log of R slots) under the even split. */
+/* Max GPU load of one layer row (phy2log of R slots) under the even split.
+ * NAN when a row entry is outside 0..E-1 or R is not a multiple of S. */
 double mp_layer_max_load(const int32_t *row, int32_t R, int32_t S, const double *w, int32_t E, int32_t *cnt_scratch,
                          double *gpu_scratch);
 
@@ -175,8 +201,9 @@ typedef struct mp_migration {
  * new and old per-GPU expert sets, maximising the overlap) and, within a GPU,
  * keeps each staying expert in its old slot.  Per-GPU multisets, and so every
  * load metric, are unchanged.  Shapes (layers, experts, slots, GPUs) must
- * match.  bytes_per_expert may be 0.  The plan is re-derived.  O(L P^3):
- * MP_EINVAL when L * P^3 > 2^34. */
+ * match (MP_ESHAPE) and every slot of both must hold an expert id in range
+ * (MP_ERANGE).  bytes_per_expert may be 0.  The plan is re-derived.
+ * O(L P^3): MP_EINVAL when L * P^3 > 2^34. */
 int mp_plan_migrate(mp_plan *plan, const mp_plan *old, int64_t bytes_per_expert, mp_migration *out, mp_err *err);
 
 /* Minimum-cost perfect assignment of an n x n cost matrix (int64, row-major):

@@ -32,6 +32,7 @@ int mp_dhondt(const double *w, int32_t E, int32_t R, int32_t cap, int32_t *cnt, 
 
 int mp__dhondt_fixed(const double *w, int32_t E, int32_t R, int32_t cap, int32_t nfixed, int32_t *cnt, int32_t *extra)
 {
+    if (E < 1 || nfixed < 0 || nfixed > E || !w || !cnt) return MP_EINVAL;
     int32_t Ev = E - nfixed; /* experts that may get replicas */
     for (int32_t e = 0; e < E; e++) cnt[e] = 1;
     if (R <= E) return 0;
@@ -45,7 +46,7 @@ int mp__dhondt_fixed(const double *w, int32_t E, int32_t R, int32_t cap, int32_t
         if (n == 0) { /* every expert at the cap: the rest without it */
             free(h);
             for (int32_t j = k; j < R - E; j++) {
-                int32_t best = 0;
+                int32_t best = 0; /* expert 0 even when every one is fixed */
                 for (int32_t e = 1; e < Ev; e++)
                     if (above(w, cnt, e, best)) best = e;
                 cnt[best]++;
@@ -104,6 +105,7 @@ int mp__sort_desc(int32_t *idx, int32_t n, const double *w)
 
 int mp_eplb_pack(const double *w, int32_t n, int32_t m, int32_t *pack, int32_t *place)
 {
+    if (m < 1 || n < 1 || n % m != 0) return MP_EINVAL; /* else items would find no pack with room */
     int32_t per = n / m;
     if (per == 1) {
         for (int32_t i = 0; i < n; i++) {

@@ -9,6 +9,7 @@
 double *mp_plan_expert_loads(const mp_plan *p, const mp_loads *loads)
 {
     int32_t L = p->layers, E = p->experts, Er = loads->experts;
+    if (loads->layers != L) return NULL;
     double *w = calloc((size_t)L * E, sizeof *w);
     if (!w) return NULL;
     for (int32_t s = 0; s < loads->steps; s++)
@@ -25,6 +26,52 @@ double *mp_plan_expert_loads(const mp_plan *p, const mp_loads *loads)
         }
     }
     return w;
+}
+
+int mp_strategy_input_check(const mp_strategy_input *in, int redundant, const char *who, mp_err *err)
+{
+    if (!in || !in->load) return mp_err_set(err, MP_EINVAL, "%s: no input", who);
+    int32_t L = in->layers, E = in->experts;
+    if (L < 1 || L > MP_LAYERS_MAX || E < 1 || E > MP_EXPERTS_MAX + MP_PLAN_GPUS_MAX)
+        return mp_err_set(err, MP_EINVAL, "%s: bad shape %d layers x %d experts", who, L, E);
+    int rc = mp_topology_validate(&in->topo, err);
+    if (rc) return rc;
+    int32_t P = in->topo.gpus;
+    int64_t R = (int64_t)P * in->topo.slots_per_gpu;
+    if (P > MP_PLAN_GPUS_MAX)
+        return mp_err_set(err, MP_EINVAL, "%s: %d GPUs is more than the %d a plan may have", who, P, MP_PLAN_GPUS_MAX);
+    if (R < E) return mp_err_set(err, MP_EINVAL, "%s: %lld slots cannot hold %d experts", who, (long long)R, E);
+    if (!redundant && R != E)
+        return mp_err_set(err, MP_EINVAL, "%s: places no redundant experts: it needs exactly %d slots, not %lld", who, E,
+                          (long long)R);
+    if (R > 64 * (int64_t)E)
+        return mp_err_set(err, MP_EINVAL, "%s: %lld slots for %d experts: more than 64 slots per expert", who,
+                          (long long)R, E);
+    if ((double)L * (double)R * (double)P > MP_PLAN_WORK_MAX)
+        return mp_err_set(err, MP_EINVAL, "%s: %d layers x %lld slots x %d GPUs is too large to plan", who, L,
+                          (long long)R, P);
+    if (in->fixed < 0 || in->fixed > E)
+        return mp_err_set(err, MP_EINVAL, "%s: %d fixed experts of %d", who, in->fixed, E);
+    if (in->groups < 0) return mp_err_set(err, MP_EINVAL, "%s: %d groups", who, in->groups);
+    if (!(in->locality >= 0 && in->locality <= 1)) /* NaN fails too */
+        return mp_err_set(err, MP_EINVAL, "%s: locality %g is outside [0, 1]", who, in->locality);
+    if (in->ident)
+        for (int32_t e = 0; e < E; e++)
+            if (in->ident[e] < 0 || in->ident[e] >= E)
+                return mp_err_set(err, MP_EINVAL, "%s: identity %d of expert %d is outside 0..%d", who, in->ident[e], e,
+                                  E - 1);
+    for (int32_t l = 0; l < L; l++) {
+        const double *w = in->load + (int64_t)l * E;
+        double t = 0;
+        for (int32_t e = 0; e < E; e++) {
+            if (!(w[e] >= 0) || !isfinite(w[e])) /* NaN, negative or infinite */
+                return mp_err_set(err, MP_ERANGE, "%s: load of layer %d expert %d is %g", who, l, e, w[e]);
+            t += w[e];
+        }
+        if (!(t <= MP_PLAN_LOAD_MAX))
+            return mp_err_set(err, MP_ERANGE, "%s: the loads of layer %d sum to %g, beyond 2^64", who, l, t);
+    }
+    return 0;
 }
 
 int mp_planner_run(mp_plan **out, const mp_loads *loads, const mp_plan_request *req, mp_err *err)
@@ -88,16 +135,8 @@ int mp_planner_run(mp_plan **out, const mp_loads *loads, const mp_plan_request *
         for (int32_t f = 0; f < F; f++) items_w[(int64_t)l * items + E + f] = w[(int64_t)l * p->experts + E] / F;
     }
     for (int64_t e = 0; e < items; e++) ident[e] = e < E ? (int32_t)e : E;
-    for (int64_t i = 0; i < (int64_t)L * items; i++)
-        if (!isfinite(items_w[i]) || items_w[i] < 0) {
-            double bad = items_w[i];
-            free(w), free(items_w), free(ident);
-            mp_plan_destroy(p);
-            return mp_err_set(err, MP_ERANGE, "plan: load of layer %lld expert %lld is %g", (long long)(i / items),
-                              (long long)(i % items), bad);
-        }
     mp_strategy_input in = {L, (int32_t)items, items_w, F > 0 ? ident : NULL, G, req->topo, req->locality, F};
-    rc = st->run(&in, p->phy2log, err);
+    if (!(rc = mp_strategy_input_check(&in, st->redundant, "plan", err))) rc = st->run(&in, p->phy2log, err);
     if (!rc && F > 0)
         for (int64_t i = 0; i < (int64_t)L * R; i++)
             if (p->phy2log[i] >= E) p->phy2log[i] = E;

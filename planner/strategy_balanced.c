@@ -246,8 +246,10 @@ static int bldm(state *st)
                 if (v < mn) mn = v;
             }
             double d = mx - mn;
-            if (d > da) b = a, db = da, a = k, da = d;
-            else if (d > db) b = k, db = d;
+            /* the first two alive partials are taken whatever d is, so a and b
+             * are always set (d is never NaN for valid input, but stay safe) */
+            if (a < 0 || d > da) b = a, db = da, a = k, da = d;
+            else if (b < 0 || d > db) b = k, db = d;
         }
         for (int32_t j = 0; j < m; j++) {
             ta[j].v = sum[a * m + j], ta[j].g = gid[a * m + j];
@@ -445,9 +447,10 @@ static int few_big_counts(state *st, double T)
     int32_t m = st->m, E = st->E, R = m * st->s;
     int64_t used = 0, big = 0;
     for (int32_t e = 0; e < E; e++) {
-        int32_t c = st->w[e] > 0 ? (int32_t)ceil(st->w[e] / T * (1 - 1e-12)) : 1;
-        if (c < 1) c = 1;
-        if (c > m) return 0;
+        /* in double first: with T tiny (denormal loads) the quotient may be inf */
+        double cd = st->w[e] > 0 ? ceil(st->w[e] / T * (1 - 1e-12)) : 1;
+        if (!(cd <= m)) return 0;
+        int32_t c = cd < 1 ? 1 : (int32_t)cd;
         st->cnt[e] = c;
         used += c;
         if (rw(st, e) > T / 2) big += c;
@@ -458,8 +461,9 @@ static int few_big_counts(state *st, double T)
         int32_t best = -1, bc = 0;
         for (int32_t e = 0; e < E; e++) {
             if (rw(st, e) <= T / 2) continue;
-            int32_t c = (int32_t)ceil(st->w[e] / (T / 2) * (1 - 1e-12));
-            if (c > m) continue;
+            double cd = ceil(st->w[e] / (T / 2) * (1 - 1e-12));
+            if (!(cd <= m)) continue;
+            int32_t c = (int32_t)cd;
             if (best < 0 || c - st->cnt[e] < bc - st->cnt[best]) best = e, bc = c;
         }
         if (best < 0 || used + bc - st->cnt[best] > R) return 0;
@@ -551,9 +555,10 @@ out:
 static int balance_all(const mp_strategy_input *in, int32_t *phy2log, mp_err *err)
 {
     int32_t E = in->experts, P = in->topo.gpus, S = in->topo.slots_per_gpu, R = P * S;
-    for (int32_t l = 0; l < in->layers; l++)
-        if (mp__balance_layer(in->load + (int64_t)l * E, in->ident, E, P, S, in->fixed, phy2log + (int64_t)l * R))
-            return mp_err_set(err, MP_ENOMEM, "balanced: out of memory");
+    for (int32_t l = 0; l < in->layers; l++) {
+        int rc = mp__balance_layer(in->load + (int64_t)l * E, in->ident, E, P, S, in->fixed, phy2log + (int64_t)l * R);
+        if (rc) return mp_err_set(err, rc, "balanced: layer %d: %s", l, mp_strerror(rc));
+    }
     return 0;
 }
 
@@ -589,12 +594,11 @@ out:
 
 int mp__strategy_balanced(const mp_strategy_input *in, int32_t *phy2log, mp_err *err)
 {
+    int rc = mp_strategy_input_check(in, 1, "balanced", err);
+    if (rc) return rc;
     int32_t E = in->experts, P = in->topo.gpus, S = in->topo.slots_per_gpu, R = P * S, N = in->topo.nodes;
     int32_t G = in->groups > 0 ? in->groups : 1;
-    if (R < E) return mp_err_set(err, MP_EINVAL, "balanced: %d slots cannot hold %d experts", R, E);
-    if (!(in->locality >= 0 && in->locality <= 1))
-        return mp_err_set(err, MP_EINVAL, "balanced: locality %g is outside [0, 1]", in->locality);
-    int rc = balance_all(in, phy2log, err);
+    rc = balance_all(in, phy2log, err);
     if (rc || in->locality <= 0 || N < 2 || G % N != 0 || E % G != 0) return rc;
     double tol = in->locality >= 1 ? INFINITY : 0.01 * in->locality / (1 - in->locality);
     int32_t *row = malloc((size_t)R * sizeof *row), *cnt = malloc((size_t)E * sizeof *cnt);
@@ -606,8 +610,8 @@ int mp__strategy_balanced(const mp_strategy_input *in, int32_t *phy2log, mp_err 
     for (int32_t l = 0; l < in->layers && !rc; l++) {
         const double *w = in->load + (int64_t)l * E;
         int32_t *cur = phy2log + (int64_t)l * R;
-        if (confined_layer(w, in->ident, E, G, N, P, S, row)) {
-            rc = mp_err_set(err, MP_ENOMEM, "balanced: out of memory");
+        if ((rc = confined_layer(w, in->ident, E, G, N, P, S, row))) {
+            rc = mp_err_set(err, rc, "balanced: layer %d: %s", l, mp_strerror(rc));
             break;
         }
         double mc = mp_layer_max_load(row, R, S, w, E, cnt, gpu);

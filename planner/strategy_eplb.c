@@ -60,17 +60,18 @@ out:
 
 static int run_policy(const mp_strategy_input *in, int32_t *phy2log, int global, mp_err *err)
 {
+    int rc = mp_strategy_input_check(in, 1, global ? "eplb-global" : "eplb", err);
+    if (rc) return rc;
     int32_t G = in->groups > 0 ? in->groups : 1, N = in->topo.nodes;
     if (global || G % N != 0) G = 1, N = 1;
     if (in->experts % (in->groups > 0 ? in->groups : 1) != 0)
         return mp_err_set(err, MP_EINVAL, "eplb: %d experts do not split into %d groups", in->experts, in->groups);
-    int rc = mp__eplb_check(in, G, N, err);
-    if (rc) return rc;
+    if ((rc = mp__eplb_check(in, G, N, err))) return rc;
     int32_t R = in->topo.gpus * in->topo.slots_per_gpu;
     for (int32_t l = 0; l < in->layers; l++) {
         rc = mp__eplb_layer(in->load + (int64_t)l * in->experts, in->experts, R, G, N, in->topo.gpus, in->fixed,
                             phy2log + (int64_t)l * R);
-        if (rc) return mp_err_set(err, rc, "eplb: out of memory");
+        if (rc) return mp_err_set(err, rc, "eplb: layer %d: %s", l, mp_strerror(rc));
     }
     return 0;
 }

@@ -7,6 +7,8 @@
 
 int mp__strategy_group_aware(const mp_strategy_input *in, int32_t *phy2log, mp_err *err)
 {
+    int rc = mp_strategy_input_check(in, 0, "group-aware", err);
+    if (rc) return rc;
     int32_t E = in->experts, G = in->groups > 0 ? in->groups : 1;
     int32_t R = in->topo.gpus * in->topo.slots_per_gpu;
     if (E % G != 0) return mp_err_set(err, MP_EINVAL, "group-aware: %d experts do not split into %d groups", E, G);

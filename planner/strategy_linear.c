@@ -4,7 +4,8 @@
 
 int mp__strategy_linear(const mp_strategy_input *in, int32_t *phy2log, mp_err *err)
 {
-    (void)err;
+    int rc = mp_strategy_input_check(in, 0, "linear", err);
+    if (rc) return rc;
     int32_t R = in->topo.gpus * in->topo.slots_per_gpu;
     for (int32_t l = 0; l < in->layers; l++)
         for (int32_t p = 0; p < R; p++) phy2log[(int64_t)l * R + p] = p;

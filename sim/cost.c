@@ -26,30 +26,50 @@ mp_cost mp_cost_default(void)
     return c;
 }
 
-/* The numeric keys, in JSON order, with where they live and whether 0 is allowed. */
-typedef struct num_key {
-    const char *key;
-    size_t off;
-    int zero_ok;
-    int is_int;
-} num_key;
-
-static const num_key NUM_KEYS[] = {
-    {"hbm_GBps", offsetof(mp_cost, hbm_GBps), 0, 0},
-    {"peak_tflops", offsetof(mp_cost, peak_tflops), 0, 0},
-    {"expert_fixed_us", offsetof(mp_cost, expert_fixed_us), 1, 0},
-    {"weight_bytes", offsetof(mp_cost, weight_bytes), 0, 0},
-    {"act_bytes", offsetof(mp_cost, act_bytes), 0, 0},
-    {"hidden", offsetof(mp_cost, hidden), 1, 1},
-    {"intermediate", offsetof(mp_cost, intermediate), 1, 1},
-    {"nvlink_GBps", offsetof(mp_cost, nvlink_GBps), 0, 0},
-    {"net_GBps", offsetof(mp_cost, net_GBps), 0, 0},
-    {"dispatch_fixed_us", offsetof(mp_cost, dispatch_fixed_us), 1, 0},
-    {"combine_fixed_us", offsetof(mp_cost, combine_fixed_us), 1, 0},
+/* The numeric fields, in JSON order, with where they live and the one range
+ * every reader of them applies (cost files here, the command-line flags
+ * through mp_cost_field_find).  Bandwidths, peak and byte sizes must be
+ * positive: 1e-6 is the smallest that keeps the figures finite (a 1e-300
+ * bandwidth makes every time infinite); hidden/intermediate 0 means the
+ * model's, and their upper bound is the model's (2^24). */
+#define BIG 1e15
+#define SIZE_MAX_ 16777216.0 /* 2^24, as mp_model_validate */
+static const mp_cost_field FIELDS[] = {
+    {"hbm_GBps", offsetof(mp_cost, hbm_GBps), 1e-6, BIG, 0},
+    {"peak_tflops", offsetof(mp_cost, peak_tflops), 1e-6, BIG, 0},
+    {"expert_fixed_us", offsetof(mp_cost, expert_fixed_us), 0, BIG, 0},
+    {"weight_bytes", offsetof(mp_cost, weight_bytes), 1e-6, BIG, 0},
+    {"act_bytes", offsetof(mp_cost, act_bytes), 1e-6, BIG, 0},
+    {"hidden", offsetof(mp_cost, hidden), 0, SIZE_MAX_, 1},
+    {"intermediate", offsetof(mp_cost, intermediate), 0, SIZE_MAX_, 1},
+    {"nvlink_GBps", offsetof(mp_cost, nvlink_GBps), 1e-6, BIG, 0},
+    {"net_GBps", offsetof(mp_cost, net_GBps), 1e-6, BIG, 0},
+    {"dispatch_fixed_us", offsetof(mp_cost, dispatch_fixed_us), 0, BIG, 0},
+    {"combine_fixed_us", offsetof(mp_cost, combine_fixed_us), 0, BIG, 0},
 };
-#define N_NUM_KEYS (sizeof NUM_KEYS / sizeof NUM_KEYS[0])
+#define N_FIELDS ((int)(sizeof FIELDS / sizeof FIELDS[0]))
 
-static double get_num(const mp_cost *c, const num_key *k)
+int mp_cost_field_count(void) { return N_FIELDS; }
+
+const mp_cost_field *mp_cost_field_at(int i) { return i >= 0 && i < N_FIELDS ? &FIELDS[i] : NULL; }
+
+const mp_cost_field *mp_cost_field_find(const char *key)
+{
+    for (int i = 0; key && i < N_FIELDS; i++)
+        if (!strcmp(FIELDS[i].key, key)) return &FIELDS[i];
+    return NULL;
+}
+
+int mp_cost_field_check(const mp_cost_field *f, double v, const char *what, mp_err *err)
+{
+    if (!(v >= f->lo && v <= f->hi)) /* NaN fails too */
+        return mp_err_set(err, MP_ERANGE, "%s: %s: %.15g is outside [%.15g, %.15g]", what, f->key, v, f->lo, f->hi);
+    if (f->is_int && v != floor(v))
+        return mp_err_set(err, MP_ERANGE, "%s: %s: %.15g is not a whole number", what, f->key, v);
+    return 0;
+}
+
+static double get_num(const mp_cost *c, const mp_cost_field *k)
 {
     const char *p = (const char *)c + k->off;
     if (k->is_int) return (double)*(const int64_t *)(const void *)p;
@@ -58,11 +78,9 @@ static double get_num(const mp_cost *c, const num_key *k)
 
 int mp_cost_validate(const mp_cost *c, const char *what, mp_err *err)
 {
-    for (size_t i = 0; i < N_NUM_KEYS; i++) {
-        double v = get_num(c, &NUM_KEYS[i]);
-        if (!isfinite(v) || v < 0 || (v == 0 && !NUM_KEYS[i].zero_ok) || v > 1e15)
-            return mp_err_set(err, MP_ERANGE, "%s: %s = %g is out of range (%s)", what, NUM_KEYS[i].key, v,
-                              NUM_KEYS[i].zero_ok ? "0 .. 1e15" : "> 0, <= 1e15");
+    for (int i = 0; i < N_FIELDS; i++) {
+        int rc = mp_cost_field_check(&FIELDS[i], get_num(c, &FIELDS[i]), what, err);
+        if (rc) return rc;
     }
     if (c->table_len < 0 || c->table_len > MP_COST_TABLE_MAX)
         return mp_err_set(err, MP_ERANGE, "%s: expert_table has %d points (at most %d)", what, (int)c->table_len,
@@ -150,10 +168,10 @@ int mp_cost_from_json(mp_cost *out, const char *json, size_t len, const char *wh
         if (!strcmp(k, "source")) { /* free-form provenance, ignored */
             continue;
         }
-        size_t i;
-        for (i = 0; i < N_NUM_KEYS; i++)
-            if (!strcmp(k, NUM_KEYS[i].key)) break;
-        if (i == N_NUM_KEYS) {
+        int i;
+        for (i = 0; i < N_FIELDS; i++)
+            if (!strcmp(k, FIELDS[i].key)) break;
+        if (i == N_FIELDS) {
             rc = mp_err_set(err, MP_EFORMAT, "%s: unknown key \"%.64s\"", what, k);
             goto done;
         }
@@ -162,12 +180,9 @@ int mp_cost_from_json(mp_cost *out, const char *json, size_t len, const char *wh
             goto done;
         }
         double v = it->valuedouble;
-        char *p = (char *)&c + NUM_KEYS[i].off;
-        if (NUM_KEYS[i].is_int) {
-            if (!(v >= 0 && v <= 1e15) || v != floor(v)) {
-                rc = mp_err_set(err, MP_ERANGE, "%s: \"%s\" = %g must be a whole number 0 .. 1e15", what, k, v);
-                goto done;
-            }
+        char *p = (char *)&c + FIELDS[i].off;
+        if ((rc = mp_cost_field_check(&FIELDS[i], v, what, err))) goto done;
+        if (FIELDS[i].is_int) {
             *(int64_t *)(void *)p = (int64_t)v;
         } else {
             *(double *)(void *)p = v;
@@ -218,11 +233,11 @@ char *mp_cost_to_json(const mp_cost *c)
     n += (size_t)snprintf(s + n, cap - n, "{\"schema\": \"%s\", \"schema_version\": %d, \"name\": %s", MP_COST_SCHEMA,
                           MP_COST_SCHEMA_VERSION, name);
     free(name);
-    for (size_t i = 0; i < N_NUM_KEYS; i++) {
-        if (NUM_KEYS[i].is_int)
-            n += (size_t)snprintf(s + n, cap - n, ", \"%s\": %lld", NUM_KEYS[i].key, (long long)get_num(c, &NUM_KEYS[i]));
+    for (int i = 0; i < N_FIELDS; i++) {
+        if (FIELDS[i].is_int)
+            n += (size_t)snprintf(s + n, cap - n, ", \"%s\": %lld", FIELDS[i].key, (long long)get_num(c, &FIELDS[i]));
         else
-            n += (size_t)snprintf(s + n, cap - n, ", \"%s\": %.17g", NUM_KEYS[i].key, get_num(c, &NUM_KEYS[i]));
+            n += (size_t)snprintf(s + n, cap - n, ", \"%s\": %.17g", FIELDS[i].key, get_num(c, &FIELDS[i]));
     }
     n += (size_t)snprintf(s + n, cap - n, ", \"expert_table\": [");
     for (int32_t i = 0; i < c->table_len; i++)

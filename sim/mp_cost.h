@@ -61,11 +61,30 @@ typedef struct mp_cost {
     mp_cost_point table[MP_COST_TABLE_MAX];
 } mp_cost;
 
+/* The numeric fields and the one range each accepts, shared by cost files and
+ * the command-line flags that set the same figures: bandwidths, peak and byte
+ * sizes in [1e-6, 1e15], fixed costs in [0, 1e15], hidden and intermediate
+ * whole numbers in [0, 2^24] (0: the model's). */
+typedef struct mp_cost_field {
+    const char *key; /* JSON key, e.g. "hbm_GBps"                */
+    size_t off;      /* offsetof(mp_cost, ...)                   */
+    double lo, hi;   /* accepted range, both ends included        */
+    int is_int;      /* an int64_t field (whole numbers)          */
+} mp_cost_field;
+
+int mp_cost_field_count(void);
+const mp_cost_field *mp_cost_field_at(int i);
+/* NULL when `key` is no numeric field. */
+const mp_cost_field *mp_cost_field_find(const char *key);
+/* 0, or MP_ERANGE with "WHAT: KEY: V is outside [LO, HI]" (or "is not a
+ * whole number"). */
+int mp_cost_field_check(const mp_cost_field *f, double v, const char *what, mp_err *err);
+
 /* H100 SXM + NVLink (450 GB/s per direction) + 400 Gb/s (50 GB/s) network, bf16. */
 mp_cost mp_cost_default(void);
 
-/* Checks every figure is finite and positive (fixed costs and sizes >= 0) and
- * the table is ascending in rows.  Returns 0 or MP_ERANGE naming `what`. */
+/* Checks every figure against its mp_cost_field range and the table is
+ * ascending in rows.  Returns 0 or MP_ERANGE naming `what`. */
 int mp_cost_validate(const mp_cost *c, const char *what, mp_err *err);
 
 /* Parses the JSON form from `json` (len bytes, need not be NUL-terminated)

@@ -128,7 +128,7 @@ mp_summary mp_summarize(const double *v, int64_t n);
  * replicas, with the planner's metric definitions (mp_plan_metrics_compute):
  * sum over layers of the max GPU load / sum of the mean (1 / vLLM
  * balancedness); the per-layer max/mean into per_layer[L] when not NULL.
- * NAN when out of memory. */
+ * NAN when out of memory or when the loads do not have the plan's layers. */
 double mp_plan_even_maxmean(const mp_plan *plan, const mp_loads *loads, double *per_layer);
 
 /* ---- the simulator ---- */

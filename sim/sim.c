@@ -610,6 +610,7 @@ int mp_sim_create(mp_sim **out, const mp_plan *plan, const mp_model *model, cons
     *out = NULL;
     int rc = mp_topology_validate(&plan->topo, err);
     if (rc) return rc;
+    if ((rc = mp_model_validate(model, "sim: model", err))) return rc;
     mp_sim *s = calloc(1, sizeof *s);
     if (!s) return mp_err_set(err, MP_ENOMEM, "sim: out of memory");
     s->o = o ? *o : mp_sim_opts_default();
@@ -792,6 +793,9 @@ int mp_sim_feed(mp_sim *s, const mp_step *pc, mp_err *err)
     if (pc->layers != s->L || pc->top_k != s->K)
         return mp_err_set(err, MP_ESHAPE, "sim: step %lld: piece of %d layers x top-%d, want %d x top-%d",
                           (long long)pc->step, (int)pc->layers, (int)pc->top_k, (int)s->L, (int)s->K);
+    if (pc->step < 0 || pc->first_token < 0 || pc->tokens < 0 || (pc->tokens > 0 && !pc->ids))
+        return mp_err_set(err, MP_EFORMAT, "sim: step %lld: piece of %lld tokens from token %lld is malformed",
+                          (long long)pc->step, (long long)pc->tokens, (long long)pc->first_token);
     if (s->in_step && pc->step != s->cur_step)
         return mp_err_set(err, MP_EFORMAT, "sim: step %lld began before step %lld ended", (long long)pc->step,
                           (long long)s->cur_step);
@@ -851,7 +855,7 @@ int mp_sim_finish(mp_sim *s, mp_sim_result **out, mp_err *err)
     if (s->o.keep_series) {
         r->series = malloc((size_t)(n > 0 ? n : 1) * sizeof *r->series);
         if (!r->series) goto oom;
-        memcpy(r->series, s->series, (size_t)n * sizeof *r->series);
+        if (n > 0) memcpy(r->series, s->series, (size_t)n * sizeof *r->series);
     }
     r->steps = n;
     r->tokens = s->tokens;

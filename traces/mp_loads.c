@@ -51,6 +51,17 @@ int mp_loads_sum_steps(mp_loads **out, const mp_loads *in, mp_err *err)
         const double *src = in->count + s * cells;
         for (int64_t i = 0; i < cells; i++) (*out)->count[i] += src[i];
     }
+    for (int32_t l = 0; l < in->layers; l++) {
+        const double *row = mp_loads_row(*out, 0, l);
+        double t = 0;
+        for (int32_t e = 0; e < in->experts; e++) t += row[e];
+        if (!(t < MP_LOADS_SUM_MAX)) {
+            mp_loads_destroy(*out);
+            *out = NULL;
+            return mp_err_set(err, MP_ERANGE, "loads: layer %d sums to %.17g over %d steps, not below 2^53", l, t,
+                              in->steps);
+        }
+    }
     return 0;
 }
 
@@ -145,9 +156,10 @@ int mp_loads_read(mp_loads **out, const char *path, const mp_read_opts *opts, in
         int rc = mp__json_read_loads(&l, path, err);
         if (rc) return rc;
         if (l->steps > 1 && !per_step) {
-            rc = mp_loads_sum_steps(out, l, err);
+            mp_err sub;
+            rc = mp_loads_sum_steps(out, l, &sub);
             mp_loads_destroy(l);
-            return rc;
+            return rc ? mp_err_set(err, rc, "%s: %s", path, sub.msg) : 0;
         }
         *out = l;
         return 0;

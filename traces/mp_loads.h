@@ -28,6 +28,12 @@ typedef struct mp_loads {
     double *count;   /* [steps][layers][experts], row-major                 */
 } mp_loads;
 
+/* Counts, and the sum of one layer's counts (one step, or the steps summed),
+ * must stay below 2^53: doubles count exactly up to there, so totals and the
+ * planner's sums are exact and print as integers.  Readers refuse more
+ * (MP_ERANGE, the file and the row named). */
+#define MP_LOADS_SUM_MAX 9007199254740992.0 /* 2^53 */
+
 /* Largest matrix accepted: 2^31 cells (16 GiB). */
 #define MP_LOADS_CELLS_MAX ((int64_t)1 << 31)
 
@@ -49,7 +55,8 @@ static inline double *mp_loads_row(const mp_loads *l, int32_t s, int32_t layer)
  * the range. */
 int mp_loads_count(mp_loads **out, mp_trace *t, int64_t step_begin, int64_t step_end, int per_step, mp_err *err);
 
-/* Sums the steps of `in` into a new 1 x L x E matrix. */
+/* Sums the steps of `in` into a new 1 x L x E matrix.  MP_ERANGE when a
+ * layer's sum is not below MP_LOADS_SUM_MAX (or not finite). */
 int mp_loads_sum_steps(mp_loads **out, const mp_loads *in, mp_err *err);
 
 /* Reads loads from a file: a JSON load file as it is, or any routing trace,

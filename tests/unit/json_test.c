@@ -229,6 +229,21 @@ static void test_bad(void **state)
                  "physical_to_logical_map[0]: 1 slots, the loads have 2");
     expect_error("{\"expert_load_pass\": [[1, 2]], \"physical_to_logical_map\": [[0, 1], [1, 0]]}", MP_ESHAPE,
                  "physical_to_logical_map: 2 layers, the loads have 1");
+    /* counts and layer sums below 2^53 only (doubles count exactly up to there) */
+    expect_error("{\"logical_count\": [[1, 9007199254740992]]}", MP_ERANGE,
+                 "logical_count[0][1]: count 9007199254740992 is not below 2^53");
+    expect_error("[[1e308, 1e308]]", MP_ERANGE, "[0][0]: count 1e+308 is not below 2^53");
+    expect_error("{\"load\": [[[1, 2]], [[4503599627370496, 4503599627370496]]]}", MP_ERANGE,
+                 "load[1][0]: the layer's counts sum to 9007199254740992, not below 2^53");
+    /* content errors of a load array that is not used do not count; syntax errors anywhere do */
+    expect_error("{\"loads\": [[1, -1]], \"logical_count\": [[1, 2]], \"x\": [1,]}", MP_EFORMAT, "offset 56: invalid JSON");
+    expect_error("{\"logical_count\": [[1, 2]], \"x\": {\"a\" 1}}", MP_EFORMAT, "offset 38: invalid JSON");
+    expect_error("{\"logical_count\": [[1, 2]], \"s\": \"a\\qb\"}", MP_EFORMAT, "invalid JSON");
+    expect_error("{\"logical_count\": [[01]]}", MP_EFORMAT, "invalid JSON");
+    expect_error("{\"logical_count\": [[1.]]}", MP_EFORMAT, "invalid JSON");
+    expect_error("{\"logical_count\": [[1], [2]]", MP_EFORMAT, "offset 28: invalid JSON");
+    expect_error("{\"logical_count\": [[[1]], 2]}", MP_EFORMAT, "logical_count[1]: expected an array, found a number");
+    expect_error("{\"logical_count\": [1]}", MP_EFORMAT, "logical_count[0]: expected an array, found a number");
     /* absurd sizes: 70000 experts in a row */
     size_t n = 70000;
     char *big = malloc(n * 2 + 16);
@@ -240,6 +255,43 @@ static void test_bad(void **state)
     mp_loads *l = NULL;
     mp_err err = {0};
     assert_int_equal(mp_loads_read(&l, "/nonexistent/x.json", NULL, 1, &err), MP_EIO);
+}
+
+/* The streaming reader takes every JSON form: other keys of any shape are
+ * skipped, the best load key wins wherever it stands, duplicates keep the
+ * first, a byte order mark and escapes are fine. */
+static void test_stream_forms(void **state)
+{
+    (void)state;
+    mp_loads *l = load_text("\xEF\xBB\xBF {\"x\": {\"a\": [1, {\"b\": null}, \"q\\\"\\u00e9\"], \"t\": true, \"f\": false},"
+                            " \"loads\": [[9, 9]], \"expert_load\": [[5, 6]], \"logical_count\": null,"
+                            " \"counts\": 7, \"load_share\": [[0.25, 0.75]], \"load_share\": [[1, 1]], \"z\": -1.5e-3}\n",
+                            1);
+    assert_int_equal(l->layers, 1);
+    assert_int_equal(l->experts, 2);
+    assert_true(l->count[0] == 0.25 && l->count[1] == 0.75);
+    mp_loads_destroy(l);
+    l = load_text("{\"model\": \"a description\", \"model\": {\"layers\": 9}, \"logical_count\": [[1, 2], [3, 4]]}", 1);
+    assert_int_equal(l->has_model, 0); /* the first "model" counts, and a string is no shape */
+    mp_loads_destroy(l);
+    l = load_text("[[[1,2],[3,4]],[[5,6],[7,8]],[[0,0],[0,1e3]]]", 1);
+    assert_int_equal(l->steps, 3);
+    assert_int_equal(l->layers, 2);
+    assert_true(mp_loads_row(l, 2, 1)[1] == 1000);
+    mp_loads_destroy(l);
+    /* deep nesting elsewhere: at most 1000 levels, as cJSON */
+    char deep[2300];
+    size_t n = (size_t)sprintf(deep, "{\"d\": ");
+    for (int i = 0; i < 999; i++) deep[n++] = '[';
+    for (int i = 0; i < 999; i++) deep[n++] = ']';
+    strcpy(deep + n, ", \"load\": [[1]]}");
+    l = load_text(deep, 1);
+    mp_loads_destroy(l);
+    n = (size_t)sprintf(deep, "{\"d\": ");
+    for (int i = 0; i < 1001; i++) deep[n++] = '[';
+    for (int i = 0; i < 1001; i++) deep[n++] = ']';
+    strcpy(deep + n, ", \"load\": [[1]]}");
+    expect_error(deep, MP_EFORMAT, "invalid JSON");
 }
 
 static void test_not_a_trace(void **state)
@@ -257,7 +309,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_real_sglang_qwen),  cmocka_unit_test(test_real_shares),
         cmocka_unit_test(test_forms),             cmocka_unit_test(test_vllm_physical_slots),
-        cmocka_unit_test(test_write_and_read_back),
+        cmocka_unit_test(test_write_and_read_back), cmocka_unit_test(test_stream_forms),
         cmocka_unit_test(test_trace_writer_counts), cmocka_unit_test(test_bad),
         cmocka_unit_test(test_not_a_trace),
     };

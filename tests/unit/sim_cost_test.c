@@ -62,6 +62,46 @@ static void json_errors(void **state)
     assert_int_equal(mp_cost_from_json(&d, noschema, strlen(noschema), "f.json", &err), MP_EFORMAT);
 }
 
+/* One range per figure, the same for files and flags: tiny bandwidths that
+ * made every time infinite are refused; each field's ends are accepted. */
+static void field_ranges(void **state)
+{
+    (void)state;
+    mp_cost d;
+    mp_err err = {0};
+    const char *tiny = "{\"schema\": \"moeplace.cost\", \"schema_version\": 1, \"hbm_GBps\": 1e-300}";
+    assert_int_equal(mp_cost_from_json(&d, tiny, strlen(tiny), "cost.json", &err), MP_ERANGE);
+    assert_string_equal(err.msg, "cost.json: hbm_GBps: 1e-300 is outside [1e-06, 1e+15]");
+    const mp_cost_field *f = mp_cost_field_find("hbm_GBps");
+    assert_non_null(f);
+    assert_true(f->lo == 1e-6 && f->hi == 1e15);
+    assert_null(mp_cost_field_find("nope"));
+    f = mp_cost_field_find("hidden");
+    assert_true(f->is_int && f->lo == 0 && f->hi == 16777216.0);
+    assert_int_equal(mp_cost_field_check(f, 1.5, "w", &err), MP_ERANGE);
+    assert_non_null(strstr(err.msg, "not a whole number"));
+    char buf[256];
+    for (int i = 0; i < mp_cost_field_count(); i++) {
+        f = mp_cost_field_at(i);
+        const double ends[2] = {f->lo, f->hi};
+        for (int k = 0; k < 2; k++) {
+            snprintf(buf, sizeof buf, "{\"schema\": \"moeplace.cost\", \"schema_version\": 1, \"%s\": %.17g}", f->key, ends[k]);
+            assert_int_equal(mp_cost_from_json(&d, buf, strlen(buf), "e", &err), 0);
+        }
+        snprintf(buf, sizeof buf, "{\"schema\": \"moeplace.cost\", \"schema_version\": 1, \"%s\": %.17g}", f->key,
+                 f->hi * 2);
+        assert_int_equal(mp_cost_from_json(&d, buf, strlen(buf), "e", &err), MP_ERANGE);
+        mp_cost c = mp_cost_default();
+        double *slot = (double *)(void *)((char *)&c + f->off);
+        if (!f->is_int) {
+            *slot = f->lo / 2; /* validate applies the same table */
+            assert_int_equal(mp_cost_validate(&c, "v", &err), f->lo > 0 ? MP_ERANGE : 0);
+        }
+    }
+    assert_null(mp_cost_field_at(-1));
+    assert_null(mp_cost_field_at(mp_cost_field_count()));
+}
+
 static void analytic_expert_time(void **state)
 {
     (void)state;
@@ -98,7 +138,7 @@ static void table_interpolation(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(defaults_are_valid), cmocka_unit_test(json_round_trip), cmocka_unit_test(json_errors),
+        cmocka_unit_test(defaults_are_valid), cmocka_unit_test(json_round_trip), cmocka_unit_test(json_errors), cmocka_unit_test(field_ranges),
         cmocka_unit_test(analytic_expert_time), cmocka_unit_test(table_interpolation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
