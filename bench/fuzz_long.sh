@@ -1,7 +1,8 @@
 #!/bin/sh
 # fuzz_long.sh [SECONDS] [HARNESS...] - a longer libFuzzer run of every
-# harness in tests/fuzz (or of the ones named), each for SECONDS of CPU time
-# on one core (default 1800 = 30 CPU-minutes), over a copy of its seed corpus.
+# harness in tests/fuzz (or of the ones named), each for SECONDS
+# of wall time on one core each (default 1800 = 30 minutes; the CPU column
+# says how much CPU time each really got), over a copy of its seed corpus.
 # Prints one row per harness (executions, coverage, crashes) for
 # bench/RESULTS.md; a crash input is copied into tests/fuzz/corpus/NAME/ so
 # that the ctest replay keeps it, and the script exits 1.
@@ -19,14 +20,18 @@ if [ -z "$names" ]; then
   for f in tests/fuzz/fuzz_*.c; do names="$names $(basename "$f" .c | sed 's/^fuzz_//')"; done
 fi
 out=$(mktemp -d)
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1
 run_one() {
   r=$1
   work=$out/$r.corpus
   mkdir -p "$work" "$out/$r.crash"
   cp tests/fuzz/corpus/"$r"/* "$work"/ 2>/dev/null || true
-  ./build-fuzz/tests/fuzz_"$r" -max_total_time="$secs" -rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=10 \
-    -artifact_prefix="$out/$r.crash/" -print_final_stats=1 "$work" >"$out/$r.log" 2>&1
-  echo $? >"$out/$r.rc"
+  timer=""
+  [ -x /usr/bin/time ] && timer="/usr/bin/time -f %U_%S -o $out/$r.cpu"
+  rc=0
+  $timer ./build-fuzz/tests/fuzz_"$r" -max_total_time="$secs" -rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=10 \
+    -artifact_prefix="$out/$r.crash/" -print_final_stats=1 "$work" >"$out/$r.log" 2>&1 || rc=$?
+  echo "$rc" >"$out/$r.rc"
 }
 set -- $names
 while [ $# -gt 0 ]; do
@@ -39,14 +44,15 @@ while [ $# -gt 0 ]; do
   wait
 done
 fail=0
-printf '| harness | CPU s | executions | exec/s | coverage (edges) | corpus | crashes |\n|---|---|---|---|---|---|---|\n'
+printf '| harness | wall s | CPU s | executions | exec/s | coverage (edges) | corpus | crashes |\n|---|---|---|---|---|---|---|---|\n'
 for r in $names; do
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$out/$r.log" | grep -o '[0-9]*$' || echo "?")
   rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$out/$r.log" | grep -o '[0-9]*$' || echo "?")
   cov=$(grep -o 'cov: [0-9]*' "$out/$r.log" | tail -n 1 | grep -o '[0-9]*' || echo "?")
+  cpu=$(tr _ ' ' <"$out/$r.cpu" 2>/dev/null | awk '{printf "%.0f", $1 + $2}' || echo "?")
   ncorp=$(ls "$out/$r.corpus" | wc -l)
   ncrash=$(ls "$out/$r.crash" | wc -l)
-  printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$r" "$secs" "$execs" "$rate" "$cov" "$ncorp" "$ncrash"
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$r" "$secs" "$cpu" "$execs" "$rate" "$cov" "$ncorp" "$ncrash"
   if [ "$ncrash" -gt 0 ] || [ "$(cat "$out/$r.rc")" != 0 ]; then
     fail=1
     for c in "$out/$r.crash"/*; do [ -f "$c" ] && cp "$c" tests/fuzz/corpus/"$r"/; done
