@@ -76,12 +76,13 @@ const char *mp_text_name_problem(const char *s, size_t n)
 
 long long mp_json_nul_escape(const char *s, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
+    size_t i = 0;
+    while (i < n) {
         const char *b = memchr(s + i, '\\', n - i);
         if (!b) break;
         i = (size_t)(b - s);
         if (i + 5 < n && s[i + 1] == 'u' && memcmp(s + i + 2, "0000", 4) == 0) return (long long)i;
-        i++; /* the escaped character: "\\u0000" is a backslash and the text u0000 */
+        i += 2; /* past the backslash and the character it escapes: "\\\\u0000" is no NUL */
     }
     return -1;
 }
