@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "traces/mp_trace.h"
+#include "traces/formats/mp_trace.h"
 
 #define L 16
 #define K 8

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "traces/mp_gen.h"
+#include "traces/gen/mp_gen.h"
 
 static double clk(clockid_t id)
 {

@@ -25,7 +25,7 @@ int main(void)
 #include "kernels/mp_kernels.h"
 #include "kernels/mp_kx_common.h"
 #include "sim/mp_cost.h"
-#include "traces/mp_trace.h"
+#include "traces/formats/mp_trace.h"
 
 enum { H = 7168, I = 2048, K = 8, E = 256, P = 8, TMAX = 16384 };
 

@@ -34,7 +34,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "traces/mp_trace.h"
+#include "traces/formats/mp_trace.h"
 
 #define L 58
 #define K 8

@@ -16,6 +16,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "traces/formats/mp_loadfile.h"
+#include "traces/stats/mp_loads_read.h"
 #include "planner/mp_planner.h"
 
 /* CPU time of this thread: the time on one core, whatever else the machine runs. */

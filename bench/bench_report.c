@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "sim/mp_check.h"
-#include "traces/mp_gen.h"
+#include "traces/gen/mp_gen.h"
 
 static double now(void)
 {

@@ -16,9 +16,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "traces/mp__stats.h"
-#include "traces/mp_stats.h"
-#include "traces/mp_trace.h"
+#include "traces/stats/mp__stats.h"
+#include "traces/stats/mp_stats.h"
+#include "traces/formats/mp_trace.h"
 
 #define L 58
 #define K 8

@@ -14,7 +14,7 @@
 #include <stdio.h>
 
 #include "traces/mp_error.h"
-#include "traces/mp_trace.h"
+#include "traces/formats/mp_trace.h"
 
 #define MOEPLACE_VERSION "0.1.0"
 

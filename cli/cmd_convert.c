@@ -3,8 +3,10 @@
 
 #include "cli/cli.h"
 #include "cli/io_guard.h"
+#include "traces/formats/mp_loadfile.h"
+#include "traces/stats/mp_loads_read.h"
 #include "traces/mp_loads.h"
-#include "traces/mp_trace.h"
+#include "traces/formats/mp_trace.h"
 
 const char cmd_convert_usage[] =
     "usage: moeplace convert IN -o OUT [--input-format FMT] [--to FMT] [options]\n"

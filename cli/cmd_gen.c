@@ -4,8 +4,8 @@
 
 #include "cli/cli.h"
 #include "cli/io_guard.h"
-#include "traces/mp_gen.h"
-#include "traces/mp_trace.h"
+#include "traces/gen/mp_gen.h"
+#include "traces/formats/mp_trace.h"
 
 const char cmd_gen_usage[] =
     "usage: moeplace gen [--preset NAME] [options] -o OUT\n"

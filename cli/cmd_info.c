@@ -4,8 +4,9 @@
 
 #include "cli/cli.h"
 #include "cli/io_guard.h"
+#include "traces/stats/mp_loads_read.h"
 #include "traces/mp_loads.h"
-#include "traces/mp_trace.h"
+#include "traces/formats/mp_trace.h"
 
 const char cmd_info_usage[] =
     "usage: moeplace info FILE [--input-format FMT] [--layout LTK|TLK] [--weights FILE] [--format table|json|csv] [-o OUT]\n"

@@ -7,8 +7,9 @@
 #include "cli/cli.h"
 #include "cli/io_guard.h"
 #include "planner/mp_planner.h"
+#include "traces/stats/mp_loads_read.h"
 #include "traces/mp_loads.h"
-#include "traces/mp_trace.h"
+#include "traces/formats/mp_trace.h"
 
 const char cmd_plan_usage[] =
     "usage: moeplace plan (TRACE | --loads FILE) --gpus P [--nodes N]\n"

@@ -13,7 +13,7 @@
 #include "cli/io_guard.h"
 #include "cli/report.h"
 #include "sim/mp_check.h"
-#include "traces/mp_gen.h"
+#include "traces/gen/mp_gen.h"
 
 const char cmd_report_usage[] =
     "usage: moeplace report [TRACE | --default] [--strategies LIST] [--gpus P] [--nodes N]\n"

@@ -9,6 +9,7 @@
 #include "planner/mp_planner.h"
 #include "sim/mp_sim.h"
 #include "sim/mp_sweep.h"
+#include "traces/stats/mp_loads_read.h"
 #include "traces/mp_loads.h"
 
 const char cmd_sim_usage[] =

@@ -1,5 +1,5 @@
 /* cmd_stats.c - `moeplace stats FILE`: per-layer expert load statistics.
- * The figures come from traces/mp_stats.h; this file parses flags and
+ * The figures come from traces/stats/mp_stats.h; this file parses flags and
  * lays them out. */
 #include <math.h>
 #include <stdlib.h>
@@ -7,9 +7,10 @@
 
 #include "cli/cli.h"
 #include "cli/io_guard.h"
+#include "traces/stats/mp_loads_read.h"
 #include "traces/mp_loads.h"
-#include "traces/mp_stats.h"
-#include "traces/mp_trace.h"
+#include "traces/stats/mp_stats.h"
+#include "traces/formats/mp_trace.h"
 
 const char cmd_stats_usage[] =
     "usage: moeplace stats FILE [--layer N] [--steps A:B] [--format table|json|csv] [-o OUT] [-j N]\n"

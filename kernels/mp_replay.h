@@ -15,7 +15,7 @@
 #include "planner/mp_plan.h"
 #include "traces/mp_error.h"
 #include "traces/mp_model.h"
-#include "traces/mp_trace.h"
+#include "traces/formats/mp_trace.h"
 
 typedef struct mp_replay_routing {
     mp_model model;

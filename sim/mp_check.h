@@ -152,16 +152,8 @@ int mp_eval_rebalance(mp_rebalance_result **out, const mp_eval *ev, const char *
 int mp_eval_sweep(mp_sweep_result **out, const mp_eval *ev, const mp_piece_source *src, int threads,
                   mp_progress_fn progress, void *pctx, mp_err *err);
 
-/* Trace files as piece sources: mp_trace_source_open (sim/mp_sweep.h). */
-
-/* A piece source over a synthetic trace (traces/mp_gen.h): steps are
- * generated again on rewind, identically.  Memory: freed with
- * mp_gen_source_close. */
-struct mp_gen_opts;
-typedef struct mp_gen_source mp_gen_source;
-int mp_gen_source_open(mp_gen_source **out, const struct mp_gen_opts *o, mp_piece_source *src, mp_model *model,
-                       mp_err *err);
-void mp_gen_source_close(mp_gen_source *g);
+/* Piece sources: trace files (traces/formats/mp_source.h) and the
+ * generator (traces/gen/mp_gen.h). */
 
 /* ---- baselines ---- */
 

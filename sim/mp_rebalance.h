@@ -27,18 +27,11 @@
 
 #include "planner/mp_plan.h"
 #include "sim/mp_sim.h"
+#include "traces/formats/mp_source.h"
 #include "traces/mp_loads.h"
 
 /* Makes a plan for loads (1 x L x E); the callee allocates *out. */
 typedef int (*mp_replan_fn)(void *ctx, const mp_loads *loads, mp_plan **out, mp_err *err);
-
-/* A trace that can be read twice: next as mp_trace_next (1, 0 or < 0);
- * rewind starts it over. */
-typedef struct mp_piece_source {
-    void *ctx;
-    int (*next)(void *ctx, mp_step *piece, mp_err *err);
-    int (*rewind)(void *ctx, mp_err *err);
-} mp_piece_source;
 
 typedef struct mp_rebalance_opts {
     int64_t interval;       /* steps between rebalances (vLLM 3000, SGLang 1000) */

@@ -32,7 +32,7 @@
 #include "traces/mp_error.h"
 #include "traces/mp_loads.h"
 #include "traces/mp_step.h"
-#include "traces/mp_trace.h"
+#include "traces/formats/mp_trace.h"
 
 /* ---- replica selection: one signature, one table ---- */
 

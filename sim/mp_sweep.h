@@ -16,18 +16,7 @@
 #include "planner/mp_planner.h"
 #include "sim/mp_rebalance.h"
 #include "sim/mp_sim.h"
-
-/* A routing trace file as an mp_piece_source (rewind reopens it).  The
- * source's model is mp_trace_model of the open trace. */
-typedef struct mp_trace_source {
-    mp_piece_source src;
-    mp_trace *trace;
-    char *path;
-    mp_read_opts opts;
-} mp_trace_source;
-
-int mp_trace_source_open(mp_trace_source **out, const char *path, const mp_read_opts *opts, mp_err *err);
-void mp_trace_source_close(mp_trace_source *s);
+#include "traces/formats/mp_source.h"
 
 /* Plays the source once (from where it stands) through n (plan, policy)
  * lanes with the shared options `base`; out[i] gets lane i's result.

@@ -7,6 +7,10 @@
  * per-layer arrays).  Counts are doubles so that shares (rows summing to 1)
  * and summed windows fit; they are never NaN, infinite or negative.
  *
+ * This header is the ground type only; reading load files and counting
+ * traces into loads live in traces/formats/mp_loadfile.h and
+ * traces/stats/mp_loads_read.h.
+ *
  * Memory: functions returning an mp_loads * hand the caller a matrix to free
  * with mp_loads_destroy.
  */
@@ -17,7 +21,6 @@
 
 #include "traces/mp_error.h"
 #include "traces/mp_model.h"
-#include "traces/mp_trace.h"
 
 typedef struct mp_loads {
     int32_t steps;   /* S: 1 for a single summed matrix                    */
@@ -49,23 +52,8 @@ static inline double *mp_loads_row(const mp_loads *l, int32_t s, int32_t layer)
     return l->count + ((int64_t)s * l->layers + layer) * l->experts;
 }
 
-/* Counts the assignments of steps [step_begin, step_end) of an open trace
- * (step_end < 0: to the end).  per_step = 0 sums them into one matrix,
- * 1 keeps one matrix per step (S = steps read).  Reads the trace through
- * the range. */
-int mp_loads_count(mp_loads **out, mp_trace *t, int64_t step_begin, int64_t step_end, int per_step, mp_err *err);
-
 /* Sums the steps of `in` into a new 1 x L x E matrix.  MP_ERANGE when a
  * layer's sum is not below MP_LOADS_SUM_MAX (or not finite). */
 int mp_loads_sum_steps(mp_loads **out, const mp_loads *in, mp_err *err);
-
-/* Reads loads from a file: a JSON load file as it is, or any routing trace,
- * counted (opts as for mp_trace_open; may be NULL).  Steps of a trace are
- * summed unless per_step. */
-int mp_loads_read(mp_loads **out, const char *path, const mp_read_opts *opts, int per_step, mp_err *err);
-
-/* Writes {"format": "moeplace-loads", "version": 1, "logical_count": ...}
- * ([L][E] when S == 1 and !keep_steps, else [S][L][E]) atomically. */
-int mp_loads_write_json(const mp_loads *l, const char *path, int keep_steps, mp_err *err);
 
 #endif

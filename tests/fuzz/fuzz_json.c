@@ -5,8 +5,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "traces/stats/mp_loads_read.h"
 #include "traces/mp_loads.h"
-#include "traces/mp_trace.h"
+#include "traces/formats/mp_trace.h"
 #include "tests/fuzz/fuzz_file.h"
 
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "traces/mp_trace.h"
+#include "traces/formats/mp_trace.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "traces/mp_loads.h"
-#include "traces/mp_trace.h"
+#include "traces/formats/mp_trace.h"
 #include "tests/fuzz/fuzz_file.h"
 
 

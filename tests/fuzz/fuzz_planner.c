@@ -20,6 +20,7 @@
 
 #include "planner/mp_planner.h"
 #include "sim/mp_sim.h"
+#include "traces/stats/mp_loads_read.h"
 #include "traces/mp_loads.h"
 #include "tests/fuzz/fuzz_file.h"
 

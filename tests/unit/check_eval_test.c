@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "sim/mp_check.h"
+#include "traces/gen/mp_gen.h"
 #include "tests/unit/sim_helpers.h"
 
 #define L_ 3

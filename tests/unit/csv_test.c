@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "traces/mp_trace.h"
+#include "traces/formats/mp_trace.h"
 #include "tests/unit/test_tmpdir.h"
 
 static char path[128];

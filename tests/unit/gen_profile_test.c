@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "traces/mp_gen.h"
-#include "traces/mp_stats.h"
+#include "traces/gen/mp_gen.h"
+#include "traces/stats/mp_stats.h"
 
 typedef struct {
     double mm, mm_min, mm_max, mm_sd; /* max/mean: mean over layers, range, sd */

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "traces/mp_gen.h"
+#include "traces/gen/mp_gen.h"
 
 static mp_gen_opts opts_for(const char *preset, const char *skew, int64_t tokens)
 {

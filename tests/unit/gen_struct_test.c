@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "traces/mp_gen.h"
-#include "traces/mp_stats.h"
+#include "traces/gen/mp_gen.h"
+#include "traces/stats/mp_stats.h"
 
 static mp_gen_opts base(const char *preset, const char *skew)
 {

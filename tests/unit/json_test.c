@@ -10,8 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "traces/formats/mp_loadfile.h"
+#include "traces/stats/mp_loads_read.h"
 #include "traces/mp_loads.h"
-#include "traces/mp_trace.h"
+#include "traces/formats/mp_trace.h"
 #include "tests/unit/test_tmpdir.h"
 
 static char path[128];

@@ -11,8 +11,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "traces/mp__mpt.h"
-#include "traces/mp_trace.h"
+#include "traces/formats/mp__mpt.h"
+#include "traces/formats/mp_trace.h"
 
 static char tmpdir[256];
 static int read_all(const char *path, int threads, mp_err *err);

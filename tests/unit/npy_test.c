@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "traces/mp_trace.h"
+#include "traces/formats/mp_trace.h"
 
 #define NPY(name) MP_TEST_DATA "/npy/" name
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "planner/mp_planner.h"
+#include "traces/stats/mp_loads_read.h"
 #include "tests/unit/plan_helpers.h"
 
 static mp_plan *run(const mp_loads *l, const char *s, int32_t P, int32_t N, int32_t S, int32_t G, double W)

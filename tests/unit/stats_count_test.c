@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "traces/mp_stats.h"
+#include "traces/stats/mp_stats.h"
 
 static uint64_t rng = 88172645463325252ull;
 static uint32_t next_u32(void)

@@ -11,7 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "traces/mp_stats.h"
+#include "traces/stats/mp_loads_read.h"
+#include "traces/stats/mp_stats.h"
 
 #define SMALL MP_TEST_DATA "/small.mpt"
 

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "traces/mp__stats.h"
-#include "traces/mp_stats.h"
+#include "traces/stats/mp__stats.h"
+#include "traces/stats/mp_stats.h"
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static uint32_t next_u32(void)

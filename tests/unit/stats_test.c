@@ -6,7 +6,7 @@
 #include <cmocka.h>
 #include <math.h>
 
-#include "traces/mp_stats.h"
+#include "traces/stats/mp_stats.h"
 
 static void test_uniform(void **state)
 {

@@ -4,8 +4,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "traces/mp__format.h"
-#include "traces/mp__mpt.h"
+#include "traces/formats/mp__format.h"
+#include "traces/formats/mp__mpt.h"
 
 static const mp__format *const formats[] = {&mp__format_mpt, &mp__format_npy, &mp__format_csv, &mp__format_json};
 #define NFORMATS (sizeof formats / sizeof formats[0])

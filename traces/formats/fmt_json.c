@@ -1,7 +1,7 @@
 /*
  * fmt_json.c - JSON load files: expert load counts, not per-token routing.
  *
- * Read (mp__json_read_loads), any of:
+ * Read (mp_loads_read_json), any of:
  *   - SGLang: {"logical_count": [X][L][E] or [L][E], ...other keys ignored}
  *   - shares: {"logical_count": null, "load_share": [L][E]} (rows sum to 1)
  *   - vLLM-style per-layer arrays: a bare [L][E] (or [X][L][E]) array, or an
@@ -27,7 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "traces/mp__format.h"
+#include "traces/formats/mp__format.h"
+#include "traces/formats/mp_loadfile.h"
 #include "traces/mp_file.h"
 #include "traces/mp_text.h"
 
@@ -661,7 +662,7 @@ static int read_object(jrd *r, counts *best, int *best_key, counts *map, int *ha
     }
 }
 
-int mp__json_read_loads(mp_loads **out, const char *path, mp_err *err)
+int mp_loads_read_json(mp_loads **out, const char *path, mp_err *err)
 {
     *out = NULL;
     FILE *fp = fopen(path, "rb");

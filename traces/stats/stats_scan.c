@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "traces/mp__stats.h"
+#include "traces/stats/mp__stats.h"
 
 int mp_stats_scan(mp_trace *t, const mp_scan_opts *o, mp_loads **sum, mp_stepvar **sv, mp_scan_totals *totals,
                   mp_err *err)

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "traces/mp__gen.h"
+#include "traces/gen/mp__gen.h"
 
 #define GEN_CELLS_MAX ((int64_t)1 << 24) /* layers * topics * experts */
 #define GEN_PIECE_TOKENS 16384

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <zlib.h>
 
-#include "traces/mp__mpt.h"
+#include "traces/formats/mp__mpt.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(MPT_NO_PCLMUL)
 #include <immintrin.h>

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "traces/mp__gen.h"
+#include "traces/gen/mp__gen.h"
 
 /* Descending total order on (value, then lower index first). */
 typedef struct {

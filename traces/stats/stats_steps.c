@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "traces/mp__stats.h"
+#include "traces/stats/mp__stats.h"
 
 typedef struct acc {
     int64_t n;

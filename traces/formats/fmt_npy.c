@@ -17,8 +17,8 @@
 #include <string.h>
 #include <sys/types.h>
 
-#include "traces/mp__fmtutil.h"
-#include "traces/mp__format.h"
+#include "traces/formats/mp__fmtutil.h"
+#include "traces/formats/mp__format.h"
 #include "traces/mp_file.h"
 
 #define NPY_HEADER_MAX (1 << 20) /* bytes of header dict accepted      */

@@ -20,8 +20,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "traces/mp__fmtutil.h"
-#include "traces/mp__format.h"
+#include "traces/formats/mp__fmtutil.h"
+#include "traces/formats/mp__format.h"
 #include "traces/mp_file.h"
 
 #define CSV_LINE_MAX 65536

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "traces/mp_stats.h"
+#include "traces/stats/mp_stats.h"
 
 typedef struct ranked {
     double v;

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "traces/mp_gen.h"
+#include "traces/gen/mp_gen.h"
 #include "traces/mp_text.h"
 
 #define P(nm, L, E, K, G, TG, SH, H, I, SC, NORM, RS, TL, NOTE) \

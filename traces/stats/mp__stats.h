@@ -6,7 +6,7 @@
 #ifndef MP__STATS_H
 #define MP__STATS_H
 
-#include "traces/mp_stats.h"
+#include "traces/stats/mp_stats.h"
 
 /* The step's figures of one layer from its total, hottest expert and hottest
  * EP8/EP32 block loads (blocks as in mp_stats_gpu_imbalance); a layer with

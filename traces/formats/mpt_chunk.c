@@ -5,7 +5,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "traces/mp__mpt.h"
+#include "traces/formats/mp__mpt.h"
 
 #define WIDEN_BLOCK 65536 /* 1-byte ids are inflated through a block this size */
 

@@ -1,7 +1,7 @@
 /* fmt_util.c - helpers shared by the npy, csv and json formats. */
 #include <string.h>
 
-#include "traces/mp__fmtutil.h"
+#include "traces/formats/mp__fmtutil.h"
 
 int64_t mp__piece_tokens(int32_t layers, int32_t top_k)
 {

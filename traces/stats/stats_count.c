@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "traces/mp__stats.h"
+#include "traces/stats/mp__stats.h"
 
 /* pieces with fewer assignments are counted on the calling thread */
 #define PAR_MIN_ASSIGNMENTS ((int64_t)1 << 18)

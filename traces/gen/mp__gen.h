@@ -8,7 +8,7 @@
 #ifndef MP__GEN_H
 #define MP__GEN_H
 
-#include "traces/mp_gen.h"
+#include "traces/gen/mp_gen.h"
 #include "traces/mp_rng.h"
 
 /* Purposes that key the random streams. */

@@ -9,7 +9,7 @@
 #ifndef MP__FORMAT_H
 #define MP__FORMAT_H
 
-#include "traces/mp_trace.h"
+#include "traces/formats/mp_trace.h"
 
 typedef struct mp__reader_ops {
     /* Opens `path`; fills *model and *info (as far as known); returns its state in *state. */
@@ -46,6 +46,4 @@ extern const mp__format mp__format_json;
 
 
 #include "traces/mp_loads.h"
-/* fmt_json.c: parses a JSON load file (every accepted form) into loads. */
-int mp__json_read_loads(mp_loads **out, const char *path, mp_err *err);
 #endif

@@ -2,7 +2,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "traces/mp__mpt.h"
+#include "traces/formats/mp__mpt.h"
 
 struct mpt_pool {
     pthread_mutex_t mu;

@@ -8,8 +8,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "traces/mp__format.h"
-#include "traces/mp__mpt.h"
+#include "traces/formats/mp__format.h"
+#include "traces/formats/mp__mpt.h"
 #include "traces/mp_file.h"
 #include "traces/mp_text.h"
 

@@ -21,7 +21,7 @@
 #include "traces/mp_error.h"
 #include "traces/mp_loads.h"
 #include "traces/mp_step.h"
-#include "traces/mp_trace.h"
+#include "traces/formats/mp_trace.h"
 
 #define MP_STATS_HOT 8 /* hottest experts listed per layer */
 

@@ -5,7 +5,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "traces/mp__gen.h"
+#include "traces/gen/mp__gen.h"
 
 /* inlined into each caller, so that constants (top-8, weights or not) fold */
 #if defined(__GNUC__)

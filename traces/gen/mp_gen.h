@@ -41,7 +41,8 @@
 #include "traces/mp_error.h"
 #include "traces/mp_model.h"
 #include "traces/mp_step.h"
-#include "traces/mp_trace.h"
+#include "traces/formats/mp_source.h"
+#include "traces/formats/mp_trace.h"
 
 /* ---- presets (REFERENCE.md section 1) ---- */
 typedef struct mp_gen_preset {
@@ -141,5 +142,12 @@ int mp_gen_write(mp_gen *g, mp_writer *w, mp_progress_fn progress, void *ctx, mp
 /* The provenance JSON object of the options (heap string, caller frees;
  * NULL when out of memory). */
 char *mp_gen_provenance(const mp_gen_opts *o);
+
+/* The generator as a piece source (traces/formats/mp_source.h): steps are
+ * generated again on rewind, identically; *model gets the model's shape.
+ * Memory: freed with mp_gen_source_close (NULL is a no-op). */
+typedef struct mp_gen_source mp_gen_source;
+int mp_gen_source_open(mp_gen_source **out, const mp_gen_opts *o, mp_piece_source *src, mp_model *model, mp_err *err);
+void mp_gen_source_close(mp_gen_source *g);
 
 #endif
