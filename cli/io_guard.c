@@ -57,11 +57,19 @@ static void canon_new(const char *p, char *out, size_t cap)
     if (n < 0 || (size_t)n >= cap) snprintf(out, cap, "%s", p);
 }
 
+/* the names come from the command line: text only (cli_message) */
 static int fail(const cli_io_guard *g, const char *msg, const char *a, const char *b)
 {
-    fprintf(stderr, "moeplace %s: ", g->cmd);
-    fprintf(stderr, msg, a, b);
-    fputc('\n', stderr);
+    char line[2 * MP_PATH_MAX + 256];
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+#endif
+    snprintf(line, sizeof line, msg, a, b);
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+    cli_message("moeplace %s: %s", g->cmd, line);
     return CLI_EUSAGE;
 }
 

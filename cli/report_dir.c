@@ -241,14 +241,14 @@ static void keep_leftover(const report_dir *rd, const char *old)
         if (n < 0 || n >= (int)sizeof to) break;
         if (lstat(to, &st) == 0 || errno != ENOENT) continue;
         if (rename(old, to) == 0) {
-            fprintf(stderr, "moeplace report: warning: the old report folder held files moeplace did not write: "
-                            "moved them to '%s'\n", to);
+            cli_message("moeplace report: warning: the old report folder held files moeplace did not write: "
+                        "moved them to '%s'", to);
             return;
         }
         break;
     }
-    fprintf(stderr, "moeplace report: warning: the old report folder held files moeplace did not write: they are "
-                    "in '%s'\n", old);
+    cli_message("moeplace report: warning: the old report folder held files moeplace did not write: they are "
+                "in '%s'", old);
 }
 
 int report_dir_commit(report_dir *rd, mp_err *err)
