@@ -120,6 +120,10 @@ int cli_doc_print(const cli_doc *d, FILE *fp, cli_format f);
 /* Renders to c->output (atomically) or stdout; returns an exit status. */
 int cli_doc_emit(const cli_doc *d, const cli_common *c);
 
+/* `moeplace help metrics [NAME...] [--format F]`: the output vocabulary
+ * (traces/mp_vocab.h); argv[0] is "metrics".  Exit 1 when a NAME is not in it. */
+int cli_help_metrics(int argc, char **argv);
+
 /* ---- progress bar on stderr, only when it is a terminal and not --quiet ---- */
 typedef struct cli_progress {
     int on;

@@ -8,6 +8,7 @@
 #include "cli/escape.h"
 #include "traces/mp_file.h"
 #include "traces/mp_text.h"
+#include "traces/mp_vocab.h"
 
 typedef enum { CELL_STR, CELL_INT, CELL_NUM } cell_kind;
 
@@ -61,6 +62,19 @@ static char *xstrdup(const char *s)
     return memcpy(xrealloc(NULL, n), s, n);
 }
 
+/* Every name a document carries is a word of the vocabulary (traces/mp_vocab.h):
+ * a figure cannot be printed under a name the table does not hold.  A miss is
+ * a bug in moeplace: debug builds abort, release builds say so on stderr. */
+static const char *word(const char *name)
+{
+    if (mp_vocab_find(name)) return name;
+    fprintf(stderr, "moeplace: internal error: output name '%s' is not in the vocabulary\n", name);
+#ifndef NDEBUG
+    abort();
+#endif
+    return name;
+}
+
 cli_doc *cli_doc_create(const char *schema)
 {
     cli_doc *d = xrealloc(NULL, sizeof *d);
@@ -97,7 +111,7 @@ static scalar *add_scalar(cli_doc *d, const char *key)
     d->sc = xrealloc(d->sc, (size_t)(d->nsc + 1) * sizeof *d->sc);
     scalar *s = &d->sc[d->nsc++];
     memset(s, 0, sizeof *s);
-    s->key = xstrdup(key);
+    s->key = xstrdup(word(key));
     return s;
 }
 
@@ -127,7 +141,7 @@ cli_tab *cli_doc_table(cli_doc *d, const char *name, const char *title)
 {
     cli_tab *t = xrealloc(NULL, sizeof *t);
     memset(t, 0, sizeof *t);
-    t->name = xstrdup(name);
+    t->name = xstrdup(word(name));
     t->title = xstrdup(title ? title : name);
     d->tabs = xrealloc(d->tabs, (size_t)(d->ntabs + 1) * sizeof *d->tabs);
     d->tabs[d->ntabs++] = t;
@@ -137,7 +151,7 @@ cli_tab *cli_doc_table(cli_doc *d, const char *name, const char *title)
 void cli_tab_col(cli_tab *t, const char *name, int decimals)
 {
     t->cols = xrealloc(t->cols, (size_t)(t->ncols + 1) * sizeof *t->cols);
-    t->cols[t->ncols].name = xstrdup(name);
+    t->cols[t->ncols].name = xstrdup(word(name));
     t->cols[t->ncols].decimals = decimals;
     t->ncols++;
 }
