@@ -101,7 +101,7 @@ typedef struct cli_tab cli_tab;
 
 /* schema names the document kind, e.g. "moeplace.stats"; JSON carries it and
  * CLI_SCHEMA_VERSION. */
-#define CLI_SCHEMA_VERSION 1
+#define CLI_SCHEMA_VERSION 2 /* 2: one vocabulary (traces/mp_vocab.h): max_mean -> max_over_mean, ... */
 cli_doc *cli_doc_create(const char *schema);
 void cli_doc_destroy(cli_doc *d);
 /* Scalars shown as "key: value" above the tables (and as JSON members). */
