@@ -10,6 +10,7 @@
 
 #include "sim/mp_check.h"
 #include "traces/mp_file.h"
+#include "traces/mp_jsonw.h"
 #include "traces/mp_text.h"
 
 void mp_baseline_destroy(mp_baseline *b) { free(b); }
@@ -485,94 +486,53 @@ int mp_baseline_read(mp_baseline **out, const char *path, mp_err *err)
 
 /* ---- writing ---- */
 
-typedef struct sbuf {
-    char *s;
-    size_t n, cap;
-    int oom;
-} sbuf;
-
-static void put(sbuf *b, const char *fmt, ...)
-{
-    if (b->oom) return;
-    va_list ap;
-    va_start(ap, fmt);
-    int need = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? b->cap - b->n : 0, fmt, ap);
-    va_end(ap);
-    if (need < 0) {
-        b->oom = 1;
-        return;
-    }
-    if (b->n + (size_t)need + 1 > b->cap) {
-        size_t nc = (b->cap + (size_t)need + 1) * 2;
-        char *s = realloc(b->s, nc);
-        if (!s) {
-            b->oom = 1;
-            return;
-        }
-        b->s = s;
-        b->cap = nc;
-        va_start(ap, fmt);
-        vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
-        va_end(ap);
-    }
-    b->n += (size_t)need;
-}
-
-/* names come from the registry, a parsed baseline or a trace: the one JSON escaper */
-static void put_str(sbuf *b, const char *s)
-{
-    char *q = mp_json_quote(s, strlen(s), NULL);
-    if (!q) {
-        b->oom = 1;
-        return;
-    }
-    put(b, "%s", q);
-    free(q);
-}
-
+/* names come from the registry, a parsed baseline or a trace: the one JSON
+ * writer escapes them; metric names are the vocabulary's */
 char *mp_baseline_to_json(const mp_eval *e)
 {
-    sbuf b = {0};
+    mp_jw w;
+    mp_jw_string(&w);
     const mp_eval_setup *s = &e->setup;
-    put(&b, "{\n  \"schema\": \"%s\",\n  \"schema_version\": %d,\n", MP_BASELINE_SCHEMA, MP_BASELINE_SCHEMA_VERSION);
-    put(&b, "  \"setup\": {\"gpus\": %d, \"nodes\": %d, \"redundant\": %d, \"policy\": ", s->gpus, s->nodes,
-        s->redundant);
-    put_str(&b, s->policy);
-    put(&b, ", \"seed\": %llu, \"locality\": %.17g},\n", (unsigned long long)s->seed, s->locality);
-    put(&b, "  \"trace\": {\"model\": ");
-    put_str(&b, e->model.name[0] ? e->model.name : "-");
+    mp_jw_raw(&w, "{\n  \"schema\": \"%s\",\n  \"schema_version\": %d,\n", MP_BASELINE_SCHEMA,
+              MP_BASELINE_SCHEMA_VERSION);
+    mp_jw_raw(&w, "  \"setup\": {\"gpus\": %d, \"nodes\": %d, \"redundant\": %d, \"policy\": ", s->gpus, s->nodes,
+              s->redundant);
+    mp_jw_str(&w, s->policy);
+    mp_jw_raw(&w, ", \"seed\": %llu, \"locality\": ", (unsigned long long)s->seed);
+    mp_jw_num(&w, s->locality);
+    mp_jw_raw(&w, "},\n  \"trace\": {\"model\": ");
+    mp_jw_str(&w, e->model.name[0] ? e->model.name : "-");
     if (e->model.layers > 0)
-        put(&b, ", \"layers\": %d, \"experts\": %d, \"top_k\": %d", e->model.layers, e->model.experts,
-            e->model.top_k);
-    put(&b, ", \"steps\": %lld, \"tokens\": %lld},\n", (long long)e->steps, (long long)e->tokens);
-    put(&b, "  \"entries\": [\n");
+        mp_jw_raw(&w, ", \"layers\": %d, \"experts\": %d, \"top_k\": %d", e->model.layers, e->model.experts,
+                  e->model.top_k);
+    mp_jw_raw(&w, ", \"steps\": %lld, \"tokens\": %lld},\n", (long long)e->steps, (long long)e->tokens);
+    mp_jw_raw(&w, "  \"entries\": [\n");
     for (int i = 0; i < s->nentries; i++) {
-        put(&b, "    {\"name\": ");
-        put_str(&b, s->entry[i].name);
+        mp_jw_raw(&w, "    {\"name\": ");
+        mp_jw_str(&w, s->entry[i].name);
         if (s->entry[i].plan[0]) {
-            put(&b, ", \"plan\": ");
-            put_str(&b, s->entry[i].plan);
+            mp_jw_raw(&w, ", \"plan\": ");
+            mp_jw_str(&w, s->entry[i].plan);
         } else {
-            put(&b, ", \"strategy\": ");
-            put_str(&b, s->entry[i].strategy);
+            mp_jw_raw(&w, ", \"strategy\": ");
+            mp_jw_str(&w, s->entry[i].strategy);
         }
-        put(&b, "}%s\n", i + 1 < s->nentries ? "," : "");
+        mp_jw_raw(&w, "}%s\n", i + 1 < s->nentries ? "," : "");
     }
-    put(&b, "  ],\n  \"metrics\": {\n");
+    mp_jw_raw(&w, "  ],\n  \"metrics\": {\n");
     for (int i = 0; i < e->n; i++) {
-        put(&b, "    ");
-        put_str(&b, e->r[i].entry.name);
-        put(&b, ": {");
-        for (int m = 0; m < MP_METRICS; m++)
-            put(&b, "%s\"%s\": %.17g", m ? ", " : "", mp_metric_at(m)->name, e->r[i].metric[m]);
-        put(&b, "}%s\n", i + 1 < e->n ? "," : "");
+        mp_jw_raw(&w, "    ");
+        mp_jw_key(&w, e->r[i].entry.name);
+        mp_jw_raw(&w, "{");
+        for (int m = 0; m < MP_METRICS; m++) {
+            mp_jw_raw(&w, "%s", m ? ", " : "");
+            mp_jw_key(&w, mp_metric_at(m)->name);
+            mp_jw_num(&w, e->r[i].metric[m]);
+        }
+        mp_jw_raw(&w, "}%s\n", i + 1 < e->n ? "," : "");
     }
-    put(&b, "  }\n}\n");
-    if (b.oom) {
-        free(b.s);
-        return NULL;
-    }
-    return b.s;
+    mp_jw_raw(&w, "  }\n}\n");
+    return mp_jw_take(&w);
 }
 
 int mp_baseline_write(const mp_eval *e, const char *path, mp_err *err)
