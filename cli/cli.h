@@ -101,7 +101,7 @@ typedef struct cli_tab cli_tab;
 
 /* schema names the document kind, e.g. "moeplace.stats"; JSON carries it and
  * CLI_SCHEMA_VERSION. */
-#define CLI_SCHEMA_VERSION 1
+#define CLI_SCHEMA_VERSION 2 /* 2: one vocabulary (traces/mp_vocab.h): max_mean -> max_over_mean, ... */
 cli_doc *cli_doc_create(const char *schema);
 void cli_doc_destroy(cli_doc *d);
 /* Scalars shown as "key: value" above the tables (and as JSON members). */
@@ -119,6 +119,10 @@ void cli_tab_num(cli_tab *t, double val);
 int cli_doc_print(const cli_doc *d, FILE *fp, cli_format f);
 /* Renders to c->output (atomically) or stdout; returns an exit status. */
 int cli_doc_emit(const cli_doc *d, const cli_common *c);
+
+/* `moeplace help metrics [NAME...] [--format F]`: the output vocabulary
+ * (traces/mp_vocab.h); argv[0] is "metrics".  Exit 1 when a NAME is not in it. */
+int cli_help_metrics(int argc, char **argv);
 
 /* ---- progress bar on stderr, only when it is a terminal and not --quiet ---- */
 typedef struct cli_progress {

@@ -77,7 +77,7 @@ static int list_presets(const cli_common *c)
     const mp_gen_preset *p = mp_gen_presets(&n);
     cli_doc *d = cli_doc_create("moeplace.presets");
     cli_tab *t = cli_doc_table(d, "presets", "model presets");
-    const char *cols[] = {"preset", "moe_layers", "layers", "experts", "top_k", "groups", "topk_group", "shared",
+    const char *cols[] = {"preset", "moe_layers", "layers", "experts", "top_k", "groups", "topk_group", "shared_experts",
                           "hidden", "intermediate", "scoring", "normalize_topk"};
     for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) cli_tab_col(t, cols[i], -1);
     cli_tab_col(t, "routed_scaling", 3);

@@ -162,13 +162,13 @@ int cmd_rebalance(int argc, char **argv)
 
     cli_tab *t = cli_doc_table(d, "regimes", "regimes (max/mean of GPU rows per step, mean over layers)");
     cli_tab_col(t, "regime", -1);
-    const char *sn[5] = {"max_mean_mean", "max_mean_p50", "max_mean_p90", "max_mean_p99", "max_mean_max"};
+    const char *sn[5] = {"max_over_mean_mean", "max_over_mean_p50", "max_over_mean_p90", "max_over_mean_p99", "max_over_mean_max"};
     for (int i = 0; i < 5; i++) cli_tab_col(t, sn[i], 4);
-    cli_tab_col(t, "run_max_mean", 4);
-    cli_tab_col(t, "vllm_bal", 4);
+    cli_tab_col(t, "run_max_over_mean", 4);
+    cli_tab_col(t, "vllm_balancedness", 4);
     cli_tab_col(t, "step_us_mean", 1);
     cli_tab_col(t, "total_ms", 3);
-    cli_tab_col(t, "pre_shift_max_mean", 4);
+    cli_tab_col(t, "pre_shift_max_over_mean", 4);
     cli_tab_col(t, "recovery_steps", -1);
     for (int g = 0; g < MP_REGIMES; g++) {
         const mp_sim_result *s = r->regime[g];
@@ -192,8 +192,8 @@ int cmd_rebalance(int argc, char **argv)
     }
     t = cli_doc_table(d, "rebalances", "rebalances (predicted max/mean on the window's loads, even split)");
     cli_tab_col(t, "step", -1);
-    cli_tab_col(t, "old_max_mean", 4);
-    cli_tab_col(t, "new_max_mean", 4);
+    cli_tab_col(t, "old_max_over_mean", 4);
+    cli_tab_col(t, "new_max_over_mean", 4);
     cli_tab_col(t, "gain", 4);
     cli_tab_col(t, "applied", -1);
     cli_tab_col(t, "experts_moved", -1);

@@ -163,15 +163,15 @@ static void emit_lanes(cli_doc *d, lane *ln, int n, int baseline, int series, in
     cli_tab *t = cli_doc_table(d, "runs", "runs (ratios: mean over layers per step, then over steps)");
     cli_tab_col(t, "plan", -1);
     cli_tab_col(t, "replica", -1);
-    cli_tab_col(t, "plan_max_mean", 4);
-    summary_cols(t, "max_mean", 4);
-    cli_tab_col(t, "run_max_mean", 4);
-    cli_tab_col(t, "vllm_bal", 4);
-    cli_tab_col(t, "sglang_bal", 4);
-    cli_tab_col(t, "trtllm_imb", 4);
+    cli_tab_col(t, "plan_max_over_mean", 4);
+    summary_cols(t, "max_over_mean", 4);
+    cli_tab_col(t, "run_max_over_mean", 4);
+    cli_tab_col(t, "vllm_balancedness", 4);
+    cli_tab_col(t, "sglang_balancedness", 4);
+    cli_tab_col(t, "trtllm_imbalance", 4);
     cli_tab_col(t, "idle_gpus", 2);
     cli_tab_col(t, "gap_lb_rep", 4);
-    cli_tab_col(t, "tokens_max_mean", 4);
+    cli_tab_col(t, "tokens_max_over_mean", 4);
     cli_tab_col(t, "nvlink_bytes", 0);
     cli_tab_col(t, "network_bytes", 0);
     summary_cols(t, "step_us", 1);
@@ -199,11 +199,11 @@ static void emit_lanes(cli_doc *d, lane *ln, int n, int baseline, int series, in
     cli_tab_col(t, "plan", -1);
     cli_tab_col(t, "replica", -1);
     cli_tab_col(t, "layer", -1);
-    cli_tab_col(t, "max_mean", 4);
-    cli_tab_col(t, "max_mean_worst", 4);
-    cli_tab_col(t, "run_max_mean", 4);
-    cli_tab_col(t, "sglang_bal", 4);
-    cli_tab_col(t, "trtllm_imb", 4);
+    cli_tab_col(t, "max_over_mean", 4);
+    cli_tab_col(t, "max_over_mean_worst", 4);
+    cli_tab_col(t, "run_max_over_mean", 4);
+    cli_tab_col(t, "sglang_balancedness", 4);
+    cli_tab_col(t, "trtllm_imbalance", 4);
     cli_tab_col(t, "idle_gpus", 2);
     cli_tab_col(t, "gap_lb_rep", 4);
     cli_tab_col(t, "nvlink_bytes", 0);
@@ -260,8 +260,8 @@ static void emit_lanes(cli_doc *d, lane *ln, int n, int baseline, int series, in
         }
     if (series) {
         t = cli_doc_table(d, "steps", "per step");
-        const char *cols[] = {"max_mean", "vllm_bal", "sglang_bal", "trtllm_imb", "idle_gpus", "gap_lb_rep",
-                              "tokens_max_mean", "active_max"};
+        const char *cols[] = {"max_over_mean", "vllm_balancedness", "sglang_balancedness", "trtllm_imbalance", "idle_gpus", "gap_lb_rep",
+                              "tokens_max_over_mean", "active_max"};
         cli_tab_col(t, "plan", -1);
         cli_tab_col(t, "replica", -1);
         cli_tab_col(t, "step", -1);
@@ -363,9 +363,9 @@ static int run_sweep(const cli_common *c, const char *path, mp_trace_source *ts,
     cli_tab *t = cli_doc_table(d, "points", "plans (pareto: no other point has lower max/mean and network bytes)");
     cli_tab_col(t, "plan", -1);
     cli_tab_col(t, "locality", 2);
-    cli_tab_col(t, "plan_max_mean", 4);
-    cli_tab_col(t, "sim_max_mean", 4);
-    cli_tab_col(t, "step_max_mean", 4);
+    cli_tab_col(t, "plan_max_over_mean", 4);
+    cli_tab_col(t, "sim_max_over_mean", 4);
+    cli_tab_col(t, "step_max_over_mean", 4);
     cli_tab_col(t, "network_bytes", 0);
     cli_tab_col(t, "nvlink_bytes", 0);
     cli_tab_col(t, "time_us", 1);

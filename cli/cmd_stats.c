@@ -111,8 +111,8 @@ static int groups_of(const mp_loads *l)
 
 /* the figures of the per-layer table and the summary, in column order */
 enum { F_MAXMEAN, F_CV, F_GINI, F_ENTROPY, F_TOP10, F_DEAD, F_HOTSHARE, F_EP8, F_EP32, F_GROUP, F_N };
-static const char *const fig_name[F_N] = {"max_mean", "cv",  "gini", "entropy", "top10_share",
-                                          "dead",     "hot_share", "ep8", "ep32", "group_max_mean"};
+static const char *const fig_name[F_N] = {"max_over_mean", "cv",  "gini", "entropy", "top10_share",
+                                          "dead",     "hot_share", "ep8", "ep32", "group_max_over_mean"};
 static const int fig_dec[F_N] = {3, 3, 3, 3, 3, -1, 3, 3, 3, 3};
 
 /* decimals of a figure: more in JSON, which carries everything */
@@ -228,7 +228,7 @@ static int doc_all(cli_doc *d, input *in, cli_format fmt, mp_err *err)
         cli_tab_col(t, "layer", -1);
         cli_tab_col(t, "n", -1);
         int dec = json ? 6 : 3;
-        step_cols(t, "max_mean", json, dec);
+        step_cols(t, "max_over_mean", json, dec);
         if (E >= 8) step_cols(t, "ep8", json, dec);
         if (E >= 32) step_cols(t, "ep32", json, dec);
         for (int32_t i = 0; i < L; i++) {
@@ -314,7 +314,7 @@ static int doc_layer(cli_doc *d, input *in, int32_t layer, cli_format fmt, mp_er
             else cli_doc_num(d, fig_name[f], fig_value(&s, f, row, groups), 6);
         }
         if (in->sv && in->steps > 1) {
-            static const char *const mname[MP_STEPVAR_METRICS] = {"step_max_mean", "step_ep8", "step_ep32"};
+            static const char *const mname[MP_STEPVAR_METRICS] = {"step_max_over_mean", "step_ep8", "step_ep32"};
             static const char *const q[5] = {"mean", "p50", "p90", "p99", "max"};
             char key[64];
             for (int m = 0; m < MP_STEPVAR_METRICS; m++) {

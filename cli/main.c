@@ -43,6 +43,7 @@ static void usage(FILE *fp)
                 "Expert placement planner and simulator for Mixture-of-Experts serving.\n\ncommands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++) fprintf(fp, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(fp, "\n  help CMD   show a command's options\n"
+                "  help metrics [NAME...]  every output name: unit, better direction, meaning\n"
                 "\nmoeplace --version prints the version; man moeplace has the whole story.\n");
 }
 
@@ -73,6 +74,7 @@ static int run(int argc, char **argv)
             usage(stdout);
             return CLI_OK;
         }
+        if (strcmp(argv[2], "metrics") == 0) return cli_help_metrics(argc - 2, argv + 2);
         const cli_command *c = find(argv[2]);
         if (!c) return cli_usage_error("help", "unknown command '%s'", argv[2]);
         fputs(c->usage, stdout);

@@ -7,23 +7,19 @@
 
 #include "sim/mp_check.h"
 
-static const mp_metric_def metrics[MP_METRICS] = {
-    {"plan_max_mean", "plan max/mean", "", 0, 4},
-    {"plan_worst_max_mean", "worst layer max/mean", "", 0, 4},
-    {"sim_max_mean", "replay max/mean", "", 0, 4},
-    {"sim_max_mean_p99", "replay max/mean p99", "", 0, 4},
-    {"vllm_balancedness", "vLLM balancedness", "", 1, 4},
-    {"step_time_us", "step time", "us", 0, 1},
-    {"net_MB_per_step", "network dispatch", "MB/step", 0, 2},
-    {"nvlink_MB_per_step", "NVLink dispatch", "MB/step", 0, 2},
+/* the baseline metrics, in MP_M_* order: their units, directions and
+ * decimals are the vocabulary's (traces/mp_vocab.h) */
+static const char *const metric_name[MP_METRICS] = {
+    "plan_max_over_mean", "plan_worst_max_over_mean", "sim_max_over_mean", "sim_max_over_mean_p99",
+    "vllm_balancedness",  "step_time_us",             "net_MB_per_step",   "nvlink_MB_per_step",
 };
 
-const mp_metric_def *mp_metric_at(int i) { return i >= 0 && i < MP_METRICS ? &metrics[i] : NULL; }
+const mp_vocab *mp_metric_at(int i) { return i >= 0 && i < MP_METRICS ? mp_vocab_find(metric_name[i]) : NULL; }
 
 int mp_metric_find(const char *name)
 {
     for (int i = 0; i < MP_METRICS; i++)
-        if (strcmp(metrics[i].name, name) == 0) return i;
+        if (strcmp(metric_name[i], name) == 0) return i;
     return -1;
 }
 
