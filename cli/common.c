@@ -41,14 +41,29 @@ void cli_message(const char *fmt, ...)
 
 int cli_fail(const mp_err *err)
 {
-    /* library messages name no flags: the flag that answers one is added here */
+    /* library messages name fields, never flags: the flag that sets a field,
+     * or that answers the message, is put in here */
     static const char *const hint[][2] = {
         {": unknown format (", "; name it with --input-format mpt|npy|csv|json"},
         {": cannot tell the output format from the name", "; name it with --to mpt|npy|csv|json"},
         {": the layout must be given", " with --layout LTK or TLK"},
+        {" is too large for the oracle to hold", " (--no-oracle)"},
     };
-    char safe[2 * MP_ERR_MSG_MAX];
+    /* messages of the planner (they start with its name, never with a file's) naming request fields */
+    static const char *const field[][2] = {
+        {"plan: shared_fusion needs the model's top_k", "plan: --shared-fusion needs the model's top-k (give --top-k)"},
+        {"plan: shared_fusion ", "plan: --shared-fusion "},
+    };
+    char safe[2 * MP_ERR_MSG_MAX], named[2 * MP_ERR_MSG_MAX];
     const char *msg = err->msg[0] ? err->msg : mp_strerror(err->code), *add = "";
+    for (size_t i = 0; i < sizeof field / sizeof field[0]; i++) {
+        size_t n = strlen(field[i][0]);
+        if (strncmp(msg, field[i][0], n) == 0) {
+            snprintf(named, sizeof named, "%s%s", field[i][1], msg + n);
+            msg = named;
+            break;
+        }
+    }
     for (size_t i = 0; i < sizeof hint / sizeof hint[0]; i++)
         if (strstr(msg, hint[i][0])) add = hint[i][1];
     cli_esc_term(safe, sizeof safe, msg, strlen(msg)); /* messages quote input: text only */

@@ -457,7 +457,7 @@ int cli_mdoc_options(FILE *fp, const char *cmd)
             mdoc_it(fp, o, c->flags);
             fprintf(fp, "%s\n", o->man);
             if (o->kind == CLI_K_NAMES) {
-                fprintf(fp, "The %ss:\n.Bl -tag -width Ds\n", !strcmp(o->values, "replica") ? "policie" : o->values);
+                fprintf(fp, "The %s:\n.Bl -tag -width Ds\n", !strcmp(o->values, "replica") ? "policies" : "strategies");
                 for (int i = 0; i < reg_count(o->values); i++) {
                     const char *desc, *name = reg_name(o->values, i, &desc);
                     fputs(".It Cm ", fp);
@@ -469,7 +469,7 @@ int cli_mdoc_options(FILE *fp, const char *cmd)
             }
             if (o->kind == CLI_K_COST) {
                 const mp_cost_field *f = mp_cost_field_find(o->values);
-                fprintf(fp, "The cost file's\n.Ql %s ,\nin [%g, %g].\n", f->key, f->lo, f->hi);
+                fprintf(fp, "The cost file's\n.Ql %s ,\nin [%.15g, %.15g].\n", f->key, f->lo, f->hi);
             }
         }
     }
