@@ -150,7 +150,7 @@ static int replay_point(mp_kx *kx, const mp_replay_routing *rt, const mp_plan *p
     int64_t wrong = -1;
     /* the CPU reference holds three copies of the rows on the host: only up
      * to 2^31 values (T = 37449 at H = 7168, K = 8); beyond, wrong is "-" */
-    if (!rc && a->check && (double)T * kk * cf.hidden <= (double)((int64_t)1 << 31))
+    if (!rc && a->check && (double)T * kk * cf.hidden <= CLI_REPLAY_CHECK_VALUES_MAX)
         rc = mp_kx_check(kx, ids, w, 4, &wrong, err);
     mp_kx_step s;
     if (!rc) rc = mp_kx_measure_step(kx, a->iters, a->warmup, 1, &s, err);
@@ -196,7 +196,7 @@ static int run_replay(const replay_args *a, const cli_common *c)
     mp_kx *kx = NULL;
     cli_doc *d = NULL;
     int code = CLI_EDATA;
-    int64_t want = a->tmax > 0 ? a->tmax : 65536;
+    int64_t want = a->tmax > 0 ? a->tmax : CLI_REPLAY_TOKENS_MAX;
     if (mp_replay_routing_read(&rt, a->trace, &ro, want, &err)) goto fail;
     const mp_model *m = &rt->model;
     if (!strcmp(a->plan, "linear")) {

@@ -68,6 +68,9 @@
 #define CLI_REPLAY_HIDDEN_MIN 128 /* and a multiple of it */
 #define CLI_REPLAY_INTER_MIN 8    /* and a multiple of it */
 #define CLI_REPLAY_SIZE_MAX 65536
+/* the CPU reference check holds three copies of the rows: points beyond
+ * 2^31 row values are not checked */
+#define CLI_REPLAY_CHECK_VALUES_MAX ((double)((int64_t)1 << 31))
 
 /* plan: bytes per weight element when --weight-bytes is not given (bf16) */
 #define CLI_WEIGHT_BYTES_DEFAULT 2.0
