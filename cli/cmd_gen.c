@@ -67,8 +67,12 @@ int cmd_gen(int argc, char **argv)
     int64_t steps = cli_i64(&A, CLI_O_GEN_STEPS_N, -1), tps = cli_i64(&A, CLI_O_GEN_TPS, -1),
             req = cli_i64(&A, CLI_O_REQUEST_TOKENS, -1);
     char msg[2 * MP_ERR_MSG_MAX];
-    if (cli_has(&A, CLI_O_SKEW) && mp_skew_parse(cli_str(&A, CLI_O_SKEW), &go.skew, &err))
-        return cli_usage_error("gen", "%s", !strncmp(err.msg, "skew ", 5) ? cli_flag_msg(err.msg, "skew", "--skew", msg, sizeof msg) : err.msg);
+    if (cli_has(&A, CLI_O_SKEW) && mp_skew_parse(cli_str(&A, CLI_O_SKEW), &go.skew, &err)) {
+        /* "skew zipf:S wants ..." is about the flag's value; "unknown skew ..." says itself */
+        if (!strncmp(err.msg, "skew ", 5)) cli_flag_msg(err.msg, "skew", "--skew", msg, sizeof msg);
+        else snprintf(msg, sizeof msg, "%s", err.msg);
+        return cli_usage_error("gen", "%s", msg);
+    }
     go.group_skew = cli_num(&A, CLI_O_GROUP_SKEW, go.group_skew);
     go.layer_affinity = cli_num(&A, CLI_O_LAYER_AFFINITY, go.layer_affinity);
     go.topics = cli_int(&A, CLI_O_TOPICS, go.topics);

@@ -184,11 +184,9 @@ int cmd_report(int argc, char **argv)
         go.steps = a.gen_steps ? a.gen_steps : CLI_REPORT_GEN_STEPS_DEFAULT;
         go.tokens_per_step = a.gen_tokens ? a.gen_tokens : CLI_REPORT_GEN_TOKENS_DEFAULT;
         go.decode = 0;
+        char msg[2 * MP_ERR_MSG_MAX];
         if (a.gen_skew && mp_skew_parse(a.gen_skew, &go.skew, &err))
-        {
-            char msg[2 * MP_ERR_MSG_MAX];
             return cli_usage_error("report", "%s", cli_flag_msg(err.msg, "skew", "--gen-skew", msg, sizeof msg));
-        }
         if (go.request_tokens > go.tokens_per_step) go.request_tokens = (int32_t)go.tokens_per_step;
         go.dp_ranks = a.setup.gpus;
         go.seed = a.setup.seed;
