@@ -21,72 +21,37 @@ const char cmd_sim_usage[] =
     "for each token-expert assignment, and reports what each GPU receives per step and\n"
     "layer: rows, distinct tokens, active experts, NVLink and network bytes, balance\n"
     "metrics over steps (mean, p50, p90, p99, max) and the predicted step time of a\n"
-    "cost model, with the speedup over vLLM's linear placement.\n"
-    "\n"
-    "  --plan FILE         replay this plan (moeplace plan -o FILE) instead of planning\n"
-    "  --replica NAME      modulo (default, vLLM), random, static (SGLang), local,\n"
-    "                      least-loaded, or all (every policy side by side)\n"
-    "  --plan-steps A:B    steps whose loads the plan is made from (default: all)\n"
-    "  --sweep-locality[=LIST]  plan balanced at each locality (default\n"
-    "                      0,0.5,0.8,0.9,0.95,0.99,1) beside eplb and eplb-global\n"
-    "  --series            add per-step figures\n"
-    "  --traffic           add the GPU-to-GPU token matrix\n"
-    "  --no-baseline       do not simulate linear for the speedup\n" CLI_SIM_FLAGS_HELP
-    "  --input-format FMT  input format\n"
-    "  --seed N            seed of random and static selection (default 1)\n"
-    "  -j, --threads N     threads (results do not depend on it)\n"
-    "  --format F          table (default), json or csv\n"
-    "  -o, --output OUT    write there instead of standard output\n"
-    "  -q, --quiet         no progress bar\n";
+    "cost model, with the speedup over vLLM's linear placement.  The cost flags\n"
+    "override single figures of the cost model (--cost FILE or the defaults).\n";
 
 /* ---------- shared flags ---------- */
 
-void cli_sim_flags_init(cli_sim_flags *f)
+void cli_sim_flags_read(cli_sim_flags *f, const cli_args *a)
 {
     memset(f, 0, sizeof *f);
-    f->nodes = 1;
-    f->redundant = -1;
-    f->hbm = f->peak = f->efixed = f->wbytes = f->dtype = f->nvlink = f->net = f->disp = f->comb = -1;
-    f->hidden = f->inter = -1;
-}
-
-int cli_sim_option(cli_sim_flags *f, const char *cmd, int opt, const char *arg)
-{
-    double *dst = NULL;
-    const char *flag = NULL, *key = NULL; /* the cost field the flag sets: its range is the cost file's */
-    switch (opt) {
-    case SIMF_STRATEGY: f->strategy = arg; return 1;
-    case SIMF_REPLICA: f->replica = arg; return 1;
-    case SIMF_COST: f->cost_path = arg; return 1;
-    case SIMF_WRITE_COST: f->write_cost = arg; return 1;
-    case SIMF_GPUS: return cli_parse_int(cmd, "--gpus", arg, 1, 1 << 20, &f->gpus) ? -CLI_EUSAGE : 1;
-    case SIMF_NODES: return cli_parse_int(cmd, "--nodes", arg, 1, 1 << 20, &f->nodes) ? -CLI_EUSAGE : 1;
-    case SIMF_SPG: return cli_parse_int(cmd, "--slots-per-gpu", arg, 1, 1 << 16, &f->spg) ? -CLI_EUSAGE : 1;
-    case SIMF_REDUNDANT: return cli_parse_int(cmd, "--redundant", arg, 0, 1 << 20, &f->redundant) ? -CLI_EUSAGE : 1;
-    case SIMF_GROUPS: return cli_parse_int(cmd, "--groups", arg, 1, MP_EXPERTS_MAX, &f->groups) ? -CLI_EUSAGE : 1;
-    case SIMF_FUSION: return cli_parse_int(cmd, "--shared-fusion", arg, 1, 1 << 16, &f->fusion) ? -CLI_EUSAGE : 1;
-    case SIMF_LOCALITY: return cli_parse_double(cmd, "--locality", arg, 0, 1, &f->locality) ? -CLI_EUSAGE : 1;
-    case SIMF_HIDDEN:
-    case SIMF_INTER: {
-        const mp_cost_field *cf = mp_cost_field_find(opt == SIMF_HIDDEN ? "hidden" : "intermediate");
-        return cli_parse_i64(cmd, opt == SIMF_HIDDEN ? "--hidden" : "--intermediate", arg, (int64_t)cf->lo,
-                             (int64_t)cf->hi, opt == SIMF_HIDDEN ? &f->hidden : &f->inter)
-                   ? -CLI_EUSAGE
-                   : 1;
-    }
-    case SIMF_HBM: dst = &f->hbm, flag = "--hbm-gbps", key = "hbm_GBps"; break;
-    case SIMF_PEAK: dst = &f->peak, flag = "--peak-tflops", key = "peak_tflops"; break;
-    case SIMF_EFIXED: dst = &f->efixed, flag = "--expert-fixed-us", key = "expert_fixed_us"; break;
-    case SIMF_WBYTES: dst = &f->wbytes, flag = "--weight-bytes", key = "weight_bytes"; break;
-    case SIMF_DTYPE: dst = &f->dtype, flag = "--dtype-bytes", key = "act_bytes"; break;
-    case SIMF_NVLINK: dst = &f->nvlink, flag = "--nvlink-gbps", key = "nvlink_GBps"; break;
-    case SIMF_NET: dst = &f->net, flag = "--net-gbps", key = "net_GBps"; break;
-    case SIMF_DISP: dst = &f->disp, flag = "--dispatch-us", key = "dispatch_fixed_us"; break;
-    case SIMF_COMB: dst = &f->comb, flag = "--combine-us", key = "combine_fixed_us"; break;
-    default: return 0;
-    }
-    const mp_cost_field *cf = mp_cost_field_find(key);
-    return cli_parse_double(cmd, flag, arg, cf->lo, cf->hi, dst) ? -CLI_EUSAGE : 1;
+    f->strategy = cli_str(a, CLI_O_STRATEGY);
+    f->replica = cli_str(a, CLI_O_REPLICA);
+    f->cost_path = cli_str(a, CLI_O_COST);
+    f->write_cost = cli_str(a, CLI_O_WRITE_COST);
+    f->gpus = cli_int(a, CLI_O_GPUS, 0);
+    f->nodes = cli_int(a, CLI_O_NODES, 1);
+    f->spg = cli_int(a, CLI_O_SLOTS_PER_GPU, 0);
+    f->redundant = cli_int(a, CLI_O_REDUNDANT, -1);
+    f->groups = cli_int(a, CLI_O_GROUPS, 0);
+    f->fusion = cli_int(a, CLI_O_SHARED_FUSION, 0);
+    f->locality = cli_num(a, CLI_O_LOCALITY, 0);
+    /* cost overrides: < 0 = not given (the table holds them to the cost file's ranges) */
+    f->hbm = cli_num(a, CLI_O_HBM_GBPS, -1);
+    f->peak = cli_num(a, CLI_O_PEAK_TFLOPS, -1);
+    f->efixed = cli_num(a, CLI_O_EXPERT_FIXED_US, -1);
+    f->wbytes = cli_num(a, CLI_O_WEIGHT_BYTES, -1);
+    f->abytes = cli_num(a, CLI_O_ACT_BYTES, -1);
+    f->nvlink = cli_num(a, CLI_O_NVLINK_GBPS, -1);
+    f->net = cli_num(a, CLI_O_NET_GBPS, -1);
+    f->disp = cli_num(a, CLI_O_DISPATCH_US, -1);
+    f->comb = cli_num(a, CLI_O_COMBINE_US, -1);
+    f->hidden = cli_i64(a, CLI_O_HIDDEN, -1);
+    f->inter = cli_i64(a, CLI_O_INTERMEDIATE, -1);
 }
 
 int cli_sim_request(const cli_sim_flags *f, const char *cmd, const mp_model *m, mp_plan_request *q)
@@ -117,7 +82,7 @@ int cli_sim_cost(const cli_sim_flags *f, mp_cost *c)
     mp_err err = {0};
     *c = mp_cost_default();
     if (f->cost_path && mp_cost_read(c, f->cost_path, &err)) return cli_fail(&err);
-    const double *v[] = {&f->hbm, &f->peak, &f->efixed, &f->wbytes, &f->dtype, &f->nvlink, &f->net, &f->disp, &f->comb};
+    const double *v[] = {&f->hbm, &f->peak, &f->efixed, &f->wbytes, &f->abytes, &f->nvlink, &f->net, &f->disp, &f->comb};
     double *d[] = {&c->hbm_GBps,     &c->peak_tflops, &c->expert_fixed_us,   &c->weight_bytes,    &c->act_bytes,
                    &c->nvlink_GBps,  &c->net_GBps,    &c->dispatch_fixed_us, &c->combine_fixed_us};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
@@ -394,58 +359,30 @@ static int run_sweep(const cli_common *c, const char *path, mp_trace_source *ts,
 
 int cmd_sim(int argc, char **argv)
 {
-    enum { OPT_SERIES = CLI_OPT_OWN, OPT_TRAFFIC, OPT_NOBASE, OPT_SWEEP, OPT_PSTEPS, OPT_PLAN };
-    static const struct option opts[] = {CLI_COMMON_LONG,
-                                         CLI_SIM_LONG,
-                                         {"series", no_argument, NULL, OPT_SERIES},
-                                         {"traffic", no_argument, NULL, OPT_TRAFFIC},
-                                         {"no-baseline", no_argument, NULL, OPT_NOBASE},
-                                         {"sweep-locality", optional_argument, NULL, OPT_SWEEP},
-                                         {"plan-steps", required_argument, NULL, OPT_PSTEPS},
-                                         {"plan", required_argument, NULL, OPT_PLAN},
-                                         {NULL, 0, NULL, 0}};
     cli_common c;
-    cli_common_init(&c, "sim");
+    cli_args A;
+    int prc = cli_args_parse(&A, &c, "sim", argc, argv);
+    if (prc) return prc;
     cli_sim_flags f;
-    cli_sim_flags_init(&f);
-    int series = 0, traffic = 0, nobase = 0, nloc = 0;
-    double loc[32];
+    cli_sim_flags_read(&f, &A);
+    int series = cli_has(&A, CLI_O_SERIES) > 0, traffic = cli_has(&A, CLI_O_TRAFFIC) > 0;
+    int nobase = cli_has(&A, CLI_O_NO_BASELINE) > 0, nloc = 0;
+    double loc[CLI_SWEEP_POINTS_MAX];
     int64_t pb = 0, pe = -1;
-    const char *plan_path = NULL;
-    int o;
-    optind = 1;
-    while ((o = getopt_long(argc, argv, CLI_COMMON_SHORT, opts, NULL)) != -1) {
-        int h = cli_common_option(&c, o, optarg);
-        if (h < 0) return -h;
-        if (h) continue;
-        h = cli_sim_option(&f, "sim", o, optarg);
-        if (h < 0) return -h;
-        if (h) continue;
-        switch (o) {
-        case OPT_SERIES: series = 1; break;
-        case OPT_TRAFFIC: traffic = 1; break;
-        case OPT_NOBASE: nobase = 1; break;
-        case OPT_SWEEP:
-            if (optarg) {
-                if ((nloc = parse_list("sim", optarg, loc, 32)) < 0) return CLI_EUSAGE;
-            } else {
-                const double def[7] = {0, 0.5, 0.8, 0.9, 0.95, 0.99, 1};
-                memcpy(loc, def, sizeof def);
-                nloc = 7;
-            }
-            break;
-        case OPT_PLAN: plan_path = optarg; break;
-        case OPT_PSTEPS:
-            if (cli_parse_range("sim", "--plan-steps", optarg, &pb, &pe)) return CLI_EUSAGE;
-            break;
-        default: return cli_usage_error("sim", "unexpected option");
+    cli_range(&A, CLI_O_PLAN_STEPS, &pb, &pe);
+    const char *plan_path = cli_str(&A, CLI_O_PLAN);
+    if (cli_has(&A, CLI_O_SWEEP_LOCALITY)) {
+        const char *list = cli_str(&A, CLI_O_SWEEP_LOCALITY);
+        if (list) {
+            if ((nloc = parse_list("sim", list, loc, CLI_SWEEP_POINTS_MAX)) < 0) return CLI_EUSAGE;
+        } else {
+            const double def[7] = {0, 0.5, 0.8, 0.9, 0.95, 0.99, 1};
+            memcpy(loc, def, sizeof def);
+            nloc = 7;
         }
     }
-    if (c.help) {
-        fputs(cmd_sim_usage, stdout);
-        return CLI_OK;
-    }
-    if (optind + 1 != argc) return cli_usage_error("sim", "wants exactly one TRACE");
+    if (c.help) return cli_help(stdout, "sim");
+    if (A.first + 1 != argc) return cli_usage_error("sim", "wants exactly one TRACE");
     if (!nloc && !f.strategy && !plan_path)
         return cli_usage_error("sim", "give --strategy NAME, --plan FILE or --sweep-locality");
     if (plan_path && (f.strategy || nloc))
@@ -454,17 +391,16 @@ int cmd_sim(int argc, char **argv)
         return cli_usage_error("sim", "--plan brings its own topology: no --gpus, --slots-per-gpu, --redundant, "
                                       "--groups or --shared-fusion with it");
     const char *rep = f.replica ? f.replica : "modulo";
+    if (cli_replica_check("sim", rep, NULL, "all")) return CLI_EUSAGE;
     int all = !strcmp(rep, "all");
     const mp_policy *pol = all ? NULL : mp_policy_find(rep);
-    if (!all && !pol)
-        return cli_usage_error("sim", "--replica wants modulo, random, static, local, least-loaded or all, not '%s'", rep);
     if (all && nloc) return cli_usage_error("sim", "--sweep-locality takes one --replica policy, not all");
     if (f.strategy && !mp_strategy_find(f.strategy))
         return cli_usage_error("sim", "unknown strategy '%s'", f.strategy);
     {
         cli_io_guard g;
         cli_io_guard_init(&g, "sim");
-        cli_io_guard_add_input(&g, argv[optind]);
+        cli_io_guard_add_input(&g, argv[A.first]);
         cli_io_guard_add_input(&g, plan_path);
         cli_io_guard_add_input(&g, f.cost_path);
         cli_io_guard_add_output(&g, c.output);
@@ -480,7 +416,7 @@ int cmd_sim(int argc, char **argv)
     so.keep_series = series;
     so.policy = pol ? pol : mp_policy_find("modulo");
 
-    const char *path = argv[optind];
+    const char *path = argv[A.first];
     mp_err err = {0};
     mp_read_opts ro = cli_read_opts(&c);
     mp_trace_source *ts = NULL;

@@ -37,8 +37,10 @@ int cli_help_metrics(int argc, char **argv)
         if (strcmp(a, "--format") == 0 || strncmp(a, "--format=", 9) == 0) {
             const char *v = a[8] == '=' ? a + 9 : (i + 1 < argc ? argv[++i] : NULL);
             if (!v) return cli_usage_error("help", "--format wants table, json or csv");
-            int rc = cli_common_option(&c, CLI_OPT_FORMAT, v);
-            if (rc < 0) return -rc;
+            if (strcmp(v, "table") == 0) c.format = CLI_FMT_TABLE;
+            else if (strcmp(v, "json") == 0) c.format = CLI_FMT_JSON;
+            else if (strcmp(v, "csv") == 0) c.format = CLI_FMT_CSV;
+            else return cli_usage_error("help", "--format wants table, json or csv, not '%s'", v);
         } else if (a[0] == '-' && a[1]) {
             return cli_usage_error("help", "unknown option '%s' (help metrics takes --format and names)", a);
         } else if (nnames < (int)(sizeof names / sizeof names[0])) {
