@@ -74,7 +74,7 @@ int cli_sim_cost(const cli_sim_flags *f, mp_cost *c);
     "  --gpus P            GPUs (required unless --plan)\n"                                            \
     "  --nodes N           nodes (default 1; P % N == 0)\n"                                            \
     "  --slots-per-gpu S   physical slots per GPU (R = P*S), or\n"                                     \
-    "  --redundant X       redundant slots (R = E + X; default 0)\n"                                   \
+    "  --redundant X       redundant slots (R = E + N + X, N: --shared-fusion; default 0)\n"           \
     "  --groups G          expert groups (default: the model's)\n"                                     \
     "  --locality W        balanced: keep groups on nodes, 0..1\n"                                     \
     "  --shared-fusion N   fuse the shared expert as N routed replicas\n"                              \
