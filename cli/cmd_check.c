@@ -221,7 +221,7 @@ int cmd_check(int argc, char **argv)
         if (mp_baseline_read(&b, baseline, &err)) return cli_fail(&err);
     } else {
         if (!update) {
-            fprintf(stderr, "moeplace: %s: no such baseline (make one with --update)\n", baseline);
+            cli_message("moeplace: %s: no such baseline (make one with --update)", baseline);
             return CLI_EDATA;
         }
         if (c.seed_set) fs.seed = c.seed;
@@ -300,15 +300,15 @@ int cmd_check(int argc, char **argv)
             if (mp_baseline_write(ev, baseline, &err))
                 status = cli_fail(&err);
             else if (!c.quiet)
-                fprintf(stderr, "moeplace check: %s %s with %d metrics of %d entries\n", baseline,
+                cli_message("moeplace check: %s %s with %d metrics of %d entries", baseline,
                         exists ? "updated" : "written", d->nrows, ev->n);
         } else if (d->fresh || d->nrows == 0) {
             /* mp_baseline_gate makes this unreachable; the gate still never passes unchecked figures */
-            fprintf(stderr, "moeplace check: %s: %d of %d metrics have no baseline figures (record them with --update)\n",
+            cli_message("moeplace check: %s: %d of %d metrics have no baseline figures (record them with --update)",
                     baseline, d->fresh, d->nrows);
             status = CLI_EDATA;
         } else if (d->regressed) {
-            fprintf(stderr, "moeplace check: %d of %d metrics regressed by more than %g%% against %s\n", d->regressed,
+            cli_message("moeplace check: %d of %d metrics regressed by more than %g%% against %s", d->regressed,
                     d->nrows, 100 * tol, baseline);
             status = CLI_EDATA;
         }

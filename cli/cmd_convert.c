@@ -88,7 +88,7 @@ static void npy_losses(const char *out, const mp_trace *t, const mp_write_opts *
         size_t l = strlen(list);
         snprintf(list + l, sizeof list - l, "%s%s", i ? "; " : "", items[i]);
     }
-    fprintf(stderr, "moeplace convert: %s: dropped, as a .npy file cannot hold them: %s\n", out, list);
+    cli_message("moeplace convert: %s: dropped, as a .npy file cannot hold them: %s", out, list);
 }
 
 enum { OPT_LAYOUT = CLI_OPT_OWN, OPT_WEIGHTS, OPT_EXPERTS, OPT_TPS, OPT_LEVEL, OPT_PER_STEP, OPT_NO_WEIGHTS };
@@ -171,8 +171,7 @@ int cmd_convert(int argc, char **argv)
     if (inf == MP_FMT_JSON) {
         /* loads to loads only */
         if (of != MP_FMT_JSON)
-            return fprintf(stderr, "moeplace: %s: a load file cannot become per-token routing (%s)\n", in,
-                           mp_format_name(of)),
+            return cli_message("moeplace: %s: a load file cannot become per-token routing (%s)", in, mp_format_name(of)),
                    CLI_EDATA;
         mp_loads *l;
         if (mp_loads_read(&l, in, &ro, 1, &err)) return cli_fail(&err);

@@ -389,7 +389,7 @@ int cmd_plan(int argc, char **argv)
     if (read_loads(&a, &l, &err)) return cli_fail(&err);
     int rc;
     if (a.experts && a.experts != l->experts) {
-        fprintf(stderr, "moeplace: %s: has %d experts per layer, --experts says %d\n", a.input, l->experts, a.experts);
+        cli_message("moeplace: %s: has %d experts per layer, --experts says %d", a.input, l->experts, a.experts);
         rc = CLI_EDATA;
     } else {
         rc = a.compare ? do_compare(&a, l) : do_plan(&a, l);

@@ -10,10 +10,12 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/escape.h"
 #include "cli/io_guard.h"
 #include "cli/report.h"
 #include "sim/mp_check.h"
 #include "traces/gen/mp_gen.h"
+#include "traces/mp_file.h"
 
 const char cmd_report_usage[] =
     "usage: moeplace report [TRACE | --default] [--strategies LIST] [--gpus P] [--nodes N]\n"
@@ -356,9 +358,11 @@ int cmd_report(int argc, char **argv)
     if ((rc = report_write_md(&r, &err)) || (a.html && (rc = report_write_html(&r, &err)))) goto fail;
     if ((rc = report_dir_commit(&rd, &err))) goto fail;
     if (!a.c.quiet) {
-        int dl = (int)strlen(dir);
+        size_t dl = strlen(dir);
         while (dl > 1 && dir[dl - 1] == '/') dl--;
-        fprintf(a.c.format == CLI_FMT_TABLE ? stdout : stderr, "\nreport: %.*s/report.md%s%s (%d plots)\n", dl, dir,
+        char shown[MP_PATH_MAX * 3];
+        cli_esc_term(shown, sizeof shown, dir, dl); /* a name from the command line: text only */
+        fprintf(a.c.format == CLI_FMT_TABLE ? stdout : stderr, "\nreport: %s/report.md%s%s (%d plots)\n", shown,
                 a.html ? ", " : "", a.html ? "report.html" : "", r.plots ? report_plot_count(&r) : 0);
     }
     goto out;

@@ -462,7 +462,7 @@ int cmd_sim(int argc, char **argv)
             goto out;
         }
         if (plan->layers != m.layers || plan->routed != m.experts) {
-            fprintf(stderr, "moeplace: %s: a plan for %d layers x %d experts, but %s has %d x %d\n", plan_path,
+            cli_message("moeplace: %s: a plan for %d layers x %d experts, but %s has %d x %d", plan_path,
                     (int)plan->layers, (int)plan->routed, path, (int)m.layers, (int)m.experts);
             rc = CLI_EDATA;
             goto out;

@@ -347,7 +347,7 @@ int cli_doc_emit(const cli_doc *d, const cli_common *c)
     if (cli_doc_print(d, mp_ofile_stream(f), c->format) != 0) {
         int e = errno;
         mp_ofile_abort(f);
-        fprintf(stderr, "moeplace: %s: write error: %s\n", c->output, strerror(e ? e : EIO));
+        cli_message("moeplace: %s: write error: %s", c->output, strerror(e ? e : EIO));
         return CLI_EDATA;
     }
     if (mp_ofile_commit(f, &err)) return cli_fail(&err);

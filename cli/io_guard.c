@@ -37,7 +37,8 @@ void cli_io_guard_add_dir(cli_io_guard *g, const char *path) { add(g, path, ROLE
 typedef struct ident {
     int in_ok;                  /* an existing input: dev/ino valid */
     unsigned long long idev, iino;
-    int out;                    /* 0: not an output or exempt; 1: inode; 2: new file (canon) */
+    int out;                    /* 0: not an output or exempt; 1: inode; 2: new file (canon);
+                                   3: an open descriptor that is a regular file */
     unsigned long long odev, oino;
     char canon[MP_PATH_MAX];    /* new file, or a folder: folder realpath + name */
 } ident;
@@ -56,11 +57,19 @@ static void canon_new(const char *p, char *out, size_t cap)
     if (n < 0 || (size_t)n >= cap) snprintf(out, cap, "%s", p);
 }
 
+/* the names come from the command line: text only (cli_message) */
 static int fail(const cli_io_guard *g, const char *msg, const char *a, const char *b)
 {
-    fprintf(stderr, "moeplace %s: ", g->cmd);
-    fprintf(stderr, msg, a, b);
-    fputc('\n', stderr);
+    char line[2 * MP_PATH_MAX + 256];
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+#endif
+    snprintf(line, sizeof line, msg, a, b);
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+    cli_message("moeplace %s: %s", g->cmd, line);
     return CLI_EUSAGE;
 }
 
@@ -93,6 +102,11 @@ int cli_io_guard_check(const cli_io_guard *g)
                 d->out = 1;
                 d->odev = t.dev;
                 d->oino = t.ino;
+            } else if (t.kind == MP_OT_STDOUT && fstat(t.fd, &st) == 0 && S_ISREG(st.st_mode)) {
+                /* -o - or /dev/fd/N open on a file (`>> in.csv`) */
+                d->out = 3;
+                d->odev = (unsigned long long)st.st_dev;
+                d->oino = (unsigned long long)st.st_ino;
             } else if (t.kind == MP_OT_CREATE) {
                 d->out = 2;
                 canon_new(t.path, d->canon, sizeof d->canon);
@@ -114,6 +128,19 @@ int cli_io_guard_check(const cli_io_guard *g)
             }
         }
     }
+    /* standard output, where every command writes its table or summary: a
+     * shell redirection may have opened it on an input (`>> in.csv`) or on a
+     * file an output replaces (`--write-cost c.json > c.json`) */
+    struct stat so;
+    if (!rc && fstat(1, &so) == 0 && S_ISREG(so.st_mode)) {
+        for (int j = 0; j < g->n && !rc; j++) {
+            if (id[j].in_ok && id[j].idev == (unsigned long long)so.st_dev && id[j].iino == (unsigned long long)so.st_ino)
+                rc = fail(g, "standard output is input '%s'; refusing to overwrite it%s", g->path[j], "");
+            else if (id[j].out == 1 && id[j].odev == (unsigned long long)so.st_dev &&
+                     id[j].oino == (unsigned long long)so.st_ino)
+                rc = fail(g, "standard output and output '%s' name the same file%s", g->path[j], "");
+        }
+    }
     for (int i = 0; i < g->n && !rc; i++) {
         if (!id[i].out && g->role[i] != ROLE_DIR) continue;
         for (int j = 0; j < g->n && !rc; j++) {
@@ -127,11 +154,12 @@ int cli_io_guard_check(const cli_io_guard *g)
                     rc = fail(g, "input '%s' lies inside the report folder '%s'", g->path[j], g->path[i]);
                 continue;
             }
-            if (id[j].in_ok && g->role[j] != ROLE_INOUT && id[i].out == 1 && id[i].odev == id[j].idev &&
-                id[i].oino == id[j].iino)
+            if (id[j].in_ok && (g->role[j] != ROLE_INOUT || id[i].out == 3) && (id[i].out == 1 || id[i].out == 3) &&
+                id[i].odev == id[j].idev && id[i].oino == id[j].iino)
                 rc = fail(g, "output '%s' is also input '%s'; refusing to overwrite it", g->path[i], g->path[j]);
-            else if (j > i && id[j].out && id[j].out == id[i].out &&
-                     (id[i].out == 1 ? id[i].odev == id[j].odev && id[i].oino == id[j].oino
+            else if (j > i && id[j].out && id[i].out && (id[i].out == 2) == (id[j].out == 2) &&
+                     !(id[i].out == 3 && id[j].out == 3) &&
+                     (id[i].out != 2 ? id[i].odev == id[j].odev && id[i].oino == id[j].oino
                                      : strcmp(id[i].canon, id[j].canon) == 0))
                 rc = fail(g, "outputs '%s' and '%s' name the same file", g->path[i], g->path[j]);
         }

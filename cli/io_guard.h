@@ -8,7 +8,10 @@
  * there yet the same folder and name), an input inside a report folder, or
  * an output that cannot be a file at all (a folder, a trailing '/') is a
  * usage error (exit 2).  Outputs written through (standard output, devices,
- * FIFOs) are exempt: `-o /dev/null` twice is fine.  A file both read and
+ * FIFOs) are exempt: `-o /dev/null` twice is fine; but a descriptor (standard
+ * output, `-o -`, /dev/fd/N) that a shell opened on a regular file is that
+ * file, so standard output on an input (`>> in.csv`) or on a file another
+ * output replaces is refused too.  A file both read and
  * rewritten on purpose (check --update's baseline) is added once with
  * cli_io_guard_add_inout.
  *

@@ -80,7 +80,7 @@ static int run(int argc, char **argv)
     }
     const cli_command *c = find(a);
     if (!c) {
-        fprintf(stderr, "moeplace: unknown command '%s' (see 'moeplace --help')\n", a);
+        cli_message("moeplace: unknown command '%s' (see 'moeplace --help')", a);
         return CLI_EUSAGE;
     }
     return c->run(argc - 1, argv + 1);

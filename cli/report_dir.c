@@ -64,7 +64,7 @@ static int ours(const char *sub, const char *name)
     if (mp_tmp_match(name, NULL)) return 1;
     if (!sub[0])
         return !strcmp(name, REPORT_MARKER) || !strcmp(name, "report.md") || !strcmp(name, "report.html") ||
-               !strcmp(name, "plots.gp");
+               !strcmp(name, "plots.gp") || !strcmp(name, "plots.log");
     if (!strcmp(sub, "plans")) return ends_with(name, ".json");
     if (!strcmp(sub, "data")) return ends_with(name, ".dat");
     if (!strcmp(sub, "plots")) return ends_with(name, ".png") || ends_with(name, ".svg");
@@ -241,14 +241,14 @@ static void keep_leftover(const report_dir *rd, const char *old)
         if (n < 0 || n >= (int)sizeof to) break;
         if (lstat(to, &st) == 0 || errno != ENOENT) continue;
         if (rename(old, to) == 0) {
-            fprintf(stderr, "moeplace report: warning: the old report folder held files moeplace did not write: "
-                            "moved them to '%s'\n", to);
+            cli_message("moeplace report: warning: the old report folder held files moeplace did not write: "
+                        "moved them to '%s'", to);
             return;
         }
         break;
     }
-    fprintf(stderr, "moeplace report: warning: the old report folder held files moeplace did not write: they are "
-                    "in '%s'\n", old);
+    cli_message("moeplace report: warning: the old report folder held files moeplace did not write: they are "
+                "in '%s'", old);
 }
 
 int report_dir_commit(report_dir *rd, mp_err *err)

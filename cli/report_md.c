@@ -280,7 +280,7 @@ static void document(emit *e)
             image(e, stem, full);
         }
     } else {
-        para(e, "No plots: gnuplot was not available when this report was made. The data and the script are in "
+        para(e, "No plots: gnuplot did not run (not installed, or --no-plots was given). The data and the script are in "
                 "data/ and plots.gp; run `gnuplot plots.gp` in this folder to draw them.");
     }
 

@@ -4,6 +4,7 @@
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 
 #include "planner/mp_planner.h"
@@ -137,8 +138,11 @@ int mp_plan_write_json(const mp_plan *p, const mp_plan_info *info, const char *p
     if (rc) return rc;
     rc = mp_plan_write_json_fp(p, info, mp_ofile_stream(f));
     if (rc) {
+        int e = errno;
+        rc = rc == MP_ENOMEM ? mp_err_set(err, rc, "%s: out of memory", mp_ofile_path(f))
+                             : mp_err_set(err, rc, "%s: write error: %s", mp_ofile_path(f), strerror(e));
         mp_ofile_abort(f);
-        return mp_err_set(err, rc, "%s: %s", path, rc == MP_ENOMEM ? "out of memory" : "write failed");
+        return rc;
     }
     return mp_ofile_commit(f, err);
 }
@@ -183,8 +187,10 @@ int mp_plan_export(const mp_plan *p, mp_export kind, const char *path, mp_err *e
             }
     }
     if (ferror(fp)) {
+        int e = errno;
+        rc = mp_err_set(err, MP_EIO, "%s: write error: %s", mp_ofile_path(f), strerror(e));
         mp_ofile_abort(f);
-        return mp_err_set(err, MP_EIO, "%s: write failed", path);
+        return rc;
     }
     return mp_ofile_commit(f, err);
 }

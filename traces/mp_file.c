@@ -362,6 +362,13 @@ int mp_ofile_open(mp_ofile **out, const char *path, mp_err *err)
     case MP_OT_REPLACE:
     case MP_OT_CREATE: break;
     }
+    /* a file this user may not write stays as it is, as with `>`: renaming
+     * over it needs only the folder's permission */
+    if (f->t.kind == MP_OT_REPLACE && faccessat(AT_FDCWD, f->t.path, W_OK, AT_EACCESS) != 0) {
+        int e = errno;
+        ofile_free(f);
+        return mp_err_set(err, MP_EIO, "%s: cannot write: %s", path, strerror(e));
+    }
     size_t cap = strlen(f->t.path) + NAME_LIMIT + 2;
     f->final = strdup(f->t.path);
     f->tmp = malloc(cap);
@@ -386,10 +393,16 @@ int mp_ofile_open(mp_ofile **out, const char *path, mp_err *err)
             ofile_free(f);
             return mp_err_set(err, MP_EIO, "%s: name too long", path);
         }
-        fd = open(f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        /* a replaced file's data is never shown to more readers than the
+         * file itself allows, not even while it is written (0400 so that a
+         * hard-linked target can be copied from it) */
+        mode_t mode = f->t.kind == MP_OT_REPLACE ? (mode_t)((f->t.mode & 0777) | 0400) : 0666;
+        fd = open(f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
         if (fd < 0 && (errno != EEXIST || tries > 100)) {
-            int e = errno;
+            int e = errno, replace = f->t.kind == MP_OT_REPLACE;
             ofile_free(f);
+            if (replace)
+                return mp_err_set(err, MP_EIO, "%s: cannot create a temporary file beside it: %s", path, strerror(e));
             return mp_err_set(err, MP_EIO, "%s: cannot create: %s", path, strerror(e));
         }
     }
@@ -468,7 +481,7 @@ int mp_ofile_commit(mp_ofile *f, mp_err *err)
     }
     int bad = fflush(f->fp) != 0 || ferror(f->fp);
     int e = errno;
-    if (!bad && f->t.kind == MP_OT_REPLACE) {
+    if (!bad && f->t.kind == MP_OT_REPLACE && f->t.nlink <= 1) {
         int fd = fileno(f->fp);
         /* owner first (chown clears set-id bits), then the mode; an owner we
          * may not give is left as it is */

@@ -153,6 +153,54 @@ static void test_new_and_replace_keep_mode(void **state)
     assert_false(temporaries());
 }
 
+/* the temporary of a replaced file is never readable by more users than the
+ * file: a 0600 target's data is not world-readable while it is written */
+static void test_temporary_not_wider_than_target(void **state)
+{
+    (void)state;
+    mode_t old = umask(022);
+    const char *p = path_in("secret.txt");
+    test_put_file(p, "old");
+    assert_int_equal(chmod(p, 0600), 0);
+    mp_err err = {0};
+    mp_ofile *f;
+    assert_int_equal(mp_ofile_open(&f, p, &err), 0);
+    struct stat st;
+    assert_int_equal(fstat(fileno(mp_ofile_stream(f)), &st), 0);
+    assert_int_equal(st.st_mode & 0077, 0);
+    fputs("new", mp_ofile_stream(f));
+    assert_int_equal(mp_ofile_commit(f, &err), 0);
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+    expect_text(p, "new");
+    /* a new file still gets 0666 less the umask */
+    const char *q = path_in("fresh.txt");
+    assert_int_equal(mp_ofile_open(&f, q, &err), 0);
+    assert_int_equal(fstat(fileno(mp_ofile_stream(f)), &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0644);
+    mp_ofile_abort(f);
+    umask(old);
+    assert_false(temporaries());
+}
+
+/* a file this user may not write is not replaced (as `>` would not), even
+ * though the folder would let a rename through; root may write anything */
+static void test_read_only_target_kept(void **state)
+{
+    (void)state;
+    if (geteuid() == 0) skip();
+    const char *p = path_in("ro.txt");
+    test_put_file(p, "old");
+    assert_int_equal(chmod(p, 0444), 0);
+    mp_err err = {0};
+    mp_ofile *f = NULL;
+    assert_int_equal(mp_ofile_open(&f, p, &err), MP_EIO);
+    assert_null(f);
+    assert_non_null(strstr(err.msg, "cannot write: Permission denied"));
+    expect_text(p, "old");
+    assert_false(temporaries());
+}
+
 static void test_hard_link_kept(void **state)
 {
     (void)state;
@@ -272,6 +320,8 @@ int main(void)
         cmocka_unit_test(test_tmp_name_pattern),
         cmocka_unit_test(test_resolve),
         cmocka_unit_test(test_new_and_replace_keep_mode),
+        cmocka_unit_test(test_temporary_not_wider_than_target),
+        cmocka_unit_test(test_read_only_target_kept),
         cmocka_unit_test(test_hard_link_kept),
         cmocka_unit_test(test_symlink_stays),
         cmocka_unit_test(test_abort_keeps_old),

@@ -576,9 +576,11 @@ static int csvw_open(void **state, const char *path, const mp_model *m, const mp
     if (!bad && w->with_rank) bad = fputs(",rank", fp) < 0;
     if (!bad) bad = fputc('\n', fp) < 0;
     if (bad) {
+        int e = errno;
+        int rc = mp_err_set(err, MP_EIO, "%s: write error: %s", mp_ofile_path(w->of), strerror(e));
         mp_ofile_abort(w->of);
         free(w);
-        return mp_err_set(err, MP_EIO, "%s: write failed", path);
+        return rc;
     }
     *state = w;
     return 0;
@@ -628,7 +630,7 @@ static int csvw_put(void *state, const mp_step *p, mp_err *err)
             }
             *q++ = '\n';
             if (fwrite(line, 1, (size_t)(q - line), fp) != (size_t)(q - line))
-                return mp_err_set(err, MP_EIO, "%s: write failed", mp_ofile_path(w->of));
+                return mp_err_set(err, MP_EIO, "%s: write error: %s", mp_ofile_path(w->of), strerror(errno));
         }
     return 0;
 }

@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 
 #include "traces/formats/mp__format.h"
@@ -789,8 +790,10 @@ int mp_loads_write_json(const mp_loads *l, const char *path, int keep_steps, mp_
     }
     if (!bad) bad = fputs("\n ]\n}\n", fp) < 0;
     if (bad) {
+        int e = errno;
+        rc = mp_err_set(err, MP_EIO, "%s: write error: %s", mp_ofile_path(of), strerror(e));
         mp_ofile_abort(of);
-        return mp_err_set(err, MP_EIO, "%s: write failed", path);
+        return rc;
     }
     return mp_ofile_commit(of, err);
 }
