@@ -105,9 +105,8 @@ static result measure(const mp_loads *l, const char *strategy, int32_t P, int32_
         double dt = (now() - t0) * 1e3;
         if (dt < r.ms) r.ms = dt;
     }
-    double *w = mp_plan_expert_loads(p, l);
     mp_plan_metrics *m;
-    if (!w || mp_plan_metrics_compute(&m, p, w, NULL)) exit(1);
+    if (mp_plan_metrics_of(&m, p, l, NULL)) exit(1);
     r.mean = m->mean_max_over_mean, r.worst = m->worst_max_over_mean, r.dups = m->total_duplicates;
     if (dump) {
         FILE *fp = fopen(dump, "w");
@@ -123,7 +122,6 @@ static result measure(const mp_loads *l, const char *strategy, int32_t P, int32_
         }
     }
     mp_plan_metrics_destroy(m);
-    free(w);
     mp_plan_destroy(p);
     return r;
 }

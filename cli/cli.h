@@ -62,6 +62,11 @@ void cli_message(const char *fmt, ...)
  * (CLI_EUSAGE when err->code is MP_EINVAL). */
 int cli_fail(const mp_err *err);
 
+/* Prints a topology the planner refused (mp_topology_resolve: messages name
+ * fields) as a usage error of `cmd`, the fields spelled as the flags that
+ * set them, and returns CLI_EUSAGE. */
+int cli_topology_error(const char *cmd, const mp_err *err);
+
 /* Strict number parsing for flag values; on failure print a usage error
  * naming `flag` and return -1.  The option table's checks (cli/options.c)
  * use these: one wording for every range. */

@@ -81,22 +81,15 @@ static int do_check(const plan_args *a)
     mp_err err = {0};
     mp_plan *p;
     double *w;
-    if (mp_plan_read_json(&p, &w, a->check, &err)) return cli_fail(&err);
-    mp_plan_metrics *m = NULL;
-    if (w && mp_plan_metrics_compute(&m, p, w, &err)) {
-        free(w);
-        mp_plan_destroy(p);
-        return cli_fail(&err);
-    }
+    mp_plan_result *r;
+    if (mp_plan_read_json(&p, &w, a->check, &err) || mp_plan_result_of_load(&r, p, w, &err)) return cli_fail(&err);
     cli_doc *d = cli_doc_create("moeplace.plan.check");
     cli_doc_str(d, "file", a->check);
     cli_doc_str(d, "valid", "yes");
-    add_summary(d, p, m);
+    add_summary(d, r->plan, r->metrics);
     int rc = cli_doc_emit(d, &a->c);
     cli_doc_destroy(d);
-    mp_plan_metrics_destroy(m);
-    free(w);
-    mp_plan_destroy(p);
+    mp_plan_result_destroy(r);
     return rc;
 }
 
@@ -134,23 +127,14 @@ static int read_loads(const plan_args *a, mp_loads **out, mp_err *err)
     return rc ? mp_err_set(err, rc, "%s: %s", a->input, sub.msg) : 0;
 }
 
-static int make_request(plan_args *a, const mp_loads *l, const char *strategy, mp_err *err)
+/* The request for a strategy, its topology resolved by the planner; exact:
+ * no redundant slots (mp_topology_request). */
+static int make_request(plan_args *a, const mp_loads *l, const char *strategy, int exact, mp_err *err)
 {
-    (void)err;
     a->req.strategy = strategy;
-    a->req.topo.gpus = a->gpus;
-    a->req.topo.nodes = a->nodes;
-    if (a->spg_set) {
-        a->req.topo.slots_per_gpu = a->spg;
-    } else {
-        int64_t R = (int64_t)l->experts + a->redundant + (a->req.shared_fusion > 0 ? a->req.shared_fusion : 0);
-        if (R % a->gpus != 0)
-            return cli_usage_error("plan", "%lld slots (%d experts + %d redundant%s) do not split over %d GPUs",
-                                   (long long)R, l->experts, a->redundant,
-                                   a->req.shared_fusion > 0 ? " + fused shared" : "", a->gpus);
-        a->req.topo.slots_per_gpu = (int32_t)(R / a->gpus);
-    }
-    return 0;
+    mp_topology_request t = {a->gpus, a->nodes, a->spg_set ? a->spg : 0, a->redundant_set ? a->redundant : -1,
+                             a->req.shared_fusion, exact};
+    return mp_topology_resolve(&a->req.topo, &t, l->experts, err);
 }
 
 static int do_compare(plan_args *a, const mp_loads *l)
@@ -175,18 +159,20 @@ static int do_compare(plan_args *a, const mp_loads *l)
     char *save = NULL;
     for (char *name = strtok_r(list, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
         mp_err err = {0};
-        mp_plan *p = NULL;
-        mp_plan_metrics *m = NULL;
-        if ((rc = make_request(a, l, name, &err))) break;
+        mp_plan_result *res = NULL;
+        if (make_request(a, l, name, 0, &err)) {
+            rc = cli_topology_error("plan", &err);
+            break;
+        }
         /* strategies without redundant slots are compared at their own slot count, E / P */
         const mp_strategy *st = mp_strategy_find(name);
-        mp_topology asked = a->req.topo;
-        if (st && !st->redundant && a->req.shared_fusion == 0 && l->experts % a->gpus == 0)
-            a->req.topo.slots_per_gpu = l->experts / a->gpus;
-        int r = mp_planner_run(&p, l, &a->req, &err);
-        double *w = r ? NULL : mp_plan_expert_loads(p, l);
-        if (!r && !w) r = mp_err_set(&err, MP_ENOMEM, "plan: out of memory");
-        if (!r) r = mp_plan_metrics_compute(&m, p, w, &err);
+        if (st && !st->redundant && a->req.shared_fusion == 0) {
+            mp_err sub = {0};
+            mp_topology asked = a->req.topo;
+            if (make_request(a, l, name, 1, &sub)) a->req.topo = asked; /* the planner says why not */
+        }
+        int r = mp_plan_evaluate(&res, l, &a->req, &err);
+        const mp_plan_metrics *m = res ? res->metrics : NULL;
         cli_tab_str(t, name);
         cli_tab_int(t, a->req.topo.slots_per_gpu);
         double v[7] = {0};
@@ -205,10 +191,7 @@ static int do_compare(plan_args *a, const mp_loads *l)
         } else if (r == MP_ENOMEM) {
             rc = cli_fail(&err);
         }
-        a->req.topo = asked;
-        free(w);
-        mp_plan_metrics_destroy(m);
-        mp_plan_destroy(p);
+        mp_plan_result_destroy(res);
         if (rc) break;
     }
     free(list);
@@ -220,57 +203,47 @@ static int do_compare(plan_args *a, const mp_loads *l)
 static int do_plan(plan_args *a, const mp_loads *l)
 {
     mp_err err = {0};
-    int rc = make_request(a, l, a->req.strategy ? a->req.strategy : "balanced", &err);
-    if (rc) return rc;
-    mp_plan *p, *old = NULL;
-    if (mp_planner_run(&p, l, &a->req, &err)) return cli_fail(&err);
-    mp_plan_metrics *m = NULL;
-    double *w = mp_plan_expert_loads(p, l);
+    if (make_request(a, l, a->req.strategy ? a->req.strategy : "balanced", 0, &err))
+        return cli_topology_error("plan", &err);
+    mp_plan_result *res;
+    mp_plan *old = NULL;
+    if (mp_plan_evaluate(&res, l, &a->req, &err)) return cli_fail(&err);
+    mp_plan *p = res->plan;
     mp_migration mig = {-1, 0, 0};
-    if (!w) {
-        mp_err_set(&err, MP_ENOMEM, "plan: out of memory");
-        goto fail;
-    }
-    if (mp_plan_metrics_compute(&m, p, w, &err)) goto fail;
+    int rc = CLI_OK;
     if (a->from) {
         if (mp_plan_read_json(&old, NULL, a->from, &err)) goto fail;
         const mp_model *md = p->model.hidden > 0 && p->model.intermediate > 0 ? &p->model : &old->model;
         int64_t bpe = (int64_t)llround(3.0 * md->hidden * md->intermediate * a->weight_bytes);
-        if (mp_plan_migrate(p, old, bpe, &mig, &err)) goto fail;
-        mp_plan_metrics_destroy(m);
-        if (mp_plan_metrics_compute(&m, p, w, &err)) goto fail;
+        if (mp_plan_migrate(p, old, bpe, &mig, &err) || mp_plan_result_update(res, &err)) goto fail;
     }
     if (a->export_name) {
         if (mp_plan_export(p, a->export_kind, a->c.output ? a->c.output : "-", &err)) goto fail;
     } else if (a->c.output) {
-        mp_plan_info info = {a->req.locality, a->req.shared_fusion, a->req.groups, w, m, a->from ? mig.moved_experts : -1,
-                             mig.moved_bytes};
+        mp_plan_info info = {a->req.locality, a->req.shared_fusion, a->req.groups, res->load, res->metrics,
+                             a->from ? mig.moved_experts : -1, mig.moved_bytes};
         if (mp_plan_write_json(p, &info, a->c.output, &err)) goto fail;
     }
     if (!(a->export_name && !a->c.output)) {
         cli_doc *d = cli_doc_create("moeplace.plan");
         if (a->c.output) cli_doc_str(d, "output", a->c.output);
-        add_summary(d, p, m);
+        add_summary(d, p, res->metrics);
         if (a->from) {
             cli_doc_int(d, "moved_experts", mig.moved_experts);
             cli_doc_int(d, "kept_experts", mig.kept_experts);
             cli_doc_int(d, "moved_bytes", mig.moved_bytes);
         }
-        add_layers(d, m);
+        add_layers(d, res->metrics);
         rc = cli_doc_print(d, stdout, a->c.format) || fflush(stdout) ? CLI_EDATA : CLI_OK;
         if (rc) cli_stdout_error(); /* main says it, once */
         cli_doc_destroy(d);
     }
-    mp_plan_metrics_destroy(m);
     mp_plan_destroy(old);
-    mp_plan_destroy(p);
-    free(w);
+    mp_plan_result_destroy(res);
     return rc;
 fail:
-    mp_plan_metrics_destroy(m);
     mp_plan_destroy(old);
-    mp_plan_destroy(p);
-    free(w);
+    mp_plan_result_destroy(res);
     return cli_fail(&err);
 }
 
@@ -319,8 +292,6 @@ int cmd_plan(int argc, char **argv)
     }
     if (!a.input) return cli_usage_error("plan", "wants an input: TRACE or --loads FILE");
     if (a.gpus < 1) return cli_usage_error("plan", "wants --gpus P");
-    if (a.redundant_set && a.spg_set) return cli_usage_error("plan", "give --redundant or --slots-per-gpu, not both");
-    if (a.gpus % a.nodes != 0) return cli_usage_error("plan", "%d GPUs do not split over %d nodes", a.gpus, a.nodes);
     if (a.req.strategy && !a.compare && !mp_strategy_find(a.req.strategy))
         return cli_usage_error("plan", "unknown strategy '%s'", a.req.strategy);
     if (a.compare && (a.from || a.export_name))

@@ -200,7 +200,7 @@ static int run_replay(const replay_args *a, const cli_common *c)
     if (mp_replay_routing_read(&rt, a->trace, &ro, want, &err)) goto fail;
     const mp_model *m = &rt->model;
     if (!strcmp(a->plan, "linear")) {
-        if (mp_replay_linear_plan(&plan, m, rt->layers, (int32_t)m->experts, a->ranks, &err)) goto fail;
+        if (mp_plan_linear_baseline(&plan, m, a->ranks, 1, &err)) goto fail;
     } else {
         if (mp_plan_read_json(&plan, NULL, a->plan, &err)) goto fail;
         if (plan->layers != rt->layers || plan->routed != m->experts) {
@@ -211,7 +211,7 @@ static int run_replay(const replay_args *a, const cli_common *c)
         /* the linear baseline, unless the plan fuses a shared expert (a
          * different number of choices per token) */
         if (plan->shared_id < 0 && m->experts % plan->topo.gpus == 0 &&
-            mp_replay_linear_plan(&lin, m, rt->layers, (int32_t)m->experts, plan->topo.gpus, &err))
+            mp_plan_linear_baseline(&lin, m, plan->topo.gpus, 1, &err))
             goto fail;
     }
     if (a->layer_begin >= rt->layers || (a->layer_end > 0 && a->layer_end > rt->layers)) {

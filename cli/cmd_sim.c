@@ -8,9 +8,8 @@
 #include "cli/cmd_sim.h"
 #include "planner/mp_planner.h"
 #include "sim/mp_sim.h"
+#include "sim/mp_simrun.h"
 #include "sim/mp_sweep.h"
-#include "traces/stats/mp_loads_read.h"
-#include "traces/mp_loads.h"
 
 const char cmd_sim_usage[] =
     "usage: moeplace sim TRACE --strategy NAME --gpus P [plan options] [options]\n"
@@ -63,17 +62,9 @@ int cli_sim_request(const cli_sim_flags *f, const char *cmd, const mp_model *m, 
     q->shared_fusion = f->fusion;
     q->top_k = m->top_k;
     if (f->gpus < 1) return cli_usage_error(cmd, "--gpus P is required");
-    if (f->gpus % f->nodes) return cli_usage_error(cmd, "%d GPUs do not split into %d nodes", f->gpus, f->nodes);
-    int spg = f->spg;
-    if (spg > 0 && f->redundant >= 0) return cli_usage_error(cmd, "give --slots-per-gpu or --redundant, not both");
-    if (spg == 0) {
-        int64_t R = (int64_t)m->experts + (f->redundant > 0 ? f->redundant : 0);
-        if (R % f->gpus)
-            return cli_usage_error(cmd, "%lld slots (E = %d + %d redundant) do not split over %d GPUs", (long long)R,
-                                   m->experts, f->redundant > 0 ? f->redundant : 0, f->gpus);
-        spg = (int)(R / f->gpus);
-    }
-    q->topo = (mp_topology){f->gpus, f->nodes, spg};
+    mp_topology_request t = {f->gpus, f->nodes, f->spg, f->redundant, f->fusion, 0};
+    mp_err err = {0};
+    if (mp_topology_resolve(&q->topo, &t, m->experts, &err)) return cli_topology_error(cmd, &err);
     return 0;
 }
 
@@ -115,15 +106,7 @@ static void summary_cells(cli_tab *t, const mp_summary *s)
     cli_tab_num(t, s->max);
 }
 
-typedef struct lane {
-    char label[48];
-    const mp_plan *plan;
-    const mp_policy *pol;
-    mp_sim_result *res;
-    double plan_maxmean;
-} lane;
-
-static void emit_lanes(cli_doc *d, lane *ln, int n, int baseline, int series, int traffic)
+static void emit_lanes(cli_doc *d, const mp_simrun_lane *ln, int n, int series, int traffic)
 {
     cli_tab *t = cli_doc_table(d, "runs", "runs (ratios: mean over layers per step, then over steps)");
     cli_tab_col(t, "plan", -1);
@@ -157,8 +140,7 @@ static void emit_lanes(cli_doc *d, lane *ln, int n, int baseline, int series, in
         cli_tab_num(t, r->total_nvl_bytes);
         cli_tab_num(t, r->total_net_bytes);
         summary_cells(t, &r->time_us);
-        double base = baseline >= 0 ? ln[baseline].res->total_time_us : 0;
-        cli_tab_num(t, baseline >= 0 && r->total_time_us > 0 ? base / r->total_time_us : NAN);
+        cli_tab_num(t, ln[i].speedup);
     }
     t = cli_doc_table(d, "layers", "per layer (means over steps)");
     cli_tab_col(t, "plan", -1);
@@ -294,36 +276,17 @@ static int parse_list(const char *cmd, const char *arg, double *v, int max)
     return n;
 }
 
-static int plan_maxmean(const mp_plan *p, const mp_loads *ld, double *out, mp_err *err)
+static int emit_sweep(const cli_common *c, const char *path, const mp_model *m, const mp_sweep_result *r,
+                      const mp_plan_request *q, const mp_policy *pol)
 {
-    double *w = mp_plan_expert_loads(p, ld);
-    mp_plan_metrics *m = NULL;
-    if (!w) return mp_err_set(err, MP_ENOMEM, "sim: out of memory");
-    int rc = mp_plan_metrics_compute(&m, p, w, err);
-    free(w);
-    if (rc) return rc;
-    *out = m->mean_max_over_mean;
-    mp_plan_metrics_destroy(m);
-    return 0;
-}
-
-static int run_sweep(const cli_common *c, const char *path, mp_trace_source *ts, const mp_model *m, const mp_loads *ld,
-                     const mp_plan_request *q, const double *loc, int nloc, const mp_sim_opts *so)
-{
-    mp_err err = {0};
-    mp_sweep_result *r;
-    cli_progress pr;
-    cli_progress_init(&pr, c, "sweep");
-    int rc = mp_sweep_locality(&r, &ts->src, m, ld, q, loc, nloc, so, cli_progress_update, &pr, &err);
-    cli_progress_done(&pr);
-    if (rc) return cli_fail(&err);
+    int rc;
     cli_doc *d = cli_doc_create("moeplace.sim.sweep");
     cli_doc_str(d, "trace", path);
     cli_doc_str(d, "model", m->name[0] ? m->name : "-");
     cli_doc_int(d, "gpus", q->topo.gpus);
     cli_doc_int(d, "nodes", q->topo.nodes);
     cli_doc_int(d, "slots_per_gpu", q->topo.slots_per_gpu);
-    cli_doc_str(d, "replica", so->policy->name);
+    cli_doc_str(d, "replica", pol->name);
     cli_doc_str(d, "eplb_dominated", r->eplb_dominated ? "yes" : "no");
     cli_tab *t = cli_doc_table(d, "points", "plans (pareto: no other point has lower max/mean and network bytes)");
     cli_tab_col(t, "plan", -1);
@@ -353,7 +316,6 @@ static int run_sweep(const cli_common *c, const char *path, mp_trace_source *ts,
     }
     rc = cli_doc_emit(d, c);
     cli_doc_destroy(d);
-    mp_sweep_result_destroy(r);
     return rc;
 }
 
@@ -408,26 +370,28 @@ int cmd_sim(int argc, char **argv)
         int grc = cli_io_guard_check(&g);
         if (grc) return grc;
     }
-    mp_sim_opts so = mp_sim_opts_default();
-    int rc = cli_sim_cost(&f, &so.cost);
+    mp_simrun_opts so = mp_simrun_opts_default();
+    int rc = cli_sim_cost(&f, &so.sim.cost);
     if (rc) return rc;
-    so.seed = c.seed;
-    so.threads = c.threads;
-    so.keep_series = series;
-    so.policy = pol ? pol : mp_policy_find("modulo");
+    so.sim.seed = c.seed;
+    so.sim.threads = c.threads;
+    so.sim.keep_series = series;
+    so.policy = pol;
+    so.baseline = !nobase;
+    so.plan_begin = pb;
+    so.plan_end = pe;
+    so.sweep = loc;
+    so.nsweep = nloc;
 
     const char *path = argv[A.first];
     mp_err err = {0};
     mp_read_opts ro = cli_read_opts(&c);
     mp_trace_source *ts = NULL;
-    mp_loads *ld = NULL;
-    mp_plan *plan = NULL, *lin = NULL;
-    lane ln[8];
-    int n = 0, baseline = -1;
-    memset(ln, 0, sizeof ln);
+    mp_plan *plan = NULL;
+    mp_simrun *run = NULL;
     if ((rc = mp_trace_source_open(&ts, path, &ro, &err))) return cli_fail(&err);
     mp_model m = *mp_trace_model(ts->trace);
-    mp_plan_request q;
+    mp_plan_request *q = &so.request;
     if (plan_path) {
         if (mp_plan_read_json(&plan, NULL, plan_path, &err)) {
             rc = cli_fail(&err);
@@ -439,91 +403,47 @@ int cmd_sim(int argc, char **argv)
             rc = CLI_EDATA;
             goto out;
         }
-        memset(&q, 0, sizeof q);
-        q.topo = plan->topo;
-        q.top_k = m.top_k;
-    } else if ((rc = cli_sim_request(&f, "sim", &m, &q))) {
+        q->topo = plan->topo;
+        q->top_k = m.top_k;
+    } else if ((rc = cli_sim_request(&f, "sim", &m, q))) {
         goto out;
-    }
-    /* loads for the plan(s): one reading, then rewind */
-    if ((rc = mp_loads_count(&ld, ts->trace, pb, pe, 0, &err)) || (rc = ts->src.rewind(ts, &err))) {
-        rc = cli_fail(&err);
-        goto out;
-    }
-    if (nloc) {
-        rc = run_sweep(&c, path, ts, &m, ld, &q, loc, nloc, &so);
-        goto out;
-    }
-    if (!plan && mp_planner_run(&plan, ld, &q, &err)) {
-        rc = cli_fail(&err);
-        goto out;
-    }
-    double pmm = 0;
-    if (plan_maxmean(plan, ld, &pmm, &err)) {
-        rc = cli_fail(&err);
-        goto out;
-    }
-    for (int i = 0; i < mp_policy_count(); i++) {
-        const mp_policy *p = all ? &mp_policy_table()[i] : pol;
-        snprintf(ln[n].label, sizeof ln[n].label, "%s", plan->strategy);
-        ln[n].plan = plan;
-        ln[n].pol = p;
-        ln[n].plan_maxmean = pmm;
-        n++;
-        if (!all) break;
-    }
-    if (!nobase && strcmp(plan->strategy, "linear") != 0 && m.experts % q.topo.gpus == 0) {
-        mp_plan_request lq = q;
-        lq.strategy = "linear";
-        lq.shared_fusion = 0;
-        lq.topo.slots_per_gpu = m.experts / q.topo.gpus;
-        if (mp_planner_run(&lin, ld, &lq, &err) || plan_maxmean(lin, ld, &ln[n].plan_maxmean, &err)) {
-            rc = cli_fail(&err);
-            goto out;
-        }
-        snprintf(ln[n].label, sizeof ln[n].label, "linear");
-        ln[n].plan = lin;
-        ln[n].pol = mp_policy_find("modulo");
-        baseline = n++;
-    } else if (!nobase && !strcmp(plan->strategy, "linear")) {
-        baseline = 0;
     }
     {
-        const mp_plan *plans[8];
-        const mp_policy *pols[8];
-        mp_sim_result *res[8];
-        for (int i = 0; i < n; i++) plans[i] = ln[i].plan, pols[i] = ln[i].pol;
         cli_progress pr;
-        cli_progress_init(&pr, &c, "sim");
-        rc = mp_sim_run_many(res, &ts->src, &m, plans, pols, n, &so, cli_progress_update, &pr, &err);
+        cli_progress_init(&pr, &c, nloc ? "sweep" : "sim");
+        rc = mp_sim_evaluate(&run, ts, plan, &so, cli_progress_update, &pr, &err);
+        plan = NULL; /* the run took it over */
         cli_progress_done(&pr);
         if (rc) {
             rc = cli_fail(&err);
             goto out;
         }
-        for (int i = 0; i < n; i++) ln[i].res = res[i];
     }
+    if (nloc) {
+        rc = emit_sweep(&c, path, &m, run->sweep, q, so.policy ? so.policy : mp_policy_find("modulo"));
+        goto out;
+    }
+    const mp_plan *pl = run->placed->plan;
+    const mp_simrun_lane *ln = run->lane;
     cli_doc *d = cli_doc_create("moeplace.sim");
     cli_doc_str(d, "trace", path);
     cli_doc_str(d, "model", m.name[0] ? m.name : "-");
-    cli_doc_str(d, "strategy", plan->strategy);
-    cli_doc_int(d, "gpus", q.topo.gpus);
-    cli_doc_int(d, "nodes", q.topo.nodes);
-    cli_doc_int(d, "slots_per_gpu", q.topo.slots_per_gpu);
-    cli_doc_str(d, "shared_expert", plan->shared_id >= 0 ? "fused" : m.shared > 0 ? "on source GPU" : "none");
+    cli_doc_str(d, "strategy", pl->strategy);
+    cli_doc_int(d, "gpus", q->topo.gpus);
+    cli_doc_int(d, "nodes", q->topo.nodes);
+    cli_doc_int(d, "slots_per_gpu", q->topo.slots_per_gpu);
+    cli_doc_str(d, "shared_expert", pl->shared_id >= 0 ? "fused" : m.shared > 0 ? "on source GPU" : "none");
     cli_doc_int(d, "steps", ln[0].res->steps);
     cli_doc_int(d, "tokens", ln[0].res->tokens);
     cli_doc_int(d, "assignments", ln[0].res->assignments);
-    cli_doc_str(d, "cost_model", so.cost.name);
-    cli_doc_str(d, "baseline", baseline >= 0 ? "linear" : "none");
-    emit_lanes(d, ln, n, baseline, series, traffic);
+    cli_doc_str(d, "cost_model", so.sim.cost.name);
+    cli_doc_str(d, "baseline", run->baseline >= 0 ? "linear" : "none");
+    emit_lanes(d, ln, run->n, series, traffic);
     rc = cli_doc_emit(d, &c);
     cli_doc_destroy(d);
 out:
-    for (int i = 0; i < n; i++) mp_sim_result_destroy(ln[i].res);
+    mp_simrun_destroy(run);
     mp_plan_destroy(plan);
-    mp_plan_destroy(lin);
-    mp_loads_destroy(ld);
     mp_trace_source_close(ts);
     return rc;
 }

@@ -39,6 +39,35 @@ void cli_message(const char *fmt, ...)
     fprintf(stderr, "%s\n", safe);
 }
 
+int cli_topology_error(const char *cmd, const mp_err *err)
+{
+    /* the planner names fields: the flags that set them */
+    static const char *const flag[][2] = {
+        {"give redundant or slots_per_gpu, not both", "give --redundant or --slots-per-gpu, not both"},
+        {"slots_per_gpu", "--slots-per-gpu"},
+        {"shared_fusion", "--shared-fusion"},
+        {"redundant is", "--redundant is"},
+        {"gpus is", "--gpus is"},
+        {"nodes is", "--nodes is"},
+    };
+    const char *m = err->msg[0] ? err->msg : mp_strerror(err->code);
+    char out[2 * MP_ERR_MSG_MAX];
+    size_t n = 0;
+    while (*m && n + 64 < sizeof out) {
+        size_t i = 0, k = sizeof flag / sizeof flag[0];
+        for (; i < k; i++)
+            if (!strncmp(m, flag[i][0], strlen(flag[i][0]))) break;
+        if (i < k) {
+            n += (size_t)snprintf(out + n, sizeof out - n, "%s", flag[i][1]);
+            m += strlen(flag[i][0]);
+        } else {
+            out[n++] = *m++;
+        }
+    }
+    out[n] = 0;
+    return cli_usage_error(cmd, "%s", out);
+}
+
 int cli_fail(const mp_err *err)
 {
     /* library messages name fields, never flags: the flag that sets a field,

@@ -143,7 +143,7 @@ static int run_rank(const cli_nccl_args *a, const cli_common *c, int32_t P, int3
     if (mp_replay_routing_read(&rt, a->trace, &ro, want, &err)) goto fail;
     const mp_model *m = &rt->model;
     if (!strcmp(a->plan, "linear")) {
-        if (mp_replay_linear_plan(&plan, m, rt->layers, (int32_t)m->experts, P, &err)) goto fail;
+        if (mp_plan_linear_baseline(&plan, m, P, 1, &err)) goto fail;
     } else {
         if (mp_plan_read_json(&plan, NULL, a->plan, &err)) goto fail;
         if (plan->layers != rt->layers || plan->routed != m->experts) {

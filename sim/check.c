@@ -418,12 +418,10 @@ int mp_baseline_fit(const mp_baseline *b, const mp_model *model, mp_err *err)
     for (int i = 0; i < s->nentries; i++) {
         const mp_strategy *st = s->entry[i].plan[0] ? NULL : mp_strategy_find(s->entry[i].strategy);
         if (!st) continue;
-        int32_t red = st->redundant ? s->redundant : 0;
-        int64_t items = (int64_t)model->experts + red;
-        if (items % s->gpus)
-            return bad(err, MP_ERANGE, b->what,
-                          "setup: %s: %d experts + %d redundant slots = %lld slots do not split over %d GPUs",
-                          st->name, model->experts, red, (long long)items, s->gpus);
+        mp_topology topo;
+        mp_err sub = {0};
+        if (mp_eval_topology(&topo, s, st, model->experts, &sub))
+            return bad(err, MP_ERANGE, b->what, "setup: %s", sub.msg);
     }
     return 0;
 }

@@ -85,6 +85,11 @@ int mp_eval_add_strategies(mp_eval_setup *s, const char *list, mp_err *err);
 /* The default comparison: linear, round-robin, group-aware, eplb, balanced. */
 #define MP_EVAL_DEFAULT_STRATEGIES "linear,round-robin,group-aware,eplb,balanced"
 
+/* The topology of a strategy entry (mp_topology_resolve): exactly E slots
+ * for a strategy that places no redundant experts, E + redundant for the
+ * others.  Returns 0 or MP_EINVAL, the message prefixed with the strategy. */
+int mp_eval_topology(mp_topology *out, const mp_eval_setup *s, const mp_strategy *st, int32_t experts, mp_err *err);
+
 /* Checks the setup (topology, policy, names).  Returns 0 or MP_EINVAL. */
 int mp_eval_setup_validate(const mp_eval_setup *s, mp_err *err);
 
@@ -112,8 +117,9 @@ int mp_metric_find(const char *name);
 
 typedef struct mp_eval_result {
     mp_eval_entry entry;
-    mp_plan *plan;
-    mp_plan_metrics *pm;
+    mp_plan_result *placed; /* the plan, its loads and metrics (owned)         */
+    const mp_plan *plan;    /* placed->plan, a view                             */
+    const mp_plan_metrics *pm; /* placed->metrics, a view                       */
     mp_sim_result *sim;    /* series kept */
     double bound_us;       /* mean over steps of comm_us + expert_us / maxmean */
     double metric[MP_METRICS];

@@ -379,7 +379,7 @@ static void test_fit(void **state)
     b->setup.nodes = 2;
     assert_int_equal(mp_baseline_fit(b, &m, &err), MP_ERANGE);
     assert_string_equal(err.msg,
-                        "b.json: setup: eplb: 64 experts + 8 redundant slots = 72 slots do not split over 16 GPUs");
+                        "b.json: setup: eplb: 72 slots (64 experts + 8 redundant) do not split over 16 GPUs");
     b->setup.nentries = 1; /* linear alone */
     assert_int_equal(mp_baseline_fit(b, &m, &err), 0);
     mp_baseline_destroy(b);
