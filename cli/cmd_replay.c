@@ -245,7 +245,7 @@ static int run_replay(const replay_args *a, const cli_common *c)
     cli_doc_int(d, "intermediate", I);
     cli_doc_int(d, "choices_per_token", kk);
     cli_doc_str(d, "dtype", a->dtype == MP_KX_FP8 ? "fp8" : "bf16");
-    cli_doc_str(d, "selection", a->selection == MP_KX_SEL_NONE ? "none"
+    cli_doc_str(d, "replica", a->selection == MP_KX_SEL_NONE ? "none"
                                 : a->selection == MP_KX_SEL_MODULO ? "modulo" : "random");
     cli_doc_num(d, "copy_GBps", copy_gbps, 1);
     cli_doc_str(d, "step", "layout + (permute + combine) / ranks + max over ranks of expert time");
