@@ -101,9 +101,8 @@ static void measure(result *r, const mp_loads *l, const char *strategy, int32_t 
         }
         bh_runs_add(&r->runs, bh_clock_stop(&c));
     }
-    double *w = mp_plan_expert_loads(p, l);
     mp_plan_metrics *m;
-    if (!w || mp_plan_metrics_compute(&m, p, w, NULL)) exit(1);
+    if (mp_plan_metrics_of(&m, p, l, NULL)) exit(1);
     r->mean = m->mean_max_over_mean, r->worst = m->worst_max_over_mean, r->dups = m->total_duplicates;
     if (dump) {
         FILE *fp = fopen(dump, "w");
@@ -119,7 +118,6 @@ static void measure(result *r, const mp_loads *l, const char *strategy, int32_t 
         }
     }
     mp_plan_metrics_destroy(m);
-    free(w);
     mp_plan_destroy(p);
 }
 

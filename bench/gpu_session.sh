@@ -32,7 +32,7 @@ if [ "${1:-all}" = all ] || [ "${1:-all}" = cli ]; then
   $B/moeplace replay /tmp/z.mpt --plan /tmp/zb.json -b 512 -e 16384 -f 2 -J "$OUT/replay.json" 2>&1 | tee "$OUT/replay.txt"
   $B/moeplace plan tests/data/small.mpt --gpus 8 --redundant 32 -q -o /tmp/sb.json
   $B/moeplace replay tests/data/small.mpt --plan /tmp/sb.json -b 64 -e 224 --layers 0:2 -n 5
-  $B/moeplace replay tests/data/small.mpt --plan /tmp/sb.json --dtype fp8 --selection random -n 5 -G 0
+  $B/moeplace replay tests/data/small.mpt --plan /tmp/sb.json --dtype fp8 --replica random -n 5 -G 0
   $B/moeplace replay --calibrate -o "$OUT/cost.json"
   ctest --test-dir /tmp/b -j8 2>&1 | tail -4
 fi
@@ -46,7 +46,7 @@ if [ "${1:-all}" = sanitize ]; then
   export ASAN_OPTIONS=protect_shadow_gap=0:detect_leaks=1
   /tmp/ba/tests/kernels_gpu_test 2>&1 | tail -2
   /tmp/ba/moeplace plan tests/data/small.mpt --gpus 8 --redundant 32 -q -o /tmp/sb.json
-  /tmp/ba/moeplace replay tests/data/small.mpt --plan /tmp/sb.json -b 100 -e 224 -f 2 -n 3 --dtype fp8 --selection random --format csv
+  /tmp/ba/moeplace replay tests/data/small.mpt --plan /tmp/sb.json -b 100 -e 224 -f 2 -n 3 --dtype fp8 --replica random --format csv
   echo "asan replay rc=$?"
   /tmp/ba/moeplace replay --calibrate -o /tmp/c.json -n 3 -q
   echo "asan calibrate rc=$?"

@@ -15,6 +15,7 @@
 
 #include "traces/mp_error.h"
 #include "traces/formats/mp_trace.h"
+#include "cli/options.h"
 
 /* The version comes from project(VERSION) in CMakeLists.txt, its one place. */
 #ifndef MOEPLACE_VERSION
@@ -28,7 +29,8 @@
 
 typedef enum cli_format { CLI_FMT_TABLE = 0, CLI_FMT_JSON, CLI_FMT_CSV } cli_format;
 
-/* Flags every command spells the same way (parsed in cli_common_option). */
+/* Options every command reads the same way (filled by cli_args_parse from
+ * the rows of cli/options.def). */
 typedef struct cli_common {
     const char *cmd;    /* "stats"                          */
     const char *output; /* -o, --output                     */
@@ -42,27 +44,7 @@ typedef struct cli_common {
     mp_format out_format; /* --to FMT (output format)       */
 } cli_common;
 
-/* Long-option codes: common ones 256..299, a command's own from 300. */
-enum {
-    CLI_OPT_FORMAT = 256,
-    CLI_OPT_SEED,
-    CLI_OPT_FROM,
-    CLI_OPT_TO,
-    CLI_OPT_OWN = 300
-};
-
-#define CLI_COMMON_SHORT "ho:j:q"
-#define CLI_COMMON_LONG                                                                                    \
-    {"help", no_argument, NULL, 'h'}, {"output", required_argument, NULL, 'o'},                          \
-        {"threads", required_argument, NULL, 'j'}, {"quiet", no_argument, NULL, 'q'},                     \
-        {"format", required_argument, NULL, CLI_OPT_FORMAT}, {"seed", required_argument, NULL, CLI_OPT_SEED}, \
-        {"input-format", required_argument, NULL, CLI_OPT_FROM}, {"to", required_argument, NULL, CLI_OPT_TO}
-
 void cli_common_init(cli_common *c, const char *cmd);
-
-/* Handles a common option: returns 1 when handled, 0 when not common,
- * CLI_EUSAGE negated (-2) after printing a usage error. */
-int cli_common_option(cli_common *c, int opt, const char *arg);
 
 /* Prints "moeplace CMD: MESSAGE (see 'moeplace help CMD')" and returns CLI_EUSAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...)
@@ -83,13 +65,24 @@ void cli_message(const char *fmt, ...)
  * (CLI_EUSAGE when err->code is MP_EINVAL). */
 int cli_fail(const mp_err *err);
 
+/* Prints a topology the planner refused (mp_topology_resolve: messages name
+ * fields) as a usage error of `cmd`, the fields spelled as the flags that
+ * set them, and returns CLI_EUSAGE. */
+int cli_topology_error(const char *cmd, const mp_err *err);
+
 /* Strict number parsing for flag values; on failure print a usage error
- * naming `flag` and return -1. */
+ * naming `flag` and return -1.  The option table's checks (cli/options.c)
+ * use these: one wording for every range. */
 int cli_parse_i64(const char *cmd, const char *flag, const char *arg, int64_t lo, int64_t hi, int64_t *out);
 int cli_parse_int(const char *cmd, const char *flag, const char *arg, int lo, int hi, int *out);
 int cli_parse_double(const char *cmd, const char *flag, const char *arg, double lo, double hi, double *out);
 /* "A:B", "A:", ":B" or "A" (one step) into [begin, end); end -1 = to the end. */
 int cli_parse_range(const char *cmd, const char *flag, const char *arg, int64_t *begin, int64_t *end);
+
+/* Library messages name fields, never flags: a message about `field`
+ * ("skew zipf:S wants ...") said as the flag that sets it ("--skew zipf:S
+ * wants ..."); any other message is prefixed with "FLAG: ".  Returns buf. */
+const char *cli_flag_msg(const char *msg, const char *field, const char *flag, char *buf, size_t n);
 
 /* Notes a write error on standard output (errno says which) for main to
  * report once, as "moeplace: write error on standard output: REASON". */
@@ -104,7 +97,7 @@ typedef struct cli_tab cli_tab;
 
 /* schema names the document kind, e.g. "moeplace.stats"; JSON carries it and
  * CLI_SCHEMA_VERSION. */
-#define CLI_SCHEMA_VERSION 1
+#define CLI_SCHEMA_VERSION 2 /* 2: one vocabulary (traces/mp_vocab.h): max_mean -> max_over_mean, ... */
 cli_doc *cli_doc_create(const char *schema);
 void cli_doc_destroy(cli_doc *d);
 /* Scalars shown as "key: value" above the tables (and as JSON members). */
@@ -122,6 +115,10 @@ void cli_tab_num(cli_tab *t, double val);
 int cli_doc_print(const cli_doc *d, FILE *fp, cli_format f);
 /* Renders to c->output (atomically) or stdout; returns an exit status. */
 int cli_doc_emit(const cli_doc *d, const cli_common *c);
+
+/* `moeplace help metrics [NAME...] [--format F]`: the output vocabulary
+ * (traces/mp_vocab.h); argv[0] is "metrics".  Exit 1 when a NAME is not in it. */
+int cli_help_metrics(int argc, char **argv);
 
 /* ---- progress bar on stderr, only when it is a terminal and not --quiet ---- */
 typedef struct cli_progress {
@@ -141,10 +138,11 @@ typedef struct cli_command {
     const char *name;
     const char *summary;
     int (*run)(int argc, char **argv);
-    const char *usage;
 } cli_command;
 
-#define CLI_CMD(name, summary) \
+/* cmd_NAME_usage: the synopsis and description `moeplace help NAME` prints
+ * above the options made from the table (cli/options.h). */
+#define CLI_CMD(name, summary, groups, flags) \
     int cmd_##name(int argc, char **argv); \
     extern const char cmd_##name##_usage[];
 #include "cli/commands.def"

@@ -24,33 +24,9 @@ const char cmd_check_usage[] =
     "unknown metric, misses a setup key or was recorded on another model is exit 1.\n"
     "--update rewrites the baseline atomically with the new figures;\n"
     "with --update and a baseline that does not exist yet, the setup comes from\n"
-    "the flags below.\n"
-    "\n"
-    "  --baseline FILE     baseline JSON (schema moeplace.baseline)\n"
-    "  --tolerance REL     allowed relative change in the bad direction (default 0.02)\n"
-    "  --update            write the new figures into the baseline and exit 0\n"
-    "  --strategies LIST   new baseline: strategies (default linear,round-robin,group-aware,eplb,balanced)\n"
-    "  --plan NAME=FILE    new baseline: also a plan file (path relative to the baseline)\n"
-    "  --gpus P --nodes N --redundant X --policy NAME --locality W\n"
-    "                      new baseline: topology and replay (defaults 32, 4, 32, modulo, 0)\n"
-    "  --format F          table (default), json or csv\n"
-    "  -o, --output OUT    write the diff there instead of standard output\n"
-    "  --input-format FMT  trace format when the name does not say\n"
-    "  -j, --threads N     replay threads (results do not depend on it)\n"
-    "  -q, --quiet         no progress bar\n";
+    "--strategies, --plan, --gpus, --nodes, --redundant, --replica and --locality\n"
+    "(defaults 32, 4, 32, modulo, 0).\n";
 
-enum {
-    OPT_BASELINE = CLI_OPT_OWN,
-    OPT_TOLERANCE,
-    OPT_UPDATE,
-    OPT_STRATEGIES,
-    OPT_PLAN,
-    OPT_GPUS,
-    OPT_NODES,
-    OPT_REDUNDANT,
-    OPT_POLICY,
-    OPT_LOCALITY
-};
 
 static const char *status_name(int s)
 {
@@ -124,82 +100,35 @@ static void dir_of(const char *path, char *buf, size_t cap)
 
 int cmd_check(int argc, char **argv)
 {
-    static const struct option longs[] = {CLI_COMMON_LONG,
-                                          {"baseline", required_argument, NULL, OPT_BASELINE},
-                                          {"tolerance", required_argument, NULL, OPT_TOLERANCE},
-                                          {"update", no_argument, NULL, OPT_UPDATE},
-                                          {"strategies", required_argument, NULL, OPT_STRATEGIES},
-                                          {"plan", required_argument, NULL, OPT_PLAN},
-                                          {"gpus", required_argument, NULL, OPT_GPUS},
-                                          {"nodes", required_argument, NULL, OPT_NODES},
-                                          {"redundant", required_argument, NULL, OPT_REDUNDANT},
-                                          {"policy", required_argument, NULL, OPT_POLICY},
-                                          {"locality", required_argument, NULL, OPT_LOCALITY},
-                                          {NULL, 0, NULL, 0}};
     const char *cmd = "check";
     cli_common c;
-    cli_common_init(&c, cmd);
-    const char *baseline = NULL, *strategies = NULL;
+    cli_args A;
+    int prc = cli_args_parse(&A, &c, cmd, argc, argv);
+    if (prc) return prc;
+    const char *baseline = cli_str(&A, CLI_O_BASELINE), *strategies = cli_str(&A, CLI_O_STRATEGIES);
     const char *plans[MP_EVAL_ENTRIES_MAX];
-    int nplans = 0, update = 0, setup_flags = 0, v;
-    double tol = 0.02, w;
+    int nplans = cli_has(&A, CLI_O_CHECK_PLAN), update = cli_has(&A, CLI_O_UPDATE) > 0;
+    double tol = cli_num(&A, CLI_O_TOLERANCE, CLI_TOLERANCE_DEFAULT);
+    if (nplans > MP_EVAL_ENTRIES_MAX) return cli_usage_error(cmd, "too many --plan");
+    for (int i = 0; i < nplans; i++) plans[i] = cli_nth(&A, CLI_O_CHECK_PLAN, i);
+    /* the setup of a new baseline */
+    static const int setup_opts[] = {CLI_O_STRATEGIES, CLI_O_CHECK_PLAN, CLI_O_GPUS,    CLI_O_NODES,
+                                     CLI_O_REDUNDANT,  CLI_O_REPLICA,    CLI_O_LOCALITY};
+    int setup_flags = 0;
+    for (size_t i = 0; i < sizeof setup_opts / sizeof setup_opts[0]; i++) setup_flags |= cli_has(&A, setup_opts[i]) > 0;
     mp_eval_setup fs = mp_eval_setup_default();
-    int opt;
-    while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT, longs, NULL)) != -1) {
-        switch (opt) {
-        case OPT_BASELINE: baseline = optarg; break;
-        case OPT_TOLERANCE:
-            if (cli_parse_double(cmd, "--tolerance", optarg, 0, 1e6, &tol)) return CLI_EUSAGE;
-            break;
-        case OPT_UPDATE: update = 1; break;
-        case OPT_STRATEGIES:
-            strategies = optarg;
-            setup_flags = 1;
-            break;
-        case OPT_PLAN:
-            if (nplans >= MP_EVAL_ENTRIES_MAX) return cli_usage_error(cmd, "too many --plan");
-            plans[nplans++] = optarg;
-            setup_flags = 1;
-            break;
-        case OPT_GPUS:
-            if (cli_parse_int(cmd, "--gpus", optarg, 1, 65536, &v)) return CLI_EUSAGE;
-            fs.gpus = v;
-            setup_flags = 1;
-            break;
-        case OPT_NODES:
-            if (cli_parse_int(cmd, "--nodes", optarg, 1, 65536, &v)) return CLI_EUSAGE;
-            fs.nodes = v;
-            setup_flags = 1;
-            break;
-        case OPT_REDUNDANT:
-            if (cli_parse_int(cmd, "--redundant", optarg, 0, 1 << 20, &v)) return CLI_EUSAGE;
-            fs.redundant = v;
-            setup_flags = 1;
-            break;
-        case OPT_POLICY:
-            if (!mp_policy_find(optarg)) return cli_usage_error(cmd, "unknown policy '%s'", optarg);
-            snprintf(fs.policy, sizeof fs.policy, "%s", optarg);
-            setup_flags = 1;
-            break;
-        case OPT_LOCALITY:
-            if (cli_parse_double(cmd, "--locality", optarg, 0, 1, &w)) return CLI_EUSAGE;
-            fs.locality = w;
-            setup_flags = 1;
-            break;
-        default: {
-            int r = cli_common_option(&c, opt, optarg);
-            if (r < 0) return CLI_EUSAGE;
-            if (r == 0) return cli_usage_error(cmd, "unknown option");
-        }
-        }
+    fs.gpus = cli_int(&A, CLI_O_GPUS, fs.gpus);
+    fs.nodes = cli_int(&A, CLI_O_NODES, fs.nodes);
+    fs.redundant = cli_int(&A, CLI_O_REDUNDANT, fs.redundant);
+    fs.locality = cli_num(&A, CLI_O_LOCALITY, fs.locality);
+    if (cli_has(&A, CLI_O_REPLICA)) {
+        if (cli_replica_check(cmd, cli_str(&A, CLI_O_REPLICA), NULL, NULL)) return CLI_EUSAGE;
+        snprintf(fs.policy, sizeof fs.policy, "%s", cli_str(&A, CLI_O_REPLICA));
     }
-    if (c.help) {
-        fputs(cmd_check_usage, stdout);
-        return CLI_OK;
-    }
-    if (optind >= argc) return cli_usage_error(cmd, "missing TRACE");
-    const char *trace = argv[optind++];
-    if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (c.help) return cli_help(stdout, cmd);
+    if (A.first >= argc) return cli_usage_error(cmd, "missing TRACE");
+    const char *trace = argv[A.first++];
+    if (A.first < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[A.first]);
     if (!baseline) return cli_usage_error(cmd, "missing --baseline FILE");
     /* the baseline is rewritten in place on purpose with --update; the plan
      * files it names are added once it is read */

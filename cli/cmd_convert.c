@@ -14,19 +14,7 @@ const char cmd_convert_usage[] =
     "Converts a routing trace between .mpt, .npy, .csv and .json; the formats\n"
     "follow the file names unless --input-format/--to say.  A .json output holds load\n"
     "counts (SGLang logical_count), not per-token routing.  The output appears\n"
-    "whole or not at all.\n"
-    "\n"
-    "  -o, --output OUT       output file (required)\n"
-    "  --input-format FMT, --to FMT  mpt, npy, csv or json\n"
-    "  --layout LTK|TLK       npy input: axis order of a 3-D array\n"
-    "  --weights FILE         npy: gate weights to read (input) or write (output)\n"
-    "  --experts E            npy/csv input: number of experts (else max id + 1)\n"
-    "  --tokens-per-step T    npy input: split the array into steps of T tokens\n"
-    "  --level N              mpt output: zlib level 1..9 (default 1)\n"
-    "  --per-step             json output: one load matrix per step [S][L][E]\n"
-    "  --no-weights           drop gate weights\n"
-    "  -j, --threads N        compression/decoding threads\n"
-    "  -q, --quiet            no progress bar\n";
+    "whole or not at all.\n";
 
 /* Copies every piece of the trace to the writer and finds the largest id (for what a .npy output loses). */
 static int copy_trace(mp_trace *t, mp_writer *w, cli_progress *pr, unsigned *max_id, mp_err *err)
@@ -91,63 +79,29 @@ static void npy_losses(const char *out, const mp_trace *t, const mp_write_opts *
     cli_message("moeplace convert: %s: dropped, as a .npy file cannot hold them: %s", out, list);
 }
 
-enum { OPT_LAYOUT = CLI_OPT_OWN, OPT_WEIGHTS, OPT_EXPERTS, OPT_TPS, OPT_LEVEL, OPT_PER_STEP, OPT_NO_WEIGHTS };
-
 int cmd_convert(int argc, char **argv)
 {
-    static const struct option opts[] = {CLI_COMMON_LONG,
-                                         {"layout", required_argument, NULL, OPT_LAYOUT},
-                                         {"weights", required_argument, NULL, OPT_WEIGHTS},
-                                         {"experts", required_argument, NULL, OPT_EXPERTS},
-                                         {"tokens-per-step", required_argument, NULL, OPT_TPS},
-                                         {"level", required_argument, NULL, OPT_LEVEL},
-                                         {"per-step", no_argument, NULL, OPT_PER_STEP},
-                                         {"no-weights", no_argument, NULL, OPT_NO_WEIGHTS},
-                                         {NULL, 0, NULL, 0}};
     cli_common c;
-    cli_common_init(&c, "convert");
+    cli_args A;
+    int prc = cli_args_parse(&A, &c, "convert", argc, argv);
+    if (prc) return prc;
     mp_read_opts ro;
     mp_write_opts wo;
     memset(&wo, 0, sizeof wo);
     mp_model hint = mp_model_default();
     hint.groups = hint.topk_group = 0;
-    int have_hint = 0, no_weights = 0, o;
-    mp_npy_layout layout = MP_NPY_AUTO;
-    const char *weights = NULL;
-    int64_t tps = 0;
-    while ((o = getopt_long(argc, argv, CLI_COMMON_SHORT, opts, NULL)) != -1) {
-        int h = cli_common_option(&c, o, optarg);
-        if (h < 0) return -h;
-        if (h) continue;
-        switch (o) {
-        case OPT_LAYOUT:
-            if (strcmp(optarg, "LTK") == 0 || strcmp(optarg, "ltk") == 0) layout = MP_NPY_LTK;
-            else if (strcmp(optarg, "TLK") == 0 || strcmp(optarg, "tlk") == 0) layout = MP_NPY_TLK;
-            else return cli_usage_error("convert", "--layout wants LTK or TLK, not '%s'", optarg);
-            break;
-        case OPT_WEIGHTS: weights = optarg; break;
-        case OPT_EXPERTS:
-            if (cli_parse_int("convert", "--experts", optarg, 1, MP_EXPERTS_MAX, &hint.experts)) return CLI_EUSAGE;
-            have_hint = 1;
-            break;
-        case OPT_TPS:
-            if (cli_parse_i64("convert", "--tokens-per-step", optarg, 1, INT64_MAX, &tps)) return CLI_EUSAGE;
-            break;
-        case OPT_LEVEL:
-            if (cli_parse_int("convert", "--level", optarg, 1, 9, &wo.level)) return CLI_EUSAGE;
-            break;
-        case OPT_PER_STEP: wo.loads_per_step = 1; break;
-        case OPT_NO_WEIGHTS: no_weights = 1; break;
-        default: return cli_usage_error("convert", "unexpected option");
-        }
-    }
-    if (c.help) {
-        fputs(cmd_convert_usage, stdout);
-        return CLI_OK;
-    }
-    if (optind + 1 != argc) return cli_usage_error("convert", "wants exactly one input file");
+    int have_hint = cli_has(&A, CLI_O_EXPERTS) > 0, no_weights = cli_has(&A, CLI_O_NO_WEIGHTS) > 0;
+    hint.experts = cli_int(&A, CLI_O_EXPERTS, hint.experts);
+    static const mp_npy_layout layouts[] = {MP_NPY_LTK, MP_NPY_TLK};
+    mp_npy_layout layout = cli_has(&A, CLI_O_LAYOUT) ? layouts[cli_enum(&A, CLI_O_LAYOUT, 0)] : MP_NPY_AUTO;
+    const char *weights = cli_str(&A, CLI_O_WEIGHTS);
+    int64_t tps = cli_i64(&A, CLI_O_TPS, 0);
+    wo.level = cli_int(&A, CLI_O_LEVEL, 0); /* 0: the writer's default */
+    wo.loads_per_step = cli_has(&A, CLI_O_PER_STEP) > 0;
+    if (c.help) return cli_help(stdout, "convert");
+    if (A.first + 1 != argc) return cli_usage_error("convert", "wants exactly one input file");
     if (!c.output) return cli_usage_error("convert", "needs -o OUT");
-    const char *in = argv[optind];
+    const char *in = argv[A.first];
     mp_format of = c.out_format != MP_FMT_AUTO ? c.out_format : mp_format_from_path(c.output);
     if (of == MP_FMT_AUTO) return cli_usage_error("convert", "cannot tell the output format of '%s' (use --to)", c.output);
     mp_format inf = c.in_format != MP_FMT_AUTO ? c.in_format : mp_format_from_path(in);

@@ -15,61 +15,9 @@ const char cmd_gen_usage[] =
     "per token and layer, scores from the layer's expert popularity plus token\n"
     "noise, group-limited top-k selection, gate weights.  Any output format\n"
     "convert writes (.mpt .npy .csv .json); the same --seed gives the same file\n"
-    "with any --threads.\n"
-    "\n"
-    "  --preset NAME           model shape (default deepseek-v3; see --list-presets)\n"
-    "  --list-presets          print the presets and exit\n"
-    "  --layers N, --experts E, --top-k K, --groups G, --topk-group N, --shared N\n"
-    "                          override fields of the preset\n"
-    "  --skew SPEC             uniform, zipf:S, lognormal:SIGMA, chat, mixed (default)\n"
-    "                          or narrow\n"
-    "  --group-skew X          make some groups hotter as a whole (sigma of log factors)\n"
-    "  --layer-affinity A      0..1: a token's experts at layer l predict those at l+1\n"
-    "  --topics N              topics that tilt popularity; a request keeps its topic\n"
-    "  --topic-strength X      sigma of a topic's tilt of log-popularity (default 1)\n"
-    "  --dp-ranks R            source ranks requests come from (recorded when R > 1)\n"
-    "  --rank-topic-bias B     0..1: chance a request takes its rank's home topic\n"
-    "  --drift RATE            random walk of log-popularity per step (sigma)\n"
-    "  --shift-at STEP         abrupt change of the popularity order at STEP\n"
-    "  --phase prefill|decode  run shape: 8 x 4096 tokens or 64 x 256 (default prefill)\n"
-    "  --steps S               forward passes\n"
-    "  --tokens-per-step T     tokens per forward pass\n"
-    "  --request-tokens N      prefill: tokens per request (default 512)\n"
-    "  --exact                 faithful scorer over all experts (slow) instead of the\n"
-    "                          fast sampler\n"
-    "  --no-weights            do not write gate weights\n"
-    "  --seed N                random seed (default 1)\n"
-    "  -o, --output OUT        output file (required)\n"
-    "  --to FMT                output format when the name does not say\n"
-    "  -j, --threads N         worker threads (output does not depend on it)\n"
-    "  -q, --quiet             no progress bar\n"
-    "  --format F              --list-presets: table (default), json or csv\n";
+    "with any --threads.  --layers, --experts, --top-k, --groups, --topk-group and\n"
+    "--shared override fields of the preset; --format applies to --list-presets.\n";
 
-enum {
-    OPT_PRESET = CLI_OPT_OWN,
-    OPT_LIST,
-    OPT_LAYERS,
-    OPT_EXPERTS,
-    OPT_TOPK,
-    OPT_GROUPS,
-    OPT_TOPKG,
-    OPT_SHARED,
-    OPT_SKEW,
-    OPT_GSKEW,
-    OPT_AFF,
-    OPT_TOPICS,
-    OPT_TSTR,
-    OPT_RANKS,
-    OPT_RBIAS,
-    OPT_DRIFT,
-    OPT_SHIFT,
-    OPT_PHASE,
-    OPT_STEPS,
-    OPT_TPS,
-    OPT_REQ,
-    OPT_EXACT,
-    OPT_NOW
-};
 
 static int list_presets(const cli_common *c)
 {
@@ -77,7 +25,7 @@ static int list_presets(const cli_common *c)
     const mp_gen_preset *p = mp_gen_presets(&n);
     cli_doc *d = cli_doc_create("moeplace.presets");
     cli_tab *t = cli_doc_table(d, "presets", "model presets");
-    const char *cols[] = {"preset", "moe_layers", "layers", "experts", "top_k", "groups", "topk_group", "shared",
+    const char *cols[] = {"preset", "moe_layers", "layers", "experts", "top_k", "groups", "topk_group", "shared_experts",
                           "hidden", "intermediate", "scoring", "normalize_topk"};
     for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) cli_tab_col(t, cols[i], -1);
     cli_tab_col(t, "routed_scaling", 3);
@@ -104,85 +52,39 @@ static int list_presets(const cli_common *c)
 
 int cmd_gen(int argc, char **argv)
 {
-    static const struct option opts[] = {CLI_COMMON_LONG,
-                                         {"preset", required_argument, NULL, OPT_PRESET},
-                                         {"list-presets", no_argument, NULL, OPT_LIST},
-                                         {"layers", required_argument, NULL, OPT_LAYERS},
-                                         {"experts", required_argument, NULL, OPT_EXPERTS},
-                                         {"top-k", required_argument, NULL, OPT_TOPK},
-                                         {"groups", required_argument, NULL, OPT_GROUPS},
-                                         {"topk-group", required_argument, NULL, OPT_TOPKG},
-                                         {"shared", required_argument, NULL, OPT_SHARED},
-                                         {"skew", required_argument, NULL, OPT_SKEW},
-                                         {"group-skew", required_argument, NULL, OPT_GSKEW},
-                                         {"layer-affinity", required_argument, NULL, OPT_AFF},
-                                         {"topics", required_argument, NULL, OPT_TOPICS},
-                                         {"topic-strength", required_argument, NULL, OPT_TSTR},
-                                         {"dp-ranks", required_argument, NULL, OPT_RANKS},
-                                         {"rank-topic-bias", required_argument, NULL, OPT_RBIAS},
-                                         {"drift", required_argument, NULL, OPT_DRIFT},
-                                         {"shift-at", required_argument, NULL, OPT_SHIFT},
-                                         {"phase", required_argument, NULL, OPT_PHASE},
-                                         {"steps", required_argument, NULL, OPT_STEPS},
-                                         {"tokens-per-step", required_argument, NULL, OPT_TPS},
-                                         {"request-tokens", required_argument, NULL, OPT_REQ},
-                                         {"exact", no_argument, NULL, OPT_EXACT},
-                                         {"no-weights", no_argument, NULL, OPT_NOW},
-                                         {NULL, 0, NULL, 0}};
     cli_common c;
-    cli_common_init(&c, "gen");
+    cli_args A;
+    int prc = cli_args_parse(&A, &c, "gen", argc, argv);
+    if (prc) return prc;
     mp_gen_opts go;
     mp_gen_opts_default(&go);
     mp_err err = {0};
-    const char *preset = "deepseek-v3";
-    int list = 0, decode = 0, o;
+    const char *preset = cli_has(&A, CLI_O_PRESET) ? cli_str(&A, CLI_O_PRESET) : "deepseek-v3";
+    int list = cli_has(&A, CLI_O_LIST_PRESETS) > 0, decode = cli_enum(&A, CLI_O_PHASE, 0) == 1;
     /* overrides, applied after the preset and phase: -1 = not given */
-    int ov[6] = {-1, -1, -1, -1, -1, -1};
-    int64_t steps = -1, tps = -1, req = -1;
-    while ((o = getopt_long(argc, argv, CLI_COMMON_SHORT, opts, NULL)) != -1) {
-        int h = cli_common_option(&c, o, optarg);
-        if (h < 0) return -h;
-        if (h) continue;
-        int bad = 0;
-        switch (o) {
-        case OPT_PRESET: preset = optarg; break;
-        case OPT_LIST: list = 1; break;
-        case OPT_LAYERS: bad = cli_parse_int("gen", "--layers", optarg, 1, MP_LAYERS_MAX, &ov[0]); break;
-        case OPT_EXPERTS: bad = cli_parse_int("gen", "--experts", optarg, 1, MP_EXPERTS_MAX, &ov[1]); break;
-        case OPT_TOPK: bad = cli_parse_int("gen", "--top-k", optarg, 1, MP_TOPK_MAX, &ov[2]); break;
-        case OPT_GROUPS: bad = cli_parse_int("gen", "--groups", optarg, 1, MP_EXPERTS_MAX, &ov[3]); break;
-        case OPT_TOPKG: bad = cli_parse_int("gen", "--topk-group", optarg, 1, MP_EXPERTS_MAX, &ov[4]); break;
-        case OPT_SHARED: bad = cli_parse_int("gen", "--shared", optarg, 0, 1024, &ov[5]); break;
-        case OPT_SKEW:
-            if (mp_skew_parse(optarg, &go.skew, &err)) return cli_usage_error("gen", "%s", err.msg);
-            break;
-        case OPT_GSKEW: bad = cli_parse_double("gen", "--group-skew", optarg, 0, 10, &go.group_skew); break;
-        case OPT_AFF: bad = cli_parse_double("gen", "--layer-affinity", optarg, 0, 1, &go.layer_affinity); break;
-        case OPT_TOPICS: bad = cli_parse_int("gen", "--topics", optarg, 1, 4096, &go.topics); break;
-        case OPT_TSTR: bad = cli_parse_double("gen", "--topic-strength", optarg, 0, 10, &go.topic_strength); break;
-        case OPT_RANKS: bad = cli_parse_int("gen", "--dp-ranks", optarg, 1, 65536, &go.dp_ranks); break;
-        case OPT_RBIAS: bad = cli_parse_double("gen", "--rank-topic-bias", optarg, 0, 1, &go.rank_topic_bias); break;
-        case OPT_DRIFT: bad = cli_parse_double("gen", "--drift", optarg, 0, 10, &go.drift); break;
-        case OPT_SHIFT: bad = cli_parse_i64("gen", "--shift-at", optarg, 1, INT64_MAX, &go.shift_at); break;
-        case OPT_PHASE:
-            if (strcmp(optarg, "prefill") == 0) decode = 0;
-            else if (strcmp(optarg, "decode") == 0) decode = 1;
-            else return cli_usage_error("gen", "--phase wants prefill or decode, not '%s'", optarg);
-            break;
-        case OPT_STEPS: bad = cli_parse_i64("gen", "--steps", optarg, 1, (int64_t)1 << 40, &steps); break;
-        case OPT_TPS: bad = cli_parse_i64("gen", "--tokens-per-step", optarg, 1, (int64_t)1 << 31, &tps); break;
-        case OPT_REQ: bad = cli_parse_i64("gen", "--request-tokens", optarg, 1, INT32_MAX, &req); break;
-        case OPT_EXACT: go.exact = 1; break;
-        case OPT_NOW: go.with_weights = 0; break;
-        default: return cli_usage_error("gen", "unexpected option");
-        }
-        if (bad) return CLI_EUSAGE;
+    int ov[6] = {cli_int(&A, CLI_O_GEN_LAYERS, -1), cli_int(&A, CLI_O_EXPERTS, -1),    cli_int(&A, CLI_O_TOP_K, -1),
+                 cli_int(&A, CLI_O_GROUPS, -1),     cli_int(&A, CLI_O_TOPK_GROUP, -1), cli_int(&A, CLI_O_SHARED, -1)};
+    int64_t steps = cli_i64(&A, CLI_O_GEN_STEPS_N, -1), tps = cli_i64(&A, CLI_O_GEN_TPS, -1),
+            req = cli_i64(&A, CLI_O_REQUEST_TOKENS, -1);
+    char msg[2 * MP_ERR_MSG_MAX];
+    if (cli_has(&A, CLI_O_SKEW) && mp_skew_parse(cli_str(&A, CLI_O_SKEW), &go.skew, &err)) {
+        /* "skew zipf:S wants ..." is about the flag's value; "unknown skew ..." says itself */
+        if (!strncmp(err.msg, "skew ", 5)) cli_flag_msg(err.msg, "skew", "--skew", msg, sizeof msg);
+        else snprintf(msg, sizeof msg, "%s", err.msg);
+        return cli_usage_error("gen", "%s", msg);
     }
-    if (c.help) {
-        fputs(cmd_gen_usage, stdout);
-        return CLI_OK;
-    }
-    if (optind != argc) return cli_usage_error("gen", "takes no file arguments (write with -o OUT)");
+    go.group_skew = cli_num(&A, CLI_O_GROUP_SKEW, go.group_skew);
+    go.layer_affinity = cli_num(&A, CLI_O_LAYER_AFFINITY, go.layer_affinity);
+    go.topics = cli_int(&A, CLI_O_TOPICS, go.topics);
+    go.topic_strength = cli_num(&A, CLI_O_TOPIC_STRENGTH, go.topic_strength);
+    go.dp_ranks = cli_int(&A, CLI_O_DP_RANKS, go.dp_ranks);
+    go.rank_topic_bias = cli_num(&A, CLI_O_RANK_TOPIC_BIAS, go.rank_topic_bias);
+    go.drift = cli_num(&A, CLI_O_DRIFT, go.drift);
+    go.shift_at = cli_i64(&A, CLI_O_GEN_SHIFT_AT, go.shift_at);
+    if (cli_has(&A, CLI_O_EXACT)) go.exact = 1;
+    if (cli_has(&A, CLI_O_NO_WEIGHTS)) go.with_weights = 0;
+    if (c.help) return cli_help(stdout, "gen");
+    if (A.first != argc) return cli_usage_error("gen", "takes no file arguments (write with -o OUT)");
     if (list) return list_presets(&c);
     if (!c.output) return cli_usage_error("gen", "needs -o OUT");
     {
@@ -192,7 +94,8 @@ int cmd_gen(int argc, char **argv)
         int grc = cli_io_guard_check(&g);
         if (grc) return grc;
     }
-    if (mp_gen_preset_find(preset, &go.model, &err)) return cli_usage_error("gen", "%s", err.msg);
+    if (mp_gen_preset_find(preset, &go.model, &err))
+        return cli_usage_error("gen", "%s (see --list-presets)", err.msg);
     mp_gen_opts_phase(&go, decode);
     if (ov[0] >= 0) go.model.layers = ov[0];
     if (ov[1] >= 0) go.model.experts = ov[1];

@@ -9,21 +9,11 @@
 #include "traces/formats/mp_trace.h"
 
 const char cmd_info_usage[] =
-    "usage: moeplace info FILE [--input-format FMT] [--layout LTK|TLK] [--weights FILE] [--format table|json|csv] [-o OUT]\n"
+    "usage: moeplace info FILE [options]\n"
     "\n"
     "Shows the model shape, steps, tokens, assignments, on-disk and raw size of a\n"
     "routing trace (.mpt .npy .csv), or the shape and totals of a load file (.json).\n"
-    "Counts a header does not hold are found by reading the file through.\n"
-    "\n"
-    "  --input-format FMT  input format (mpt, npy, csv, json) when the name does not say\n"
-    "  --layout LTK|TLK  npy: axis order of a 3-D array\n"
-    "  --weights FILE    npy: matching gate weights (float16/float32)\n"
-    "  --experts E       npy/csv: number of experts (else max id + 1)\n"
-    "  --tokens-per-step T  npy: split the array into steps of T tokens\n"
-    "  --format F        table (default), json or csv\n"
-    "  -o, --output OUT  write there instead of standard output\n"
-    "  -j, --threads N   decoding threads\n"
-    "  -q, --quiet       no progress bar\n";
+    "Counts a header does not hold are found by reading the file through.\n";
 
 static void model_rows(cli_doc *d, const mp_model *m, int full)
 {
@@ -65,48 +55,21 @@ static int info_loads(const char *path, const cli_common *c)
 
 int cmd_info(int argc, char **argv)
 {
-    enum { OPT_LAYOUT = CLI_OPT_OWN, OPT_WEIGHTS, OPT_EXPERTS, OPT_TPS };
-    static const struct option opts[] = {CLI_COMMON_LONG,
-                                         {"layout", required_argument, NULL, OPT_LAYOUT},
-                                         {"weights", required_argument, NULL, OPT_WEIGHTS},
-                                         {"experts", required_argument, NULL, OPT_EXPERTS},
-                                         {"tokens-per-step", required_argument, NULL, OPT_TPS},
-                                         {NULL, 0, NULL, 0}};
     cli_common c;
-    cli_common_init(&c, "info");
+    cli_args A;
+    int prc = cli_args_parse(&A, &c, "info", argc, argv);
+    if (prc) return prc;
     mp_model hint = mp_model_default();
     hint.groups = hint.topk_group = 0;
-    int have_hint = 0, o;
-    mp_npy_layout layout = MP_NPY_AUTO;
-    const char *weights = NULL;
-    int64_t tps = 0;
-    while ((o = getopt_long(argc, argv, CLI_COMMON_SHORT, opts, NULL)) != -1) {
-        int h = cli_common_option(&c, o, optarg);
-        if (h < 0) return -h;
-        if (h) continue;
-        switch (o) {
-        case OPT_LAYOUT:
-            if (strcmp(optarg, "LTK") == 0 || strcmp(optarg, "ltk") == 0) layout = MP_NPY_LTK;
-            else if (strcmp(optarg, "TLK") == 0 || strcmp(optarg, "tlk") == 0) layout = MP_NPY_TLK;
-            else return cli_usage_error("info", "--layout wants LTK or TLK, not '%s'", optarg);
-            break;
-        case OPT_WEIGHTS: weights = optarg; break;
-        case OPT_EXPERTS:
-            if (cli_parse_int("info", "--experts", optarg, 1, MP_EXPERTS_MAX, &hint.experts)) return CLI_EUSAGE;
-            have_hint = 1;
-            break;
-        case OPT_TPS:
-            if (cli_parse_i64("info", "--tokens-per-step", optarg, 1, INT64_MAX, &tps)) return CLI_EUSAGE;
-            break;
-        default: return cli_usage_error("info", "unexpected option");
-        }
-    }
-    if (c.help) {
-        fputs(cmd_info_usage, stdout);
-        return CLI_OK;
-    }
-    if (optind + 1 != argc) return cli_usage_error("info", "wants exactly one FILE");
-    const char *path = argv[optind];
+    int have_hint = cli_has(&A, CLI_O_EXPERTS) > 0;
+    hint.experts = cli_int(&A, CLI_O_EXPERTS, hint.experts);
+    static const mp_npy_layout layouts[] = {MP_NPY_LTK, MP_NPY_TLK};
+    mp_npy_layout layout = cli_has(&A, CLI_O_LAYOUT) ? layouts[cli_enum(&A, CLI_O_LAYOUT, 0)] : MP_NPY_AUTO;
+    const char *weights = cli_str(&A, CLI_O_WEIGHTS);
+    int64_t tps = cli_i64(&A, CLI_O_TPS, 0);
+    if (c.help) return cli_help(stdout, "info");
+    if (A.first + 1 != argc) return cli_usage_error("info", "wants exactly one FILE");
+    const char *path = argv[A.first];
     mp_format f = c.in_format != MP_FMT_AUTO ? c.in_format : mp_format_from_path(path);
     if (weights && f != MP_FMT_NPY) return cli_usage_error("info", "--weights is for .npy input");
     {

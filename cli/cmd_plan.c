@@ -19,48 +19,9 @@ const char cmd_plan_usage[] =
     "\n"
     "Decides which expert each physical slot of each GPU holds, per MoE layer, from\n"
     "expert loads (a routing trace counted per layer, or a load file), and predicts\n"
-    "the per-GPU load and balance metrics of the result.\n"
-    "\n"
-    "  --loads FILE          the loads (instead of TRACE): SGLang logical_count JSON or a trace\n"
-    "  --steps A:B           only steps A..B-1 of the input\n"
-    "  --strategy NAME       linear, round-robin, group-aware, eplb, eplb-global, balanced (default)\n"
-    "  --gpus P              GPUs (expert-parallel ranks)\n"
-    "  --nodes N             nodes (default 1); P % N == 0\n"
-    "  --redundant X         X redundant slots: R = E + X (default 0); R % P == 0\n"
-    "  --slots-per-gpu S     or S slots per GPU: R = P * S\n"
-    "  --groups G            expert groups (default: the model's)\n"
-    "  --experts E           the expert count the loads must have\n"
-    "  --top-k K             experts per token (default: the model's; needed by --shared-fusion)\n"
-    "  --locality W          balanced: 0..1, keep expert groups on few nodes (1: one node each)\n"
-    "  --shared-fusion N     the shared expert becomes N routed replicas (needs redundant slots)\n"
-    "  --from OLD.json       relabel GPUs and slots so that few experts move from OLD's layout\n"
-    "  --dtype-bytes B       bytes per weight for bytes moved (default 2)\n"
-    "  --export KIND         write sglang (JSON), trtllm (YAML) or csv instead of the plan file\n"
-    "  --compare LIST        plan with each strategy and print one table of their metrics\n"
-    "  --check PLAN.json     validate a plan file and print its summary\n"
-    "  -o, --output FILE     the plan (or export) file; the summary goes to standard output\n"
-    "  --format F            summary as table (default), json or csv\n"
-    "  -q, --quiet           no progress bar\n";
+    "the per-GPU load and balance metrics of the result.  With -o the plan (or\n"
+    "export) goes to the file and the summary to standard output.\n";
 
-enum {
-    OPT_LOADS = CLI_OPT_OWN,
-    OPT_STEPS,
-    OPT_STRATEGY,
-    OPT_GPUS,
-    OPT_NODES,
-    OPT_REDUNDANT,
-    OPT_SPG,
-    OPT_GROUPS,
-    OPT_EXPERTS,
-    OPT_TOPK,
-    OPT_LOCALITY,
-    OPT_FUSION,
-    OPT_FROM_PLAN,
-    OPT_DTYPE,
-    OPT_EXPORT,
-    OPT_COMPARE,
-    OPT_CHECK,
-};
 
 typedef struct plan_args {
     cli_common c;
@@ -68,7 +29,8 @@ typedef struct plan_args {
     int64_t step_begin, step_end;
     int steps_set;
     mp_plan_request req;
-    int gpus, nodes, redundant, spg, experts, dtype_bytes;
+    int gpus, nodes, redundant, spg, experts;
+    double weight_bytes;
     int redundant_set, spg_set;
     mp_export export_kind;
 } plan_args;
@@ -119,22 +81,15 @@ static int do_check(const plan_args *a)
     mp_err err = {0};
     mp_plan *p;
     double *w;
-    if (mp_plan_read_json(&p, &w, a->check, &err)) return cli_fail(&err);
-    mp_plan_metrics *m = NULL;
-    if (w && mp_plan_metrics_compute(&m, p, w, &err)) {
-        free(w);
-        mp_plan_destroy(p);
-        return cli_fail(&err);
-    }
+    mp_plan_result *r;
+    if (mp_plan_read_json(&p, &w, a->check, &err) || mp_plan_result_of_load(&r, p, w, &err)) return cli_fail(&err);
     cli_doc *d = cli_doc_create("moeplace.plan.check");
     cli_doc_str(d, "file", a->check);
     cli_doc_str(d, "valid", "yes");
-    add_summary(d, p, m);
+    add_summary(d, r->plan, r->metrics);
     int rc = cli_doc_emit(d, &a->c);
     cli_doc_destroy(d);
-    mp_plan_metrics_destroy(m);
-    free(w);
-    mp_plan_destroy(p);
+    mp_plan_result_destroy(r);
     return rc;
 }
 
@@ -172,23 +127,14 @@ static int read_loads(const plan_args *a, mp_loads **out, mp_err *err)
     return rc ? mp_err_set(err, rc, "%s: %s", a->input, sub.msg) : 0;
 }
 
-static int make_request(plan_args *a, const mp_loads *l, const char *strategy, mp_err *err)
+/* The request for a strategy, its topology resolved by the planner; exact:
+ * no redundant slots (mp_topology_request). */
+static int make_request(plan_args *a, const mp_loads *l, const char *strategy, int exact, mp_err *err)
 {
-    (void)err;
     a->req.strategy = strategy;
-    a->req.topo.gpus = a->gpus;
-    a->req.topo.nodes = a->nodes;
-    if (a->spg_set) {
-        a->req.topo.slots_per_gpu = a->spg;
-    } else {
-        int64_t R = (int64_t)l->experts + a->redundant + (a->req.shared_fusion > 0 ? a->req.shared_fusion : 0);
-        if (R % a->gpus != 0)
-            return cli_usage_error("plan", "%lld slots (%d experts + %d redundant%s) do not split over %d GPUs",
-                                   (long long)R, l->experts, a->redundant,
-                                   a->req.shared_fusion > 0 ? " + fused shared" : "", a->gpus);
-        a->req.topo.slots_per_gpu = (int32_t)(R / a->gpus);
-    }
-    return 0;
+    mp_topology_request t = {a->gpus, a->nodes, a->spg_set ? a->spg : 0, a->redundant_set ? a->redundant : -1,
+                             a->req.shared_fusion, exact};
+    return mp_topology_resolve(&a->req.topo, &t, l->experts, err);
 }
 
 static int do_compare(plan_args *a, const mp_loads *l)
@@ -213,18 +159,20 @@ static int do_compare(plan_args *a, const mp_loads *l)
     char *save = NULL;
     for (char *name = strtok_r(list, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
         mp_err err = {0};
-        mp_plan *p = NULL;
-        mp_plan_metrics *m = NULL;
-        if ((rc = make_request(a, l, name, &err))) break;
+        mp_plan_result *res = NULL;
+        if (make_request(a, l, name, 0, &err)) {
+            rc = cli_topology_error("plan", &err);
+            break;
+        }
         /* strategies without redundant slots are compared at their own slot count, E / P */
         const mp_strategy *st = mp_strategy_find(name);
-        mp_topology asked = a->req.topo;
-        if (st && !st->redundant && a->req.shared_fusion == 0 && l->experts % a->gpus == 0)
-            a->req.topo.slots_per_gpu = l->experts / a->gpus;
-        int r = mp_planner_run(&p, l, &a->req, &err);
-        double *w = r ? NULL : mp_plan_expert_loads(p, l);
-        if (!r && !w) r = mp_err_set(&err, MP_ENOMEM, "plan: out of memory");
-        if (!r) r = mp_plan_metrics_compute(&m, p, w, &err);
+        if (st && !st->redundant && a->req.shared_fusion == 0) {
+            mp_err sub = {0};
+            mp_topology asked = a->req.topo;
+            if (make_request(a, l, name, 1, &sub)) a->req.topo = asked; /* the planner says why not */
+        }
+        int r = mp_plan_evaluate(&res, l, &a->req, &err);
+        const mp_plan_metrics *m = res ? res->metrics : NULL;
         cli_tab_str(t, name);
         cli_tab_int(t, a->req.topo.slots_per_gpu);
         double v[7] = {0};
@@ -243,10 +191,7 @@ static int do_compare(plan_args *a, const mp_loads *l)
         } else if (r == MP_ENOMEM) {
             rc = cli_fail(&err);
         }
-        a->req.topo = asked;
-        free(w);
-        mp_plan_metrics_destroy(m);
-        mp_plan_destroy(p);
+        mp_plan_result_destroy(res);
         if (rc) break;
     }
     free(list);
@@ -258,152 +203,95 @@ static int do_compare(plan_args *a, const mp_loads *l)
 static int do_plan(plan_args *a, const mp_loads *l)
 {
     mp_err err = {0};
-    int rc = make_request(a, l, a->req.strategy ? a->req.strategy : "balanced", &err);
-    if (rc) return rc;
-    mp_plan *p, *old = NULL;
-    if (mp_planner_run(&p, l, &a->req, &err)) return cli_fail(&err);
-    mp_plan_metrics *m = NULL;
-    double *w = mp_plan_expert_loads(p, l);
+    if (make_request(a, l, a->req.strategy ? a->req.strategy : "balanced", 0, &err))
+        return cli_topology_error("plan", &err);
+    mp_plan_result *res;
+    mp_plan *old = NULL;
+    if (mp_plan_evaluate(&res, l, &a->req, &err)) return cli_fail(&err);
+    mp_plan *p = res->plan;
     mp_migration mig = {-1, 0, 0};
-    if (!w) {
-        mp_err_set(&err, MP_ENOMEM, "plan: out of memory");
-        goto fail;
-    }
-    if (mp_plan_metrics_compute(&m, p, w, &err)) goto fail;
+    int rc = CLI_OK;
     if (a->from) {
         if (mp_plan_read_json(&old, NULL, a->from, &err)) goto fail;
         const mp_model *md = p->model.hidden > 0 && p->model.intermediate > 0 ? &p->model : &old->model;
-        int64_t bpe = 3 * md->hidden * md->intermediate * a->dtype_bytes;
-        if (mp_plan_migrate(p, old, bpe, &mig, &err)) goto fail;
-        mp_plan_metrics_destroy(m);
-        if (mp_plan_metrics_compute(&m, p, w, &err)) goto fail;
+        int64_t bpe = (int64_t)llround(3.0 * md->hidden * md->intermediate * a->weight_bytes);
+        if (mp_plan_migrate(p, old, bpe, &mig, &err) || mp_plan_result_update(res, &err)) goto fail;
     }
     if (a->export_name) {
         if (mp_plan_export(p, a->export_kind, a->c.output ? a->c.output : "-", &err)) goto fail;
     } else if (a->c.output) {
-        mp_plan_info info = {a->req.locality, a->req.shared_fusion, a->req.groups, w, m, a->from ? mig.moved_experts : -1,
-                             mig.moved_bytes};
+        mp_plan_info info = {a->req.locality, a->req.shared_fusion, a->req.groups, res->load, res->metrics,
+                             a->from ? mig.moved_experts : -1, mig.moved_bytes};
         if (mp_plan_write_json(p, &info, a->c.output, &err)) goto fail;
     }
     if (!(a->export_name && !a->c.output)) {
         cli_doc *d = cli_doc_create("moeplace.plan");
         if (a->c.output) cli_doc_str(d, "output", a->c.output);
-        add_summary(d, p, m);
+        add_summary(d, p, res->metrics);
         if (a->from) {
             cli_doc_int(d, "moved_experts", mig.moved_experts);
             cli_doc_int(d, "kept_experts", mig.kept_experts);
             cli_doc_int(d, "moved_bytes", mig.moved_bytes);
         }
-        add_layers(d, m);
+        add_layers(d, res->metrics);
         rc = cli_doc_print(d, stdout, a->c.format) || fflush(stdout) ? CLI_EDATA : CLI_OK;
         if (rc) cli_stdout_error(); /* main says it, once */
         cli_doc_destroy(d);
     }
-    mp_plan_metrics_destroy(m);
     mp_plan_destroy(old);
-    mp_plan_destroy(p);
-    free(w);
+    mp_plan_result_destroy(res);
     return rc;
 fail:
-    mp_plan_metrics_destroy(m);
     mp_plan_destroy(old);
-    mp_plan_destroy(p);
-    free(w);
+    mp_plan_result_destroy(res);
     return cli_fail(&err);
 }
 
 int cmd_plan(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"from", required_argument, NULL, OPT_FROM_PLAN}, /* --from is the old plan here */
-        {"loads", required_argument, NULL, OPT_LOADS},
-        {"steps", required_argument, NULL, OPT_STEPS},
-        {"strategy", required_argument, NULL, OPT_STRATEGY},
-        {"gpus", required_argument, NULL, OPT_GPUS},
-        {"nodes", required_argument, NULL, OPT_NODES},
-        {"redundant", required_argument, NULL, OPT_REDUNDANT},
-        {"slots-per-gpu", required_argument, NULL, OPT_SPG},
-        {"groups", required_argument, NULL, OPT_GROUPS},
-        {"experts", required_argument, NULL, OPT_EXPERTS},
-        {"top-k", required_argument, NULL, OPT_TOPK},
-        {"locality", required_argument, NULL, OPT_LOCALITY},
-        {"shared-fusion", required_argument, NULL, OPT_FUSION},
-        {"dtype-bytes", required_argument, NULL, OPT_DTYPE},
-        {"export", required_argument, NULL, OPT_EXPORT},
-        {"compare", required_argument, NULL, OPT_COMPARE},
-        {"check", required_argument, NULL, OPT_CHECK},
-        CLI_COMMON_LONG,
-        {NULL, 0, NULL, 0}};
     plan_args a;
     memset(&a, 0, sizeof a);
-    cli_common_init(&a.c, "plan");
-    a.nodes = 1;
-    a.dtype_bytes = 2;
+    cli_args A;
+    int prc = cli_args_parse(&A, &a.c, "plan", argc, argv);
+    if (prc) return prc;
+    a.input = cli_str(&A, CLI_O_LOADS);
     a.step_end = -1;
-    int o;
-    optind = 1;
-    while ((o = getopt_long(argc, argv, CLI_COMMON_SHORT, opts, NULL)) != -1) {
-        int r = 0;
-        switch (o) {
-        case OPT_LOADS: a.input = optarg; break;
-        case OPT_STEPS:
-            r = cli_parse_range("plan", "--steps", optarg, &a.step_begin, &a.step_end);
-            a.steps_set = 1;
-            break;
-        case OPT_STRATEGY: a.req.strategy = optarg; break;
-        case OPT_GPUS: r = cli_parse_int("plan", "--gpus", optarg, 1, 1 << 20, &a.gpus); break;
-        case OPT_NODES: r = cli_parse_int("plan", "--nodes", optarg, 1, 1 << 20, &a.nodes); break;
-        case OPT_REDUNDANT:
-            r = cli_parse_int("plan", "--redundant", optarg, 0, 1 << 24, &a.redundant);
-            a.redundant_set = 1;
-            break;
-        case OPT_SPG:
-            r = cli_parse_int("plan", "--slots-per-gpu", optarg, 1, 1 << 24, &a.spg);
-            a.spg_set = 1;
-            break;
-        case OPT_GROUPS: r = cli_parse_int("plan", "--groups", optarg, 1, MP_EXPERTS_MAX, &a.req.groups); break;
-        case OPT_EXPERTS: r = cli_parse_int("plan", "--experts", optarg, 1, MP_EXPERTS_MAX, &a.experts); break;
-        case OPT_TOPK: r = cli_parse_int("plan", "--top-k", optarg, 1, MP_TOPK_MAX, &a.req.top_k); break;
-        case OPT_LOCALITY: r = cli_parse_double("plan", "--locality", optarg, 0, 1, &a.req.locality); break;
-        case OPT_FUSION: r = cli_parse_int("plan", "--shared-fusion", optarg, 1, 1 << 20, &a.req.shared_fusion); break;
-        case OPT_FROM_PLAN: a.from = optarg; break;
-        case OPT_DTYPE: r = cli_parse_int("plan", "--dtype-bytes", optarg, 1, 16, &a.dtype_bytes); break;
-        case OPT_EXPORT:
-            a.export_name = optarg;
-            if (mp_export_parse(optarg, &a.export_kind))
-                return cli_usage_error("plan", "--export wants sglang, trtllm or csv, not '%s'", optarg);
-            break;
-        case OPT_COMPARE: a.compare = optarg; break;
-        case OPT_CHECK: a.check = optarg; break;
-        default: {
-            int h = cli_common_option(&a.c, o, optarg);
-            if (h < 0) return -h;
-            if (h == 0) return cli_usage_error("plan", "unexpected option");
-        }
-        }
-        if (r) return CLI_EUSAGE;
-    }
-    if (a.c.help) {
-        fputs(cmd_plan_usage, stdout);
-        return CLI_OK;
-    }
+    a.steps_set = cli_range(&A, CLI_O_STEPS, &a.step_begin, &a.step_end);
+    a.req.strategy = cli_str(&A, CLI_O_STRATEGY);
+    a.gpus = cli_int(&A, CLI_O_GPUS, 0);
+    a.nodes = cli_int(&A, CLI_O_NODES, 1);
+    a.redundant = cli_int(&A, CLI_O_REDUNDANT, 0);
+    a.redundant_set = cli_has(&A, CLI_O_REDUNDANT) > 0;
+    a.spg = cli_int(&A, CLI_O_SLOTS_PER_GPU, 0);
+    a.spg_set = cli_has(&A, CLI_O_SLOTS_PER_GPU) > 0;
+    a.req.groups = cli_int(&A, CLI_O_GROUPS, 0);
+    a.experts = cli_int(&A, CLI_O_EXPERTS, 0);
+    a.req.top_k = cli_int(&A, CLI_O_TOP_K, 0);
+    a.req.locality = cli_num(&A, CLI_O_LOCALITY, 0);
+    a.req.shared_fusion = cli_int(&A, CLI_O_SHARED_FUSION, 0);
+    a.from = cli_str(&A, CLI_O_FROM);
+    a.weight_bytes = cli_num(&A, CLI_O_WEIGHT_BYTES, CLI_WEIGHT_BYTES_DEFAULT);
+    a.export_name = cli_str(&A, CLI_O_EXPORT);
+    static const mp_export exports[] = {MP_EXPORT_SGLANG, MP_EXPORT_TRTLLM, MP_EXPORT_CSV}; /* as the row lists them */
+    a.export_kind = exports[cli_enum(&A, CLI_O_EXPORT, 0)];
+    a.compare = cli_str(&A, CLI_O_COMPARE);
+    a.check = cli_str(&A, CLI_O_PLAN_CHECK);
+    if (a.c.help) return cli_help(stdout, "plan");
     cli_io_guard g;
     cli_io_guard_init(&g, "plan");
     cli_io_guard_add_output(&g, a.c.output);
     if (a.check) {
-        if (optind != argc || a.input) return cli_usage_error("plan", "--check takes no other input");
+        if (A.first != argc || a.input) return cli_usage_error("plan", "--check takes no other input");
         cli_io_guard_add_input(&g, a.check);
         int grc = cli_io_guard_check(&g);
         return grc ? grc : do_check(&a);
     }
-    if (optind < argc) {
-        if (a.input || optind + 1 != argc) return cli_usage_error("plan", "wants one input: TRACE or --loads FILE");
-        a.input = argv[optind];
+    if (A.first < argc) {
+        if (a.input || A.first + 1 != argc) return cli_usage_error("plan", "wants one input: TRACE or --loads FILE");
+        a.input = argv[A.first];
     }
     if (!a.input) return cli_usage_error("plan", "wants an input: TRACE or --loads FILE");
     if (a.gpus < 1) return cli_usage_error("plan", "wants --gpus P");
-    if (a.redundant_set && a.spg_set) return cli_usage_error("plan", "give --redundant or --slots-per-gpu, not both");
-    if (a.gpus % a.nodes != 0) return cli_usage_error("plan", "%d GPUs do not split over %d nodes", a.gpus, a.nodes);
     if (a.req.strategy && !a.compare && !mp_strategy_find(a.req.strategy))
         return cli_usage_error("plan", "unknown strategy '%s'", a.req.strategy);
     if (a.compare && (a.from || a.export_name))

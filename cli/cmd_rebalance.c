@@ -19,22 +19,7 @@ const char cmd_rebalance_usage[] =
     "re-plans every step from that step's own loads.  Reports per-regime balance, each\n"
     "rebalance's predicted gain, experts and bytes moved and transfer time, and the\n"
     "balance over time (how fast each regime recovers after a popularity shift).\n"
-    "\n"
-    "  --interval I        steps between rebalances (default 3000, vLLM; SGLang 1000)\n"
-    "  --window W          steps of loads each re-plan sees (default 1000)\n"
-    "  --strategy NAME     eplb (default) or balanced (any planner strategy works)\n"
-    "  --threshold X       skip a rebalance whose predicted gain (old/new max/mean - 1)\n"
-    "                      is below X (default 0)\n"
-    "  --bandwidth-gbps X  per-GPU bandwidth for moving expert weights (default 50)\n"
-    "  --migration-aware   relabel GPUs and slots (moeplace plan --from) to move fewer experts\n"
-    "  --no-oracle         skip the oracle regime\n"
-    "  --oracle-every N    the oracle re-plans every N steps (default 1)\n"
-    "  --bucket B          steps per row of the over-time table (default: the interval)\n"
-    "  --shift-at S        step of a known popularity shift: report recovery times\n"
-    "  --replica NAME      replica selection (default modulo; see moeplace sim)\n"
-    "  --series            add per-step max/mean of the three regimes\n" CLI_SIM_FLAGS_HELP
-    "  --input-format FMT  input format\n"
-    "  --seed N, -j N, --format F, -o OUT, -q  as everywhere\n";
+    "--series adds the per-step max/mean of the three regimes.\n";
 
 typedef struct replan_ctx {
     mp_plan_request q;
@@ -50,65 +35,34 @@ static const char *REG[MP_REGIMES] = {"static", "online", "oracle"};
 
 int cmd_rebalance(int argc, char **argv)
 {
-    enum { OPT_INT = CLI_OPT_OWN, OPT_WIN, OPT_THR, OPT_BW, OPT_MIG, OPT_NOOR, OPT_OREV, OPT_BUCKET, OPT_SHIFT, OPT_SERIES };
-    static const struct option opts[] = {CLI_COMMON_LONG,
-                                         CLI_SIM_LONG,
-                                         {"interval", required_argument, NULL, OPT_INT},
-                                         {"window", required_argument, NULL, OPT_WIN},
-                                         {"threshold", required_argument, NULL, OPT_THR},
-                                         {"bandwidth-gbps", required_argument, NULL, OPT_BW},
-                                         {"migration-aware", no_argument, NULL, OPT_MIG},
-                                         {"no-oracle", no_argument, NULL, OPT_NOOR},
-                                         {"oracle-every", required_argument, NULL, OPT_OREV},
-                                         {"bucket", required_argument, NULL, OPT_BUCKET},
-                                         {"shift-at", required_argument, NULL, OPT_SHIFT},
-                                         {"series", no_argument, NULL, OPT_SERIES},
-                                         {NULL, 0, NULL, 0}};
     cli_common c;
-    cli_common_init(&c, "rebalance");
+    cli_args A;
+    int prc = cli_args_parse(&A, &c, "rebalance", argc, argv);
+    if (prc) return prc;
     cli_sim_flags f;
-    cli_sim_flags_init(&f);
+    cli_sim_flags_read(&f, &A);
     mp_rebalance_opts ro = mp_rebalance_opts_default();
-    int series = 0, o;
-    optind = 1;
-    while ((o = getopt_long(argc, argv, CLI_COMMON_SHORT, opts, NULL)) != -1) {
-        int h = cli_common_option(&c, o, optarg);
-        if (h < 0) return -h;
-        if (h) continue;
-        h = cli_sim_option(&f, "rebalance", o, optarg);
-        if (h < 0) return -h;
-        if (h) continue;
-        int bad = 0;
-        switch (o) {
-        case OPT_INT: bad = cli_parse_i64("rebalance", "--interval", optarg, 1, INT64_MAX / 4, &ro.interval); break;
-        case OPT_WIN: bad = cli_parse_i64("rebalance", "--window", optarg, 1, 1 << 24, &ro.window); break;
-        case OPT_THR: bad = cli_parse_double("rebalance", "--threshold", optarg, 0, 1e6, &ro.threshold); break;
-        case OPT_BW: bad = cli_parse_double("rebalance", "--bandwidth-gbps", optarg, 1e-6, 1e9, &ro.bandwidth_GBps); break;
-        case OPT_MIG: ro.relabel = 1; break;
-        case OPT_NOOR: ro.oracle = 0; break;
-        case OPT_OREV: bad = cli_parse_i64("rebalance", "--oracle-every", optarg, 1, INT64_MAX / 4, &ro.oracle_every); break;
-        case OPT_BUCKET: bad = cli_parse_i64("rebalance", "--bucket", optarg, 1, INT64_MAX / 4, &ro.bucket); break;
-        case OPT_SHIFT: bad = cli_parse_i64("rebalance", "--shift-at", optarg, 0, INT64_MAX / 4, &ro.shift_at); break;
-        case OPT_SERIES: series = 1; break;
-        default: return cli_usage_error("rebalance", "unexpected option");
-        }
-        if (bad) return CLI_EUSAGE;
-    }
-    if (c.help) {
-        fputs(cmd_rebalance_usage, stdout);
-        return CLI_OK;
-    }
-    if (optind + 1 != argc) return cli_usage_error("rebalance", "wants exactly one TRACE");
+    int series = cli_has(&A, CLI_O_SERIES) > 0;
+    ro.interval = cli_i64(&A, CLI_O_INTERVAL, ro.interval);
+    ro.window = cli_i64(&A, CLI_O_WINDOW, ro.window);
+    ro.threshold = cli_num(&A, CLI_O_THRESHOLD, ro.threshold);
+    ro.bandwidth_GBps = cli_num(&A, CLI_O_BANDWIDTH, ro.bandwidth_GBps);
+    if (cli_has(&A, CLI_O_MIGRATION_AWARE)) ro.relabel = 1;
+    if (cli_has(&A, CLI_O_NO_ORACLE)) ro.oracle = 0;
+    ro.oracle_every = cli_i64(&A, CLI_O_ORACLE_EVERY, ro.oracle_every);
+    ro.bucket = cli_i64(&A, CLI_O_BUCKET, ro.bucket);
+    ro.shift_at = cli_i64(&A, CLI_O_REB_SHIFT_AT, ro.shift_at);
+    if (c.help) return cli_help(stdout, "rebalance");
+    if (A.first + 1 != argc) return cli_usage_error("rebalance", "wants exactly one TRACE");
     if (!f.strategy) f.strategy = "eplb";
     if (!mp_strategy_find(f.strategy)) return cli_usage_error("rebalance", "unknown strategy '%s'", f.strategy);
     const char *rep = f.replica ? f.replica : "modulo";
+    if (cli_replica_check("rebalance", rep, NULL, NULL)) return CLI_EUSAGE;
     ro.sim.policy = mp_policy_find(rep);
-    if (!ro.sim.policy)
-        return cli_usage_error("rebalance", "--replica wants modulo, random, static, local or least-loaded, not '%s'", rep);
     {
         cli_io_guard g;
         cli_io_guard_init(&g, "rebalance");
-        cli_io_guard_add_input(&g, argv[optind]);
+        cli_io_guard_add_input(&g, argv[A.first]);
         cli_io_guard_add_input(&g, f.cost_path);
         cli_io_guard_add_output(&g, c.output);
         cli_io_guard_add_output(&g, f.write_cost);
@@ -120,7 +74,7 @@ int cmd_rebalance(int argc, char **argv)
     ro.sim.seed = c.seed;
     ro.sim.threads = c.threads;
 
-    const char *path = argv[optind];
+    const char *path = argv[A.first];
     mp_err err = {0};
     mp_read_opts rdo = cli_read_opts(&c);
     mp_trace_source *ts = NULL;
@@ -162,13 +116,13 @@ int cmd_rebalance(int argc, char **argv)
 
     cli_tab *t = cli_doc_table(d, "regimes", "regimes (max/mean of GPU rows per step, mean over layers)");
     cli_tab_col(t, "regime", -1);
-    const char *sn[5] = {"max_mean_mean", "max_mean_p50", "max_mean_p90", "max_mean_p99", "max_mean_max"};
+    const char *sn[5] = {"max_over_mean_mean", "max_over_mean_p50", "max_over_mean_p90", "max_over_mean_p99", "max_over_mean_max"};
     for (int i = 0; i < 5; i++) cli_tab_col(t, sn[i], 4);
-    cli_tab_col(t, "run_max_mean", 4);
-    cli_tab_col(t, "vllm_bal", 4);
+    cli_tab_col(t, "run_max_over_mean", 4);
+    cli_tab_col(t, "vllm_balancedness", 4);
     cli_tab_col(t, "step_us_mean", 1);
     cli_tab_col(t, "total_ms", 3);
-    cli_tab_col(t, "pre_shift_max_mean", 4);
+    cli_tab_col(t, "pre_shift_max_over_mean", 4);
     cli_tab_col(t, "recovery_steps", -1);
     for (int g = 0; g < MP_REGIMES; g++) {
         const mp_sim_result *s = r->regime[g];
@@ -192,8 +146,8 @@ int cmd_rebalance(int argc, char **argv)
     }
     t = cli_doc_table(d, "rebalances", "rebalances (predicted max/mean on the window's loads, even split)");
     cli_tab_col(t, "step", -1);
-    cli_tab_col(t, "old_max_mean", 4);
-    cli_tab_col(t, "new_max_mean", 4);
+    cli_tab_col(t, "old_max_over_mean", 4);
+    cli_tab_col(t, "new_max_over_mean", 4);
     cli_tab_col(t, "gain", 4);
     cli_tab_col(t, "applied", -1);
     cli_tab_col(t, "experts_moved", -1);

@@ -23,40 +23,14 @@ const char cmd_replay_usage[] =
     "a placement: layout (replica selection, rows), permute, each emulated rank's\n"
     "expert GEMMs (cuBLAS) in turn, combine.  Step time = layout + (permute +\n"
     "combine) / ranks + the slowest rank's expert time (links not included).\n"
-    "\n"
-    "  --plan P          plan file from `moeplace plan`, or linear (expert e on slot e)\n"
-    "  -b, --min N       smallest token count of the sweep (default: -e)\n"
-    "  -e, --max N       largest token count (default: the trace's first step, <= 65536)\n"
-    "  -f, --factor F    multiply the token count by F between sweep points (default 2)\n"
-    "  -n, --iters N     timed runs of each phase, median reported (default 20)\n"
-    "  -w, --warmup N    untimed runs first (default 3)\n"
-    "  -c, --check 0|1   compare with the CPU reference, #wrong column (default 1)\n"
-    "  -G, --graph 0|1   capture each rank's expert loop in a CUDA graph (default 1)\n"
-    "  --ranks R         emulated GPUs for --plan linear (default 8; a plan file's own)\n"
-    "  --layers A:B      MoE layers to replay (default 0)\n"
-    "  --dtype D         bf16 (default) or fp8 (e4m3, per-128 scales) dispatch\n"
-    "  --selection S     none, modulo (default) or random replica selection\n"
-    "  --hidden N        hidden size when the trace's model has none (default 7168)\n"
-    "  --intermediate N  expert intermediate size likewise (default 2048)\n"
-    "  -J, --json FILE   also write the results as JSON to FILE\n"
-    "  --calibrate       measure expert time over rows and active experts and the\n"
-    "                    permute/combine rates; write a cost model (-o) for `sim --cost`\n"
-    "  --nproc N         run N ranks, one GPU each, moving tokens over NCCL: all-gather\n"
-    "                    of counts, all-to-all-v dispatch, local experts, combine back;\n"
-    "                    per-phase times (max and mean over ranks), algbw/busbw, pairs\n"
-    "  --mpi             likewise, one rank per MPI process (mpirun -np N; -DMP_MPI=ON)\n"
-    "  --padded          with --nproc/--mpi: ncclAlltoAll of equal blocks at capacity\n"
-    "  --emulate 0|1     with --nproc/--mpi: also time the single-GPU emulation (default 1)\n"
-    "  --cost FILE       with --nproc/--mpi: cost model (e.g. from --calibrate) that sim's\n"
-    "                    prediction starts from; the measured link replaces its link\n"
-    "  --link-cost FILE  with --nproc/--mpi: write that cost model with the measured link\n"
-    "  --format F        table (default), json or csv\n"
-    "  -o, --output OUT  write there instead of standard output\n"
-    "  --seed N          seed of weights, inputs and random selection (default 1)\n"
-    "  -q, --quiet       no progress bar\n";
+    "--nproc N runs N ranks, one GPU each, moving tokens over NCCL: all-gather of\n"
+    "counts, all-to-all-v dispatch, local experts, combine back; per-phase times\n"
+    "(max and mean over ranks), algbw/busbw, pairs.  --cost FILE (with --nproc or\n"
+    "--mpi) is the cost model sim's prediction starts from; the measured link\n"
+    "replaces its link.\n";
 
-enum { OPT_PLAN = CLI_OPT_OWN, OPT_RANKS, OPT_LAYERS, OPT_DTYPE, OPT_SELECTION, OPT_HIDDEN, OPT_INTER, OPT_CALIBRATE,
-       OPT_NPROC, OPT_MPI, OPT_PADDED, OPT_EMULATE, OPT_LINK_COST, OPT_COST };
+/* the replica rules the kernels implement (mp_kx_shape.selection) */
+enum { REPLAY_SEL_NONE = 0, REPLAY_SEL_MODULO = 1, REPLAY_SEL_RANDOM = 2 };
 
 typedef struct replay_args {
     const char *trace, *plan, *json, *link_cost, *cost;
@@ -176,7 +150,7 @@ static int replay_point(mp_kx *kx, const mp_replay_routing *rt, const mp_plan *p
     int64_t wrong = -1;
     /* the CPU reference holds three copies of the rows on the host: only up
      * to 2^31 values (T = 37449 at H = 7168, K = 8); beyond, wrong is "-" */
-    if (!rc && a->check && (double)T * kk * cf.hidden <= (double)((int64_t)1 << 31))
+    if (!rc && a->check && (double)T * kk * cf.hidden <= CLI_REPLAY_CHECK_VALUES_MAX)
         rc = mp_kx_check(kx, ids, w, 4, &wrong, err);
     mp_kx_step s;
     if (!rc) rc = mp_kx_measure_step(kx, a->iters, a->warmup, 1, &s, err);
@@ -222,11 +196,11 @@ static int run_replay(const replay_args *a, const cli_common *c)
     mp_kx *kx = NULL;
     cli_doc *d = NULL;
     int code = CLI_EDATA;
-    int64_t want = a->tmax > 0 ? a->tmax : 65536;
+    int64_t want = a->tmax > 0 ? a->tmax : CLI_REPLAY_TOKENS_MAX;
     if (mp_replay_routing_read(&rt, a->trace, &ro, want, &err)) goto fail;
     const mp_model *m = &rt->model;
     if (!strcmp(a->plan, "linear")) {
-        if (mp_replay_linear_plan(&plan, m, rt->layers, (int32_t)m->experts, a->ranks, &err)) goto fail;
+        if (mp_plan_linear_baseline(&plan, m, a->ranks, 1, &err)) goto fail;
     } else {
         if (mp_plan_read_json(&plan, NULL, a->plan, &err)) goto fail;
         if (plan->layers != rt->layers || plan->routed != m->experts) {
@@ -237,7 +211,7 @@ static int run_replay(const replay_args *a, const cli_common *c)
         /* the linear baseline, unless the plan fuses a shared expert (a
          * different number of choices per token) */
         if (plan->shared_id < 0 && m->experts % plan->topo.gpus == 0 &&
-            mp_replay_linear_plan(&lin, m, rt->layers, (int32_t)m->experts, plan->topo.gpus, &err))
+            mp_plan_linear_baseline(&lin, m, plan->topo.gpus, 1, &err))
             goto fail;
     }
     if (a->layer_begin >= rt->layers || (a->layer_end > 0 && a->layer_end > rt->layers)) {
@@ -271,7 +245,7 @@ static int run_replay(const replay_args *a, const cli_common *c)
     cli_doc_int(d, "intermediate", I);
     cli_doc_int(d, "choices_per_token", kk);
     cli_doc_str(d, "dtype", a->dtype == MP_KX_FP8 ? "fp8" : "bf16");
-    cli_doc_str(d, "selection", a->selection == MP_KX_SEL_NONE ? "none"
+    cli_doc_str(d, "replica", a->selection == MP_KX_SEL_NONE ? "none"
                                 : a->selection == MP_KX_SEL_MODULO ? "modulo" : "random");
     cli_doc_num(d, "copy_GBps", copy_gbps, 1);
     cli_doc_str(d, "step", "layout + (permute + combine) / ranks + max over ranks of expert time");
@@ -312,89 +286,51 @@ out:
 
 int cmd_replay(int argc, char **argv)
 {
-    static const struct option opts[] = {CLI_COMMON_LONG,
-                                         {"plan", required_argument, NULL, OPT_PLAN},
-                                         {"min", required_argument, NULL, 'b'},
-                                         {"max", required_argument, NULL, 'e'},
-                                         {"factor", required_argument, NULL, 'f'},
-                                         {"iters", required_argument, NULL, 'n'},
-                                         {"warmup", required_argument, NULL, 'w'},
-                                         {"check", required_argument, NULL, 'c'},
-                                         {"graph", required_argument, NULL, 'G'},
-                                         {"json", required_argument, NULL, 'J'},
-                                         {"ranks", required_argument, NULL, OPT_RANKS},
-                                         {"layers", required_argument, NULL, OPT_LAYERS},
-                                         {"dtype", required_argument, NULL, OPT_DTYPE},
-                                         {"selection", required_argument, NULL, OPT_SELECTION},
-                                         {"hidden", required_argument, NULL, OPT_HIDDEN},
-                                         {"intermediate", required_argument, NULL, OPT_INTER},
-                                         {"calibrate", no_argument, NULL, OPT_CALIBRATE},
-                                         {"nproc", required_argument, NULL, OPT_NPROC},
-                                         {"mpi", no_argument, NULL, OPT_MPI},
-                                         {"padded", no_argument, NULL, OPT_PADDED},
-                                         {"emulate", required_argument, NULL, OPT_EMULATE},
-                                         {"link-cost", required_argument, NULL, OPT_LINK_COST},
-                                         {"cost", required_argument, NULL, OPT_COST},
-                                         {NULL, 0, NULL, 0}};
     cli_common c;
-    cli_common_init(&c, "replay");
-    replay_args a = {.factor = 2, .iters = 20, .warmup = 3, .check = 1, .graph = 1, .ranks = 8,
-                     .selection = 1, .layer_end = 1, .hidden = 7168, .inter = 2048, .emulate = 1};
-    int o;
-    while ((o = getopt_long(argc, argv, CLI_COMMON_SHORT "b:e:f:n:w:c:G:J:", opts, NULL)) != -1) {
-        int h = cli_common_option(&c, o, optarg);
-        if (h < 0) return -h;
-        if (h == 1) continue;
-        int bad = 0;
-        switch (o) {
-        case OPT_PLAN: a.plan = optarg; break;
-        case 'b': bad = cli_parse_i64("replay", "-b", optarg, 1, 65536, &a.tmin); break;
-        case 'e': bad = cli_parse_i64("replay", "-e", optarg, 1, 65536, &a.tmax); break;
-        case 'f': bad = cli_parse_double("replay", "-f", optarg, 1.01, 1024, &a.factor); break;
-        case 'n': bad = cli_parse_int("replay", "-n", optarg, 1, 100000, &a.iters); break;
-        case 'w': bad = cli_parse_int("replay", "-w", optarg, 0, 100000, &a.warmup); break;
-        case 'c': bad = cli_parse_int("replay", "-c", optarg, 0, 1, &a.check); break;
-        case 'G': bad = cli_parse_int("replay", "-G", optarg, 0, 1, &a.graph); break;
-        case 'J': a.json = optarg; break;
-        case OPT_RANKS: bad = cli_parse_int("replay", "--ranks", optarg, 1, 64, &a.ranks); break;
-        case OPT_LAYERS: bad = cli_parse_range("replay", "--layers", optarg, &a.layer_begin, &a.layer_end); break;
-        case OPT_HIDDEN: bad = cli_parse_i64("replay", "--hidden", optarg, 128, 65536, &a.hidden); break;
-        case OPT_INTER: bad = cli_parse_i64("replay", "--intermediate", optarg, 8, 65536, &a.inter); break;
-        case OPT_CALIBRATE: a.calibrate = 1; break;
-        case OPT_NPROC: bad = cli_parse_int("replay", "--nproc", optarg, 1, 64, &a.nproc); break;
-        case OPT_MPI: a.mpi = 1; break;
-        case OPT_PADDED: a.padded = 1; break;
-        case OPT_EMULATE: bad = cli_parse_int("replay", "--emulate", optarg, 0, 1, &a.emulate); break;
-        case OPT_LINK_COST: a.link_cost = optarg; break;
-        case OPT_COST: a.cost = optarg; break;
-        case OPT_DTYPE:
-            if (!strcmp(optarg, "bf16")) a.dtype = 0;
-            else if (!strcmp(optarg, "fp8")) a.dtype = 1;
-            else return cli_usage_error("replay", "--dtype wants bf16 or fp8, not '%s'", optarg);
-            break;
-        case OPT_SELECTION:
-            if (!strcmp(optarg, "none")) a.selection = 0;
-            else if (!strcmp(optarg, "modulo")) a.selection = 1;
-            else if (!strcmp(optarg, "random")) a.selection = 2;
-            else return cli_usage_error("replay", "--selection wants none, modulo or random, not '%s'", optarg);
-            break;
-        default: return cli_usage_error("replay", "unexpected option");
-        }
-        if (bad) return CLI_EUSAGE;
+    cli_args A;
+    int prc = cli_args_parse(&A, &c, "replay", argc, argv);
+    if (prc) return prc;
+    replay_args a = {.factor = 2, .iters = CLI_REPLAY_ITERS_DEFAULT, .warmup = CLI_REPLAY_WARMUP_DEFAULT, .check = 1,
+                     .graph = 1, .ranks = CLI_REPLAY_RANKS_DEFAULT, .selection = REPLAY_SEL_MODULO, .layer_end = 1,
+                     .hidden = CLI_REPLAY_HIDDEN_DEFAULT, .inter = CLI_REPLAY_INTER_DEFAULT, .emulate = 1};
+    a.plan = cli_str(&A, CLI_O_PLAN);
+    a.tmin = cli_i64(&A, CLI_O_MIN_TOKENS, a.tmin);
+    a.tmax = cli_i64(&A, CLI_O_MAX_TOKENS, a.tmax);
+    a.factor = cli_num(&A, CLI_O_FACTOR, a.factor);
+    a.iters = cli_int(&A, CLI_O_ITERS, a.iters);
+    a.warmup = cli_int(&A, CLI_O_WARMUP, a.warmup);
+    a.check = cli_int(&A, CLI_O_REPLAY_CHECK, a.check);
+    a.graph = cli_int(&A, CLI_O_GRAPH, a.graph);
+    a.json = cli_str(&A, CLI_O_JSON);
+    a.ranks = cli_int(&A, CLI_O_RANKS, a.ranks);
+    cli_range(&A, CLI_O_REPLAY_LAYERS, &a.layer_begin, &a.layer_end);
+    a.hidden = cli_i64(&A, CLI_O_REPLAY_HIDDEN, a.hidden);
+    a.inter = cli_i64(&A, CLI_O_REPLAY_INTER, a.inter);
+    a.calibrate = cli_has(&A, CLI_O_CALIBRATE) > 0;
+    a.nproc = cli_int(&A, CLI_O_NPROC, 0);
+    a.mpi = cli_has(&A, CLI_O_MPI) > 0;
+    a.padded = cli_has(&A, CLI_O_PADDED) > 0;
+    a.emulate = cli_int(&A, CLI_O_EMULATE, a.emulate);
+    a.link_cost = cli_str(&A, CLI_O_LINK_COST);
+    a.cost = cli_str(&A, CLI_O_COST);
+    a.dtype = cli_enum(&A, CLI_O_DTYPE, 0); /* bf16, fp8: as mp_kx_dtype */
+    if (cli_has(&A, CLI_O_REPLICA)) {
+        /* the kernels implement these replica rules of the registry, and none (always the first replica) */
+        const char *r = cli_str(&A, CLI_O_REPLICA);
+        if (cli_replica_check("replay", r, "modulo|random", "none")) return CLI_EUSAGE;
+        a.selection = !strcmp(r, "none") ? REPLAY_SEL_NONE : !strcmp(r, "modulo") ? REPLAY_SEL_MODULO
+                                                                                      : REPLAY_SEL_RANDOM;
     }
-    if (c.help) {
-        fputs(cmd_replay_usage, stdout);
-        return CLI_OK;
-    }
+    if (c.help) return cli_help(stdout, "replay");
     if (a.calibrate) {
-        if (optind != argc) return cli_usage_error("replay", "--calibrate takes no TRACE");
+        if (A.first != argc) return cli_usage_error("replay", "--calibrate takes no TRACE");
         if (!c.output) return cli_usage_error("replay", "--calibrate writes a cost model: give -o COST.json");
-        if (a.hidden % 128 || a.inter % 8)
+        if (a.hidden % CLI_REPLAY_HIDDEN_MIN || a.inter % CLI_REPLAY_INTER_MIN)
             return cli_usage_error("replay", "--hidden must be a multiple of 128 and --intermediate of 8");
     } else {
-        if (optind + 1 != argc) return cli_usage_error("replay", "wants exactly one TRACE");
+        if (A.first + 1 != argc) return cli_usage_error("replay", "wants exactly one TRACE");
         if (!a.plan) return cli_usage_error("replay", "wants --plan PLAN.json or --plan linear");
-        a.trace = argv[optind];
+        a.trace = argv[A.first];
     }
     if (a.tmin > 0 && a.tmax > 0 && a.tmin > a.tmax) return cli_usage_error("replay", "-b is larger than -e");
     {
@@ -413,7 +349,7 @@ int cmd_replay(int argc, char **argv)
         if (a.calibrate) return cli_usage_error("replay", "--calibrate runs on one GPU, not with --nproc or --mpi");
         if (a.nproc > 0 && a.mpi) return cli_usage_error("replay", "--nproc and --mpi are alternatives");
         if (a.dtype) return cli_usage_error("replay", "the multi-GPU replay dispatches bf16 rows only");
-        if (a.hidden % 128 || a.inter % 8)
+        if (a.hidden % CLI_REPLAY_HIDDEN_MIN || a.inter % CLI_REPLAY_INTER_MIN)
             return cli_usage_error("replay", "--hidden must be a multiple of 128 and --intermediate of 8");
         cli_nccl_args na = {.trace = a.trace, .plan = a.plan, .json = a.json, .link_cost = a.link_cost,
                             .cost = a.cost,

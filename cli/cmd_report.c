@@ -26,49 +26,9 @@ const char cmd_report_usage[] =
     "by gnuplot (PNG and SVG), one plan JSON per strategy, the plot data and the\n"
     "gnuplot script.  Without TRACE (or with --default) it runs the built-in\n"
     "default: a generated deepseek-v3 trace on 32 GPUs, 4 nodes, 32 redundant slots.\n"
-    "\n"
-    "  --default           the generated default input (also when TRACE is absent)\n"
-    "  --strategies LIST   comma-separated (default linear,round-robin,group-aware,eplb,balanced)\n"
-    "  --gpus P            GPUs (default 32)\n"
-    "  --nodes N           nodes (default 4)\n"
-    "  --redundant X       extra slots over all GPUs for replicating strategies (default 32)\n"
-    "  --policy NAME       replica selection: modulo, random, static, local, least-loaded\n"
-    "  --locality W        balanced's locality weight in [0, 1] (default 0)\n"
-    "  --rebalance         also run the online rebalancer (eplb) and plot its series\n"
-    "  --pareto            also run the locality sweep and plot its Pareto front\n"
-    "  --interval N        steps between rebalances (default steps/8)\n"
-    "  --window N          steps of loads each re-plan sees (default: the interval)\n"
-    "  --gen-steps N       default input: steps (default 16)\n"
-    "  --gen-tokens N      default input: tokens per step (default 4096)\n"
-    "  --gen-skew SPEC     default input: uniform, zipf:S, lognormal:S, chat, mixed, narrow\n"
-    "  --gnuplot PATH      the gnuplot program (default: gnuplot on PATH)\n"
-    "  --no-plots          do not run gnuplot\n"
-    "  --format F          table (default), json or csv for the comparison printed;\n"
-    "                      html also writes DIR/report.html with the SVG plots inlined\n"
-    "  -o, --output DIR    report folder (default moeplace-report)\n"
-    "  --seed N            replica selection and generator seed (default 1)\n"
-    "  --input-format FMT  trace format when the name does not say\n"
-    "  -j, --threads N     replay threads (results do not depend on it)\n"
-    "  -q, --quiet         no progress bar, no closing line\n";
+    "-o names the report folder (default moeplace-report); --format html also\n"
+    "writes DIR/report.html with the SVG plots inlined.\n";
 
-enum {
-    OPT_DEFAULT = CLI_OPT_OWN,
-    OPT_STRATEGIES,
-    OPT_GPUS,
-    OPT_NODES,
-    OPT_REDUNDANT,
-    OPT_POLICY,
-    OPT_LOCALITY,
-    OPT_REBALANCE,
-    OPT_PARETO,
-    OPT_INTERVAL,
-    OPT_WINDOW,
-    OPT_GEN_STEPS,
-    OPT_GEN_TOKENS,
-    OPT_GEN_SKEW,
-    OPT_GNUPLOT,
-    OPT_NO_PLOTS
-};
 
 /* the comparison table printed on the terminal (and as JSON/CSV) */
 static int print_table(const mp_eval *ev, const char *input, const cli_common *c)
@@ -148,91 +108,33 @@ typedef struct args {
 
 static int parse(args *a, int argc, char **argv)
 {
-    static const struct option longs[] = {CLI_COMMON_LONG,
-                                          {"default", no_argument, NULL, OPT_DEFAULT},
-                                          {"strategies", required_argument, NULL, OPT_STRATEGIES},
-                                          {"gpus", required_argument, NULL, OPT_GPUS},
-                                          {"nodes", required_argument, NULL, OPT_NODES},
-                                          {"redundant", required_argument, NULL, OPT_REDUNDANT},
-                                          {"policy", required_argument, NULL, OPT_POLICY},
-                                          {"locality", required_argument, NULL, OPT_LOCALITY},
-                                          {"rebalance", no_argument, NULL, OPT_REBALANCE},
-                                          {"pareto", no_argument, NULL, OPT_PARETO},
-                                          {"interval", required_argument, NULL, OPT_INTERVAL},
-                                          {"window", required_argument, NULL, OPT_WINDOW},
-                                          {"gen-steps", required_argument, NULL, OPT_GEN_STEPS},
-                                          {"gen-tokens", required_argument, NULL, OPT_GEN_TOKENS},
-                                          {"gen-skew", required_argument, NULL, OPT_GEN_SKEW},
-                                          {"gnuplot", required_argument, NULL, OPT_GNUPLOT},
-                                          {"no-plots", no_argument, NULL, OPT_NO_PLOTS},
-                                          {NULL, 0, NULL, 0}};
     const char *cmd = "report";
-    int opt, v;
-    int64_t n;
-    double w;
-    while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT, longs, NULL)) != -1) {
-        switch (opt) {
-        case OPT_DEFAULT: a->use_default = 1; break;
-        case OPT_STRATEGIES: a->strategies = optarg; break;
-        case OPT_GPUS:
-            if (cli_parse_int(cmd, "--gpus", optarg, 1, 65536, &v)) return CLI_EUSAGE;
-            a->setup.gpus = v;
-            break;
-        case OPT_NODES:
-            if (cli_parse_int(cmd, "--nodes", optarg, 1, 65536, &v)) return CLI_EUSAGE;
-            a->setup.nodes = v;
-            break;
-        case OPT_REDUNDANT:
-            if (cli_parse_int(cmd, "--redundant", optarg, 0, 1 << 20, &v)) return CLI_EUSAGE;
-            a->setup.redundant = v;
-            break;
-        case OPT_POLICY:
-            if (!mp_policy_find(optarg)) return cli_usage_error(cmd, "unknown policy '%s'", optarg);
-            snprintf(a->setup.policy, sizeof a->setup.policy, "%s", optarg);
-            break;
-        case OPT_LOCALITY:
-            if (cli_parse_double(cmd, "--locality", optarg, 0, 1, &w)) return CLI_EUSAGE;
-            a->setup.locality = w;
-            break;
-        case OPT_REBALANCE: a->rebalance = 1; break;
-        case OPT_PARETO: a->pareto = 1; break;
-        case OPT_INTERVAL:
-            if (cli_parse_i64(cmd, "--interval", optarg, 1, (int64_t)1 << 40, &n)) return CLI_EUSAGE;
-            a->interval = n;
-            break;
-        case OPT_WINDOW:
-            if (cli_parse_i64(cmd, "--window", optarg, 1, (int64_t)1 << 40, &n)) return CLI_EUSAGE;
-            a->window = n;
-            break;
-        case OPT_GEN_STEPS:
-            if (cli_parse_i64(cmd, "--gen-steps", optarg, 1, 1 << 20, &n)) return CLI_EUSAGE;
-            a->gen_steps = n;
-            break;
-        case OPT_GEN_TOKENS:
-            if (cli_parse_i64(cmd, "--gen-tokens", optarg, 1, 1 << 24, &n)) return CLI_EUSAGE;
-            a->gen_tokens = n;
-            break;
-        case OPT_GEN_SKEW: a->gen_skew = optarg; break;
-        case OPT_GNUPLOT: a->gnuplot = optarg; break;
-        case OPT_NO_PLOTS: a->no_plots = 1; break;
-        case CLI_OPT_FORMAT:
-            if (strcmp(optarg, "html") == 0) {
-                a->html = 1;
-                a->c.format = CLI_FMT_TABLE;
-                break;
-            }
-            a->html = 0;
-            /* fall through */
-        default: {
-            int r = cli_common_option(&a->c, opt, optarg);
-            if (r < 0) return CLI_EUSAGE;
-            if (r == 0) return cli_usage_error(cmd, "unknown option");
-        }
-        }
+    cli_args A;
+    int prc = cli_args_parse(&A, &a->c, cmd, argc, argv);
+    if (prc) return prc;
+    a->use_default = cli_has(&A, CLI_O_DEFAULT) > 0;
+    a->strategies = cli_str(&A, CLI_O_STRATEGIES);
+    a->setup.gpus = cli_int(&A, CLI_O_GPUS, a->setup.gpus);
+    a->setup.nodes = cli_int(&A, CLI_O_NODES, a->setup.nodes);
+    a->setup.redundant = cli_int(&A, CLI_O_REDUNDANT, a->setup.redundant);
+    if (cli_has(&A, CLI_O_REPLICA)) {
+        if (cli_replica_check(cmd, cli_str(&A, CLI_O_REPLICA), NULL, NULL)) return CLI_EUSAGE;
+        snprintf(a->setup.policy, sizeof a->setup.policy, "%s", cli_str(&A, CLI_O_REPLICA));
     }
+    a->setup.locality = cli_num(&A, CLI_O_LOCALITY, a->setup.locality);
+    a->rebalance = cli_has(&A, CLI_O_REBALANCE) > 0;
+    a->pareto = cli_has(&A, CLI_O_PARETO) > 0;
+    a->interval = cli_i64(&A, CLI_O_INTERVAL, 0);
+    a->window = cli_i64(&A, CLI_O_WINDOW, 0);
+    a->gen_steps = cli_i64(&A, CLI_O_GEN_STEPS, 0);
+    a->gen_tokens = cli_i64(&A, CLI_O_GEN_TOKENS, 0);
+    a->gen_skew = cli_str(&A, CLI_O_GEN_SKEW);
+    a->gnuplot = cli_str(&A, CLI_O_GNUPLOT);
+    a->no_plots = cli_has(&A, CLI_O_NO_PLOTS) > 0;
+    a->html = cli_enum(&A, CLI_O_FORMAT, 0) == 3; /* table|json|csv|html: the table printed, and report.html */
     if (a->c.help) return CLI_OK;
-    if (optind < argc) a->trace = argv[optind++];
-    if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (A.first < argc) a->trace = argv[A.first++];
+    if (A.first < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[A.first]);
     if (a->trace && a->use_default) return cli_usage_error(cmd, "give a TRACE or --default, not both");
     if (a->trace && (a->gen_steps || a->gen_tokens || a->gen_skew))
         return cli_usage_error(cmd, "--gen-* options apply to the generated default input only");
@@ -248,17 +150,13 @@ int cmd_report(int argc, char **argv)
 {
     args a;
     memset(&a, 0, sizeof a);
-    cli_common_init(&a.c, "report");
     a.setup = mp_eval_setup_default();
     int rc = parse(&a, argc, argv);
-    if (a.c.help) {
-        fputs(cmd_report_usage, stdout);
-        return CLI_OK;
-    }
+    if (a.c.help && rc != CLI_EUSAGE) return cli_help(stdout, "report");
     if (rc >= 0) return rc;
 
     mp_err err = {0};
-    const char *dir = a.c.output ? a.c.output : "moeplace-report";
+    const char *dir = a.c.output ? a.c.output : CLI_REPORT_DIR_DEFAULT;
     {
         cli_io_guard g;
         cli_io_guard_init(&g, "report");
@@ -285,11 +183,12 @@ int cmd_report(int argc, char **argv)
         mp_gen_opts go;
         mp_gen_opts_default(&go);
         /* the main job's input, pinned here so that it does not follow the generator's defaults */
-        go.steps = a.gen_steps ? a.gen_steps : 16;
-        go.tokens_per_step = a.gen_tokens ? a.gen_tokens : 4096;
+        go.steps = a.gen_steps ? a.gen_steps : CLI_REPORT_GEN_STEPS_DEFAULT;
+        go.tokens_per_step = a.gen_tokens ? a.gen_tokens : CLI_REPORT_GEN_TOKENS_DEFAULT;
         go.decode = 0;
+        char msg[2 * MP_ERR_MSG_MAX];
         if (a.gen_skew && mp_skew_parse(a.gen_skew, &go.skew, &err))
-            return cli_usage_error("report", "--gen-skew: %s", err.msg);
+            return cli_usage_error("report", "%s", cli_flag_msg(err.msg, "skew", "--gen-skew", msg, sizeof msg));
         if (go.request_tokens > go.tokens_per_step) go.request_tokens = (int32_t)go.tokens_per_step;
         go.dp_ranks = a.setup.gpus;
         go.seed = a.setup.seed;

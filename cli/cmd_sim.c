@@ -8,9 +8,8 @@
 #include "cli/cmd_sim.h"
 #include "planner/mp_planner.h"
 #include "sim/mp_sim.h"
+#include "sim/mp_simrun.h"
 #include "sim/mp_sweep.h"
-#include "traces/stats/mp_loads_read.h"
-#include "traces/mp_loads.h"
 
 const char cmd_sim_usage[] =
     "usage: moeplace sim TRACE --strategy NAME --gpus P [plan options] [options]\n"
@@ -21,72 +20,37 @@ const char cmd_sim_usage[] =
     "for each token-expert assignment, and reports what each GPU receives per step and\n"
     "layer: rows, distinct tokens, active experts, NVLink and network bytes, balance\n"
     "metrics over steps (mean, p50, p90, p99, max) and the predicted step time of a\n"
-    "cost model, with the speedup over vLLM's linear placement.\n"
-    "\n"
-    "  --plan FILE         replay this plan (moeplace plan -o FILE) instead of planning\n"
-    "  --replica NAME      modulo (default, vLLM), random, static (SGLang), local,\n"
-    "                      least-loaded, or all (every policy side by side)\n"
-    "  --plan-steps A:B    steps whose loads the plan is made from (default: all)\n"
-    "  --sweep-locality[=LIST]  plan balanced at each locality (default\n"
-    "                      0,0.5,0.8,0.9,0.95,0.99,1) beside eplb and eplb-global\n"
-    "  --series            add per-step figures\n"
-    "  --traffic           add the GPU-to-GPU token matrix\n"
-    "  --no-baseline       do not simulate linear for the speedup\n" CLI_SIM_FLAGS_HELP
-    "  --input-format FMT  input format\n"
-    "  --seed N            seed of random and static selection (default 1)\n"
-    "  -j, --threads N     threads (results do not depend on it)\n"
-    "  --format F          table (default), json or csv\n"
-    "  -o, --output OUT    write there instead of standard output\n"
-    "  -q, --quiet         no progress bar\n";
+    "cost model, with the speedup over vLLM's linear placement.  The cost flags\n"
+    "override single figures of the cost model (--cost FILE or the defaults).\n";
 
 /* ---------- shared flags ---------- */
 
-void cli_sim_flags_init(cli_sim_flags *f)
+void cli_sim_flags_read(cli_sim_flags *f, const cli_args *a)
 {
     memset(f, 0, sizeof *f);
-    f->nodes = 1;
-    f->redundant = -1;
-    f->hbm = f->peak = f->efixed = f->wbytes = f->dtype = f->nvlink = f->net = f->disp = f->comb = -1;
-    f->hidden = f->inter = -1;
-}
-
-int cli_sim_option(cli_sim_flags *f, const char *cmd, int opt, const char *arg)
-{
-    double *dst = NULL;
-    const char *flag = NULL, *key = NULL; /* the cost field the flag sets: its range is the cost file's */
-    switch (opt) {
-    case SIMF_STRATEGY: f->strategy = arg; return 1;
-    case SIMF_REPLICA: f->replica = arg; return 1;
-    case SIMF_COST: f->cost_path = arg; return 1;
-    case SIMF_WRITE_COST: f->write_cost = arg; return 1;
-    case SIMF_GPUS: return cli_parse_int(cmd, "--gpus", arg, 1, 1 << 20, &f->gpus) ? -CLI_EUSAGE : 1;
-    case SIMF_NODES: return cli_parse_int(cmd, "--nodes", arg, 1, 1 << 20, &f->nodes) ? -CLI_EUSAGE : 1;
-    case SIMF_SPG: return cli_parse_int(cmd, "--slots-per-gpu", arg, 1, 1 << 16, &f->spg) ? -CLI_EUSAGE : 1;
-    case SIMF_REDUNDANT: return cli_parse_int(cmd, "--redundant", arg, 0, 1 << 20, &f->redundant) ? -CLI_EUSAGE : 1;
-    case SIMF_GROUPS: return cli_parse_int(cmd, "--groups", arg, 1, MP_EXPERTS_MAX, &f->groups) ? -CLI_EUSAGE : 1;
-    case SIMF_FUSION: return cli_parse_int(cmd, "--shared-fusion", arg, 1, 1 << 16, &f->fusion) ? -CLI_EUSAGE : 1;
-    case SIMF_LOCALITY: return cli_parse_double(cmd, "--locality", arg, 0, 1, &f->locality) ? -CLI_EUSAGE : 1;
-    case SIMF_HIDDEN:
-    case SIMF_INTER: {
-        const mp_cost_field *cf = mp_cost_field_find(opt == SIMF_HIDDEN ? "hidden" : "intermediate");
-        return cli_parse_i64(cmd, opt == SIMF_HIDDEN ? "--hidden" : "--intermediate", arg, (int64_t)cf->lo,
-                             (int64_t)cf->hi, opt == SIMF_HIDDEN ? &f->hidden : &f->inter)
-                   ? -CLI_EUSAGE
-                   : 1;
-    }
-    case SIMF_HBM: dst = &f->hbm, flag = "--hbm-gbps", key = "hbm_GBps"; break;
-    case SIMF_PEAK: dst = &f->peak, flag = "--peak-tflops", key = "peak_tflops"; break;
-    case SIMF_EFIXED: dst = &f->efixed, flag = "--expert-fixed-us", key = "expert_fixed_us"; break;
-    case SIMF_WBYTES: dst = &f->wbytes, flag = "--weight-bytes", key = "weight_bytes"; break;
-    case SIMF_DTYPE: dst = &f->dtype, flag = "--dtype-bytes", key = "act_bytes"; break;
-    case SIMF_NVLINK: dst = &f->nvlink, flag = "--nvlink-gbps", key = "nvlink_GBps"; break;
-    case SIMF_NET: dst = &f->net, flag = "--net-gbps", key = "net_GBps"; break;
-    case SIMF_DISP: dst = &f->disp, flag = "--dispatch-us", key = "dispatch_fixed_us"; break;
-    case SIMF_COMB: dst = &f->comb, flag = "--combine-us", key = "combine_fixed_us"; break;
-    default: return 0;
-    }
-    const mp_cost_field *cf = mp_cost_field_find(key);
-    return cli_parse_double(cmd, flag, arg, cf->lo, cf->hi, dst) ? -CLI_EUSAGE : 1;
+    f->strategy = cli_str(a, CLI_O_STRATEGY);
+    f->replica = cli_str(a, CLI_O_REPLICA);
+    f->cost_path = cli_str(a, CLI_O_COST);
+    f->write_cost = cli_str(a, CLI_O_WRITE_COST);
+    f->gpus = cli_int(a, CLI_O_GPUS, 0);
+    f->nodes = cli_int(a, CLI_O_NODES, 1);
+    f->spg = cli_int(a, CLI_O_SLOTS_PER_GPU, 0);
+    f->redundant = cli_int(a, CLI_O_REDUNDANT, -1);
+    f->groups = cli_int(a, CLI_O_GROUPS, 0);
+    f->fusion = cli_int(a, CLI_O_SHARED_FUSION, 0);
+    f->locality = cli_num(a, CLI_O_LOCALITY, 0);
+    /* cost overrides: < 0 = not given (the table holds them to the cost file's ranges) */
+    f->hbm = cli_num(a, CLI_O_HBM_GBPS, -1);
+    f->peak = cli_num(a, CLI_O_PEAK_TFLOPS, -1);
+    f->efixed = cli_num(a, CLI_O_EXPERT_FIXED_US, -1);
+    f->wbytes = cli_num(a, CLI_O_WEIGHT_BYTES, -1);
+    f->abytes = cli_num(a, CLI_O_ACT_BYTES, -1);
+    f->nvlink = cli_num(a, CLI_O_NVLINK_GBPS, -1);
+    f->net = cli_num(a, CLI_O_NET_GBPS, -1);
+    f->disp = cli_num(a, CLI_O_DISPATCH_US, -1);
+    f->comb = cli_num(a, CLI_O_COMBINE_US, -1);
+    f->hidden = cli_i64(a, CLI_O_HIDDEN, -1);
+    f->inter = cli_i64(a, CLI_O_INTERMEDIATE, -1);
 }
 
 int cli_sim_request(const cli_sim_flags *f, const char *cmd, const mp_model *m, mp_plan_request *q)
@@ -98,17 +62,9 @@ int cli_sim_request(const cli_sim_flags *f, const char *cmd, const mp_model *m, 
     q->shared_fusion = f->fusion;
     q->top_k = m->top_k;
     if (f->gpus < 1) return cli_usage_error(cmd, "--gpus P is required");
-    if (f->gpus % f->nodes) return cli_usage_error(cmd, "%d GPUs do not split into %d nodes", f->gpus, f->nodes);
-    int spg = f->spg;
-    if (spg > 0 && f->redundant >= 0) return cli_usage_error(cmd, "give --slots-per-gpu or --redundant, not both");
-    if (spg == 0) {
-        int64_t R = (int64_t)m->experts + (f->redundant > 0 ? f->redundant : 0);
-        if (R % f->gpus)
-            return cli_usage_error(cmd, "%lld slots (E = %d + %d redundant) do not split over %d GPUs", (long long)R,
-                                   m->experts, f->redundant > 0 ? f->redundant : 0, f->gpus);
-        spg = (int)(R / f->gpus);
-    }
-    q->topo = (mp_topology){f->gpus, f->nodes, spg};
+    mp_topology_request t = {f->gpus, f->nodes, f->spg, f->redundant, f->fusion, 0};
+    mp_err err = {0};
+    if (mp_topology_resolve(&q->topo, &t, m->experts, &err)) return cli_topology_error(cmd, &err);
     return 0;
 }
 
@@ -117,7 +73,7 @@ int cli_sim_cost(const cli_sim_flags *f, mp_cost *c)
     mp_err err = {0};
     *c = mp_cost_default();
     if (f->cost_path && mp_cost_read(c, f->cost_path, &err)) return cli_fail(&err);
-    const double *v[] = {&f->hbm, &f->peak, &f->efixed, &f->wbytes, &f->dtype, &f->nvlink, &f->net, &f->disp, &f->comb};
+    const double *v[] = {&f->hbm, &f->peak, &f->efixed, &f->wbytes, &f->abytes, &f->nvlink, &f->net, &f->disp, &f->comb};
     double *d[] = {&c->hbm_GBps,     &c->peak_tflops, &c->expert_fixed_us,   &c->weight_bytes,    &c->act_bytes,
                    &c->nvlink_GBps,  &c->net_GBps,    &c->dispatch_fixed_us, &c->combine_fixed_us};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
@@ -150,28 +106,20 @@ static void summary_cells(cli_tab *t, const mp_summary *s)
     cli_tab_num(t, s->max);
 }
 
-typedef struct lane {
-    char label[48];
-    const mp_plan *plan;
-    const mp_policy *pol;
-    mp_sim_result *res;
-    double plan_maxmean;
-} lane;
-
-static void emit_lanes(cli_doc *d, lane *ln, int n, int baseline, int series, int traffic)
+static void emit_lanes(cli_doc *d, const mp_simrun_lane *ln, int n, int series, int traffic)
 {
     cli_tab *t = cli_doc_table(d, "runs", "runs (ratios: mean over layers per step, then over steps)");
     cli_tab_col(t, "plan", -1);
     cli_tab_col(t, "replica", -1);
-    cli_tab_col(t, "plan_max_mean", 4);
-    summary_cols(t, "max_mean", 4);
-    cli_tab_col(t, "run_max_mean", 4);
-    cli_tab_col(t, "vllm_bal", 4);
-    cli_tab_col(t, "sglang_bal", 4);
-    cli_tab_col(t, "trtllm_imb", 4);
+    cli_tab_col(t, "plan_max_over_mean", 4);
+    summary_cols(t, "max_over_mean", 4);
+    cli_tab_col(t, "run_max_over_mean", 4);
+    cli_tab_col(t, "vllm_balancedness", 4);
+    cli_tab_col(t, "sglang_balancedness", 4);
+    cli_tab_col(t, "trtllm_imbalance", 4);
     cli_tab_col(t, "idle_gpus", 2);
     cli_tab_col(t, "gap_lb_rep", 4);
-    cli_tab_col(t, "tokens_max_mean", 4);
+    cli_tab_col(t, "tokens_max_over_mean", 4);
     cli_tab_col(t, "nvlink_bytes", 0);
     cli_tab_col(t, "network_bytes", 0);
     summary_cols(t, "step_us", 1);
@@ -192,18 +140,17 @@ static void emit_lanes(cli_doc *d, lane *ln, int n, int baseline, int series, in
         cli_tab_num(t, r->total_nvl_bytes);
         cli_tab_num(t, r->total_net_bytes);
         summary_cells(t, &r->time_us);
-        double base = baseline >= 0 ? ln[baseline].res->total_time_us : 0;
-        cli_tab_num(t, baseline >= 0 && r->total_time_us > 0 ? base / r->total_time_us : NAN);
+        cli_tab_num(t, ln[i].speedup);
     }
     t = cli_doc_table(d, "layers", "per layer (means over steps)");
     cli_tab_col(t, "plan", -1);
     cli_tab_col(t, "replica", -1);
     cli_tab_col(t, "layer", -1);
-    cli_tab_col(t, "max_mean", 4);
-    cli_tab_col(t, "max_mean_worst", 4);
-    cli_tab_col(t, "run_max_mean", 4);
-    cli_tab_col(t, "sglang_bal", 4);
-    cli_tab_col(t, "trtllm_imb", 4);
+    cli_tab_col(t, "max_over_mean", 4);
+    cli_tab_col(t, "max_over_mean_worst", 4);
+    cli_tab_col(t, "run_max_over_mean", 4);
+    cli_tab_col(t, "sglang_balancedness", 4);
+    cli_tab_col(t, "trtllm_imbalance", 4);
     cli_tab_col(t, "idle_gpus", 2);
     cli_tab_col(t, "gap_lb_rep", 4);
     cli_tab_col(t, "nvlink_bytes", 0);
@@ -260,8 +207,8 @@ static void emit_lanes(cli_doc *d, lane *ln, int n, int baseline, int series, in
         }
     if (series) {
         t = cli_doc_table(d, "steps", "per step");
-        const char *cols[] = {"max_mean", "vllm_bal", "sglang_bal", "trtllm_imb", "idle_gpus", "gap_lb_rep",
-                              "tokens_max_mean", "active_max"};
+        const char *cols[] = {"max_over_mean", "vllm_balancedness", "sglang_balancedness", "trtllm_imbalance", "idle_gpus", "gap_lb_rep",
+                              "tokens_max_over_mean", "active_max"};
         cli_tab_col(t, "plan", -1);
         cli_tab_col(t, "replica", -1);
         cli_tab_col(t, "step", -1);
@@ -329,43 +276,24 @@ static int parse_list(const char *cmd, const char *arg, double *v, int max)
     return n;
 }
 
-static int plan_maxmean(const mp_plan *p, const mp_loads *ld, double *out, mp_err *err)
+static int emit_sweep(const cli_common *c, const char *path, const mp_model *m, const mp_sweep_result *r,
+                      const mp_plan_request *q, const mp_policy *pol)
 {
-    double *w = mp_plan_expert_loads(p, ld);
-    mp_plan_metrics *m = NULL;
-    if (!w) return mp_err_set(err, MP_ENOMEM, "sim: out of memory");
-    int rc = mp_plan_metrics_compute(&m, p, w, err);
-    free(w);
-    if (rc) return rc;
-    *out = m->mean_max_over_mean;
-    mp_plan_metrics_destroy(m);
-    return 0;
-}
-
-static int run_sweep(const cli_common *c, const char *path, mp_trace_source *ts, const mp_model *m, const mp_loads *ld,
-                     const mp_plan_request *q, const double *loc, int nloc, const mp_sim_opts *so)
-{
-    mp_err err = {0};
-    mp_sweep_result *r;
-    cli_progress pr;
-    cli_progress_init(&pr, c, "sweep");
-    int rc = mp_sweep_locality(&r, &ts->src, m, ld, q, loc, nloc, so, cli_progress_update, &pr, &err);
-    cli_progress_done(&pr);
-    if (rc) return cli_fail(&err);
+    int rc;
     cli_doc *d = cli_doc_create("moeplace.sim.sweep");
     cli_doc_str(d, "trace", path);
     cli_doc_str(d, "model", m->name[0] ? m->name : "-");
     cli_doc_int(d, "gpus", q->topo.gpus);
     cli_doc_int(d, "nodes", q->topo.nodes);
     cli_doc_int(d, "slots_per_gpu", q->topo.slots_per_gpu);
-    cli_doc_str(d, "replica", so->policy->name);
+    cli_doc_str(d, "replica", pol->name);
     cli_doc_str(d, "eplb_dominated", r->eplb_dominated ? "yes" : "no");
     cli_tab *t = cli_doc_table(d, "points", "plans (pareto: no other point has lower max/mean and network bytes)");
     cli_tab_col(t, "plan", -1);
     cli_tab_col(t, "locality", 2);
-    cli_tab_col(t, "plan_max_mean", 4);
-    cli_tab_col(t, "sim_max_mean", 4);
-    cli_tab_col(t, "step_max_mean", 4);
+    cli_tab_col(t, "plan_max_over_mean", 4);
+    cli_tab_col(t, "sim_max_over_mean", 4);
+    cli_tab_col(t, "step_max_over_mean", 4);
     cli_tab_col(t, "network_bytes", 0);
     cli_tab_col(t, "nvlink_bytes", 0);
     cli_tab_col(t, "time_us", 1);
@@ -388,64 +316,35 @@ static int run_sweep(const cli_common *c, const char *path, mp_trace_source *ts,
     }
     rc = cli_doc_emit(d, c);
     cli_doc_destroy(d);
-    mp_sweep_result_destroy(r);
     return rc;
 }
 
 int cmd_sim(int argc, char **argv)
 {
-    enum { OPT_SERIES = CLI_OPT_OWN, OPT_TRAFFIC, OPT_NOBASE, OPT_SWEEP, OPT_PSTEPS, OPT_PLAN };
-    static const struct option opts[] = {CLI_COMMON_LONG,
-                                         CLI_SIM_LONG,
-                                         {"series", no_argument, NULL, OPT_SERIES},
-                                         {"traffic", no_argument, NULL, OPT_TRAFFIC},
-                                         {"no-baseline", no_argument, NULL, OPT_NOBASE},
-                                         {"sweep-locality", optional_argument, NULL, OPT_SWEEP},
-                                         {"plan-steps", required_argument, NULL, OPT_PSTEPS},
-                                         {"plan", required_argument, NULL, OPT_PLAN},
-                                         {NULL, 0, NULL, 0}};
     cli_common c;
-    cli_common_init(&c, "sim");
+    cli_args A;
+    int prc = cli_args_parse(&A, &c, "sim", argc, argv);
+    if (prc) return prc;
     cli_sim_flags f;
-    cli_sim_flags_init(&f);
-    int series = 0, traffic = 0, nobase = 0, nloc = 0;
-    double loc[32];
+    cli_sim_flags_read(&f, &A);
+    int series = cli_has(&A, CLI_O_SERIES) > 0, traffic = cli_has(&A, CLI_O_TRAFFIC) > 0;
+    int nobase = cli_has(&A, CLI_O_NO_BASELINE) > 0, nloc = 0;
+    double loc[CLI_SWEEP_POINTS_MAX];
     int64_t pb = 0, pe = -1;
-    const char *plan_path = NULL;
-    int o;
-    optind = 1;
-    while ((o = getopt_long(argc, argv, CLI_COMMON_SHORT, opts, NULL)) != -1) {
-        int h = cli_common_option(&c, o, optarg);
-        if (h < 0) return -h;
-        if (h) continue;
-        h = cli_sim_option(&f, "sim", o, optarg);
-        if (h < 0) return -h;
-        if (h) continue;
-        switch (o) {
-        case OPT_SERIES: series = 1; break;
-        case OPT_TRAFFIC: traffic = 1; break;
-        case OPT_NOBASE: nobase = 1; break;
-        case OPT_SWEEP:
-            if (optarg) {
-                if ((nloc = parse_list("sim", optarg, loc, 32)) < 0) return CLI_EUSAGE;
-            } else {
-                const double def[7] = {0, 0.5, 0.8, 0.9, 0.95, 0.99, 1};
-                memcpy(loc, def, sizeof def);
-                nloc = 7;
-            }
-            break;
-        case OPT_PLAN: plan_path = optarg; break;
-        case OPT_PSTEPS:
-            if (cli_parse_range("sim", "--plan-steps", optarg, &pb, &pe)) return CLI_EUSAGE;
-            break;
-        default: return cli_usage_error("sim", "unexpected option");
+    cli_range(&A, CLI_O_PLAN_STEPS, &pb, &pe);
+    const char *plan_path = cli_str(&A, CLI_O_PLAN);
+    if (cli_has(&A, CLI_O_SWEEP_LOCALITY)) {
+        const char *list = cli_str(&A, CLI_O_SWEEP_LOCALITY);
+        if (list) {
+            if ((nloc = parse_list("sim", list, loc, CLI_SWEEP_POINTS_MAX)) < 0) return CLI_EUSAGE;
+        } else {
+            const double def[7] = {0, 0.5, 0.8, 0.9, 0.95, 0.99, 1};
+            memcpy(loc, def, sizeof def);
+            nloc = 7;
         }
     }
-    if (c.help) {
-        fputs(cmd_sim_usage, stdout);
-        return CLI_OK;
-    }
-    if (optind + 1 != argc) return cli_usage_error("sim", "wants exactly one TRACE");
+    if (c.help) return cli_help(stdout, "sim");
+    if (A.first + 1 != argc) return cli_usage_error("sim", "wants exactly one TRACE");
     if (!nloc && !f.strategy && !plan_path)
         return cli_usage_error("sim", "give --strategy NAME, --plan FILE or --sweep-locality");
     if (plan_path && (f.strategy || nloc))
@@ -454,17 +353,16 @@ int cmd_sim(int argc, char **argv)
         return cli_usage_error("sim", "--plan brings its own topology: no --gpus, --slots-per-gpu, --redundant, "
                                       "--groups or --shared-fusion with it");
     const char *rep = f.replica ? f.replica : "modulo";
+    if (cli_replica_check("sim", rep, NULL, "all")) return CLI_EUSAGE;
     int all = !strcmp(rep, "all");
     const mp_policy *pol = all ? NULL : mp_policy_find(rep);
-    if (!all && !pol)
-        return cli_usage_error("sim", "--replica wants modulo, random, static, local, least-loaded or all, not '%s'", rep);
     if (all && nloc) return cli_usage_error("sim", "--sweep-locality takes one --replica policy, not all");
     if (f.strategy && !mp_strategy_find(f.strategy))
         return cli_usage_error("sim", "unknown strategy '%s'", f.strategy);
     {
         cli_io_guard g;
         cli_io_guard_init(&g, "sim");
-        cli_io_guard_add_input(&g, argv[optind]);
+        cli_io_guard_add_input(&g, argv[A.first]);
         cli_io_guard_add_input(&g, plan_path);
         cli_io_guard_add_input(&g, f.cost_path);
         cli_io_guard_add_output(&g, c.output);
@@ -472,26 +370,28 @@ int cmd_sim(int argc, char **argv)
         int grc = cli_io_guard_check(&g);
         if (grc) return grc;
     }
-    mp_sim_opts so = mp_sim_opts_default();
-    int rc = cli_sim_cost(&f, &so.cost);
+    mp_simrun_opts so = mp_simrun_opts_default();
+    int rc = cli_sim_cost(&f, &so.sim.cost);
     if (rc) return rc;
-    so.seed = c.seed;
-    so.threads = c.threads;
-    so.keep_series = series;
-    so.policy = pol ? pol : mp_policy_find("modulo");
+    so.sim.seed = c.seed;
+    so.sim.threads = c.threads;
+    so.sim.keep_series = series;
+    so.policy = pol;
+    so.baseline = !nobase;
+    so.plan_begin = pb;
+    so.plan_end = pe;
+    so.sweep = loc;
+    so.nsweep = nloc;
 
-    const char *path = argv[optind];
+    const char *path = argv[A.first];
     mp_err err = {0};
     mp_read_opts ro = cli_read_opts(&c);
     mp_trace_source *ts = NULL;
-    mp_loads *ld = NULL;
-    mp_plan *plan = NULL, *lin = NULL;
-    lane ln[8];
-    int n = 0, baseline = -1;
-    memset(ln, 0, sizeof ln);
+    mp_plan *plan = NULL;
+    mp_simrun *run = NULL;
     if ((rc = mp_trace_source_open(&ts, path, &ro, &err))) return cli_fail(&err);
     mp_model m = *mp_trace_model(ts->trace);
-    mp_plan_request q;
+    mp_plan_request *q = &so.request;
     if (plan_path) {
         if (mp_plan_read_json(&plan, NULL, plan_path, &err)) {
             rc = cli_fail(&err);
@@ -503,91 +403,47 @@ int cmd_sim(int argc, char **argv)
             rc = CLI_EDATA;
             goto out;
         }
-        memset(&q, 0, sizeof q);
-        q.topo = plan->topo;
-        q.top_k = m.top_k;
-    } else if ((rc = cli_sim_request(&f, "sim", &m, &q))) {
+        q->topo = plan->topo;
+        q->top_k = m.top_k;
+    } else if ((rc = cli_sim_request(&f, "sim", &m, q))) {
         goto out;
-    }
-    /* loads for the plan(s): one reading, then rewind */
-    if ((rc = mp_loads_count(&ld, ts->trace, pb, pe, 0, &err)) || (rc = ts->src.rewind(ts, &err))) {
-        rc = cli_fail(&err);
-        goto out;
-    }
-    if (nloc) {
-        rc = run_sweep(&c, path, ts, &m, ld, &q, loc, nloc, &so);
-        goto out;
-    }
-    if (!plan && mp_planner_run(&plan, ld, &q, &err)) {
-        rc = cli_fail(&err);
-        goto out;
-    }
-    double pmm = 0;
-    if (plan_maxmean(plan, ld, &pmm, &err)) {
-        rc = cli_fail(&err);
-        goto out;
-    }
-    for (int i = 0; i < mp_policy_count(); i++) {
-        const mp_policy *p = all ? &mp_policy_table()[i] : pol;
-        snprintf(ln[n].label, sizeof ln[n].label, "%s", plan->strategy);
-        ln[n].plan = plan;
-        ln[n].pol = p;
-        ln[n].plan_maxmean = pmm;
-        n++;
-        if (!all) break;
-    }
-    if (!nobase && strcmp(plan->strategy, "linear") != 0 && m.experts % q.topo.gpus == 0) {
-        mp_plan_request lq = q;
-        lq.strategy = "linear";
-        lq.shared_fusion = 0;
-        lq.topo.slots_per_gpu = m.experts / q.topo.gpus;
-        if (mp_planner_run(&lin, ld, &lq, &err) || plan_maxmean(lin, ld, &ln[n].plan_maxmean, &err)) {
-            rc = cli_fail(&err);
-            goto out;
-        }
-        snprintf(ln[n].label, sizeof ln[n].label, "linear");
-        ln[n].plan = lin;
-        ln[n].pol = mp_policy_find("modulo");
-        baseline = n++;
-    } else if (!nobase && !strcmp(plan->strategy, "linear")) {
-        baseline = 0;
     }
     {
-        const mp_plan *plans[8];
-        const mp_policy *pols[8];
-        mp_sim_result *res[8];
-        for (int i = 0; i < n; i++) plans[i] = ln[i].plan, pols[i] = ln[i].pol;
         cli_progress pr;
-        cli_progress_init(&pr, &c, "sim");
-        rc = mp_sim_run_many(res, &ts->src, &m, plans, pols, n, &so, cli_progress_update, &pr, &err);
+        cli_progress_init(&pr, &c, nloc ? "sweep" : "sim");
+        rc = mp_sim_evaluate(&run, ts, plan, &so, cli_progress_update, &pr, &err);
+        plan = NULL; /* the run took it over */
         cli_progress_done(&pr);
         if (rc) {
             rc = cli_fail(&err);
             goto out;
         }
-        for (int i = 0; i < n; i++) ln[i].res = res[i];
     }
+    if (nloc) {
+        rc = emit_sweep(&c, path, &m, run->sweep, q, so.policy ? so.policy : mp_policy_find("modulo"));
+        goto out;
+    }
+    const mp_plan *pl = run->placed->plan;
+    const mp_simrun_lane *ln = run->lane;
     cli_doc *d = cli_doc_create("moeplace.sim");
     cli_doc_str(d, "trace", path);
     cli_doc_str(d, "model", m.name[0] ? m.name : "-");
-    cli_doc_str(d, "strategy", plan->strategy);
-    cli_doc_int(d, "gpus", q.topo.gpus);
-    cli_doc_int(d, "nodes", q.topo.nodes);
-    cli_doc_int(d, "slots_per_gpu", q.topo.slots_per_gpu);
-    cli_doc_str(d, "shared_expert", plan->shared_id >= 0 ? "fused" : m.shared > 0 ? "on source GPU" : "none");
+    cli_doc_str(d, "strategy", pl->strategy);
+    cli_doc_int(d, "gpus", q->topo.gpus);
+    cli_doc_int(d, "nodes", q->topo.nodes);
+    cli_doc_int(d, "slots_per_gpu", q->topo.slots_per_gpu);
+    cli_doc_str(d, "shared_expert", pl->shared_id >= 0 ? "fused" : m.shared > 0 ? "on source GPU" : "none");
     cli_doc_int(d, "steps", ln[0].res->steps);
     cli_doc_int(d, "tokens", ln[0].res->tokens);
     cli_doc_int(d, "assignments", ln[0].res->assignments);
-    cli_doc_str(d, "cost_model", so.cost.name);
-    cli_doc_str(d, "baseline", baseline >= 0 ? "linear" : "none");
-    emit_lanes(d, ln, n, baseline, series, traffic);
+    cli_doc_str(d, "cost_model", so.sim.cost.name);
+    cli_doc_str(d, "baseline", run->baseline >= 0 ? "linear" : "none");
+    emit_lanes(d, ln, run->n, series, traffic);
     rc = cli_doc_emit(d, &c);
     cli_doc_destroy(d);
 out:
-    for (int i = 0; i < n; i++) mp_sim_result_destroy(ln[i].res);
+    mp_simrun_destroy(run);
     mp_plan_destroy(plan);
-    mp_plan_destroy(lin);
-    mp_loads_destroy(ld);
     mp_trace_source_close(ts);
     return rc;
 }

@@ -13,7 +13,7 @@
 #include "traces/formats/mp_trace.h"
 
 const char cmd_stats_usage[] =
-    "usage: moeplace stats FILE [--layer N] [--steps A:B] [--format table|json|csv] [-o OUT] [-j N]\n"
+    "usage: moeplace stats FILE [--layer N] [--steps A:B] [options]\n"
     "\n"
     "Per-layer expert load statistics of a routing trace (.mpt .npy .csv) or a\n"
     "JSON load file: max/mean, coefficient of variation, Gini, normalised\n"
@@ -21,16 +21,7 @@ const char cmd_stats_usage[] =
     "expert and its share, GPU imbalance under contiguous placement at EP8 and\n"
     "EP32, group max/mean when G > 1, per-step variation when there are several\n"
     "steps, and a summary over layers.  See moeplace-stats(1) for the formulas.\n"
-    "\n"
-    "  --layer N         one layer (from 0) in detail: every expert, hottest first\n"
-    "  --steps A:B       only steps A..B-1 (also A:, :B or A)\n"
-    "  --input-format FMT  input format (mpt, npy, csv, json) when the name does not say\n"
-    "  --format F        table (default), json or csv (csv: the per-layer table)\n"
-    "  -o, --output OUT  write there instead of standard output\n"
-    "  -j, --threads N   decoding and counting threads\n"
-    "  -q, --quiet       no progress bar\n";
-
-enum { OPT_LAYER = CLI_OPT_OWN, OPT_STEPS };
+    "With --format csv: the per-layer table.\n";
 
 /* what was read: summed loads, per-step variation (or NULL), counts */
 typedef struct input {
@@ -111,8 +102,8 @@ static int groups_of(const mp_loads *l)
 
 /* the figures of the per-layer table and the summary, in column order */
 enum { F_MAXMEAN, F_CV, F_GINI, F_ENTROPY, F_TOP10, F_DEAD, F_HOTSHARE, F_EP8, F_EP32, F_GROUP, F_N };
-static const char *const fig_name[F_N] = {"max_mean", "cv",  "gini", "entropy", "top10_share",
-                                          "dead",     "hot_share", "ep8", "ep32", "group_max_mean"};
+static const char *const fig_name[F_N] = {"max_over_mean", "cv",  "gini", "entropy", "top10_share",
+                                          "dead",     "hot_share", "ep8", "ep32", "group_max_over_mean"};
 static const int fig_dec[F_N] = {3, 3, 3, 3, 3, -1, 3, 3, 3, 3};
 
 /* decimals of a figure: more in JSON, which carries everything */
@@ -228,7 +219,7 @@ static int doc_all(cli_doc *d, input *in, cli_format fmt, mp_err *err)
         cli_tab_col(t, "layer", -1);
         cli_tab_col(t, "n", -1);
         int dec = json ? 6 : 3;
-        step_cols(t, "max_mean", json, dec);
+        step_cols(t, "max_over_mean", json, dec);
         if (E >= 8) step_cols(t, "ep8", json, dec);
         if (E >= 32) step_cols(t, "ep32", json, dec);
         for (int32_t i = 0; i < L; i++) {
@@ -314,7 +305,7 @@ static int doc_layer(cli_doc *d, input *in, int32_t layer, cli_format fmt, mp_er
             else cli_doc_num(d, fig_name[f], fig_value(&s, f, row, groups), 6);
         }
         if (in->sv && in->steps > 1) {
-            static const char *const mname[MP_STEPVAR_METRICS] = {"step_max_mean", "step_ep8", "step_ep32"};
+            static const char *const mname[MP_STEPVAR_METRICS] = {"step_max_over_mean", "step_ep8", "step_ep32"};
             static const char *const q[5] = {"mean", "p50", "p90", "p99", "max"};
             char key[64];
             for (int m = 0; m < MP_STEPVAR_METRICS; m++) {
@@ -366,44 +357,26 @@ static int doc_layer(cli_doc *d, input *in, int32_t layer, cli_format fmt, mp_er
 
 int cmd_stats(int argc, char **argv)
 {
-    static const struct option opts[] = {CLI_COMMON_LONG,
-                                         {"layer", required_argument, NULL, OPT_LAYER},
-                                         {"steps", required_argument, NULL, OPT_STEPS},
-                                         {NULL, 0, NULL, 0}};
     cli_common c;
-    cli_common_init(&c, "stats");
-    int layer = -1, o;
+    cli_args A;
+    int prc = cli_args_parse(&A, &c, "stats", argc, argv);
+    if (prc) return prc;
+    int layer = cli_int(&A, CLI_O_LAYER, -1);
     int64_t sb = 0, se = -1;
-    while ((o = getopt_long(argc, argv, CLI_COMMON_SHORT, opts, NULL)) != -1) {
-        int h = cli_common_option(&c, o, optarg);
-        if (h < 0) return -h;
-        if (h) continue;
-        switch (o) {
-        case OPT_LAYER:
-            if (cli_parse_int("stats", "--layer", optarg, 0, 65535, &layer)) return CLI_EUSAGE;
-            break;
-        case OPT_STEPS:
-            if (cli_parse_range("stats", "--steps", optarg, &sb, &se)) return CLI_EUSAGE;
-            break;
-        default: return cli_usage_error("stats", "unexpected option");
-        }
-    }
-    if (c.help) {
-        fputs(cmd_stats_usage, stdout);
-        return CLI_OK;
-    }
-    if (optind + 1 != argc) return cli_usage_error("stats", "wants exactly one FILE");
+    cli_range(&A, CLI_O_STEPS, &sb, &se);
+    if (c.help) return cli_help(stdout, "stats");
+    if (A.first + 1 != argc) return cli_usage_error("stats", "wants exactly one FILE");
     {
         cli_io_guard g;
         cli_io_guard_init(&g, "stats");
-        cli_io_guard_add_input(&g, argv[optind]);
+        cli_io_guard_add_input(&g, argv[A.first]);
         cli_io_guard_add_output(&g, c.output);
         int grc = cli_io_guard_check(&g);
         if (grc) return grc;
     }
 
     mp_err err = {0};
-    input in = {argv[optind], NULL, NULL, NULL, NULL, 0, 0};
+    input in = {argv[A.first], NULL, NULL, NULL, NULL, 0, 0};
     if (read_input(&in, &c, sb, se, &err)) {
         mp_loads_destroy(in.sum);
         mp_stepvar_destroy(in.sv);

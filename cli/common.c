@@ -1,4 +1,4 @@
-/* common.c - the shared flag vocabulary, number parsing and error printing. */
+/* common.c - number parsing and error printing shared by every command. */
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -12,8 +12,8 @@ void cli_common_init(cli_common *c, const char *cmd)
 {
     memset(c, 0, sizeof *c);
     c->cmd = cmd;
-    c->threads = 1;
-    c->seed = 1;
+    c->threads = CLI_THREADS_DEFAULT;
+    c->seed = CLI_SEED_DEFAULT;
 }
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
@@ -39,16 +39,60 @@ void cli_message(const char *fmt, ...)
     fprintf(stderr, "%s\n", safe);
 }
 
+int cli_topology_error(const char *cmd, const mp_err *err)
+{
+    /* the planner names fields: the flags that set them */
+    static const char *const flag[][2] = {
+        {"give redundant or slots_per_gpu, not both", "give --redundant or --slots-per-gpu, not both"},
+        {"slots_per_gpu", "--slots-per-gpu"},
+        {"shared_fusion", "--shared-fusion"},
+        {"redundant is", "--redundant is"},
+        {"gpus is", "--gpus is"},
+        {"nodes is", "--nodes is"},
+    };
+    const char *m = err->msg[0] ? err->msg : mp_strerror(err->code);
+    char out[2 * MP_ERR_MSG_MAX];
+    size_t n = 0;
+    while (*m && n + 64 < sizeof out) {
+        size_t i = 0, k = sizeof flag / sizeof flag[0];
+        for (; i < k; i++)
+            if (!strncmp(m, flag[i][0], strlen(flag[i][0]))) break;
+        if (i < k) {
+            n += (size_t)snprintf(out + n, sizeof out - n, "%s", flag[i][1]);
+            m += strlen(flag[i][0]);
+        } else {
+            out[n++] = *m++;
+        }
+    }
+    out[n] = 0;
+    return cli_usage_error(cmd, "%s", out);
+}
+
 int cli_fail(const mp_err *err)
 {
-    /* library messages name no flags: the flag that answers one is added here */
+    /* library messages name fields, never flags: the flag that sets a field,
+     * or that answers the message, is put in here */
     static const char *const hint[][2] = {
         {": unknown format (", "; name it with --input-format mpt|npy|csv|json"},
         {": cannot tell the output format from the name", "; name it with --to mpt|npy|csv|json"},
         {": the layout must be given", " with --layout LTK or TLK"},
+        {" is too large for the oracle to hold", " (--no-oracle)"},
     };
-    char safe[2 * MP_ERR_MSG_MAX];
+    /* messages of the planner (they start with its name, never with a file's) naming request fields */
+    static const char *const field[][2] = {
+        {"plan: shared_fusion needs the model's top_k", "plan: --shared-fusion needs the model's top-k (give --top-k)"},
+        {"plan: shared_fusion ", "plan: --shared-fusion "},
+    };
+    char safe[2 * MP_ERR_MSG_MAX], named[2 * MP_ERR_MSG_MAX];
     const char *msg = err->msg[0] ? err->msg : mp_strerror(err->code), *add = "";
+    for (size_t i = 0; i < sizeof field / sizeof field[0]; i++) {
+        size_t n = strlen(field[i][0]);
+        if (strncmp(msg, field[i][0], n) == 0) {
+            snprintf(named, sizeof named, "%s%s", field[i][1], msg + n);
+            msg = named;
+            break;
+        }
+    }
     for (size_t i = 0; i < sizeof hint / sizeof hint[0]; i++)
         if (strstr(msg, hint[i][0])) add = hint[i][1];
     cli_esc_term(safe, sizeof safe, msg, strlen(msg)); /* messages quote input: text only */
@@ -122,45 +166,12 @@ int cli_parse_range(const char *cmd, const char *flag, const char *arg, int64_t 
     return 0;
 }
 
-int cli_common_option(cli_common *c, int opt, const char *arg)
+const char *cli_flag_msg(const char *msg, const char *field, const char *flag, char *buf, size_t n)
 {
-    switch (opt) {
-    case 'h': c->help = 1; return 1;
-    case 'o': c->output = arg; return 1;
-    case 'q': c->quiet = 1; return 1;
-    case 'j':
-        if (cli_parse_int(c->cmd, "--threads", arg, 1, 1024, &c->threads)) return -CLI_EUSAGE;
-        return 1;
-    case CLI_OPT_SEED: {
-        int64_t v;
-        if (cli_parse_i64(c->cmd, "--seed", arg, 0, INT64_MAX, &v)) return -CLI_EUSAGE;
-        c->seed = (uint64_t)v;
-        c->seed_set = 1;
-        return 1;
-    }
-    case CLI_OPT_FORMAT:
-        if (strcmp(arg, "table") == 0) c->format = CLI_FMT_TABLE;
-        else if (strcmp(arg, "json") == 0) c->format = CLI_FMT_JSON;
-        else if (strcmp(arg, "csv") == 0) c->format = CLI_FMT_CSV;
-        else return cli_usage_error(c->cmd, "--format wants table, json or csv, not '%s'", arg), -CLI_EUSAGE;
-        return 1;
-    case CLI_OPT_FROM:
-    case CLI_OPT_TO: {
-        mp_format f;
-        if (mp_format_parse(arg, &f) != 0)
-            return cli_usage_error(c->cmd, "%s wants mpt, npy, csv or json, not '%s'",
-                                   opt == CLI_OPT_FROM ? "--input-format" : "--to", arg),
-                   -CLI_EUSAGE;
-        if (opt == CLI_OPT_FROM) c->in_format = f;
-        else c->out_format = f;
-        return 1;
-    }
-    case '?':
-        /* getopt_long already printed what was wrong */
-        fprintf(stderr, "moeplace %s: see 'moeplace help %s'\n", c->cmd, c->cmd);
-        return -CLI_EUSAGE;
-    default: return 0;
-    }
+    size_t l = strlen(field);
+    if (strncmp(msg, field, l) == 0 && msg[l] == ' ') snprintf(buf, n, "%s%s", flag, msg + l);
+    else snprintf(buf, n, "%s: %s", flag, msg);
+    return buf;
 }
 
 mp_read_opts cli_read_opts(const cli_common *c)

@@ -7,7 +7,8 @@
 #include "cli/cli.h"
 #include "cli/escape.h"
 #include "traces/mp_file.h"
-#include "traces/mp_text.h"
+#include "traces/mp_jsonw.h"
+#include "traces/mp_vocab.h"
 
 typedef enum { CELL_STR, CELL_INT, CELL_NUM } cell_kind;
 
@@ -61,6 +62,19 @@ static char *xstrdup(const char *s)
     return memcpy(xrealloc(NULL, n), s, n);
 }
 
+/* Every name a document carries is a word of the vocabulary (traces/mp_vocab.h):
+ * a figure cannot be printed under a name the table does not hold.  A miss is
+ * a bug in moeplace: debug builds abort, release builds say so on stderr. */
+static const char *word(const char *name)
+{
+    if (mp_vocab_find(name)) return name;
+    fprintf(stderr, "moeplace: internal error: output name '%s' is not in the vocabulary\n", name);
+#ifndef NDEBUG
+    abort();
+#endif
+    return name;
+}
+
 cli_doc *cli_doc_create(const char *schema)
 {
     cli_doc *d = xrealloc(NULL, sizeof *d);
@@ -97,7 +111,7 @@ static scalar *add_scalar(cli_doc *d, const char *key)
     d->sc = xrealloc(d->sc, (size_t)(d->nsc + 1) * sizeof *d->sc);
     scalar *s = &d->sc[d->nsc++];
     memset(s, 0, sizeof *s);
-    s->key = xstrdup(key);
+    s->key = xstrdup(word(key));
     return s;
 }
 
@@ -127,7 +141,7 @@ cli_tab *cli_doc_table(cli_doc *d, const char *name, const char *title)
 {
     cli_tab *t = xrealloc(NULL, sizeof *t);
     memset(t, 0, sizeof *t);
-    t->name = xstrdup(name);
+    t->name = xstrdup(word(name));
     t->title = xstrdup(title ? title : name);
     d->tabs = xrealloc(d->tabs, (size_t)(d->ntabs + 1) * sizeof *d->tabs);
     d->tabs[d->ntabs++] = t;
@@ -137,7 +151,7 @@ cli_tab *cli_doc_table(cli_doc *d, const char *name, const char *title)
 void cli_tab_col(cli_tab *t, const char *name, int decimals)
 {
     t->cols = xrealloc(t->cols, (size_t)(t->ncols + 1) * sizeof *t->cols);
-    t->cols[t->ncols].name = xstrdup(name);
+    t->cols[t->ncols].name = xstrdup(word(name));
     t->cols[t->ncols].decimals = decimals;
     t->ncols++;
 }
@@ -190,17 +204,12 @@ static void cell_text(const cell *c, char *buf, size_t n)
     }
 }
 
-static void json_string(FILE *fp, const char *s) { mp_json_fput(fp, s, strlen(s)); }
-
-static void json_cell(FILE *fp, const cell *c)
+/* a cell as a JSON value: strings escaped, numbers as the text shows them, null for non-finite */
+static void json_cell(mp_jw *w, const cell *c)
 {
-    char buf[128];
-    if (c->kind == CELL_STR) json_string(fp, c->s);
-    else if (c->kind == CELL_NUM && !isfinite(c->d)) fputs("null", fp);
-    else {
-        cell_text(c, buf, sizeof buf);
-        fputs(buf, fp);
-    }
+    if (c->kind == CELL_STR) mp_jw_str(w, c->s);
+    else if (c->kind == CELL_INT) mp_jw_int(w, c->i);
+    else mp_jw_fixed(w, c->d, c->decimals);
 }
 
 static void csv_field(FILE *fp, const char *s)
@@ -262,34 +271,37 @@ int cli_doc_print(const cli_doc *d, FILE *fp, cli_format f)
 {
     char buf[128];
     if (f == CLI_FMT_JSON) {
-        fprintf(fp, "{\n  \"schema\": ");
-        json_string(fp, d->schema);
-        fprintf(fp, ",\n  \"schema_version\": %d", CLI_SCHEMA_VERSION);
+        mp_jw w;
+        mp_jw_file(&w, fp);
+        mp_jw_raw(&w, "{\n  ");
+        mp_jw_key(&w, "schema");
+        mp_jw_str(&w, d->schema);
+        mp_jw_raw(&w, ",\n  ");
+        mp_jw_key(&w, "schema_version");
+        mp_jw_int(&w, CLI_SCHEMA_VERSION);
         for (int i = 0; i < d->nsc; i++) {
-            fprintf(fp, ",\n  ");
-            json_string(fp, d->sc[i].key);
-            fprintf(fp, ": ");
-            json_cell(fp, &d->sc[i].v);
+            mp_jw_raw(&w, ",\n  ");
+            mp_jw_key(&w, d->sc[i].key);
+            json_cell(&w, &d->sc[i].v);
         }
         for (int t = 0; t < d->ntabs; t++) {
             const cli_tab *tb = d->tabs[t];
-            fprintf(fp, ",\n  ");
-            json_string(fp, tb->name);
-            fprintf(fp, ": [");
+            mp_jw_raw(&w, ",\n  ");
+            mp_jw_key(&w, tb->name);
+            mp_jw_raw(&w, "[");
             size_t nrows = tb->ncols ? tb->ncells / (size_t)tb->ncols : 0;
             for (size_t r = 0; r < nrows; r++) {
-                fprintf(fp, "%s\n    {", r ? "," : "");
+                mp_jw_raw(&w, "%s\n    {", r ? "," : "");
                 for (int c = 0; c < tb->ncols; c++) {
-                    fprintf(fp, "%s", c ? ", " : "");
-                    json_string(fp, tb->cols[c].name);
-                    fprintf(fp, ": ");
-                    json_cell(fp, &tb->cells[r * (size_t)tb->ncols + (size_t)c]);
+                    mp_jw_raw(&w, "%s", c ? ", " : "");
+                    mp_jw_key(&w, tb->cols[c].name);
+                    json_cell(&w, &tb->cells[r * (size_t)tb->ncols + (size_t)c]);
                 }
-                fprintf(fp, "}");
+                mp_jw_raw(&w, "}");
             }
-            fprintf(fp, "%s]", nrows ? "\n  " : "");
+            mp_jw_raw(&w, "%s]", nrows ? "\n  " : "");
         }
-        fprintf(fp, "\n}\n");
+        mp_jw_raw(&w, "\n}\n");
     } else if (f == CLI_FMT_CSV) {
         /* scalars as a key,value table first; then each table after a "# name" line */
         if (d->nsc) {

@@ -31,7 +31,7 @@ static int finish(int rc)
 }
 
 static const cli_command commands[] = {
-#define CLI_CMD(n, s) {#n, s, cmd_##n, cmd_##n##_usage},
+#define CLI_CMD(n, s, g, f) {#n, s, cmd_##n},
 #include "cli/commands.def"
 #undef CLI_CMD
 };
@@ -42,7 +42,8 @@ static void usage(FILE *fp)
     fprintf(fp, "usage: moeplace COMMAND [options] [args]\n\n"
                 "Expert placement planner and simulator for Mixture-of-Experts serving.\n\ncommands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++) fprintf(fp, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(fp, "\n  help CMD   show a command's options\n"
+    fprintf(fp, "\n  help CMD   show a command's options (help --mdoc CMD: its man page OPTIONS)\n"
+                "  help metrics [NAME...]  every output name: unit, better direction, meaning\n"
                 "\nmoeplace --version prints the version; man moeplace has the whole story.\n");
 }
 
@@ -73,10 +74,15 @@ static int run(int argc, char **argv)
             usage(stdout);
             return CLI_OK;
         }
+        if (strcmp(argv[2], "metrics") == 0) return cli_help_metrics(argc - 2, argv + 2);
+        if (strcmp(argv[2], "--mdoc") == 0) {
+            if (argc != 4) return cli_usage_error("help", "--mdoc wants one command");
+            if (!find(argv[3])) return cli_usage_error("help", "unknown command '%s'", argv[3]);
+            return cli_mdoc_options(stdout, argv[3]) ? CLI_EDATA : CLI_OK;
+        }
         const cli_command *c = find(argv[2]);
         if (!c) return cli_usage_error("help", "unknown command '%s'", argv[2]);
-        fputs(c->usage, stdout);
-        return CLI_OK;
+        return cli_help(stdout, c->name);
     }
     const cli_command *c = find(a);
     if (!c) {

@@ -139,11 +139,11 @@ static int run_rank(const cli_nccl_args *a, const cli_common *c, int32_t P, int3
     uint16_t *ids = NULL;
     float *w = NULL;
     int code = CLI_EDATA, on_gpu = 0; /* input errors are the same on every rank: rank 0 says them */
-    int64_t want = a->tokens > 0 ? a->tokens : 65536;
+    int64_t want = a->tokens > 0 ? a->tokens : CLI_REPLAY_TOKENS_MAX;
     if (mp_replay_routing_read(&rt, a->trace, &ro, want, &err)) goto fail;
     const mp_model *m = &rt->model;
     if (!strcmp(a->plan, "linear")) {
-        if (mp_replay_linear_plan(&plan, m, rt->layers, (int32_t)m->experts, P, &err)) goto fail;
+        if (mp_plan_linear_baseline(&plan, m, P, 1, &err)) goto fail;
     } else {
         if (mp_plan_read_json(&plan, NULL, a->plan, &err)) goto fail;
         if (plan->layers != rt->layers || plan->routed != m->experts) {
@@ -183,7 +183,7 @@ static int run_rank(const cli_nccl_args *a, const cli_common *c, int32_t P, int3
     int64_t wrong = -1;
     /* the CPU check regenerates every dispatched row of a rank: up to 2^31
      * values a rank (the same decision on every rank), beyond, wrong is "-" */
-    if (a->check && (double)T * kk * H / P <= (double)((int64_t)1 << 31) &&
+    if (a->check && (double)T * kk * H / P <= CLI_REPLAY_CHECK_VALUES_MAX &&
         mp_nx_check(nx, ids, w, 4, &wrong, &err))
         goto fail;
     mp_nx_result r;

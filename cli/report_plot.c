@@ -161,7 +161,7 @@ static int write_data(const report_ctx *r, mp_err *err)
 
     if (r->rb) {
         if ((rc = out_open(&o, r, "data/rebalance.dat", err))) return rc;
-        fprintf(o.fp, "# step max_mean_after experts_moved\n");
+        fprintf(o.fp, "# step max_over_mean_after experts_moved\n");
         const mp_sim_result *x = r->rb->regime[MP_REGIME_ONLINE];
         for (int64_t i = 0; i < r->rb->nevents; i++) {
             const mp_rebalance_event *e = &r->rb->events[i];
@@ -174,7 +174,7 @@ static int write_data(const report_ctx *r, mp_err *err)
 
     if (r->sweep) {
         if ((rc = out_open(&o, r, "data/pareto.dat", err))) return rc;
-        fprintf(o.fp, "# label plan_max_mean net_MB_per_step pareto (sorted by network bytes)\n");
+        fprintf(o.fp, "# label plan_max_over_mean net_MB_per_step pareto (sorted by network bytes)\n");
         int n = r->sweep->n;
         int *ord = malloc((size_t)(n > 0 ? n : 1) * sizeof *ord);
         if (!ord) return out_close(&o, mp_err_set(err, MP_ENOMEM, "report: out of memory"), err);

@@ -1,11 +1,11 @@
 /*
  * mp_replay.h - plain-C helpers around the replay kernels: the routing of
  * the first tokens of a trace, per-layer id arrays (with a fused shared
- * expert as an extra choice), and the linear plan.  Compiled into the
- * kernels target (kernels/replay_input.c).
+ * expert as an extra choice).  The linear plan is the planner's
+ * (mp_plan_linear_baseline).  Compiled into the kernels target
+ * (kernels/replay_input.c).
  * Memory: mp_replay_routing_read returns a routing freed with
- * mp_replay_routing_destroy; mp_replay_linear_plan returns a plan freed with
- * mp_plan_destroy; arrays passed in are the caller's.
+ * mp_replay_routing_destroy; arrays passed in are the caller's.
  */
 #ifndef MP_REPLAY_H
 #define MP_REPLAY_H
@@ -37,9 +37,5 @@ void mp_replay_routing_destroy(mp_replay_routing *r);
  * recorded weights it gets 1/K (and 1 for the shared expert). */
 void mp_replay_layer(const mp_replay_routing *r, int32_t layer, int64_t tokens, int32_t shared_id, uint16_t *ids,
                      float *weights);
-
-/* Linear plan: slot s of every layer holds expert s; needs experts % gpus == 0. */
-int mp_replay_linear_plan(mp_plan **out, const mp_model *m, int32_t layers, int32_t experts, int32_t gpus,
-                          mp_err *err);
 
 #endif

@@ -88,27 +88,3 @@ void mp_replay_layer(const mp_replay_routing *r, int32_t layer, int64_t tokens, 
         }
     }
 }
-
-int mp_replay_linear_plan(mp_plan **out, const mp_model *m, int32_t layers, int32_t experts, int32_t gpus,
-                          mp_err *err)
-{
-    *out = NULL;
-    if (gpus < 1 || experts % gpus)
-        return mp_err_set(err, MP_EINVAL, "replay: linear placement needs the %d experts to divide over %d GPUs",
-                          experts, gpus);
-    mp_topology topo = {.gpus = gpus, .nodes = 1, .slots_per_gpu = experts / gpus};
-    mp_plan *p;
-    int rc = mp_plan_create(&p, layers, experts, &topo, err);
-    if (rc) return rc;
-    for (int32_t l = 0; l < layers; l++)
-        for (int32_t s = 0; s < experts; s++) mp_plan_layer(p, l)[s] = s;
-    p->routed = experts;
-    p->model = *m;
-    snprintf(p->strategy, sizeof p->strategy, "linear");
-    if ((rc = mp_plan_derive(p, err))) {
-        mp_plan_destroy(p);
-        return rc;
-    }
-    *out = p;
-    return 0;
-}

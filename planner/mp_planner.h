@@ -7,9 +7,10 @@
  * strategy (planner/strategy_*.c), one row in the table of planner/registry.c,
  * so that `--strategy` and `--compare` look names up and never switch.
  *
- * Memory: functions that return a plan, metrics or string through an out
- * pointer hand the caller an object to free with its destroy function
- * (mp_plan_destroy, mp_plan_metrics_destroy, free); inputs are borrowed.
+ * Memory: functions that return a plan, result, metrics or string through an
+ * out pointer hand the caller an object to free with its destroy function
+ * (mp_plan_destroy, mp_plan_result_destroy, mp_plan_metrics_destroy, free);
+ * inputs are borrowed, except where a function says it takes a plan over.
  */
 #ifndef MP_PLANNER_H
 #define MP_PLANNER_H
@@ -92,6 +93,32 @@ int mp_dhondt(const double *w, int32_t E, int32_t R, int32_t cap, int32_t *cnt, 
  * n < 1 or n % m != 0) or MP_ENOMEM. */
 int mp_eplb_pack(const double *w, int32_t n, int32_t m, int32_t *pack, int32_t *place);
 
+/* ---- topology: one set of rules for every command ---- */
+
+/* What a caller asks for.  Slots: one per routed expert, one per replica of
+ * the fused shared expert (the shared expert fused as F routed replicas
+ * occupies F slots), then the redundant ones: R = E + F + X and S = R / P;
+ * or S given outright. */
+typedef struct mp_topology_request {
+    int32_t gpus;          /* P >= 1                                               */
+    int32_t nodes;         /* N >= 1 with P % N == 0; 0: 1                          */
+    int32_t slots_per_gpu; /* S >= 1, or 0: from the slot count R above            */
+    int32_t redundant;     /* X >= 0 redundant slots, or -1: not given (0)          */
+    int32_t shared_fusion; /* F >= 0 replicas of the fused shared expert (0: none) */
+    int exact;             /* 1: no redundant slots (a strategy that places none,
+                              the linear baseline): R = E + F whatever slots_per_gpu
+                              and redundant say                                    */
+} mp_topology_request;
+
+/* Resolves a request for `experts` routed experts into *out (validated by
+ * mp_topology_validate).  Returns 0 or MP_EINVAL with a message that names
+ * the fields at fault (gpus, nodes, slots_per_gpu, redundant, shared_fusion)
+ * and carries no prefix: the caller adds its context.  slots_per_gpu and
+ * redundant together are refused ("give redundant or slots_per_gpu, not
+ * both"); so are slots that do not split over the GPUs.  Whether the slots
+ * can hold the experts is the strategy's precondition (mp_planner_run). */
+int mp_topology_resolve(mp_topology *out, const mp_topology_request *t, int32_t experts, mp_err *err);
+
 /* ---- high level ---- */
 
 typedef struct mp_plan_request {
@@ -153,6 +180,49 @@ void mp_plan_metrics_destroy(mp_plan_metrics *m);
  * NAN when a row entry is outside 0..E-1 or R is not a multiple of S. */
 double mp_layer_max_load(const int32_t *row, int32_t R, int32_t S, const double *w, int32_t E, int32_t *cnt_scratch,
                          double *gpu_scratch);
+
+/* ---- results: a plan, the loads it is evaluated on, its metrics ---- */
+
+/* What the planner returns: a plan and what it predicts.  The result owns
+ * everything it points to (mp_plan_result_destroy). */
+typedef struct mp_plan_result {
+    mp_plan *plan;
+    double *load;             /* [L][plan->experts]: the loads evaluated on, with the
+                                 fused shared expert's column (mp_plan_expert_loads);
+                                 NULL when there are none (a plan file without them)  */
+    mp_plan_metrics *metrics; /* the plan's metrics on load; NULL exactly when load is */
+} mp_plan_result;
+
+/* Plans `loads` with `req` (mp_planner_run) and evaluates the plan on the
+ * same loads.  Returns 0 or mp_planner_run's and mp_plan_metrics_compute's
+ * codes. */
+int mp_plan_evaluate(mp_plan_result **out, const mp_loads *loads, const mp_plan_request *req, mp_err *err);
+
+/* Evaluates an existing plan on loads of its layers (steps summed, the fused
+ * shared expert's share added).  The result takes the plan over, also when
+ * it fails.  Returns 0, MP_ESHAPE (other layers), MP_ERANGE or MP_ENOMEM. */
+int mp_plan_result_of(mp_plan_result **out, mp_plan *plan, const mp_loads *loads, mp_err *err);
+
+/* The same from a load matrix [L][plan->experts] as a plan file records it
+ * (mp_plan_read_json); load may be NULL (no metrics).  The result takes the
+ * plan and the matrix over (malloc'd), also when it fails. */
+int mp_plan_result_of_load(mp_plan_result **out, mp_plan *plan, double *load, mp_err *err);
+
+/* Recomputes the metrics after the plan changed in place (mp_plan_migrate). */
+int mp_plan_result_update(mp_plan_result *r, mp_err *err);
+
+void mp_plan_result_destroy(mp_plan_result *r); /* NULL is a no-op */
+
+/* The metrics alone of a plan on loads (the plan borrowed). */
+int mp_plan_metrics_of(mp_plan_metrics **out, const mp_plan *p, const mp_loads *loads, mp_err *err);
+
+/* The linear baseline, vLLM's default placement: slot s of every layer holds
+ * expert s, on `gpus` GPUs of `nodes` nodes (0: 1) with E / P slots each and
+ * no fused shared expert; m gives L, E and the model the plan records.
+ * Returns 0, MP_EINVAL when the experts do not split over the GPUs (no
+ * linear placement exists: callers leave the baseline out), MP_ELIMIT or
+ * MP_ENOMEM. */
+int mp_plan_linear_baseline(mp_plan **out, const mp_model *m, int32_t gpus, int32_t nodes, mp_err *err);
 
 /* ---- plan files ---- */
 

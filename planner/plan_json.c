@@ -9,126 +9,125 @@
 
 #include "planner/mp_planner.h"
 #include "traces/mp_file.h"
+#include "traces/mp_jsonw.h"
 #include "traces/mp_text.h"
 
 /* ---------------- writing ---------------- */
 
-static void put_i32_row(FILE *fp, const int32_t *v, int64_t n)
+static void put_i32_row(mp_jw *w, const int32_t *v, int64_t n)
 {
-    fputc('[', fp);
-    for (int64_t i = 0; i < n; i++) fprintf(fp, i ? ",%d" : "%d", v[i]);
-    fputc(']', fp);
+    mp_jw_raw(w, "[");
+    for (int64_t i = 0; i < n; i++) mp_jw_raw(w, i ? ",%d" : "%d", v[i]);
+    mp_jw_raw(w, "]");
 }
 
-static void put_num(FILE *fp, double v) { fprintf(fp, "%.17g", v); }
-
-static void put_num_row(FILE *fp, const double *v, int64_t n)
+static void put_num_row(mp_jw *w, const double *v, int64_t n)
 {
-    fputc('[', fp);
+    mp_jw_raw(w, "[");
     for (int64_t i = 0; i < n; i++) {
-        if (i) fputc(',', fp);
-        put_num(fp, v[i]);
+        if (i) mp_jw_raw(w, ",");
+        mp_jw_num(w, v[i]);
     }
-    fputc(']', fp);
+    mp_jw_raw(w, "]");
 }
 
-static void put_matrix_i32(FILE *fp, const char *key, const int32_t *v, int64_t rows, int64_t cols)
+static void put_matrix_i32(mp_jw *w, const char *key, const int32_t *v, int64_t rows, int64_t cols)
 {
-    fprintf(fp, "  \"%s\": [\n", key);
+    mp_jw_raw(w, "  \"%s\": [\n", key);
     for (int64_t r = 0; r < rows; r++) {
-        fputs("    ", fp);
-        put_i32_row(fp, v + r * cols, cols);
-        fputs(r + 1 < rows ? ",\n" : "\n", fp);
+        mp_jw_raw(w, "    ");
+        put_i32_row(w, v + r * cols, cols);
+        mp_jw_raw(w, "%s", r + 1 < rows ? ",\n" : "\n");
     }
-    fputs("  ]", fp);
+    mp_jw_raw(w, "  ]");
 }
 
-static void put_matrix_num(FILE *fp, const char *key, const double *v, int64_t rows, int64_t cols, const char *ind)
+static void put_matrix_num(mp_jw *w, const char *key, const double *v, int64_t rows, int64_t cols, const char *ind)
 {
-    fprintf(fp, "%s\"%s\": [\n", ind, key);
+    mp_jw_raw(w, "%s\"%s\": [\n", ind, key);
     for (int64_t r = 0; r < rows; r++) {
-        fprintf(fp, "%s  ", ind);
-        put_num_row(fp, v + r * cols, cols);
-        fputs(r + 1 < rows ? ",\n" : "\n", fp);
+        mp_jw_raw(w, "%s  ", ind);
+        put_num_row(w, v + r * cols, cols);
+        mp_jw_raw(w, "%s", r + 1 < rows ? ",\n" : "\n");
     }
-    fprintf(fp, "%s]", ind);
+    mp_jw_raw(w, "%s]", ind);
 }
-
-static void put_str(FILE *fp, const char *s) { mp_json_fput(fp, s, strlen(s)); }
 
 int mp_plan_write_json_fp(const mp_plan *p, const mp_plan_info *info, FILE *fp)
 {
+    mp_jw jw, *w = &jw;
+    mp_jw_file(w, fp);
     int32_t L = p->layers, E = p->experts, R = p->slots, P = p->topo.gpus;
     char *model = mp_model_to_json(&p->model);
     if (!model) return MP_ENOMEM;
-    fputs("{\n", fp);
-    fprintf(fp, "  \"format\": \"%s\",\n  \"version\": %d,\n", MP_PLAN_FORMAT, MP_PLAN_VERSION);
-    fputs("  \"strategy\": ", fp);
-    put_str(fp, p->strategy);
-    fputs(",\n  \"params\": {\"locality\": ", fp);
-    put_num(fp, info ? info->locality : 0);
-    fprintf(fp, ", \"shared_fusion\": %d, \"groups\": %d},\n", info ? info->shared_fusion : 0,
+    mp_jw_raw(w, "{\n");
+    mp_jw_raw(w, "  \"format\": \"%s\",\n  \"version\": %d,\n", MP_PLAN_FORMAT, MP_PLAN_VERSION);
+    mp_jw_raw(w, "  \"strategy\": ");
+    mp_jw_str(w, p->strategy);
+    mp_jw_raw(w, ",\n  \"params\": {\"locality\": ");
+    mp_jw_num(w, info ? info->locality : 0);
+    mp_jw_raw(w, ", \"shared_fusion\": %d, \"groups\": %d},\n", info ? info->shared_fusion : 0,
             info && info->groups > 0 ? info->groups : p->model.groups);
-    if (p->model.top_k >= 1) fprintf(fp, "  \"model\": %s,\n", model); /* else the loads did not say */
+    if (p->model.top_k >= 1) mp_jw_raw(w, "  \"model\": %s,\n", model); /* else the loads did not say */
     free(model);
-    fprintf(fp, "  \"topology\": {\"gpus\": %d, \"nodes\": %d, \"slots_per_gpu\": %d, \"slots\": %d},\n", P,
+    mp_jw_raw(w, "  \"topology\": {\"gpus\": %d, \"nodes\": %d, \"slots_per_gpu\": %d, \"slots\": %d},\n", P,
             p->topo.nodes, p->topo.slots_per_gpu, R);
-    fprintf(fp, "  \"layers\": %d,\n  \"experts\": %d,\n  \"routed_experts\": %d,\n  \"shared_expert_id\": %d,\n", L, E,
+    mp_jw_raw(w, "  \"layers\": %d,\n  \"experts\": %d,\n  \"routed_experts\": %d,\n  \"shared_expert_id\": %d,\n", L, E,
             p->routed, p->shared_id);
-    put_matrix_i32(fp, "physical_to_logical_map", p->phy2log, L, R);
-    fputs(",\n", fp);
-    fputs("  \"logical_to_physical_map\": [\n", fp);
+    put_matrix_i32(w, "physical_to_logical_map", p->phy2log, L, R);
+    mp_jw_raw(w, ",\n");
+    mp_jw_raw(w, "  \"logical_to_physical_map\": [\n");
     for (int32_t l = 0; l < L; l++) {
-        fputs("    [", fp);
+        mp_jw_raw(w, "    [");
         for (int32_t e = 0; e < E; e++) {
-            if (e) fputc(',', fp);
-            put_i32_row(fp, mp_plan_replicas(p, l, e), p->max_replicas);
+            if (e) mp_jw_raw(w, ",");
+            put_i32_row(w, mp_plan_replicas(p, l, e), p->max_replicas);
         }
-        fputs(l + 1 < L ? "],\n" : "]\n", fp);
+        mp_jw_raw(w, "%s", l + 1 < L ? "],\n" : "]\n");
     }
-    fputs("  ],\n", fp);
-    put_matrix_i32(fp, "replica_count", p->replica_count, L, E);
+    mp_jw_raw(w, "  ],\n");
+    put_matrix_i32(w, "replica_count", p->replica_count, L, E);
     if (info && info->load) {
-        fputs(",\n", fp);
-        put_matrix_num(fp, "expert_load", info->load, L, E, "  ");
+        mp_jw_raw(w, ",\n");
+        put_matrix_num(w, "expert_load", info->load, L, E, "  ");
     }
     const mp_plan_metrics *m = info ? info->metrics : NULL;
     if (m) {
-        fputs(",\n  \"metrics\": {\n", fp);
-        fputs("    \"max_over_mean\": ", fp), put_num(fp, m->mean_max_over_mean);
-        fputs(",\n    \"worst_max_over_mean\": ", fp), put_num(fp, m->worst_max_over_mean);
-        fprintf(fp, ",\n    \"worst_layer\": %d", m->worst_layer);
-        fputs(",\n    \"vllm_balancedness\": ", fp), put_num(fp, m->vllm_balancedness);
-        fputs(",\n    \"sglang_balancedness\": ", fp), put_num(fp, m->sglang_balancedness);
-        fputs(",\n    \"trtllm_imbalance\": ", fp), put_num(fp, m->trtllm_imbalance);
-        fputs(",\n    \"gap_lb0\": ", fp), put_num(fp, m->gap_lb0);
-        fputs(",\n    \"gap_lb_rep\": ", fp), put_num(fp, m->gap_lb_rep);
-        fprintf(fp, ",\n    \"duplicates\": %lld,\n", (long long)m->total_duplicates);
-        fputs("    \"per_layer\": {\n      \"max\": ", fp), put_num_row(fp, m->max, L);
-        fputs(",\n      \"mean\": ", fp), put_num_row(fp, m->mean, L);
-        fputs(",\n      \"max_over_mean\": ", fp), put_num_row(fp, m->max_over_mean, L);
-        fputs(",\n      \"lb0\": ", fp), put_num_row(fp, m->lb0, L);
-        fputs(",\n      \"lb_rep\": ", fp), put_num_row(fp, m->lb_rep, L);
-        fputs(",\n      \"gap_lb0\": [", fp);
+        mp_jw_raw(w, ",\n  \"metrics\": {\n");
+        mp_jw_raw(w, "    \"max_over_mean\": "), mp_jw_num(w, m->mean_max_over_mean);
+        mp_jw_raw(w, ",\n    \"worst_max_over_mean\": "), mp_jw_num(w, m->worst_max_over_mean);
+        mp_jw_raw(w, ",\n    \"worst_layer\": %d", m->worst_layer);
+        mp_jw_raw(w, ",\n    \"vllm_balancedness\": "), mp_jw_num(w, m->vllm_balancedness);
+        mp_jw_raw(w, ",\n    \"sglang_balancedness\": "), mp_jw_num(w, m->sglang_balancedness);
+        mp_jw_raw(w, ",\n    \"trtllm_imbalance\": "), mp_jw_num(w, m->trtllm_imbalance);
+        mp_jw_raw(w, ",\n    \"gap_lb0\": "), mp_jw_num(w, m->gap_lb0);
+        mp_jw_raw(w, ",\n    \"gap_lb_rep\": "), mp_jw_num(w, m->gap_lb_rep);
+        mp_jw_raw(w, ",\n    \"duplicates\": %lld,\n", (long long)m->total_duplicates);
+        mp_jw_raw(w, "    \"per_layer\": {\n      \"max\": "), put_num_row(w, m->max, L);
+        mp_jw_raw(w, ",\n      \"mean\": "), put_num_row(w, m->mean, L);
+        mp_jw_raw(w, ",\n      \"max_over_mean\": "), put_num_row(w, m->max_over_mean, L);
+        mp_jw_raw(w, ",\n      \"lb0\": "), put_num_row(w, m->lb0, L);
+        mp_jw_raw(w, ",\n      \"lb_rep\": "), put_num_row(w, m->lb_rep, L);
+        mp_jw_raw(w, ",\n      \"gap_lb0\": [");
         for (int32_t l = 0; l < L; l++) {
-            if (l) fputc(',', fp);
-            put_num(fp, m->lb0[l] > 0 ? m->max[l] / m->lb0[l] - 1 : 0);
+            if (l) mp_jw_raw(w, ",");
+            mp_jw_num(w, m->lb0[l] > 0 ? m->max[l] / m->lb0[l] - 1 : 0);
         }
-        fputs("],\n      \"gap_lb_rep\": [", fp);
+        mp_jw_raw(w, "],\n      \"gap_lb_rep\": [");
         for (int32_t l = 0; l < L; l++) {
-            if (l) fputc(',', fp);
-            put_num(fp, m->lb_rep[l] > 0 ? m->max[l] / m->lb_rep[l] - 1 : 0);
+            if (l) mp_jw_raw(w, ",");
+            mp_jw_num(w, m->lb_rep[l] > 0 ? m->max[l] / m->lb_rep[l] - 1 : 0);
         }
-        fputs("],\n      \"duplicates\": ", fp), put_i32_row(fp, m->duplicates, L);
-        fputs("\n    },\n", fp);
-        put_matrix_num(fp, "gpu_load", m->gpu_load, L, P, "    ");
-        fputs("\n  }", fp);
+        mp_jw_raw(w, "],\n      \"duplicates\": "), put_i32_row(w, m->duplicates, L);
+        mp_jw_raw(w, "\n    },\n");
+        put_matrix_num(w, "gpu_load", m->gpu_load, L, P, "    ");
+        mp_jw_raw(w, "\n  }");
     }
     if (info && info->moved_experts >= 0)
-        fprintf(fp, ",\n  \"migration\": {\"moved_experts\": %lld, \"moved_bytes\": %lld}", (long long)info->moved_experts,
+        mp_jw_raw(w, ",\n  \"migration\": {\"moved_experts\": %lld, \"moved_bytes\": %lld}", (long long)info->moved_experts,
                 (long long)info->moved_bytes);
-    fputs("\n}\n", fp);
-    return ferror(fp) ? MP_EIO : 0;
+    mp_jw_raw(w, "\n}\n");
+    return mp_jw_status(w) ? MP_EIO : 0;
 }
 
 int mp_plan_write_json(const mp_plan *p, const mp_plan_info *info, const char *path, mp_err *err)
@@ -168,9 +167,11 @@ int mp_plan_export(const mp_plan *p, mp_export kind, const char *path, mp_err *e
     FILE *fp = mp_ofile_stream(f);
     int32_t L = p->layers, R = p->slots;
     if (kind == MP_EXPORT_SGLANG) {
-        fputs("{\n", fp);
-        put_matrix_i32(fp, "physical_to_logical_map", p->phy2log, L, R);
-        fputs("\n}\n", fp);
+        mp_jw jw;
+        mp_jw_file(&jw, fp);
+        mp_jw_raw(&jw, "{\n");
+        put_matrix_i32(&jw, "physical_to_logical_map", p->phy2log, L, R);
+        mp_jw_raw(&jw, "\n}\n");
     } else if (kind == MP_EXPORT_TRTLLM) {
         fprintf(fp, "num_slots: %d\ninitial_global_assignments:\n", R);
         for (int32_t l = 0; l < L; l++) {

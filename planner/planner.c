@@ -88,8 +88,8 @@ int mp_planner_run(mp_plan **out, const mp_loads *loads, const mp_plan_request *
     if (G < 1) G = 1;
     int32_t K = req->top_k > 0 ? req->top_k : (loads->has_model ? loads->model.top_k : 0);
     if (F > 0 && K < 1)
-        return mp_err_set(err, MP_EINVAL, "plan: --shared-fusion needs the model's top-k (give --top-k)");
-    if (F > P) return mp_err_set(err, MP_EINVAL, "plan: --shared-fusion %d is more than the %d GPUs", F, P);
+        return mp_err_set(err, MP_EINVAL, "plan: shared_fusion needs the model's top_k");
+    if (F > P) return mp_err_set(err, MP_EINVAL, "plan: shared_fusion %d is more than the %d GPUs", F, P);
     int64_t items = (int64_t)E + F;
     /* bounds that keep every strategy's work finite and small (the packings
      * are O(L * R * P) at worst): far beyond any deployment */
@@ -107,7 +107,7 @@ int mp_planner_run(mp_plan **out, const mp_loads *loads, const mp_plan_request *
         return mp_err_set(err, MP_EINVAL, "plan: %s places no redundant experts: it needs exactly %lld slots, not %lld",
                           st->name, (long long)items, (long long)R);
     if (F > 0 && !st->redundant)
-        return mp_err_set(err, MP_EINVAL, "plan: --shared-fusion needs a strategy with redundant slots, not %s", st->name);
+        return mp_err_set(err, MP_EINVAL, "plan: shared_fusion needs a strategy with redundant slots, not %s", st->name);
     if (F > 0) G = 1; /* fused replicas do not belong to a group */
     if (E % G != 0) return mp_err_set(err, MP_EINVAL, "plan: %d experts do not split into %d groups", E, G);
 

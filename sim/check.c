@@ -6,25 +6,27 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim/mp__json.h"
+#include <cjson/cJSON.h>
+
 #include "sim/mp_check.h"
 #include "traces/mp_file.h"
+#include "traces/mp_jsonw.h"
 #include "traces/mp_text.h"
 
 void mp_baseline_destroy(mp_baseline *b) { free(b); }
 
-/* "WHAT: offset N: " and the message (a JSON path first, where it helps) */
+/* "WHAT: " and the message, which starts with the JSON path at fault */
 #if defined(__GNUC__)
-__attribute__((format(printf, 5, 6)))
+__attribute__((format(printf, 4, 5)))
 #endif
-static int bad_at(mp_err *err, int code, const char *what, size_t off, const char *fmt, ...)
+static int bad(mp_err *err, int code, const char *what, const char *fmt, ...)
 {
     char msg[MP_ERR_MSG_MAX];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return mp_err_set(err, code, "%s: offset %zu: %s", what, off, msg);
+    return mp_err_set(err, code, "%s: %s", what, msg);
 }
 
 /* a comma-separated list of names into buf (truncated to fit) */
@@ -44,70 +46,132 @@ static const char *metric_name(int i) { return mp_metric_at(i)->name; }
 static const char *strategy_name(int i) { return mp_strategy_at(i)->name; }
 static const char *policy_name(int i) { return mp_policy_table()[i].name; }
 
+/* ---- what the hand-written parser guaranteed, checked on cJSON's tree ---- */
+
+#define BASELINE_DEPTH_MAX 32  /* nesting of arrays and objects */
+#define BASELINE_STR_MAX 4096  /* bytes of one string or key   */
+
+static int cmp_key(const void *a, const void *b)
+{
+    return strcmp((*(const cJSON *const *)a)->string, (*(const cJSON *const *)b)->string);
+}
+
+/* PATH.KEY (or KEY at the top, PATH[i] in arrays) into buf */
+static void sub_path(char *buf, size_t cap, const char *path, const cJSON *parent, const cJSON *kid, int i)
+{
+    if (cJSON_IsArray(parent)) snprintf(buf, cap, "%s[%d]", path, i);
+    else snprintf(buf, cap, "%s%s%s", path, path[0] ? "." : "", kid->string);
+}
+
+/* Refuses duplicate keys (each object's keys sorted: O(n log n)), nesting
+ * deeper than BASELINE_DEPTH_MAX, strings longer than BASELINE_STR_MAX or
+ * holding a raw control character, and numbers out of range, naming the JSON
+ * path. */
+static int check_tree(const cJSON *j, const char *path, int depth, const char *what, mp_err *err)
+{
+    if (cJSON_IsString(j)) {
+        size_t n = strlen(j->valuestring);
+        if (n > BASELINE_STR_MAX)
+            return bad(err, MP_ELIMIT, what, "%s: string longer than %d bytes", path[0] ? path : "(top)",
+                       BASELINE_STR_MAX);
+        for (size_t i = 0; i < n; i++) /* JSON has no raw control characters in strings */
+            if ((unsigned char)j->valuestring[i] < 0x20)
+                return bad(err, MP_EFORMAT, what, "%s: control character in a string", path[0] ? path : "(top)");
+    }
+    if (cJSON_IsNumber(j) && !isfinite(j->valuedouble))
+        return bad(err, MP_ERANGE, what, "%s: number out of range", path[0] ? path : "(top)");
+    if (!cJSON_IsArray(j) && !cJSON_IsObject(j)) return 0;
+    if (depth >= BASELINE_DEPTH_MAX)
+        return bad(err, MP_ELIMIT, what, "%s: nesting deeper than %d", path[0] ? path : "(top)", BASELINE_DEPTH_MAX);
+    size_t n = 0;
+    for (const cJSON *k = j->child; k; k = k->next) n++;
+    if (cJSON_IsObject(j) && n > 1) {
+        const cJSON **keys = malloc(n * sizeof *keys);
+        if (!keys) return bad(err, MP_ENOMEM, what, "out of memory");
+        size_t i = 0;
+        for (const cJSON *k = j->child; k; k = k->next) keys[i++] = k;
+        qsort(keys, n, sizeof *keys, cmp_key);
+        for (i = 1; i < n && strcmp(keys[i - 1]->string, keys[i]->string) != 0; i++) {}
+        if (i < n) {
+            char p[256];
+            sub_path(p, sizeof p, path, j, keys[i], 0);
+            free(keys);
+            return bad(err, MP_EFORMAT, what, "%s: duplicate key", p);
+        }
+        free(keys);
+    }
+    int i = 0;
+    for (const cJSON *k = j->child; k; k = k->next, i++) {
+        if (k->string && strlen(k->string) > BASELINE_STR_MAX)
+            return bad(err, MP_ELIMIT, what, "%s: a key longer than %d bytes", path[0] ? path : "(top)",
+                       BASELINE_STR_MAX);
+        char p[256];
+        sub_path(p, sizeof p, path, j, k, i);
+        int rc = check_tree(k, p, depth + 1, what, err);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
 /* a required integer member PATH.KEY of o, in [lo, hi] */
-static int get_int(const mp__json *o, const char *path, const char *key, int64_t lo, int64_t hi, int64_t *out,
+static int get_int(const cJSON *o, const char *path, const char *key, int64_t lo, int64_t hi, int64_t *out,
                    const char *what, mp_err *err)
 {
-    const mp__json *v = mp__json_get(o, key);
-    if (!v) return bad_at(err, MP_EFORMAT, what, o->offset, "%s.%s: missing", path, key);
-    if (v->type != MP__J_NUM || v->num != floor(v->num))
-        return bad_at(err, MP_EFORMAT, what, v->offset, "%s.%s: must be an integer", path, key);
-    if (v->num < (double)lo || v->num > (double)hi)
-        return bad_at(err, MP_ERANGE, what, v->offset, "%s.%s: %.17g is outside %lld..%lld", path, key, v->num,
-                      (long long)lo, (long long)hi);
-    *out = (int64_t)v->num;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v) return bad(err, MP_EFORMAT, what, "%s.%s: missing", path, key);
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble))
+        return bad(err, MP_EFORMAT, what, "%s.%s: must be an integer", path, key);
+    if (v->valuedouble < (double)lo || v->valuedouble > (double)hi)
+        return bad(err, MP_ERANGE, what, "%s.%s: %.17g is outside %lld..%lld", path, key, v->valuedouble,
+                   (long long)lo, (long long)hi);
+    *out = (int64_t)v->valuedouble;
     return 0;
 }
 
 /* a string value at PATH: 1..cap-1 bytes, no control characters */
-static int get_name(const mp__json *v, char *dst, size_t cap, const char *path, const char *what, mp_err *err)
+static int get_name(const cJSON *v, char *dst, size_t cap, const char *path, const char *what, mp_err *err)
 {
-    if (v->type != MP__J_STR) return bad_at(err, MP_EFORMAT, what, v->offset, "%s: must be a string", path);
-    size_t n = strlen(v->str);
-    if (n == 0 || n >= cap)
-        return bad_at(err, MP_ERANGE, what, v->offset, "%s: is empty or longer than %zu bytes", path, cap - 1);
-    const char *bad = mp_text_name_problem(v->str, n);
-    if (bad) return bad_at(err, MP_ERANGE, what, v->offset, "%s: %s", path, bad);
-    memcpy(dst, v->str, n + 1);
+    if (!cJSON_IsString(v)) return bad(err, MP_EFORMAT, what, "%s: must be a string", path);
+    size_t n = strlen(v->valuestring);
+    if (n == 0 || n >= cap) return bad(err, MP_ERANGE, what, "%s: is empty or longer than %zu bytes", path, cap - 1);
+    const char *why = mp_text_name_problem(v->valuestring, n);
+    if (why) return bad(err, MP_ERANGE, what, "%s: %s", path, why);
+    memcpy(dst, v->valuestring, n + 1);
     return 0;
 }
 
 /* every key of o is one of keys; path names o ("" for the top level) */
-static int only_keys(const mp__json *o, const char *const *keys, const char *path, const char *what, mp_err *err)
+static int only_keys(const cJSON *o, const char *const *keys, const char *path, const char *what, mp_err *err)
 {
-    for (int i = 0; i < o->n; i++) {
+    for (const cJSON *k = o->child; k; k = k->next) {
         int ok = 0;
-        for (int k = 0; keys[k]; k++) ok |= strcmp(o->keys[i], keys[k]) == 0;
-        if (!ok)
-            return bad_at(err, MP_EFORMAT, what, o->kid[i].offset, "%s%s%s: unknown key", path, path[0] ? "." : "",
-                          o->keys[i]);
+        for (int i = 0; keys[i]; i++) ok |= strcmp(k->string, keys[i]) == 0;
+        if (!ok) return bad(err, MP_EFORMAT, what, "%s%s%s: unknown key", path, path[0] ? "." : "", k->string);
     }
     return 0;
 }
 
 /* a required object member; *out NULL when it is absent and may be */
-static int get_obj(const mp__json *root, const char *key, int required, const mp__json **out, const char *what,
-                   mp_err *err)
+static int get_obj(const cJSON *root, const char *key, int required, const cJSON **out, const char *what, mp_err *err)
 {
-    const mp__json *v = mp__json_get(root, key);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
     *out = NULL;
-    if (!v || (v->type == MP__J_NULL && !required)) {
-        if (required) return bad_at(err, MP_EFORMAT, what, root->offset, "%s: missing", key);
+    if (!v || (cJSON_IsNull(v) && !required)) {
+        if (required) return bad(err, MP_EFORMAT, what, "%s: missing", key);
         return 0;
     }
-    if (v->type != MP__J_OBJ) return bad_at(err, MP_EFORMAT, what, v->offset, "%s: must be an object", key);
+    if (!cJSON_IsObject(v)) return bad(err, MP_EFORMAT, what, "%s: must be an object", key);
     *out = v;
     return 0;
 }
 
 /* Every setup key is required: a default could change between versions and
  * silently change what the gate measures. */
-static int parse_setup(mp_baseline *b, const mp__json *s, const char *what, mp_err *err)
+static int parse_setup(mp_baseline *b, const cJSON *s, const char *what, mp_err *err)
 {
     static const char *const keys[] = {"gpus", "nodes", "redundant", "policy", "seed", "locality", NULL};
     int rc = only_keys(s, keys, "setup", what, err);
     if (rc) return rc;
-    b->setup_offset = s->offset;
     int64_t gpus, nodes, red, seed;
     if ((rc = get_int(s, "setup", "gpus", 1, 65536, &gpus, what, err)) ||
         (rc = get_int(s, "setup", "nodes", 1, 65536, &nodes, what, err)) ||
@@ -115,56 +179,55 @@ static int parse_setup(mp_baseline *b, const mp__json *s, const char *what, mp_e
         (rc = get_int(s, "setup", "seed", 0, (int64_t)1 << 53, &seed, what, err)))
         return rc;
     if (gpus % nodes)
-        return bad_at(err, MP_ERANGE, what, mp__json_get(s, "nodes")->offset,
-                      "setup.nodes: %lld GPUs do not split over %lld nodes", (long long)gpus, (long long)nodes);
+        return bad(err, MP_ERANGE, what, "setup.nodes: %lld GPUs do not split over %lld nodes", (long long)gpus,
+                   (long long)nodes);
     b->setup.gpus = (int32_t)gpus;
     b->setup.nodes = (int32_t)nodes;
     b->setup.redundant = (int32_t)red;
     b->setup.seed = (uint64_t)seed;
-    const mp__json *p = mp__json_get(s, "policy");
-    if (!p) return bad_at(err, MP_EFORMAT, what, s->offset, "setup.policy: missing");
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(s, "policy");
+    if (!p) return bad(err, MP_EFORMAT, what, "setup.policy: missing");
     if ((rc = get_name(p, b->setup.policy, sizeof b->setup.policy, "setup.policy", what, err))) return rc;
     if (!mp_policy_find(b->setup.policy)) {
         char known[256];
-        return bad_at(err, MP_ERANGE, what, p->offset, "setup.policy: unknown policy '%s' (known: %s)",
-                      b->setup.policy, name_list(known, sizeof known, mp_policy_count(), policy_name));
+        return bad(err, MP_ERANGE, what, "setup.policy: unknown policy '%s' (known: %s)", b->setup.policy,
+                   name_list(known, sizeof known, mp_policy_count(), policy_name));
     }
-    const mp__json *w = mp__json_get(s, "locality");
-    if (!w) return bad_at(err, MP_EFORMAT, what, s->offset, "setup.locality: missing");
-    if (w->type != MP__J_NUM) return bad_at(err, MP_EFORMAT, what, w->offset, "setup.locality: must be a number");
-    if (!(w->num >= 0 && w->num <= 1))
-        return bad_at(err, MP_ERANGE, what, w->offset, "setup.locality: %g is outside 0..1", w->num);
-    b->setup.locality = w->num;
+    const cJSON *w = cJSON_GetObjectItemCaseSensitive(s, "locality");
+    if (!w) return bad(err, MP_EFORMAT, what, "setup.locality: missing");
+    if (!cJSON_IsNumber(w)) return bad(err, MP_EFORMAT, what, "setup.locality: must be a number");
+    if (!(w->valuedouble >= 0 && w->valuedouble <= 1))
+        return bad(err, MP_ERANGE, what, "setup.locality: %g is outside 0..1", w->valuedouble);
+    b->setup.locality = w->valuedouble;
     return 0;
 }
 
-static int parse_entries(mp_baseline *b, const mp__json *root, const char *what, mp_err *err)
+static int parse_entries(mp_baseline *b, const cJSON *root, const char *what, mp_err *err)
 {
     static const char *const keys[] = {"name", "strategy", "plan", NULL};
-    const mp__json *a = mp__json_get(root, "entries");
-    if (!a) return bad_at(err, MP_EFORMAT, what, root->offset, "entries: missing");
-    if (a->type != MP__J_ARR) return bad_at(err, MP_EFORMAT, what, a->offset, "entries: must be an array");
-    if (a->n < 1) return bad_at(err, MP_EFORMAT, what, a->offset, "entries: empty (a gate must check something)");
-    if (a->n > MP_EVAL_ENTRIES_MAX)
-        return bad_at(err, MP_ELIMIT, what, a->offset, "entries: more than %d", MP_EVAL_ENTRIES_MAX);
-    int rc;
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(root, "entries");
+    if (!a) return bad(err, MP_EFORMAT, what, "entries: missing");
+    if (!cJSON_IsArray(a)) return bad(err, MP_EFORMAT, what, "entries: must be an array");
+    int n = cJSON_GetArraySize(a);
+    if (n < 1) return bad(err, MP_EFORMAT, what, "entries: empty (a gate must check something)");
+    if (n > MP_EVAL_ENTRIES_MAX) return bad(err, MP_ELIMIT, what, "entries: more than %d", MP_EVAL_ENTRIES_MAX);
+    int rc, i = 0;
     char path[64], sub[80];
-    for (int i = 0; i < a->n; i++) {
-        const mp__json *o = &a->kid[i];
+    for (const cJSON *o = a->child; o; o = o->next, i++) {
         mp_eval_entry *e = &b->setup.entry[i];
         snprintf(path, sizeof path, "entries[%d]", i);
-        if (o->type != MP__J_OBJ) return bad_at(err, MP_EFORMAT, what, o->offset, "%s: must be an object", path);
+        if (!cJSON_IsObject(o)) return bad(err, MP_EFORMAT, what, "%s: must be an object", path);
         if ((rc = only_keys(o, keys, path, what, err))) return rc;
-        const mp__json *st = mp__json_get(o, "strategy"), *pl = mp__json_get(o, "plan"), *nm = mp__json_get(o, "name");
-        if (!st == !pl)
-            return bad_at(err, MP_EFORMAT, what, o->offset, "%s: needs exactly one of \"strategy\" and \"plan\"", path);
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(o, "strategy"),
+                    *pl = cJSON_GetObjectItemCaseSensitive(o, "plan"), *nm = cJSON_GetObjectItemCaseSensitive(o, "name");
+        if (!st == !pl) return bad(err, MP_EFORMAT, what, "%s: needs exactly one of \"strategy\" and \"plan\"", path);
         snprintf(sub, sizeof sub, "%s.%s", path, st ? "strategy" : "plan");
         if (st && (rc = get_name(st, e->strategy, sizeof e->strategy, sub, what, err))) return rc;
         if (pl && (rc = get_name(pl, e->plan, sizeof e->plan, sub, what, err))) return rc;
         if (st && !mp_strategy_find(e->strategy)) {
             char known[256];
-            return bad_at(err, MP_ERANGE, what, st->offset, "%s: unknown strategy '%s' (known: %s)", sub, e->strategy,
-                          name_list(known, sizeof known, mp_strategy_count(), strategy_name));
+            return bad(err, MP_ERANGE, what, "%s: unknown strategy '%s' (known: %s)", sub, e->strategy,
+                       name_list(known, sizeof known, mp_strategy_count(), strategy_name));
         }
         if (nm) {
             snprintf(sub, sizeof sub, "%s.name", path);
@@ -172,87 +235,88 @@ static int parse_entries(mp_baseline *b, const mp__json *root, const char *what,
         } else if (st) {
             memcpy(e->name, e->strategy, sizeof e->name);
         } else {
-            return bad_at(err, MP_EFORMAT, what, o->offset, "%s: a plan entry needs a \"name\"", path);
+            return bad(err, MP_EFORMAT, what, "%s: a plan entry needs a \"name\"", path);
         }
         for (int j = 0; j < i; j++) {
             const mp_eval_entry *f = &b->setup.entry[j];
             if (strcmp(f->name, e->name) == 0)
-                return bad_at(err, MP_EFORMAT, what, o->offset, "%s: name '%s' given twice (also entries[%d])", path,
-                              e->name, j);
+                return bad(err, MP_EFORMAT, what, "%s: name '%s' given twice (also entries[%d])", path, e->name, j);
             if (st && strcmp(f->strategy, e->strategy) == 0)
-                return bad_at(err, MP_EFORMAT, what, o->offset, "%s: strategy '%s' given twice (also entries[%d])",
-                              path, e->strategy, j);
+                return bad(err, MP_EFORMAT, what, "%s: strategy '%s' given twice (also entries[%d])", path,
+                           e->strategy, j);
             if (pl && strcmp(f->plan, e->plan) == 0)
-                return bad_at(err, MP_EFORMAT, what, o->offset, "%s: plan '%s' given twice (also entries[%d])", path,
-                              e->plan, j);
+                return bad(err, MP_EFORMAT, what, "%s: plan '%s' given twice (also entries[%d])", path, e->plan, j);
         }
         b->setup.nentries = i + 1;
     }
     return 0;
 }
 
+/* the metric a baseline of schema_version `version` names `key`: version 1
+ * spelled some metrics otherwise (traces/mp_vocab.h keeps the old spelling) */
+static int metric_of_key(const char *key, int version)
+{
+    int id = mp_metric_find(key);
+    if (id < 0 && version < 2) {
+        const mp_vocab *v = mp_vocab_find_was(key);
+        if (v) id = mp_metric_find(v->name);
+    }
+    return id;
+}
+
 /* "metrics" may be absent (a baseline to fill); mp_baseline_gate refuses
  * to gate on one that is incomplete. */
-static int parse_metrics(mp_baseline *b, const mp__json *root, const char *what, mp_err *err)
+static int parse_metrics(mp_baseline *b, const cJSON *root, int version, const char *what, mp_err *err)
 {
-    const mp__json *m;
+    const cJSON *m;
     int rc = get_obj(root, "metrics", 0, &m, what, err);
-    if (rc) return rc;
-    b->metrics_offset = m ? m->offset : root->offset;
-    if (!m) return 0;
+    if (rc || !m) return rc;
     b->metrics_given = 1;
     char known[256];
-    for (int i = 0; i < m->n; i++) {
+    for (const cJSON *o = m->child; o; o = o->next) {
         int e = -1;
         for (int k = 0; k < b->setup.nentries; k++)
-            if (strcmp(b->setup.entry[k].name, m->keys[i]) == 0) e = k;
-        const mp__json *o = &m->kid[i];
-        if (e < 0)
-            return bad_at(err, MP_EFORMAT, what, o->offset, "metrics.%s: not the name of an entry", m->keys[i]);
-        if (o->type != MP__J_OBJ)
-            return bad_at(err, MP_EFORMAT, what, o->offset, "metrics.%s: must be an object", m->keys[i]);
-        for (int j = 0; j < o->n; j++) {
-            const mp__json *v = &o->kid[j];
-            int id = mp_metric_find(o->keys[j]);
+            if (strcmp(b->setup.entry[k].name, o->string) == 0) e = k;
+        if (e < 0) return bad(err, MP_EFORMAT, what, "metrics.%s: not the name of an entry", o->string);
+        if (!cJSON_IsObject(o)) return bad(err, MP_EFORMAT, what, "metrics.%s: must be an object", o->string);
+        for (const cJSON *v = o->child; v; v = v->next) {
+            int id = metric_of_key(v->string, version);
             if (id < 0)
-                return bad_at(err, MP_EFORMAT, what, v->offset, "metrics.%s.%s: unknown metric (known: %s)", m->keys[i],
-                              o->keys[j], name_list(known, sizeof known, MP_METRICS, metric_name));
-            if (v->type != MP__J_NUM)
-                return bad_at(err, MP_EFORMAT, what, v->offset, "metrics.%s.%s: must be a number", m->keys[i],
-                              o->keys[j]);
-            if (!(v->num >= 0)) /* every metric is >= 0; a negative one could never regress */
-                return bad_at(err, MP_ERANGE, what, v->offset, "metrics.%s.%s: %g is negative", m->keys[i],
-                              o->keys[j], v->num);
-            b->metric[e][id] = v->num;
+                return bad(err, MP_EFORMAT, what, "metrics.%s.%s: unknown metric (known: %s)", o->string, v->string,
+                           name_list(known, sizeof known, MP_METRICS, metric_name));
+            if (!cJSON_IsNumber(v))
+                return bad(err, MP_EFORMAT, what, "metrics.%s.%s: must be a number", o->string, v->string);
+            if (!(v->valuedouble >= 0)) /* every metric is >= 0; a negative one could never regress */
+                return bad(err, MP_ERANGE, what, "metrics.%s.%s: %g is negative", o->string, v->string,
+                           v->valuedouble);
+            if (!isnan(b->metric[e][id])) /* an old and a new spelling of one metric */
+                return bad(err, MP_EFORMAT, what, "metrics.%s.%s: %s given twice", o->string, v->string,
+                           mp_metric_at(id)->name);
+            b->metric[e][id] = v->valuedouble;
         }
         b->has_metrics[e] = 1;
-        b->metrics_offset_of[e] = o->offset;
     }
     return 0;
 }
 
 /* the optional "trace" the baseline was recorded on */
-static int parse_trace(mp_baseline *b, const mp__json *root, const char *what, mp_err *err)
+static int parse_trace(mp_baseline *b, const cJSON *root, const char *what, mp_err *err)
 {
     static const char *const keys[] = {"model", "layers", "experts", "top_k", "steps", "tokens", NULL};
-    const mp__json *t;
+    const cJSON *t;
     int rc = get_obj(root, "trace", 0, &t, what, err);
     if (rc || !t) return rc;
     if ((rc = only_keys(t, keys, "trace", what, err))) return rc;
     mp_baseline_trace *bt = &b->trace;
     bt->given = 1;
-    const mp__json *v = mp__json_get(t, "model");
-    if (v) {
-        if ((rc = get_name(v, bt->model, sizeof bt->model, "trace.model", what, err))) return rc;
-        bt->model_offset = v->offset;
-    }
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(t, "model");
+    if (v && (rc = get_name(v, bt->model, sizeof bt->model, "trace.model", what, err))) return rc;
     static const char *const ints[] = {"layers", "experts", "top_k", "steps", "tokens"};
     const int64_t hi[] = {MP_LAYERS_MAX, MP_EXPERTS_MAX, MP_TOPK_MAX, (int64_t)1 << 53, (int64_t)1 << 53};
     int64_t val[5] = {0, 0, 0, -1, -1};
     for (int i = 0; i < 5; i++) {
-        if (!mp__json_get(t, ints[i])) continue;
+        if (!cJSON_GetObjectItemCaseSensitive(t, ints[i])) continue;
         if ((rc = get_int(t, "trace", ints[i], i < 3 ? 1 : 0, hi[i], &val[i], what, err))) return rc;
-        if (i < 3) bt->shape_offset[i] = mp__json_get(t, ints[i])->offset;
     }
     bt->layers = (int32_t)val[0];
     bt->experts = (int32_t)val[1];
@@ -262,16 +326,57 @@ static int parse_trace(mp_baseline *b, const mp__json *root, const char *what, m
     return 0;
 }
 
+/* cJSON's tree of the text, or an error at the byte offset of the fault */
+static int parse_json(cJSON **out, const char *text, size_t len, const char *what, mp_err *err)
+{
+    *out = NULL;
+    long long nul = mp_json_nul_escape(text, len); /* a parser would cut the string there */
+    if (nul >= 0)
+        return mp_err_set(err, MP_EFORMAT, "%s: offset %lld: a string holds a NUL character (\\u0000)", what, nul);
+    const char *end = NULL;
+    cJSON *j = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    size_t off = end && end >= text && end <= text + len ? (size_t)(end - text) : 0;
+    if (!j) {
+        /* cJSON puts an error at the end of the input on its last byte: a
+         * blank added after the text tells a cut-off value from a bad last byte */
+        if (len > 0 && off + 1 >= len) {
+            char *more = malloc(len + 1);
+            if (!more) return mp_err_set(err, MP_ENOMEM, "%s: out of memory", what);
+            memcpy(more, text, len);
+            more[len] = ' ';
+            const char *e2 = NULL;
+            cJSON *again = cJSON_ParseWithLengthOpts(more, len + 1, &e2, 0);
+            int cut = !again && e2 && e2 >= more + len;
+            cJSON_Delete(again);
+            free(more);
+            if (cut) off = len;
+        }
+        if (off >= len) return mp_err_set(err, MP_EFORMAT, "%s: offset %zu: unexpected end of input", what, len);
+        return mp_err_set(err, MP_EFORMAT, "%s: offset %zu: malformed JSON", what, off);
+    }
+    while (off < len && (text[off] == ' ' || text[off] == '\t' || text[off] == '\n' || text[off] == '\r')) off++;
+    if (off < len) {
+        cJSON_Delete(j);
+        return mp_err_set(err, MP_EFORMAT, "%s: offset %zu: trailing text after the JSON value", what, off);
+    }
+    *out = j;
+    return 0;
+}
+
 int mp_baseline_parse(mp_baseline **out, const char *text, size_t len, const char *what, mp_err *err)
 {
     *out = NULL;
     if (len > MP_BASELINE_FILE_MAX) return mp_err_set(err, MP_ELIMIT, "%s: larger than 1 MiB", what);
-    mp__json *j;
-    int rc = mp__json_parse(&j, text, len, what, err);
+    cJSON *j;
+    int rc = parse_json(&j, text, len, what, err);
     if (rc) return rc;
+    if ((rc = check_tree(j, "", 0, what, err))) {
+        cJSON_Delete(j);
+        return rc;
+    }
     mp_baseline *b = calloc(1, sizeof *b);
     if (!b) {
-        mp__json_free(j);
+        cJSON_Delete(j);
         return mp_err_set(err, MP_ENOMEM, "%s: out of memory", what);
     }
     b->setup = mp_eval_setup_default();
@@ -279,23 +384,24 @@ int mp_baseline_parse(mp_baseline **out, const char *text, size_t len, const cha
     for (int e = 0; e < MP_EVAL_ENTRIES_MAX; e++)
         for (int i = 0; i < MP_METRICS; i++) b->metric[e][i] = NAN;
     static const char *const keys[] = {"schema", "schema_version", "setup", "entries", "metrics", "trace", NULL};
-    const mp__json *sc = mp__json_get(j, "schema"), *ver = mp__json_get(j, "schema_version"), *setup = NULL;
-    if (j->type != MP__J_OBJ) {
-        rc = bad_at(err, MP_EFORMAT, what, j->offset, "a baseline must be a JSON object");
-    } else if (!sc || sc->type != MP__J_STR || strcmp(sc->str, MP_BASELINE_SCHEMA) != 0) {
-        rc = bad_at(err, MP_EFORMAT, what, (sc ? sc : j)->offset, "schema: must be \"" MP_BASELINE_SCHEMA "\"");
-    } else if (!ver || ver->type != MP__J_NUM) {
-        rc = bad_at(err, MP_EFORMAT, what, (ver ? ver : j)->offset, "schema_version: must be a number");
-    } else if (ver->num != MP_BASELINE_SCHEMA_VERSION) {
-        rc = mp_err_set(err, MP_EVERSION, "%s: offset %zu: schema_version %g is not supported (1 is)", what,
-                        ver->offset, ver->num);
+    const cJSON *sc = cJSON_GetObjectItemCaseSensitive(j, "schema"),
+                *ver = cJSON_GetObjectItemCaseSensitive(j, "schema_version"), *setup = NULL;
+    if (!cJSON_IsObject(j)) {
+        rc = bad(err, MP_EFORMAT, what, "a baseline must be a JSON object");
+    } else if (!cJSON_IsString(sc) || strcmp(sc->valuestring, MP_BASELINE_SCHEMA) != 0) {
+        rc = bad(err, MP_EFORMAT, what, "schema: must be \"" MP_BASELINE_SCHEMA "\"");
+    } else if (!cJSON_IsNumber(ver)) {
+        rc = bad(err, MP_EFORMAT, what, "schema_version: must be a number");
+    } else if (ver->valuedouble != 1 && ver->valuedouble != MP_BASELINE_SCHEMA_VERSION) {
+        rc = bad(err, MP_EVERSION, what, "schema_version: %g is not supported (1 and %d are)", ver->valuedouble,
+                 MP_BASELINE_SCHEMA_VERSION);
     } else if (!(rc = only_keys(j, keys, "", what, err)) && !(rc = get_obj(j, "setup", 1, &setup, what, err)) &&
                !(rc = parse_setup(b, setup, what, err)) && !(rc = parse_entries(b, j, what, err)) &&
-               !(rc = parse_metrics(b, j, what, err)) && !(rc = parse_trace(b, j, what, err))) {
+               !(rc = parse_metrics(b, j, (int)ver->valuedouble, what, err)) && !(rc = parse_trace(b, j, what, err))) {
         mp_err e2;
         if (mp_eval_setup_validate(&b->setup, &e2)) rc = mp_err_set(err, MP_ERANGE, "%s: %s", what, e2.msg);
     }
-    mp__json_free(j);
+    cJSON_Delete(j);
     if (rc) {
         free(b);
         return rc;
@@ -312,12 +418,10 @@ int mp_baseline_fit(const mp_baseline *b, const mp_model *model, mp_err *err)
     for (int i = 0; i < s->nentries; i++) {
         const mp_strategy *st = s->entry[i].plan[0] ? NULL : mp_strategy_find(s->entry[i].strategy);
         if (!st) continue;
-        int32_t red = st->redundant ? s->redundant : 0;
-        int64_t items = (int64_t)model->experts + red;
-        if (items % s->gpus)
-            return bad_at(err, MP_ERANGE, b->what, b->setup_offset,
-                          "setup: %s: %d experts + %d redundant slots = %lld slots do not split over %d GPUs",
-                          st->name, model->experts, red, (long long)items, s->gpus);
+        mp_topology topo;
+        mp_err sub = {0};
+        if (mp_eval_topology(&topo, s, st, model->experts, &sub))
+            return bad(err, MP_ERANGE, b->what, "setup: %s", sub.msg);
     }
     return 0;
 }
@@ -326,30 +430,30 @@ int mp_baseline_gate(const mp_baseline *b, const mp_model *model, mp_err *err)
 {
     const char *what = b->what;
     if (!b->metrics_given)
-        return bad_at(err, MP_EFORMAT, what, b->metrics_offset, "metrics: missing (the baseline has no figures to gate on)");
+        return bad(err, MP_EFORMAT, what, "metrics: missing (the baseline has no figures to gate on)");
     int any = 0;
     for (int e = 0; e < b->setup.nentries; e++) any |= b->has_metrics[e];
-    if (!any) return bad_at(err, MP_EFORMAT, what, b->metrics_offset, "metrics: empty (the baseline has no figures to gate on)");
+    if (!any) return bad(err, MP_EFORMAT, what, "metrics: empty (the baseline has no figures to gate on)");
     for (int e = 0; e < b->setup.nentries; e++) {
         const char *name = b->setup.entry[e].name;
         if (!b->has_metrics[e])
-            return bad_at(err, MP_EFORMAT, what, b->metrics_offset, "metrics.%s: missing (entry '%s' has no figures)",
+            return bad(err, MP_EFORMAT, what, "metrics.%s: missing (entry '%s' has no figures)",
                           name, name);
         for (int m = 0; m < MP_METRICS; m++)
             if (isnan(b->metric[e][m]))
-                return bad_at(err, MP_EFORMAT, what, b->metrics_offset_of[e], "metrics.%s.%s: missing", name,
+                return bad(err, MP_EFORMAT, what, "metrics.%s.%s: missing", name,
                               mp_metric_at(m)->name);
     }
     const mp_baseline_trace *t = &b->trace;
     if (!model || !t->given) return 0;
     if (t->model[0] && strcmp(t->model, "-") != 0 && model->name[0] && strcmp(t->model, model->name) != 0)
-        return bad_at(err, MP_ESHAPE, what, t->model_offset,
+        return bad(err, MP_ESHAPE, what,
                       "trace.model: recorded on a trace of model '%s', this trace is of '%s'", t->model, model->name);
     const int32_t rec[3] = {t->layers, t->experts, t->top_k}, now[3] = {model->layers, model->experts, model->top_k};
     static const char *const key[3] = {"layers", "experts", "top_k"};
     for (int i = 0; i < 3; i++)
         if (rec[i] && rec[i] != now[i])
-            return bad_at(err, MP_ESHAPE, what, t->shape_offset[i],
+            return bad(err, MP_ESHAPE, what,
                           "trace.%s: recorded on a trace with %s %d, this trace has %d", key[i], key[i], rec[i], now[i]);
     return 0;
 }
@@ -380,94 +484,53 @@ int mp_baseline_read(mp_baseline **out, const char *path, mp_err *err)
 
 /* ---- writing ---- */
 
-typedef struct sbuf {
-    char *s;
-    size_t n, cap;
-    int oom;
-} sbuf;
-
-static void put(sbuf *b, const char *fmt, ...)
-{
-    if (b->oom) return;
-    va_list ap;
-    va_start(ap, fmt);
-    int need = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? b->cap - b->n : 0, fmt, ap);
-    va_end(ap);
-    if (need < 0) {
-        b->oom = 1;
-        return;
-    }
-    if (b->n + (size_t)need + 1 > b->cap) {
-        size_t nc = (b->cap + (size_t)need + 1) * 2;
-        char *s = realloc(b->s, nc);
-        if (!s) {
-            b->oom = 1;
-            return;
-        }
-        b->s = s;
-        b->cap = nc;
-        va_start(ap, fmt);
-        vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
-        va_end(ap);
-    }
-    b->n += (size_t)need;
-}
-
-/* names come from the registry, a parsed baseline or a trace: the one JSON escaper */
-static void put_str(sbuf *b, const char *s)
-{
-    char *q = mp_json_quote(s, strlen(s), NULL);
-    if (!q) {
-        b->oom = 1;
-        return;
-    }
-    put(b, "%s", q);
-    free(q);
-}
-
+/* names come from the registry, a parsed baseline or a trace: the one JSON
+ * writer escapes them; metric names are the vocabulary's */
 char *mp_baseline_to_json(const mp_eval *e)
 {
-    sbuf b = {0};
+    mp_jw w;
+    mp_jw_string(&w);
     const mp_eval_setup *s = &e->setup;
-    put(&b, "{\n  \"schema\": \"%s\",\n  \"schema_version\": %d,\n", MP_BASELINE_SCHEMA, MP_BASELINE_SCHEMA_VERSION);
-    put(&b, "  \"setup\": {\"gpus\": %d, \"nodes\": %d, \"redundant\": %d, \"policy\": ", s->gpus, s->nodes,
-        s->redundant);
-    put_str(&b, s->policy);
-    put(&b, ", \"seed\": %llu, \"locality\": %.17g},\n", (unsigned long long)s->seed, s->locality);
-    put(&b, "  \"trace\": {\"model\": ");
-    put_str(&b, e->model.name[0] ? e->model.name : "-");
+    mp_jw_raw(&w, "{\n  \"schema\": \"%s\",\n  \"schema_version\": %d,\n", MP_BASELINE_SCHEMA,
+              MP_BASELINE_SCHEMA_VERSION);
+    mp_jw_raw(&w, "  \"setup\": {\"gpus\": %d, \"nodes\": %d, \"redundant\": %d, \"policy\": ", s->gpus, s->nodes,
+              s->redundant);
+    mp_jw_str(&w, s->policy);
+    mp_jw_raw(&w, ", \"seed\": %llu, \"locality\": ", (unsigned long long)s->seed);
+    mp_jw_num(&w, s->locality);
+    mp_jw_raw(&w, "},\n  \"trace\": {\"model\": ");
+    mp_jw_str(&w, e->model.name[0] ? e->model.name : "-");
     if (e->model.layers > 0)
-        put(&b, ", \"layers\": %d, \"experts\": %d, \"top_k\": %d", e->model.layers, e->model.experts,
-            e->model.top_k);
-    put(&b, ", \"steps\": %lld, \"tokens\": %lld},\n", (long long)e->steps, (long long)e->tokens);
-    put(&b, "  \"entries\": [\n");
+        mp_jw_raw(&w, ", \"layers\": %d, \"experts\": %d, \"top_k\": %d", e->model.layers, e->model.experts,
+                  e->model.top_k);
+    mp_jw_raw(&w, ", \"steps\": %lld, \"tokens\": %lld},\n", (long long)e->steps, (long long)e->tokens);
+    mp_jw_raw(&w, "  \"entries\": [\n");
     for (int i = 0; i < s->nentries; i++) {
-        put(&b, "    {\"name\": ");
-        put_str(&b, s->entry[i].name);
+        mp_jw_raw(&w, "    {\"name\": ");
+        mp_jw_str(&w, s->entry[i].name);
         if (s->entry[i].plan[0]) {
-            put(&b, ", \"plan\": ");
-            put_str(&b, s->entry[i].plan);
+            mp_jw_raw(&w, ", \"plan\": ");
+            mp_jw_str(&w, s->entry[i].plan);
         } else {
-            put(&b, ", \"strategy\": ");
-            put_str(&b, s->entry[i].strategy);
+            mp_jw_raw(&w, ", \"strategy\": ");
+            mp_jw_str(&w, s->entry[i].strategy);
         }
-        put(&b, "}%s\n", i + 1 < s->nentries ? "," : "");
+        mp_jw_raw(&w, "}%s\n", i + 1 < s->nentries ? "," : "");
     }
-    put(&b, "  ],\n  \"metrics\": {\n");
+    mp_jw_raw(&w, "  ],\n  \"metrics\": {\n");
     for (int i = 0; i < e->n; i++) {
-        put(&b, "    ");
-        put_str(&b, e->r[i].entry.name);
-        put(&b, ": {");
-        for (int m = 0; m < MP_METRICS; m++)
-            put(&b, "%s\"%s\": %.17g", m ? ", " : "", mp_metric_at(m)->name, e->r[i].metric[m]);
-        put(&b, "}%s\n", i + 1 < e->n ? "," : "");
+        mp_jw_raw(&w, "    ");
+        mp_jw_key(&w, e->r[i].entry.name);
+        mp_jw_raw(&w, "{");
+        for (int m = 0; m < MP_METRICS; m++) {
+            mp_jw_raw(&w, "%s", m ? ", " : "");
+            mp_jw_key(&w, mp_metric_at(m)->name);
+            mp_jw_num(&w, e->r[i].metric[m]);
+        }
+        mp_jw_raw(&w, "}%s\n", i + 1 < e->n ? "," : "");
     }
-    put(&b, "  }\n}\n");
-    if (b.oom) {
-        free(b.s);
-        return NULL;
-    }
-    return b.s;
+    mp_jw_raw(&w, "  }\n}\n");
+    return mp_jw_take(&w);
 }
 
 int mp_baseline_write(const mp_eval *e, const char *path, mp_err *err)
@@ -515,7 +578,7 @@ int mp_check_compare(mp_check_diff **out, const mp_baseline *b, const mp_eval *e
             }
             double delta = r->now - r->base;
             r->change = r->base != 0 ? delta / fabs(r->base) : delta == 0 ? 0 : delta > 0 ? INFINITY : -INFINITY;
-            double worse = mp_metric_at(m)->higher_better ? -delta : delta;
+            double worse = mp_metric_at(m)->direction == MP_DIR_HIGHER ? -delta : delta;
             double limit = tolerance * fabs(r->base) + 1e-9;
             if (worse > limit) {
                 r->status = MP_CHECK_REGRESSED;

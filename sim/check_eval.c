@@ -7,23 +7,19 @@
 
 #include "sim/mp_check.h"
 
-static const mp_metric_def metrics[MP_METRICS] = {
-    {"plan_max_mean", "plan max/mean", "", 0, 4},
-    {"plan_worst_max_mean", "worst layer max/mean", "", 0, 4},
-    {"sim_max_mean", "replay max/mean", "", 0, 4},
-    {"sim_max_mean_p99", "replay max/mean p99", "", 0, 4},
-    {"vllm_balancedness", "vLLM balancedness", "", 1, 4},
-    {"step_time_us", "step time", "us", 0, 1},
-    {"net_MB_per_step", "network dispatch", "MB/step", 0, 2},
-    {"nvlink_MB_per_step", "NVLink dispatch", "MB/step", 0, 2},
+/* the baseline metrics, in MP_M_* order: their units, directions and
+ * decimals are the vocabulary's (traces/mp_vocab.h) */
+static const char *const metric_name[MP_METRICS] = {
+    "plan_max_over_mean", "plan_worst_max_over_mean", "sim_max_over_mean", "sim_max_over_mean_p99",
+    "vllm_balancedness",  "step_time_us",             "net_MB_per_step",   "nvlink_MB_per_step",
 };
 
-const mp_metric_def *mp_metric_at(int i) { return i >= 0 && i < MP_METRICS ? &metrics[i] : NULL; }
+const mp_vocab *mp_metric_at(int i) { return i >= 0 && i < MP_METRICS ? mp_vocab_find(metric_name[i]) : NULL; }
 
 int mp_metric_find(const char *name)
 {
     for (int i = 0; i < MP_METRICS; i++)
-        if (strcmp(metrics[i].name, name) == 0) return i;
+        if (strcmp(metric_name[i], name) == 0) return i;
     return -1;
 }
 
@@ -91,8 +87,7 @@ void mp_eval_destroy(mp_eval *e)
 {
     if (!e) return;
     for (int i = 0; i < e->n; i++) {
-        mp_plan_destroy(e->r[i].plan);
-        mp_plan_metrics_destroy(e->r[i].pm);
+        mp_plan_result_destroy(e->r[i].placed);
         mp_sim_result_destroy(e->r[i].sim);
     }
     free(e->r);
@@ -129,6 +124,16 @@ static int count_pass(mp_eval *ev, const mp_piece_source *src, mp_step *pc, mp_p
     return 0;
 }
 
+/* The topology of a strategy entry: exactly E slots for a strategy that
+ * places no redundant experts, E + redundant for the others. */
+int mp_eval_topology(mp_topology *out, const mp_eval_setup *s, const mp_strategy *st, int32_t experts, mp_err *err)
+{
+    mp_topology_request t = {.gpus = s->gpus, .nodes = s->nodes, .redundant = s->redundant, .exact = !st->redundant};
+    mp_err sub = {0};
+    int rc = mp_topology_resolve(out, &t, experts, &sub);
+    return rc ? mp_err_set(err, rc, "%s: %s", st->name, sub.msg) : 0;
+}
+
 static int make_plan(mp_eval *ev, mp_eval_result *r, const char *base_dir, mp_err *err)
 {
     const mp_eval_setup *s = &ev->setup;
@@ -139,25 +144,23 @@ static int make_plan(mp_eval *ev, mp_eval_result *r, const char *base_dir, mp_er
             snprintf(path, sizeof path, "%s/%s", base_dir, r->entry.plan);
         else
             snprintf(path, sizeof path, "%s", r->entry.plan);
-        if ((rc = mp_plan_read_json(&r->plan, NULL, path, err))) return rc;
-        if (r->plan->layers != ev->model.layers || r->plan->routed != ev->model.experts)
-            return mp_err_set(err, MP_ESHAPE, "%s: plan of %d layers x %d experts, trace has %d x %d", path,
-                              r->plan->layers, r->plan->routed, ev->model.layers, ev->model.experts);
-        return 0;
+        mp_plan *p;
+        if ((rc = mp_plan_read_json(&p, NULL, path, err))) return rc;
+        if (p->layers != ev->model.layers || p->routed != ev->model.experts) {
+            rc = mp_err_set(err, MP_ESHAPE, "%s: plan of %d layers x %d experts, trace has %d x %d", path, p->layers,
+                            p->routed, ev->model.layers, ev->model.experts);
+            mp_plan_destroy(p);
+            return rc;
+        }
+        return mp_plan_result_of(&r->placed, p, ev->loads, err);
     }
     const mp_strategy *st = mp_strategy_find(r->entry.strategy);
-    int64_t items = ev->model.experts + (st->redundant ? (int64_t)s->redundant : 0);
-    if (items % s->gpus)
-        return mp_err_set(err, MP_EINVAL, "%s: %d experts + %d redundant slots = %lld slots do not split over %d GPUs",
-                          st->name, ev->model.experts, st->redundant ? s->redundant : 0, (long long)items, s->gpus);
     mp_plan_request req;
     memset(&req, 0, sizeof req);
     req.strategy = st->name;
-    req.topo.gpus = s->gpus;
-    req.topo.nodes = s->nodes;
-    req.topo.slots_per_gpu = (int32_t)(items / s->gpus);
     req.locality = s->locality;
-    return mp_planner_run(&r->plan, ev->loads, &req, err);
+    if ((rc = mp_eval_topology(&req.topo, s, st, ev->model.experts, err))) return rc;
+    return mp_plan_evaluate(&r->placed, ev->loads, &req, err);
 }
 
 static void reduce(mp_eval_result *r)
@@ -210,14 +213,8 @@ int mp_eval_run(mp_eval **out, const mp_eval_setup *s, const mp_piece_source *sr
         mp_eval_result *r = &ev->r[i];
         r->entry = s->entry[i];
         if ((rc = make_plan(ev, r, base_dir, err))) goto done;
-        double *w = mp_plan_expert_loads(r->plan, ev->loads);
-        if (!w) {
-            rc = mp_err_set(err, MP_ENOMEM, "eval: out of memory");
-            goto done;
-        }
-        rc = mp_plan_metrics_compute(&r->pm, r->plan, w, err);
-        free(w);
-        if (rc) goto done;
+        r->plan = r->placed->plan;
+        r->pm = r->placed->metrics;
         if ((rc = mp_sim_create(&sims[i], r->plan, &ev->model, &so, err))) goto done;
     }
 
@@ -261,15 +258,12 @@ static int replan(void *ctx, const mp_loads *loads, mp_plan **out, mp_err *err)
 {
     replan_ctx *c = ctx;
     const mp_strategy *st = mp_strategy_find(c->strategy);
-    int64_t items = c->experts + (st->redundant ? (int64_t)c->s->redundant : 0);
     mp_plan_request req;
     memset(&req, 0, sizeof req);
     req.strategy = st->name;
-    req.topo.gpus = c->s->gpus;
-    req.topo.nodes = c->s->nodes;
-    req.topo.slots_per_gpu = (int32_t)(items / c->s->gpus);
     req.locality = c->s->locality;
-    return mp_planner_run(out, loads, &req, err);
+    int rc = mp_eval_topology(&req.topo, c->s, st, c->experts, err);
+    return rc ? rc : mp_planner_run(out, loads, &req, err);
 }
 
 int mp_eval_rebalance(mp_rebalance_result **out, const mp_eval *ev, const char *strategy, int64_t interval,
@@ -279,10 +273,10 @@ int mp_eval_rebalance(mp_rebalance_result **out, const mp_eval *ev, const char *
     *out = NULL;
     const mp_strategy *st = mp_strategy_find(strategy ? strategy : "");
     if (!st) return mp_err_set(err, MP_EINVAL, "rebalance: unknown strategy '%s'", strategy ? strategy : "");
-    int64_t items = ev->model.experts + (st->redundant ? (int64_t)ev->setup.redundant : 0);
-    if (items % ev->setup.gpus)
-        return mp_err_set(err, MP_EINVAL, "rebalance: %s: %lld slots do not split over %d GPUs", st->name,
-                          (long long)items, ev->setup.gpus);
+    mp_topology topo;
+    mp_err sub = {0};
+    if (mp_eval_topology(&topo, &ev->setup, st, ev->model.experts, &sub))
+        return mp_err_set(err, sub.code, "rebalance: %s", sub.msg);
     replan_ctx c = {&ev->setup, st->name, ev->model.experts};
     mp_rebalance_opts o = mp_rebalance_opts_default();
     o.interval = interval;
@@ -301,16 +295,12 @@ int mp_eval_sweep(mp_sweep_result **out, const mp_eval *ev, const mp_piece_sourc
                   mp_progress_fn progress, void *pctx, mp_err *err)
 {
     *out = NULL;
-    int64_t items = ev->model.experts + (int64_t)ev->setup.redundant;
-    if (items % ev->setup.gpus)
-        return mp_err_set(err, MP_EINVAL, "sweep: %lld slots do not split over %d GPUs", (long long)items,
-                          ev->setup.gpus);
     mp_plan_request base;
     memset(&base, 0, sizeof base);
     base.strategy = "balanced";
-    base.topo.gpus = ev->setup.gpus;
-    base.topo.nodes = ev->setup.nodes;
-    base.topo.slots_per_gpu = (int32_t)(items / ev->setup.gpus);
+    mp_err sub = {0};
+    if (mp_eval_topology(&base.topo, &ev->setup, mp_strategy_find("balanced"), ev->model.experts, &sub))
+        return mp_err_set(err, sub.code, "sweep: %s", sub.msg);
     static const double loc[] = {0, 0.25, 0.5, 0.75, 1};
     mp_sim_opts so = mp_sim_opts_default();
     so.policy = mp_policy_find(ev->setup.policy);

@@ -7,6 +7,7 @@
 
 #include "sim/mp_cost.h"
 #include "traces/mp_file.h"
+#include "traces/mp_jsonw.h"
 #include "traces/mp_text.h"
 
 mp_cost mp_cost_default(void)
@@ -220,30 +221,30 @@ int mp_cost_read(mp_cost *out, const char *path, mp_err *err)
 
 char *mp_cost_to_json(const mp_cost *c)
 {
-    size_t qn;
-    char *name = mp_json_quote(c->name, strnlen(c->name, sizeof c->name), &qn);
-    if (!name) return NULL;
-    size_t cap = 1024 + qn + (size_t)c->table_len * 64;
-    char *s = malloc(cap);
-    if (!s) {
-        free(name);
-        return NULL;
-    }
-    size_t n = 0;
-    n += (size_t)snprintf(s + n, cap - n, "{\"schema\": \"%s\", \"schema_version\": %d, \"name\": %s", MP_COST_SCHEMA,
-                          MP_COST_SCHEMA_VERSION, name);
-    free(name);
+    mp_jw w;
+    mp_jw_string(&w);
+    mp_jw_raw(&w, "{\"schema\": \"%s\", \"schema_version\": %d, \"name\": ", MP_COST_SCHEMA, MP_COST_SCHEMA_VERSION);
+    char name[sizeof c->name + 1];
+    size_t nl = strnlen(c->name, sizeof c->name);
+    memcpy(name, c->name, nl);
+    name[nl] = '\0';
+    mp_jw_str(&w, name);
     for (int i = 0; i < N_FIELDS; i++) {
-        if (FIELDS[i].is_int)
-            n += (size_t)snprintf(s + n, cap - n, ", \"%s\": %lld", FIELDS[i].key, (long long)get_num(c, &FIELDS[i]));
-        else
-            n += (size_t)snprintf(s + n, cap - n, ", \"%s\": %.17g", FIELDS[i].key, get_num(c, &FIELDS[i]));
+        mp_jw_raw(&w, ", ");
+        mp_jw_key(&w, FIELDS[i].key);
+        if (FIELDS[i].is_int) mp_jw_int(&w, (int64_t)get_num(c, &FIELDS[i]));
+        else mp_jw_num(&w, get_num(c, &FIELDS[i]));
     }
-    n += (size_t)snprintf(s + n, cap - n, ", \"expert_table\": [");
-    for (int32_t i = 0; i < c->table_len; i++)
-        n += (size_t)snprintf(s + n, cap - n, "%s[%.17g, %.17g]", i ? ", " : "", c->table[i].rows, c->table[i].us);
-    snprintf(s + n, cap - n, "]}\n");
-    return s;
+    mp_jw_raw(&w, ", \"expert_table\": [");
+    for (int32_t i = 0; i < c->table_len; i++) {
+        mp_jw_raw(&w, "%s[", i ? ", " : "");
+        mp_jw_num(&w, c->table[i].rows);
+        mp_jw_raw(&w, ", ");
+        mp_jw_num(&w, c->table[i].us);
+        mp_jw_raw(&w, "]");
+    }
+    mp_jw_raw(&w, "]}\n");
+    return mp_jw_take(&w);
 }
 
 int mp_cost_write(const mp_cost *c, const char *path, mp_err *err)

@@ -44,13 +44,8 @@ mp_summary mp_summarize(const double *v, int64_t n)
 double mp_plan_even_maxmean(const mp_plan *plan, const mp_loads *loads, double *per_layer)
 {
     /* the planner's definitions (planner/mp_planner.h): 1 / vLLM balancedness */
-    double *w = mp_plan_expert_loads(plan, loads);
     mp_plan_metrics *m = NULL;
-    if (!w || mp_plan_metrics_compute(&m, plan, w, NULL)) {
-        free(w);
-        return NAN;
-    }
-    free(w);
+    if (mp_plan_metrics_of(&m, plan, loads, NULL)) return NAN;
     if (per_layer) memcpy(per_layer, m->max_over_mean, (size_t)plan->layers * sizeof *per_layer);
     double r = m->vllm_balancedness > 0 ? 1.0 / m->vllm_balancedness : 1.0;
     mp_plan_metrics_destroy(m);

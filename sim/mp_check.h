@@ -9,22 +9,26 @@
  * step through every plan at the same time.  Strategies that place no
  * redundant experts get E / P slots per GPU; the others (E + redundant) / P.
  *
- * Baseline file (JSON, schema "moeplace.baseline", schema_version 1):
- *   {"schema": "moeplace.baseline", "schema_version": 1,
+ * Baseline file (JSON, schema "moeplace.baseline", schema_version 2):
+ *   {"schema": "moeplace.baseline", "schema_version": 2,
  *    "setup": {"gpus": 32, "nodes": 4, "redundant": 32, "policy": "modulo",
  *              "seed": 1, "locality": 0},
  *    "trace": {"model": "deepseek-v3", "layers": 58, "experts": 256,
  *              "top_k": 8, "steps": 3, "tokens": 224},
  *    "entries": [{"name": "eplb", "strategy": "eplb"},
  *                {"name": "prod", "plan": "plans/prod.json"}, ...],
- *    "metrics": {"eplb": {"plan_max_mean": 1.05, ...}, ...}}
+ *    "metrics": {"eplb": {"plan_max_over_mean": 1.05, ...}, ...}}
  * A "plan" path is relative to the baseline file's folder.  Every setup key
  * is required; "trace" (each of its keys) is optional.  Unknown keys, unknown
  * strategies, policies and metrics, an entry, strategy or plan given twice
  * and negative metrics are errors.  "metrics" may be missing or incomplete
  * when parsing (a baseline to fill with new figures), but the gate fails
  * closed: mp_baseline_gate refuses a baseline that lacks any metric of any
- * entry or was recorded on a trace of another model or shape.
+ * entry or was recorded on a trace of another model or shape.  Metric names
+ * are the vocabulary's (traces/mp_vocab.h); schema_version 1 files, which
+ * spelled max/mean "max_mean" (plan_max_mean ...), are read with the old
+ * names mapped.  The JSON is parsed by cJSON; duplicate keys, nesting deeper
+ * than 32, strings over 4096 bytes and \u0000 escapes are refused.
  *
  * Memory: mp_eval_run returns an evaluation freed with mp_eval_destroy;
  * mp_baseline_read/parse return a baseline freed with mp_baseline_destroy;
@@ -44,9 +48,10 @@
 #include "sim/mp_sweep.h"
 #include "traces/mp_error.h"
 #include "traces/mp_loads.h"
+#include "traces/mp_vocab.h"
 
 #define MP_BASELINE_SCHEMA "moeplace.baseline"
-#define MP_BASELINE_SCHEMA_VERSION 1
+#define MP_BASELINE_SCHEMA_VERSION 2 /* 2: metric names say max_over_mean; 1 is read too */
 #define MP_BASELINE_FILE_MAX (1 << 20) /* largest baseline file read, bytes */
 #define MP_EVAL_ENTRIES_MAX 32         /* placements compared in one run      */
 #define MP_EVAL_NAME_MAX 32            /* entry names, strategy and policy names */
@@ -80,6 +85,11 @@ int mp_eval_add_strategies(mp_eval_setup *s, const char *list, mp_err *err);
 /* The default comparison: linear, round-robin, group-aware, eplb, balanced. */
 #define MP_EVAL_DEFAULT_STRATEGIES "linear,round-robin,group-aware,eplb,balanced"
 
+/* The topology of a strategy entry (mp_topology_resolve): exactly E slots
+ * for a strategy that places no redundant experts, E + redundant for the
+ * others.  Returns 0 or MP_EINVAL, the message prefixed with the strategy. */
+int mp_eval_topology(mp_topology *out, const mp_eval_setup *s, const mp_strategy *st, int32_t experts, mp_err *err);
+
 /* Checks the setup (topology, policy, names).  Returns 0 or MP_EINVAL. */
 int mp_eval_setup_validate(const mp_eval_setup *s, mp_err *err);
 
@@ -97,15 +107,9 @@ enum {
     MP_METRICS
 };
 
-typedef struct mp_metric_def {
-    const char *name;  /* "plan_max_mean"          */
-    const char *title; /* "plan max/mean"          */
-    const char *unit;  /* "", "us", "MB"           */
-    int higher_better;
-    int decimals;
-} mp_metric_def;
-
-const mp_metric_def *mp_metric_at(int i);
+/* The vocabulary entry of metric i (name, unit, direction, decimals), or
+ * NULL when i is not an MP_M_* index. */
+const mp_vocab *mp_metric_at(int i);
 /* -1 when unknown. */
 int mp_metric_find(const char *name);
 
@@ -113,8 +117,9 @@ int mp_metric_find(const char *name);
 
 typedef struct mp_eval_result {
     mp_eval_entry entry;
-    mp_plan *plan;
-    mp_plan_metrics *pm;
+    mp_plan_result *placed; /* the plan, its loads and metrics (owned)         */
+    const mp_plan *plan;    /* placed->plan, a view                             */
+    const mp_plan_metrics *pm; /* placed->metrics, a view                       */
     mp_sim_result *sim;    /* series kept */
     double bound_us;       /* mean over steps of comm_us + expert_us / maxmean */
     double metric[MP_METRICS];
@@ -163,7 +168,6 @@ typedef struct mp_baseline_trace {
     char model[MP_MODEL_NAME_MAX];  /* "" (absent) or "-": unknown           */
     int32_t layers, experts, top_k; /* 0 when absent                         */
     int64_t steps, tokens;          /* -1 when absent (informational)        */
-    size_t model_offset, shape_offset[3]; /* byte offsets, for messages      */
 } mp_baseline_trace;
 
 typedef struct mp_baseline {
@@ -173,12 +177,11 @@ typedef struct mp_baseline {
     mp_baseline_trace trace;
     int metrics_given;                              /* "metrics" present and not null  */
     char what[MP_EVAL_PATH_MAX];                    /* the file, in messages           */
-    size_t setup_offset, metrics_offset;            /* byte offsets, for messages      */
-    size_t metrics_offset_of[MP_EVAL_ENTRIES_MAX];
 } mp_baseline;
 
 /* Parses a baseline from memory (len bytes, need not be NUL-terminated);
- * `what` names it in messages (with the byte offset of a syntax error).
+ * `what` names it in messages (with the byte offset of a syntax error, the
+ * JSON path of any other fault).
  * Returns 0, MP_EFORMAT, MP_EVERSION, MP_ERANGE, MP_ELIMIT or MP_ENOMEM. */
 int mp_baseline_parse(mp_baseline **out, const char *text, size_t len, const char *what, mp_err *err);
 int mp_baseline_read(mp_baseline **out, const char *path, mp_err *err);
@@ -193,8 +196,7 @@ int mp_baseline_fit(const mp_baseline *b, const mp_model *model, mp_err *err);
  * of every entry, and (when it records its trace and `model` is not NULL)
  * was recorded on a trace of the same model name and shape (layers, experts,
  * top-k); steps and tokens may differ.  Otherwise MP_EFORMAT (figures
- * missing) or MP_ESHAPE (another model), naming the file, offset and JSON
- * path. */
+ * missing) or MP_ESHAPE (another model), naming the file and JSON path. */
 int mp_baseline_gate(const mp_baseline *b, const mp_model *model, mp_err *err);
 
 /* The baseline JSON of an evaluation (its setup and metrics, "%.17g");

@@ -50,7 +50,7 @@ typedef struct mp_cost {
     double peak_tflops;       /* dense GEMM peak, TFLOP/s                     */
     double expert_fixed_us;   /* fixed cost per active expert, us             */
     double weight_bytes;      /* bytes per expert weight parameter (2 bf16, 1 fp8) */
-    double act_bytes;         /* bytes per activation element sent (--dtype-bytes) */
+    double act_bytes;         /* bytes per activation element sent (dispatch, combine) */
     int64_t hidden;           /* H; 0 = the model's                           */
     int64_t intermediate;     /* expert I; 0 = the model's                    */
     double nvlink_GBps;       /* per-GPU NVLink bandwidth, one direction      */

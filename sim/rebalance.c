@@ -178,7 +178,7 @@ static int buffer_piece(run *r, const mp_step *pc, mp_err *err)
 {
     r->buf_assign += mp_step_assignments(pc);
     if (r->buf_assign > ORACLE_STEP_MAX)
-        return mp_err_set(err, MP_ELIMIT, "rebalance: step %lld is too large for the oracle to hold (--no-oracle)",
+        return mp_err_set(err, MP_ELIMIT, "rebalance: step %lld is too large for the oracle to hold",
                           (long long)pc->step);
     if (r->nbuf == r->capbuf) {
         int64_t cap = r->capbuf ? r->capbuf * 2 : 4;

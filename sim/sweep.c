@@ -65,12 +65,13 @@ int mp_sweep_locality(mp_sweep_result **out, const mp_piece_source *src, const m
 {
     *out = NULL;
     int cap = nloc + 3, n = 0, rc = 0;
-    mp_plan **plans = calloc((size_t)cap, sizeof *plans);
+    mp_plan_result **pr = calloc((size_t)cap, sizeof *pr);
+    const mp_plan **plans = calloc((size_t)cap, sizeof *plans);
     const mp_policy **pols = calloc((size_t)cap, sizeof *pols);
     mp_sim_result **res = calloc((size_t)cap, sizeof *res);
     mp_sweep_result *r = calloc(1, sizeof *r);
     mp_sweep_point *pt = calloc((size_t)cap, sizeof *pt);
-    if (!plans || !pols || !res || !r || !pt) {
+    if (!pr || !plans || !pols || !res || !r || !pt) {
         rc = mp_err_set(err, MP_ENOMEM, "sweep: out of memory");
         goto done;
     }
@@ -92,34 +93,32 @@ int mp_sweep_locality(mp_sweep_result **out, const mp_piece_source *src, const m
             p->is_eplb = 1;
         } else {
             q.strategy = "linear";
-            q.locality = 0;
-            q.shared_fusion = 0;
-            if (model->experts % q.topo.gpus != 0) continue;
-            q.topo.slots_per_gpu = model->experts / q.topo.gpus;
         }
         if (i >= nloc) snprintf(p->label, sizeof p->label, "%s", q.strategy);
         snprintf(p->strategy, sizeof p->strategy, "%s", q.strategy);
         mp_err e2 = {0};
-        if (mp_planner_run(&plans[n], loads, &q, &e2)) {
-            if (e2.code == MP_EINVAL) continue; /* the strategy's preconditions do not hold */
+        if (i == nloc + 2) {
+            mp_plan *lin;
+            if ((rc = mp_plan_linear_baseline(&lin, model, q.topo.gpus, q.topo.nodes, &e2)) == 0)
+                rc = mp_plan_result_of(&pr[n], lin, loads, &e2);
+        } else {
+            rc = mp_plan_evaluate(&pr[n], loads, &q, &e2);
+        }
+        if (rc) {
+            if (e2.code == MP_EINVAL) { /* the strategy's preconditions do not hold */
+                rc = 0;
+                continue;
+            }
             rc = mp_err_set(err, e2.code, "%s", e2.msg);
             goto done;
         }
-        double *w = mp_plan_expert_loads(plans[n], loads);
-        mp_plan_metrics *m = NULL;
-        if (!w || mp_plan_metrics_compute(&m, plans[n], w, err)) {
-            free(w);
-            rc = err && err->code ? err->code : mp_err_set(err, MP_ENOMEM, "sweep: out of memory");
-            goto done;
-        }
-        p->plan_maxmean = m->mean_max_over_mean;
-        mp_plan_metrics_destroy(m);
-        free(w);
+        plans[n] = pr[n]->plan;
+        p->plan_maxmean = pr[n]->metrics->mean_max_over_mean;
         pols[n] = so->policy ? so->policy : mp_policy_find("modulo");
         if (i == nloc + 2) linear = n;
         n++;
     }
-    if ((rc = mp_sim_run_many(res, src, model, (const mp_plan *const *)plans, pols, n, so, progress, pctx, err)))
+    if ((rc = mp_sim_run_many(res, src, model, plans, pols, n, so, progress, pctx, err)))
         goto done;
     for (int i = 0; i < n; i++) {
         pt[i].maxmean = res[i]->run_maxmean;
@@ -159,7 +158,8 @@ int mp_sweep_locality(mp_sweep_result **out, const mp_piece_source *src, const m
     *out = r;
     r = NULL;
 done:
-    for (int i = 0; i < cap && plans; i++) mp_plan_destroy(plans[i]);
+    for (int i = 0; i < cap && pr; i++) mp_plan_result_destroy(pr[i]);
+    free(pr);
     for (int i = 0; i < cap && res; i++) mp_sim_result_destroy(res[i]);
     free(plans);
     free(pols);

@@ -9,18 +9,23 @@ const char *mp_strerror(int code)
 {
     switch (code) {
     case MP_OK: return "success";
-    case MP_EINVAL: return "invalid argument";
-    case MP_ENOMEM: return "out of memory";
-    case MP_EIO: return "input/output error";
-    case MP_EFORMAT: return "malformed input";
-    case MP_ECRC: return "checksum mismatch";
-    case MP_EVERSION: return "unsupported format version";
-    case MP_ERANGE: return "value out of range";
-    case MP_ESHAPE: return "mismatched shape";
-    case MP_ELIMIT: return "size limit exceeded";
-    case MP_EUNSUPPORTED: return "not supported";
-    case MP_ENOTFOUND: return "not found";
+#define MP__ERR_DESC(name, val, desc) \
+    case MP_##name: return desc;
+        MP_ERRNO_MAP(MP__ERR_DESC)
+#undef MP__ERR_DESC
     default: return "unknown error";
+    }
+}
+
+const char *mp_err_name(int code)
+{
+    switch (code) {
+    case MP_OK: return "MP_OK";
+#define MP__ERR_NAME(name, val, desc) \
+    case MP_##name: return "MP_" #name;
+        MP_ERRNO_MAP(MP__ERR_NAME)
+#undef MP__ERR_NAME
+    default: return "MP_E_UNKNOWN";
     }
 }
 

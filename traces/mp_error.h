@@ -13,19 +13,33 @@
 
 #include <stddef.h>
 
+/* The one list of status codes (libuv's UV_ERRNO_MAP style): the constants,
+ * mp_strerror and mp_err_name are all generated from it, so they cannot
+ * disagree.  XX(NAME, value, description). */
+#define MP_ERRNO_MAP(XX)                                                                                   \
+    XX(EINVAL, -1, "invalid argument")            /* bad argument from the caller (a usage error)  */      \
+    XX(ENOMEM, -2, "out of memory")               /* out of memory                                  */     \
+    XX(EIO, -3, "input/output error")             /* the operating system refused a read or write   */     \
+    XX(EFORMAT, -4, "malformed input")            /* malformed input: syntax, truncation, bad field */     \
+    XX(ECRC, -5, "checksum mismatch")             /* checksum mismatch                              */     \
+    XX(EVERSION, -6, "unsupported format version") /* unsupported format version                    */     \
+    XX(ERANGE, -7, "value out of range")          /* a value out of range (expert id >= E, NaN ...) */     \
+    XX(ESHAPE, -8, "mismatched shape")            /* ragged or mismatched shapes                    */     \
+    XX(ELIMIT, -9, "size limit exceeded")         /* sizes that overflow or need absurd memory      */     \
+    XX(EUNSUPPORTED, -10, "not supported")        /* valid but not supported (dtype, conversion)   */      \
+    XX(ENOTFOUND, -11, "not found")               /* a named thing (preset, strategy, file) absent  */
+
 #define MP_OK 0
-#define MP_EINVAL (-1)       /* bad argument from the caller (a usage error)  */
-#define MP_ENOMEM (-2)       /* out of memory                                  */
-#define MP_EIO (-3)          /* the operating system refused a read or write   */
-#define MP_EFORMAT (-4)      /* malformed input: syntax, truncation, bad field */
-#define MP_ECRC (-5)         /* checksum mismatch                              */
-#define MP_EVERSION (-6)     /* unsupported format version                     */
-#define MP_ERANGE (-7)       /* a value out of range (expert id >= E, NaN ...) */
-#define MP_ESHAPE (-8)       /* ragged or mismatched shapes                    */
-#define MP_ELIMIT (-9)       /* sizes that overflow or need absurd memory      */
-#define MP_EUNSUPPORTED (-10) /* valid but not supported (dtype, conversion)   */
-#define MP_ENOTFOUND (-11)   /* a named thing (preset, strategy, file) absent  */
-#define MP_ECODE_MIN (-11)
+enum {
+#define MP__ERR_ENUM(name, val, desc) MP_##name = (val),
+    MP_ERRNO_MAP(MP__ERR_ENUM)
+#undef MP__ERR_ENUM
+};
+/* The codes run -1, -2, ... down to MP_ECODE_MIN with no gap (error_test checks). */
+#define MP__ERR_ONE(name, val, desc) +1
+enum { MP_ECODE_COUNT = 0 MP_ERRNO_MAP(MP__ERR_ONE) };
+#undef MP__ERR_ONE
+#define MP_ECODE_MIN (-MP_ECODE_COUNT)
 
 #define MP_ERR_MSG_MAX 512
 
@@ -37,6 +51,10 @@ typedef struct mp_err {
 /* A short fixed description of a status code ("malformed input", ...).
  * Never NULL; the string is static. */
 const char *mp_strerror(int code);
+
+/* The constant's name of a status code ("MP_EFORMAT", "MP_OK"), or
+ * "MP_E_UNKNOWN" for a code not in MP_ERRNO_MAP.  Never NULL; static. */
+const char *mp_err_name(int code);
 
 /* Fills *err (when err is not NULL) with code and a printf-style message and
  * returns code, so that failures read `return mp_err_set(err, MP_EFORMAT, ...)`. */

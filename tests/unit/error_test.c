@@ -20,6 +20,35 @@ static void test_strerror_all_codes(void **state)
     assert_string_equal(mp_strerror(-999), "unknown error");
 }
 
+/* one list: every code from 0 down to MP_ECODE_MIN has a distinct name and
+ * description, the names spell the constants, and the list has no gap */
+static void test_errno_map(void **state)
+{
+    (void)state;
+    assert_string_equal(mp_err_name(MP_OK), "MP_OK");
+    assert_string_equal(mp_err_name(MP_EFORMAT), "MP_EFORMAT");
+    assert_string_equal(mp_err_name(MP_ENOTFOUND), "MP_ENOTFOUND");
+    assert_string_equal(mp_strerror(MP_EFORMAT), "malformed input");
+    assert_int_equal(MP_ECODE_MIN, MP_ENOTFOUND);
+    assert_string_equal(mp_err_name(MP_ECODE_MIN - 1), "MP_E_UNKNOWN");
+    assert_string_equal(mp_err_name(1), "MP_E_UNKNOWN");
+    int seen = 0;
+#define XX(name, val, desc)                                   \
+    assert_int_equal(MP_##name, val);                         \
+    assert_string_equal(mp_err_name(val), "MP_" #name);       \
+    assert_string_equal(mp_strerror(val), desc);              \
+    assert_true(val < 0 && val >= MP_ECODE_MIN);              \
+    seen++;
+    MP_ERRNO_MAP(XX)
+#undef XX
+    assert_int_equal(seen, -MP_ECODE_MIN);
+    for (int a = 0; a >= MP_ECODE_MIN; a--)
+        for (int b = a - 1; b >= MP_ECODE_MIN; b--) {
+            assert_string_not_equal(mp_err_name(a), mp_err_name(b));
+            assert_string_not_equal(mp_strerror(a), mp_strerror(b));
+        }
+}
+
 static void test_err_set_one_line(void **state)
 {
     (void)state;
@@ -93,7 +122,7 @@ static void test_model_rejects(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_strerror_all_codes), cmocka_unit_test(test_err_set_one_line),
+        cmocka_unit_test(test_strerror_all_codes), cmocka_unit_test(test_errno_map), cmocka_unit_test(test_err_set_one_line),
         cmocka_unit_test(test_mul_size),           cmocka_unit_test(test_model_roundtrip),
         cmocka_unit_test(test_model_rejects),
     };

@@ -45,7 +45,7 @@ int mp_gen_preset_find(const char *name, mp_model *out, mp_err *err)
             *out = p[i].model;
             return 0;
         }
-    return mp_err_set(err, MP_ENOTFOUND, "unknown preset '%s' (see --list-presets)", name);
+    return mp_err_set(err, MP_ENOTFOUND, "unknown preset '%s'", name);
 }
 
 static int parse_num(const char *s, double lo, double hi, double *out)
@@ -72,13 +72,13 @@ int mp_skew_parse(const char *spec, mp_skew *out, mp_err *err)
         }
     if (strncmp(spec, "zipf:", 5) == 0) {
         if (parse_num(spec + 5, 0, 8, &out->param))
-            return mp_err_set(err, MP_EINVAL, "--skew zipf:S wants 0 <= S <= 8, not '%s'", spec + 5);
+            return mp_err_set(err, MP_EINVAL, "skew zipf:S wants 0 <= S <= 8, not '%s'", spec + 5);
         out->kind = MP_SKEW_ZIPF;
         return 0;
     }
     if (strncmp(spec, "lognormal:", 10) == 0) {
         if (parse_num(spec + 10, 0, 8, &out->param))
-            return mp_err_set(err, MP_EINVAL, "--skew lognormal:SIGMA wants 0 <= SIGMA <= 8, not '%s'", spec + 10);
+            return mp_err_set(err, MP_EINVAL, "skew lognormal:SIGMA wants 0 <= SIGMA <= 8, not '%s'", spec + 10);
         out->kind = MP_SKEW_LOGNORMAL;
         return 0;
     }
