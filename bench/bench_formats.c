@@ -1,31 +1,24 @@
 /* bench_formats.c - how fast the npy and csv readers and writers go.
  *
- *   bench_formats [TOKENS]     (default 100000)
+ *   bench_formats [-n RUNS] [-J FILE] [TOKENS]     (default 100000 tokens, 3 runs)
  *
  * Shape: TOKENS x 16 layers x top-8 of 256 experts.  Files go to /tmp and
  * are removed.  Baseline: plain fread of the same file (from the page
- * cache) in 4 MiB blocks, measured in the same run; each figure
- * is the best of 3 and is reported as M assignments/s and as a ratio to the
- * baseline over the same file. */
+ * cache) in 4 MiB blocks, measured in the same run, interleaved with the
+ * reads; each figure is the median of RUNS and is reported as M
+ * assignments/s and as a ratio to the baseline over the same file. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "bench/harness.h"
 #include "traces/formats/mp_trace.h"
 
 #define L 16
 #define K 8
 #define E 256
-#define REPS 3
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static void die(const char *what, const mp_err *err)
 {
@@ -33,8 +26,8 @@ static void die(const char *what, const mp_err *err)
     exit(1);
 }
 
-/* Writes TOKENS tokens of deterministic ids through the trace writer; returns seconds. */
-static double write_trace(const char *path, int64_t tokens, int with_weights)
+/* Writes TOKENS tokens of deterministic ids through the trace writer; returns its time. */
+static bh_sample write_trace(const char *path, int64_t tokens, int with_weights)
 {
     mp_model m = mp_model_default();
     m.layers = L;
@@ -46,7 +39,8 @@ static double write_trace(const char *path, int64_t tokens, int with_weights)
     mp_err err = {0};
     mp_step p = {0};
     uint64_t x = 88172645463325252ull;
-    double t0 = now();
+    bh_clock c;
+    bh_clock_start(&c);
     if (mp_writer_open(&w, path, &m, &wo, &err)) die(path, &err);
     for (int64_t t = 0; t < tokens; t += 8192) {
         int64_t n = tokens - t < 8192 ? tokens - t : 8192;
@@ -63,10 +57,10 @@ static double write_trace(const char *path, int64_t tokens, int with_weights)
     }
     if (mp_writer_commit(w, &err)) die(path, &err);
     mp_step_release(&p);
-    return now() - t0;
+    return bh_clock_stop(&c);
 }
 
-static double read_trace(const char *path, mp_npy_layout layout, int64_t *assignments)
+static bh_sample read_trace(const char *path, mp_npy_layout layout, int64_t *assignments)
 {
     mp_read_opts o = {0};
     o.npy_layout = layout;
@@ -76,7 +70,8 @@ static double read_trace(const char *path, mp_npy_layout layout, int64_t *assign
     mp_trace *t;
     mp_err err = {0};
     mp_step p = {0};
-    double t0 = now();
+    bh_clock c;
+    bh_clock_start(&c);
     if (mp_trace_open(&t, path, &o, &err)) die(path, &err);
     int64_t n = 0;
     int rc;
@@ -85,21 +80,22 @@ static double read_trace(const char *path, mp_npy_layout layout, int64_t *assign
     mp_trace_close(t);
     mp_step_release(&p);
     *assignments = n;
-    return now() - t0;
+    return bh_clock_stop(&c);
 }
 
 static unsigned sink;
 
-static double read_raw(const char *path)
+static bh_sample read_raw(const char *path)
 {
     static unsigned char buf[4 << 20];
-    double t0 = now();
+    bh_clock c;
+    bh_clock_start(&c);
     FILE *fp = fopen(path, "rb");
     if (!fp) die(path, NULL);
     size_t n;
     while ((n = fread(buf, 1, sizeof buf, fp)) > 0) sink += buf[n - 1];
     fclose(fp);
-    return now() - t0;
+    return bh_clock_stop(&c);
 }
 
 /* Rewrites a [T, L, K] int32 npy as [L, T, K] int64 (torch's topk index dtype). */
@@ -129,45 +125,68 @@ static void make_ltk_i64(const char *src, const char *dst, int64_t tokens)
     fclose(out);
 }
 
-static double best(double a, double b) { return a < b ? a : b; }
+static void row(bh *h, const char *name, const bh_runs *r, int64_t A, const bh_runs *base)
+{
+    double t = bh_runs_median(r, BH_WALL);
+    bh_row *x = bh_row_begin(h, name, r);
+    bh_row_num(x, "M assign/s", "%.1f", A / t / 1e6);
+    bh_row_num(x, "x fread", "%.2f", base ? bh_runs_median(base, BH_WALL) / t : NAN);
+    bh_row_end(x);
+}
 
 int main(int argc, char **argv)
 {
+    bh *h;
+    int rc = bh_open(&h, "bench_formats", "[TOKENS]", 3, &argc, argv);
+    if (!h) return rc;
     int64_t tokens = argc > 1 ? atoll(argv[1]) : 100000;
+    if (tokens < 1 || argc > 2) {
+        bh_usage(h);
+        bh_close(h);
+        return 2;
+    }
+    int reps = bh_runs_wanted(h);
     int64_t A = tokens * L * K;
     char npy[64], ltk[64], csv[64];
     snprintf(npy, sizeof npy, "/tmp/bench_formats.%ld.npy", (long)getpid());
     snprintf(ltk, sizeof ltk, "/tmp/bench_formats.%ld.ltk.npy", (long)getpid());
     snprintf(csv, sizeof csv, "/tmp/bench_formats.%ld.csv", (long)getpid());
-    printf("shape: %lld tokens x %d layers x top-%d of %d experts = %.1f M assignments\n", (long long)tokens, L, K, E,
-           A / 1e6);
-    double tw_npy = 1e9, tw_csv = 1e9, raw_npy = 1e9, raw_ltk = 1e9, raw_csv = 1e9, r_npy = 1e9, r_ltk = 1e9, r_csv = 1e9;
+    bh_param(h, "tokens", "%lld", (long long)tokens);
+    bh_param(h, "layers", "%d", L);
+    bh_param(h, "top_k", "%d", K);
+    bh_param(h, "experts", "%d", E);
+    bh_param(h, "M assignments", "%.1f", A / 1e6);
+    static bh_runs tw_npy, tw_csv, raw_npy, raw_ltk, raw_csv, r_npy, r_ltk, r_csv;
     int64_t n = 0;
-    for (int r = 0; r < REPS; r++) tw_npy = best(tw_npy, write_trace(npy, tokens, 0));
+    int counts_ok = 1;
+    for (int r = 0; r < reps; r++) bh_runs_add(&tw_npy, write_trace(npy, tokens, 0));
     make_ltk_i64(npy, ltk, tokens);
-    for (int r = 0; r < REPS; r++) tw_csv = best(tw_csv, write_trace(csv, tokens, 0));
-    for (int r = 0; r < REPS; r++) {
-        raw_npy = best(raw_npy, read_raw(npy));
-        r_npy = best(r_npy, read_trace(npy, MP_NPY_TLK, &n));
-        if (n != A) die("npy count", NULL);
-        raw_ltk = best(raw_ltk, read_raw(ltk));
-        r_ltk = best(r_ltk, read_trace(ltk, MP_NPY_LTK, &n));
-        if (n != A) die("ltk count", NULL);
-        raw_csv = best(raw_csv, read_raw(csv));
-        r_csv = best(r_csv, read_trace(csv, MP_NPY_AUTO, &n));
-        if (n != A) die("csv count", NULL);
+    for (int r = 0; r < reps; r++) bh_runs_add(&tw_csv, write_trace(csv, tokens, 0));
+    for (int r = 0; r < reps; r++) {
+        bh_runs_add(&raw_npy, read_raw(npy));
+        bh_runs_add(&r_npy, read_trace(npy, MP_NPY_TLK, &n));
+        counts_ok &= n == A;
+        bh_runs_add(&raw_ltk, read_raw(ltk));
+        bh_runs_add(&r_ltk, read_trace(ltk, MP_NPY_LTK, &n));
+        counts_ok &= n == A;
+        bh_runs_add(&raw_csv, read_raw(csv));
+        bh_runs_add(&r_csv, read_trace(csv, MP_NPY_AUTO, &n));
+        counts_ok &= n == A;
     }
-    printf("%-34s %10s %12s %10s\n", "case", "seconds", "M assign/s", "vs fread");
-    printf("%-34s %10.3f %12.1f %10s\n", "fread npy int32 [T,L,K]", raw_npy, A / raw_npy / 1e6, "1.00");
-    printf("%-34s %10.3f %12.1f %10.2f\n", "npy read int32 [T,L,K]", r_npy, A / r_npy / 1e6, raw_npy / r_npy);
-    printf("%-34s %10.3f %12.1f %10s\n", "fread npy int64 [L,T,K]", raw_ltk, A / raw_ltk / 1e6, "1.00");
-    printf("%-34s %10.3f %12.1f %10.2f\n", "npy read int64 [L,T,K]", r_ltk, A / r_ltk / 1e6, raw_ltk / r_ltk);
-    printf("%-34s %10.3f %12.1f %10s\n", "fread csv", raw_csv, A / raw_csv / 1e6, "1.00");
-    printf("%-34s %10.3f %12.1f %10.2f\n", "csv read", r_csv, A / r_csv / 1e6, raw_csv / r_csv);
-    printf("%-34s %10.3f %12.1f %10s\n", "npy write int32", tw_npy, A / tw_npy / 1e6, "-");
-    printf("%-34s %10.3f %12.1f %10s\n", "csv write", tw_csv, A / tw_csv / 1e6, "-");
+    bh_section(h, "read (x fread: speed relative to fread of the same file)");
+    row(h, "fread npy int32 [T,L,K]", &raw_npy, A, NULL);
+    row(h, "npy read int32 [T,L,K]", &r_npy, A, &raw_npy);
+    row(h, "fread npy int64 [L,T,K]", &raw_ltk, A, NULL);
+    row(h, "npy read int64 [L,T,K]", &r_ltk, A, &raw_ltk);
+    row(h, "fread csv", &raw_csv, A, NULL);
+    row(h, "csv read", &r_csv, A, &raw_csv);
+    bh_section(h, "write");
+    row(h, "npy write int32", &tw_npy, A, NULL);
+    row(h, "csv write", &tw_csv, A, NULL);
+    bh_check(h, "every reader returned every assignment", counts_ok);
     remove(npy);
     remove(ltk);
     remove(csv);
-    return sink == 0xFFFFFFFFu; /* keeps the baseline's sum alive */
+    if (sink == 0xFFFFFFFFu) bh_note(h, " "); /* keeps the baseline's sum alive */
+    return bh_close(h);
 }

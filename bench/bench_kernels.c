@@ -1,27 +1,23 @@
 /* bench_kernels.c - GPU benchmark of the replay kernels (issue 7 acceptance):
- *   bench_kernels copy|move|gemm|replay|all [DUMPDIR]
+ *   bench_kernels [-n ROUNDS] [-J FILE] copy|move|gemm|replay|all [DUMPDIR]
  *   bench_kernels trace OUT.mpt
  * copy: cudaMemcpy D2D rate; move: permute/combine at H=7168, K=8 (bf16 and
  * FP8) against that rate, dumping each routing to DUMPDIR for
  * bench/torch_ref.py; gemm: one rank's 32 experts (DeepSeek-V3 shapes) at M
  * rows each; replay: Zipf(s=1) routing, 256 experts on 8 emulated ranks,
  * linear vs a greedy balanced placement (built here; the planner's come
- * later), after a calibration whose table feeds sim's cost model for a
- * predicted ratio; trace: writes that routing as a .mpt file.  Without CUDA
- * support it says so and exits 1. */
+ * later), interleaved over ROUNDS rounds (default 5, the median round kept),
+ * after a calibration whose table feeds sim's cost model for a predicted
+ * ratio; trace: writes that routing as a .mpt file.  The GPU phases are timed
+ * by CUDA events inside the kernels library (medians of their iterations), so
+ * the rows carry figures, not the harness's CPU timer.  Built only with the
+ * CUDA kernels (bench/CMakeLists.txt). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef MP_HAVE_KERNELS
-int main(void)
-{
-    fprintf(stderr, "bench_kernels: CUDA support not compiled in\n");
-    return 1;
-}
-#else
-#include <math.h>
-
+#include "bench/harness.h"
 #include "kernels/mp_kernels.h"
 #include "kernels/mp_kx_common.h"
 #include "sim/mp_cost.h"
@@ -30,6 +26,7 @@ int main(void)
 enum { H = 7168, I = 2048, K = 8, E = 256, P = 8, TMAX = 16384 };
 
 static double copy_gbps;
+static bh *g_bh; /* the harness */
 
 static void die(const mp_err *err)
 {
@@ -108,7 +105,10 @@ static void bench_copy(void)
 {
     mp_err err = {0};
     if (mp_kx_copy_bandwidth((size_t)1 << 30, 30, &copy_gbps, &err)) die(&err);
-    printf("copy: cudaMemcpyAsync D2D 1 GiB, median of 30: %.1f GB/s (read + written)\n", copy_gbps);
+    bh_section(g_bh, "copy: cudaMemcpyAsync D2D 1 GiB, median of 30 (bytes read + written)");
+    bh_row *x = bh_row_begin(g_bh, "copy D2D", NULL);
+    bh_row_num(x, "GB/s", "%.1f", copy_gbps);
+    bh_row_end(x);
 }
 
 static void bench_move(const char *dump)
@@ -124,8 +124,10 @@ static void bench_move(const char *dump)
         mp_kx *kx;
         if (mp_kx_create(&kx, &sh, &err)) die(&err);
         if (mp_kx_set_plan(kx, l2p, rc, &err)) die(&err);
-        printf("\nmove (%s): H=%d K=%d, L2 flushed, median of 50\n", dt ? "fp8 e4m3 + per-128 scales" : "bf16", H, K);
-        printf("%7s %12s %10s %8s %12s %10s %8s\n", "T", "permute_us", "GB/s", "%copy", "combine_us", "GB/s", "%copy");
+        char title[128];
+        snprintf(title, sizeof title, "move (%s): H=%d K=%d, L2 flushed, median of 50",
+                 dt ? "fp8 e4m3 + per-128 scales" : "bf16", H, K);
+        bh_section(g_bh, title);
         for (size_t i = 0; i < sizeof Ts / sizeof Ts[0]; i++) {
             int64_t T = Ts[i];
             zipf_routing(T, 1.0, 100 + (uint64_t)T, ids);
@@ -139,8 +141,16 @@ static void bench_move(const char *dump)
             double row = dt ? H + H / 128 * 4.0 : 2.0 * H;
             double pbytes = dt ? T * (2.0 * H + row) + T * row * (1 + K) : T * row * (1 + K);
             double cbytes = (double)T * 2 * H * (1 + K);
-            printf("%7lld %12.1f %10.1f %7.1f%% %12.1f %10.1f %7.1f%%\n", (long long)T, pu, pbytes / pu / 1e3,
-                   100 * pbytes / pu / 1e3 / copy_gbps, cu, cbytes / cu / 1e3, 100 * cbytes / cu / 1e3 / copy_gbps);
+            char name[32];
+            snprintf(name, sizeof name, "T=%lld", (long long)T);
+            bh_row *x = bh_row_begin(g_bh, name, NULL);
+            bh_row_num(x, "permute_us", "%.1f", pu);
+            bh_row_num(x, "permute GB/s", "%.1f", pbytes / pu / 1e3);
+            bh_row_num(x, "permute %copy", "%.1f", 100 * pbytes / pu / 1e3 / copy_gbps);
+            bh_row_num(x, "combine_us", "%.1f", cu);
+            bh_row_num(x, "combine GB/s", "%.1f", cbytes / cu / 1e3);
+            bh_row_num(x, "combine %copy", "%.1f", 100 * cbytes / cu / 1e3 / copy_gbps);
+            bh_row_end(x);
             if (dump && dt == 0) {
                 char path[512];
                 snprintf(path, sizeof path, "%s/route_%lld.bin", dump, (long long)T);
@@ -169,11 +179,12 @@ static void bench_gemm(void)
     if (mp_kx_create(&kx, &sh, &err)) die(&err);
     int per = E / P;
     double wbytes = (double)per * 3 * H * I * 2;
-    printf("\ngemm: one rank, %d experts, gate/up %dx%d + down %dx%d bf16, L2 flushed, median of 20\n", per, 2 * I, H,
-           H, I);
-    printf("floor: %.0f MB of weights at the copy rate %.1f GB/s = %.1f us\n", wbytes / 1e6, copy_gbps,
-           wbytes / copy_gbps / 1e3);
-    printf("%6s %12s %10s %10s %12s %10s\n", "M", "graph_us", "TFLOP/s", "x_floor", "nograph_us", "TFLOP/s");
+    char title[160];
+    snprintf(title, sizeof title, "gemm: one rank, %d experts, gate/up %dx%d + down %dx%d bf16, L2 flushed, median of 20",
+             per, 2 * I, H, H, I);
+    bh_section(g_bh, title);
+    bh_note(g_bh, "floor: %.0f MB of weights at the copy rate %.1f GB/s = %.1f us", wbytes / 1e6, copy_gbps,
+            wbytes / copy_gbps / 1e3);
     int32_t counts[E];
     for (size_t i = 0; i < sizeof Ms / sizeof Ms[0]; i++) {
         for (int s = 0; s < E; s++) counts[s] = s < per ? Ms[i] : 0;
@@ -184,17 +195,33 @@ static void bench_gemm(void)
         mp_kx_set_graph(kx, 0);
         if (mp_kx_time(kx, MP_KX_PH_EXPERTS, 0, 20, 3, 1, &ng, &err)) die(&err);
         double flops = mp_kx_flops_per_row(kx) * Ms[i] * per;
-        printf("%6d %12.1f %10.1f %10.2f %12.1f %10.1f\n", Ms[i], g, flops / g / 1e6,
-               g / (wbytes / copy_gbps / 1e3), ng, flops / ng / 1e6);
+        char name[32];
+        snprintf(name, sizeof name, "M=%d", Ms[i]);
+        bh_row *x = bh_row_begin(g_bh, name, NULL);
+        bh_row_num(x, "graph_us", "%.1f", g);
+        bh_row_num(x, "TFLOP/s", "%.1f", flops / g / 1e6);
+        bh_row_num(x, "x_floor", "%.2f", g / (wbytes / copy_gbps / 1e3));
+        bh_row_num(x, "nograph_us", "%.1f", ng);
+        bh_row_num(x, "nograph TFLOP/s", "%.1f", flops / ng / 1e6);
+        bh_row_end(x);
     }
     mp_kx_destroy(kx);
 }
 
 static void print_step(const char *name, const mp_kx_step *s, double ref)
 {
-    printf("%-10s %8lld %9.0f %10.1f %10.1f %10.1f %11.1f %11.1f %10.1f %8.1f %7.3f\n", name, (long long)s->rows_max,
-           s->rows_mean, s->layout_us, s->permute_us, s->combine_us, s->expert_max_us, s->expert_mean_us, s->step_us,
-           s->gemm_tflops, ref > 0 ? s->step_us / ref : 1.0);
+    bh_row *x = bh_row_begin(g_bh, name, NULL);
+    bh_row_num(x, "rows_max", "%.0f", (double)s->rows_max);
+    bh_row_num(x, "rows_mean", "%.0f", s->rows_mean);
+    bh_row_num(x, "layout_us", "%.1f", s->layout_us);
+    bh_row_num(x, "permute_us", "%.1f", s->permute_us);
+    bh_row_num(x, "combine_us", "%.1f", s->combine_us);
+    bh_row_num(x, "expert_max", "%.1f", s->expert_max_us);
+    bh_row_num(x, "expert_mean", "%.1f", s->expert_mean_us);
+    bh_row_num(x, "step_us", "%.1f", s->step_us);
+    bh_row_num(x, "TFLOP/s", "%.1f", s->gemm_tflops);
+    bh_row_num(x, "/linear", "%.3f", ref > 0 ? s->step_us / ref : 1.0);
+    bh_row_end(x);
 }
 
 static mp_cost calibrated;
@@ -228,15 +255,20 @@ static void bench_calibrate(void)
     if (mp_kx_create(&kx, &sh, &err) || mp_kx_set_plan(kx, l2p, rc, &err) || mp_kx_calibrate(kx, NULL, 9, &cal, &err))
         die(&err);
     mp_kx_destroy(kx);
-    printf("\ncalibrate: copy %.1f GB/s, permute %.1f GB/s, combine %.1f GB/s, layout %.1f us (T=8192)\n",
-           cal.copy_gbps, cal.permute_gbps, cal.combine_gbps, cal.layout_us);
-    printf("%6s %6s %10s %12s\n", "active", "rows", "us", "us/expert");
+    bh_section(g_bh, "calibrate: one rank's expert time (mp_kx_calibrate, T=8192)");
+    bh_note(g_bh, "copy %.1f GB/s, permute %.1f GB/s, combine %.1f GB/s, layout %.1f us", cal.copy_gbps,
+            cal.permute_gbps, cal.combine_gbps, cal.layout_us);
     calibrated = mp_cost_default();
     calibrated.hidden = H;
     calibrated.intermediate = I;
     for (int i = 0; i < cal.npoints; i++) {
         const mp_kx_calib_point *p = &cal.points[i];
-        printf("%6d %6d %10.1f %12.2f\n", p->active, p->rows_per_expert, p->us, p->us / p->active);
+        char name[48];
+        snprintf(name, sizeof name, "active %d, rows %d", p->active, p->rows_per_expert);
+        bh_row *x = bh_row_begin(g_bh, name, NULL);
+        bh_row_num(x, "us", "%.1f", p->us);
+        bh_row_num(x, "us/expert", "%.2f", p->us / p->active);
+        bh_row_end(x);
         if (p->active == 32) {
             calibrated.table[calibrated.table_len].rows = p->rows_per_expert;
             calibrated.table[calibrated.table_len].us = p->us / p->active;
@@ -270,10 +302,16 @@ static void write_trace(const char *path)
     st.end_of_step = 1;
     if (mp_writer_put(w, &st, &err) || mp_writer_commit(w, &err)) die(&err);
     mp_step_release(&st);
-    printf("trace: wrote %s (Zipf s=1, seed 7, %d tokens, 1 layer)\n", path, TMAX);
+    bh_note(g_bh, "trace: wrote %s (Zipf s=1, seed 7, %d tokens, 1 layer)", path, TMAX);
 }
 
-static void bench_replay(void)
+static int cmp_step(const void *a, const void *b)
+{
+    double x = ((const mp_kx_step *)a)->step_us, y = ((const mp_kx_step *)b)->step_us;
+    return (x > y) - (x < y);
+}
+
+static void bench_replay(int rounds)
 {
     mp_err err = {0};
     int64_t Ts[] = {512, 4096, 16384};
@@ -283,10 +321,13 @@ static void bench_replay(void)
     if (mp_kx_create(&kx, &sh, &err)) die(&err);
     uint16_t *ids = malloc(sizeof *ids * TMAX * K);
     int32_t lin[E], bal[E], rc[E];
-    printf("\nreplay: Zipf s=1 over %d experts (shuffled ids), top-%d, %d emulated ranks, H=%d I=%d bf16,\n"
-           "each phase median of 9; linear, balanced, linear again interleaved over 5 rounds, median round\n",
-           E, K, P, H, I);
-    printf("step = layout + (permute + combine)/ranks + max over ranks of expert time (links not modelled)\n");
+    mp_kx_step *st[3];
+    for (int p = 0; p < 3; p++)
+        if (!(st[p] = malloc(sizeof *st[p] * (size_t)rounds))) exit(1);
+    bh_note(g_bh, "replay: Zipf s=1 over %d experts (shuffled ids), top-%d, %d emulated ranks, H=%d I=%d bf16; each phase "
+               "median of 9; linear, balanced, linear again interleaved over %d rounds, median round",
+            E, K, P, H, I, rounds);
+    bh_note(g_bh, "step = layout + (permute + combine)/ranks + max over ranks of expert time (links not modelled)");
     for (size_t i = 0; i < sizeof Ts / sizeof Ts[0]; i++) {
         int64_t T = Ts[i];
         zipf_routing(T, 1.0, 7, ids);
@@ -294,74 +335,69 @@ static void bench_replay(void)
         plan_balanced(ids, T, bal, rc);
         /* the three measurements interleave over rounds so that clock and
          * temperature drift reach them alike; each keeps its median round */
-        enum { ROUNDS = 5 };
-        mp_kx_step st[3][ROUNDS];
         const int32_t *plans[3] = {lin, bal, lin};
         if (mp_kx_set_routing(kx, T, ids, NULL, &err)) die(&err);
-        for (int r = 0; r < ROUNDS; r++)
+        for (int r = 0; r < rounds; r++)
             for (int p = 0; p < 3; p++)
                 if (mp_kx_set_plan(kx, plans[p], rc, &err) || mp_kx_measure_step(kx, 9, 2, 1, &st[p][r], &err))
                     die(&err);
         mp_kx_step med[3];
         for (int p = 0; p < 3; p++) {
-            int idx[ROUNDS];
-            for (int r = 0; r < ROUNDS; r++) idx[r] = r;
-            for (int a = 1; a < ROUNDS; a++)
-                for (int b = a; b > 0 && st[p][idx[b]].step_us < st[p][idx[b - 1]].step_us; b--) {
-                    int tmp = idx[b];
-                    idx[b] = idx[b - 1];
-                    idx[b - 1] = tmp;
-                }
-            med[p] = st[p][idx[ROUNDS / 2]];
+            qsort(st[p], (size_t)rounds, sizeof *st[p], cmp_step);
+            med[p] = st[p][rounds / 2];
         }
         mp_kx_step sl = med[0], sb = med[1], sl2 = med[2];
-        printf("\nT=%lld\n%-10s %8s %9s %10s %10s %10s %11s %11s %10s %8s %7s\n", (long long)T, "layout", "rows_max",
-               "rows_mean", "layout_us", "permute_us", "combine_us", "expert_max", "expert_mean", "step_us", "TFLOP/s",
-               "/linear");
+        char title[64];
+        snprintf(title, sizeof title, "replay T=%lld", (long long)T);
+        bh_section(g_bh, title);
         print_step("linear", &sl, sl.step_us);
         print_step("balanced", &sb, sl.step_us);
         print_step("linear#2", &sl2, sl.step_us);
-        printf("linear/balanced step ratio %.3f; linear twice: %.3f\n", sl.step_us / sb.step_us,
-               sl2.step_us / sl.step_us);
-        printf("measured expert-max ratio %.3f", sl.expert_max_us / sb.expert_max_us);
+        bh_note(g_bh, "linear/balanced step ratio %.3f; linear twice: %.3f; measured expert-max ratio %.3f",
+                sl.step_us / sb.step_us, sl2.step_us / sl.step_us, sl.expert_max_us / sb.expert_max_us);
         if (have_calibration) {
             double pl = predict_expert_max(ids, T, lin), pb = predict_expert_max(ids, T, bal);
             double fixed_l = sl.layout_us + (sl.permute_us + sl.combine_us) / P;
             double fixed_b = sb.layout_us + (sb.permute_us + sb.combine_us) / P;
-            printf("; sim cost model (calibrated table): expert-max %.1f / %.1f us, ratio %.3f; with the measured\n"
-                   "  layout/permute/combine terms added, step ratio %.3f (replay %.3f, prediction/measurement %.3f)",
-                   pl, pb, pl / pb, (pl + fixed_l) / (pb + fixed_b), sl.step_us / sb.step_us,
-                   ((pl + fixed_l) / (pb + fixed_b)) / (sl.step_us / sb.step_us));
+            bh_note(g_bh,
+                    "sim cost model (calibrated table): expert-max %.1f / %.1f us, ratio %.3f; with the measured "
+                    "layout/permute/combine terms added, step ratio %.3f (replay %.3f, prediction/measurement %.3f)",
+                    pl, pb, pl / pb, (pl + fixed_l) / (pb + fixed_b), sl.step_us / sb.step_us,
+                    ((pl + fixed_l) / (pb + fixed_b)) / (sl.step_us / sb.step_us));
         }
-        printf("\n");
     }
+    for (int p = 0; p < 3; p++) free(st[p]);
     free(ids);
     mp_kx_destroy(kx);
 }
 
 int main(int argc, char **argv)
 {
+    int rc = bh_open(&g_bh, "bench_kernels", "copy|move|gemm|replay|all [DUMPDIR] | trace OUT.mpt", 5, &argc, argv);
+    if (!g_bh) return rc;
     const char *what = argc > 1 ? argv[1] : "all";
     const char *dump = argc > 2 ? argv[2] : NULL;
+    int known = !strcmp(what, "trace") || !strcmp(what, "copy") || !strcmp(what, "move") || !strcmp(what, "gemm") ||
+                !strcmp(what, "replay") || !strcmp(what, "all");
+    if (!known || argc > 3 || (!strcmp(what, "trace") && !dump)) {
+        bh_usage(g_bh);
+        bh_close(g_bh);
+        return 2;
+    }
     if (!strcmp(what, "trace")) {
-        if (!dump) {
-            fprintf(stderr, "usage: bench_kernels trace OUT.mpt\n");
-            return 2;
-        }
         write_trace(dump);
-        return 0;
+        return bh_close(g_bh);
     }
     char dev[256];
     mp_err err = {0};
     if (mp_kernels_device(dev, sizeof dev, &err)) die(&err);
-    printf("device: %s\n", dev);
+    bh_param(g_bh, "device", "%s", dev);
     bench_copy();
     if (!strcmp(what, "move") || !strcmp(what, "all")) bench_move(dump);
     if (!strcmp(what, "gemm") || !strcmp(what, "all")) bench_gemm();
     if (!strcmp(what, "replay") || !strcmp(what, "all")) {
         bench_calibrate();
-        bench_replay();
+        bench_replay(bh_runs_wanted(g_bh));
     }
-    return 0;
+    return bh_close(g_bh);
 }
-#endif

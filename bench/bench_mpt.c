@@ -2,17 +2,17 @@
  * bench_mpt.c - .mpt write and decode speed against plain zlib inflate of the
  * same payloads, measured in the same run.
  *
- *   bench_mpt [TOKENS [REPS [LEVEL [weights]]]]   (defaults: 1048576 tokens, 3 repetitions, level 1, ids only)
- *   bench_mpt file TRACE.mpt [REPS]               (a trace from `moeplace gen`, rewritten at levels 1, 3, 6)
+ *   bench_mpt [-n RUNS] [TOKENS [LEVEL [weights]]]   (defaults: 1048576 tokens, 3 runs, level 1, ids only)
+ *   bench_mpt [-n RUNS] file TRACE.mpt                (a trace from `moeplace gen`, rewritten at levels 1, 3, 6)
  *
  * The first form builds a trace of TOKENS tokens x 58 layers x top-8 over 256
  * experts with skewed ids (per-layer Zipf-like popularity, 16384-token steps)
  * and, with `weights`, gate weights of bf16 precision.  The second reads
  * TRACE.mpt into memory (ids, weights, ranks as it holds them).  Either is
  * written to a temporary .mpt file with 1 and 2 threads (the bytes must
- * match; median of REPS writes each, interleaved; the file form writes at
+ * match; median of RUNS writes each, interleaved; the file form writes at
  * levels 1, 3 and 6 and decodes the level-LEVEL file), then times, as the
- * median of REPS runs:
+ * median of RUNS runs (interleaved, so that drift in load hits all alike):
  *   (a) plain zlib: inflate() of every stream of every chunk as a zlib
  *       stream, already in memory, into one buffer.  A stream the writer
  *       stored raw (deflate did not pay) is compressed here with compress2 at
@@ -23,17 +23,19 @@
  *       id/weight/shape checks included);
  *   (c) mpt ids only: the same after mp_trace_skip_weights (what stats, plan
  *       and sim need).
- * Prints MB/s of ids (1 byte each, as stored), assignments/s, and (b)/(a).
+ * Prints MB/s of ids (1 byte each, as stored), assignments/s, and (b)/(a),
+ * through bench/harness.h (-J FILE for JSON).
  */
 #include <fcntl.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
+#include "bench/harness.h"
 #include "traces/formats/mp_trace.h"
 
 #define L 58
@@ -42,31 +44,12 @@
 #define STEP_TOKENS 16384
 #define POOL_TOKENS 65536
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static uint64_t rng(uint64_t *s)
 {
     uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 /* A pool of POOL_TOKENS tokens of skewed routing; the trace cycles through it. */
@@ -161,7 +144,7 @@ static void load_file(const char *path)
     mp_trace_close(t);
 }
 
-static double write_trace(const char *path, int64_t tokens, const mp_expert_id *pool, int threads, int level)
+static bh_sample write_trace(const char *path, int64_t tokens, const mp_expert_id *pool, int threads, int level)
 {
     mp_model m = mp_model_default();
     strcpy(m.name, "deepseek-v3");
@@ -181,7 +164,8 @@ static double write_trace(const char *path, int64_t tokens, const mp_expert_id *
     }
     mp_writer *w;
     mp_err err = {0};
-    double t0 = now();
+    bh_clock c;
+    bh_clock_start(&c);
     if (mp_writer_open(&w, path, &m, &wo, &err)) {
         fprintf(stderr, "%s\n", err.msg);
         exit(1);
@@ -216,7 +200,7 @@ static double write_trace(const char *path, int64_t tokens, const mp_expert_id *
         fprintf(stderr, "%s\n", err.msg);
         exit(1);
     }
-    return now() - t0;
+    return bh_clock_stop(&c);
 }
 
 /* Every stream of every chunk as stored, found by walking the file per man/mpt.5. */
@@ -277,9 +261,10 @@ static payloads load_payloads(const char *path, int level)
 }
 
 /* Inflates every stream (ids_only: the ids streams only). */
-static double plain_inflate(const payloads *P, unsigned char *out, int ids_only)
+static bh_sample plain_inflate(const payloads *P, unsigned char *out, int ids_only)
 {
-    double t0 = now();
+    bh_clock c;
+    bh_clock_start(&c);
     z_stream z;
     memset(&z, 0, sizeof z);
     inflateInit(&z);
@@ -296,12 +281,13 @@ static double plain_inflate(const payloads *P, unsigned char *out, int ids_only)
         }
     }
     inflateEnd(&z);
-    return now() - t0;
+    return bh_clock_stop(&c);
 }
 
-static double mpt_decode(const char *path, int threads, int skip, int64_t *assign)
+static bh_sample mpt_decode(const char *path, int threads, int skip, int64_t *assign)
 {
-    double t0 = now();
+    bh_clock c;
+    bh_clock_start(&c);
     mp_read_opts ro = {0};
     ro.threads = threads;
     mp_trace *t;
@@ -321,7 +307,7 @@ static double mpt_decode(const char *path, int threads, int skip, int64_t *assig
     }
     mp_step_release(&p);
     mp_trace_close(t);
-    return now() - t0;
+    return bh_clock_stop(&c);
 }
 
 static void flush_file(const char *path)
@@ -342,19 +328,32 @@ static long fsize(const char *path)
     return n;
 }
 
-/* Writes with 1 and 2 threads, interleaved, REPS times; prints the medians; leaves the 1-thread file at p1. */
-static long time_writes(const char *p1, const char *p2, int64_t tokens, const mp_expert_id *pool, int level,
+/* One row: the runs' statistics, MB/s of ids and M assignments/s at the median, and
+ * the speed relative to the baseline measured in the same run (NAN: none). */
+static void rate_row(bh *h, const char *name, const bh_runs *r, double ids_mb, double a_total, double ratio)
+{
+    double t = bh_runs_median(r, BH_WALL);
+    bh_row *row = bh_row_begin(h, name, r);
+    bh_row_num(row, "MB/s ids", "%.1f", ids_mb / t);
+    bh_row_num(row, "M assign/s", "%.1f", a_total / t / 1e6);
+    bh_row_num(row, "x baseline", "%.2f", ratio);
+    bh_row_end(row);
+}
+
+/* Writes with 1 and 2 threads, interleaved, RUNS times; prints the medians; leaves the 1-thread file at p1. */
+static long time_writes(bh *h, const char *p1, const char *p2, int64_t tokens, const mp_expert_id *pool, int level,
                         int reps, double a_total, double ids_mb)
 {
     /* each file is flushed to disk (untimed) so that no write is throttled
      * by the write-back of the one before */
-    double tw1[50], tw2[50];
+    static bh_runs tw1, tw2;
+    tw1.n = tw2.n = 0;
     int same = 1;
     long n1 = 0;
     for (int r = 0; r < reps; r++) {
-        tw1[r] = write_trace(p1, tokens, pool, 1, level);
+        bh_runs_add(&tw1, write_trace(p1, tokens, pool, 1, level));
         flush_file(p1);
-        tw2[r] = write_trace(p2, tokens, pool, 2, level);
+        bh_runs_add(&tw2, write_trace(p2, tokens, pool, 2, level));
         flush_file(p2);
         n1 = fsize(p1);
         long n2 = fsize(p2);
@@ -373,36 +372,41 @@ static long time_writes(const char *p1, const char *p2, int64_t tokens, const mp
         same &= eq;
         unlink(p2);
     }
-    double w1 = median(tw1, reps), w2 = median(tw2, reps);
-    printf("level %d: file %ld bytes (%.3f bytes/assignment); 1- and 2-thread files identical: %s\n", level, n1,
-           n1 / a_total, same ? "yes" : "NO");
-    printf("  write 1 thread : %8.1f MB/s of ids  %8.1f M assignments/s\n", ids_mb / w1, a_total / w1 / 1e6);
-    printf("  write 2 threads: %8.1f MB/s of ids  %8.1f M assignments/s\n", ids_mb / w2, a_total / w2 / 1e6);
+    char title[64];
+    snprintf(title, sizeof title, "write, level %d", level);
+    bh_section(h, title);
+    rate_row(h, "write 1 thread", &tw1, ids_mb, a_total, NAN);
+    rate_row(h, "write 2 threads", &tw2, ids_mb, a_total, NAN);
+    bh_note(h, "level %d: file %ld bytes (%.3f bytes/assignment)", level, n1, n1 / a_total);
+    snprintf(title, sizeof title, "level %d: 1- and 2-thread files identical", level);
+    bh_check(h, title, same);
     return n1;
 }
 
 int main(int argc, char **argv)
 {
+    bh *h;
+    int rc = bh_open(&h, "bench_mpt", "[TOKENS (multiple of 4096) [LEVEL [weights]]] | file TRACE.mpt", 3, &argc, argv);
+    if (!h) return rc;
     int from_file = argc > 2 && strcmp(argv[1], "file") == 0;
     int64_t tokens = 0;
-    int reps, level, weights = 0;
+    int reps = bh_runs_wanted(h), level, weights = 0;
     if (from_file) {
-        reps = argc > 3 ? atoi(argv[3]) : 3;
         level = 1;
-        if (reps < 1 || reps > 50 || argc > 4) {
-            fprintf(stderr, "usage: bench_mpt file TRACE.mpt [REPS]\n");
+        if (argc > 3) {
+            bh_usage(h);
+            bh_close(h);
             return 2;
         }
         load_file(argv[2]);
         for (int i = 0; i < g_npieces; i++) tokens += g_pieces[i].tokens;
     } else {
         tokens = argc > 1 ? atoll(argv[1]) : 1048576;
-        reps = argc > 2 ? atoi(argv[2]) : 3;
-        level = argc > 3 ? atoi(argv[3]) : 1;
-        weights = argc > 4 && strcmp(argv[4], "weights") == 0;
-        if (tokens < 4096 || tokens % 4096 || reps < 1 || reps > 50 || level < 1 || level > 9 ||
-            (argc > 4 && !weights)) {
-            fprintf(stderr, "usage: bench_mpt [TOKENS (multiple of 4096) [REPS [LEVEL [weights]]]]\n");
+        level = argc > 2 ? atoi(argv[2]) : 1;
+        weights = argc > 3 && strcmp(argv[3], "weights") == 0;
+        if (tokens < 4096 || tokens % 4096 || level < 1 || level > 9 || (argc > 3 && !weights) || argc > 4) {
+            bh_usage(h);
+            bh_close(h);
             return 2;
         }
         if (weights) make_weights();
@@ -414,55 +418,56 @@ int main(int argc, char **argv)
     mp_expert_id *pool = from_file ? NULL : make_pool();
     double ids_mb = (double)tokens * nl * nk / 1e6; /* 1 byte per id as stored */
     double a_total = (double)tokens * nl * nk;
-    if (from_file)
-        printf("trace: %s: %lld tokens x %d layers x top-%d, %d experts, weights %s, ranks %s, %d repetitions\n",
-               argv[2], (long long)tokens, nl, nk, g_model.experts, g_w ? "yes" : "no", g_r ? "yes" : "no", reps);
-    else
-        printf("trace: %lld tokens x %d layers x top-%d, %d experts, %s, level %d, %d repetitions\n", (long long)tokens,
-               L, K, E, weights ? "with bf16-precision gate weights" : "ids only", level, reps);
+    if (from_file) {
+        bh_param(h, "trace", "%s", argv[2]);
+        bh_param(h, "weights", "%s", g_w ? "yes" : "no");
+        bh_param(h, "ranks", "%s", g_r ? "yes" : "no");
+        bh_param(h, "experts", "%d", g_model.experts);
+    } else {
+        bh_param(h, "experts", "%d", E);
+        bh_param(h, "content", "%s", weights ? "with bf16-precision gate weights" : "ids only");
+        bh_param(h, "level", "%d", level);
+    }
+    bh_param(h, "tokens", "%lld", (long long)tokens);
+    bh_param(h, "layers", "%d", nl);
+    bh_param(h, "top_k", "%d", nk);
 
     if (from_file) {
         static const int levels[3] = {6, 3, 1}; /* the decoded file is the last one written: level 1 */
-        for (int i = 0; i < 3; i++) time_writes(p1, p2, tokens, pool, levels[i], reps, a_total, ids_mb);
+        for (int i = 0; i < 3; i++) time_writes(h, p1, p2, tokens, pool, levels[i], reps, a_total, ids_mb);
     } else {
-        time_writes(p1, p2, tokens, pool, level, reps, a_total, ids_mb);
+        time_writes(h, p1, p2, tokens, pool, level, reps, a_total, ids_mb);
     }
     free(pool);
 
     payloads P = load_payloads(p1, level);
     unsigned char *out = malloc(P.max_raw + 1);
-    double ta[50], tai[50], tb1[50], tb2[50], tc1[50], tc2[50];
+    static bh_runs ta, tai, tb1, tb2, tc1, tc2;
     int64_t got = 0, got_c = 0;
     /* interleave them so that drift in machine load hits them alike */
     for (int r = 0; r < reps; r++) {
-        ta[r] = plain_inflate(&P, out, 0);
-        tai[r] = plain_inflate(&P, out, 1);
-        tb1[r] = mpt_decode(p1, 1, 0, &got);
-        tb2[r] = mpt_decode(p1, 2, 0, &got);
-        tc1[r] = mpt_decode(p1, 1, 1, &got_c);
-        tc2[r] = mpt_decode(p1, 2, 1, &got_c);
+        bh_runs_add(&ta, plain_inflate(&P, out, 0));
+        bh_runs_add(&tai, plain_inflate(&P, out, 1));
+        bh_runs_add(&tb1, mpt_decode(p1, 1, 0, &got));
+        bh_runs_add(&tb2, mpt_decode(p1, 2, 0, &got));
+        bh_runs_add(&tc1, mpt_decode(p1, 1, 1, &got_c));
+        bh_runs_add(&tc2, mpt_decode(p1, 2, 1, &got_c));
     }
-    if (got != (int64_t)a_total || got_c != (int64_t)a_total) {
-        fprintf(stderr, "decoded %lld / %lld assignments, wrote %.0f\n", (long long)got, (long long)got_c, a_total);
-        return 1;
-    }
-    double a = median(ta, reps), ai = median(tai, reps), b1 = median(tb1, reps), b2 = median(tb2, reps);
-    double c1 = median(tc1, reps), c2 = median(tc2, reps);
+    char title[96];
+    snprintf(title, sizeof title, "decode the level-%d file", level);
+    bh_section(h, title);
+    double a = bh_runs_median(&ta, BH_WALL), ai = bh_runs_median(&tai, BH_WALL);
+    rate_row(h, "(a) plain inflate, all streams", &ta, ids_mb, a_total, NAN);
+    rate_row(h, "(a) plain inflate, ids streams", &tai, ids_mb, a_total, NAN);
+    rate_row(h, "(b) mpt all arrays, 1 thread", &tb1, ids_mb, a_total, a / bh_runs_median(&tb1, BH_WALL));
+    rate_row(h, "(b) mpt all arrays, 2 threads", &tb2, ids_mb, a_total, a / bh_runs_median(&tb2, BH_WALL));
+    rate_row(h, "(c) mpt skip weights, 1 thread", &tc1, ids_mb, a_total, ai / bh_runs_median(&tc1, BH_WALL));
+    rate_row(h, "(c) mpt skip weights, 2 threads", &tc2, ids_mb, a_total, ai / bh_runs_median(&tc2, BH_WALL));
     int nstored = 0;
     for (int i = 0; i < P.n; i++) nstored += P.stored[i];
-    printf("decoding the level-%d file: %d chunks, %d non-empty streams, of which stored raw: %d\n", level, P.chunks,
-           P.n, nstored);
-    printf("(a) plain inflate, all streams : %8.1f MB/s of ids  %8.1f M assignments/s\n", ids_mb / a, a_total / a / 1e6);
-    printf("(a) plain inflate, ids streams : %8.1f MB/s of ids  %8.1f M assignments/s\n", ids_mb / ai,
-           a_total / ai / 1e6);
-    printf("(b) mpt all arrays, 1 thread   : %8.1f MB/s of ids  %8.1f M assignments/s  ratio (b)/(a) %.2f\n", ids_mb / b1,
-           a_total / b1 / 1e6, a / b1);
-    printf("(b) mpt all arrays, 2 threads  : %8.1f MB/s of ids  %8.1f M assignments/s  ratio (b)/(a) %.2f\n", ids_mb / b2,
-           a_total / b2 / 1e6, a / b2);
-    printf("(c) mpt skip weights, 1 thread : %8.1f MB/s of ids  %8.1f M assignments/s  ratio (c)/(a ids) %.2f\n",
-           ids_mb / c1, a_total / c1 / 1e6, ai / c1);
-    printf("(c) mpt skip weights, 2 threads: %8.1f MB/s of ids  %8.1f M assignments/s  ratio (c)/(a ids) %.2f\n",
-           ids_mb / c2, a_total / c2 / 1e6, ai / c2);
+    bh_note(h, "x baseline: speed relative to (a) all streams for (b), to (a) ids streams for (c)");
+    bh_note(h, "%d chunks, %d non-empty streams, of which stored raw: %d", P.chunks, P.n, nstored);
+    bh_check(h, "every assignment decoded", got == (int64_t)a_total && got_c == (int64_t)a_total);
     for (int i = 0; i < P.n; i++) free(P.p[i]);
     free(P.p);
     free(P.len);
@@ -474,5 +479,5 @@ int main(int argc, char **argv)
     for (int i = 0; i < g_npieces; i++) mp_step_release(&g_pieces[i]);
     free(g_pieces);
     unlink(p1);
-    return 0;
+    return bh_close(h);
 }

@@ -3,8 +3,10 @@
  * skew) on 64 GPUs x 5 slots and 32 x 9, the scaling case 60 x 384 on 256
  * GPUs, and the shipped real matrices.
  *
- *   bench_plan [--quick] [--dump DIR] [--real DIR]
+ *   bench_plan [-n RUNS] [-J FILE] [--quick] [--dump DIR] [--real DIR]
  *
+ * Times are CPU time of the planning thread, median of RUNS (default 5;
+ * --quick: 1 and no scaling cases; the scaling cases run once).
  * --dump DIR writes each synthetic case's loads as DIR/<case>.json (and the
  * eplb plans as DIR/<case>.<policy>.phy.json) for bench/eplb_ref.py, which
  * times our Python reimplementation of the reference on the same input and
@@ -14,19 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench/harness.h"
 #include "traces/formats/mp_loadfile.h"
 #include "traces/stats/mp_loads_read.h"
 #include "planner/mp_planner.h"
-
-/* CPU time of this thread: the time on one core, whatever else the machine runs. */
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 static uint64_t rs;
 static uint64_t rnd(void)
@@ -57,7 +51,8 @@ static mp_loads *zipf(int32_t L, int32_t E, uint64_t seed)
     return l;
 }
 
-/* Real-like narrow-domain skew (REFERENCE.md section 9): lognormal sigma 2.3
+/* Real-like narrow-domain skew (the shape of the real matrices that
+ * moeplace-stats(1) describes): lognormal sigma 2.3
  * with a flat head capped at 10.8x the mean expert, 2% dead experts. */
 static mp_loads *skewed(int32_t L, int32_t E, uint64_t seed)
 {
@@ -84,30 +79,31 @@ static mp_loads *skewed(int32_t L, int32_t E, uint64_t seed)
 }
 
 typedef struct result {
-    double ms, mean, worst;
+    bh_runs runs; /* thread CPU time is the one that counts: one core, whatever else runs */
+    double mean, worst;
     int64_t dups;
 } result;
 
-static result measure(const mp_loads *l, const char *strategy, int32_t P, int32_t N, int32_t S, int32_t G, int reps,
-                      const char *dump)
+static void measure(result *r, const mp_loads *l, const char *strategy, int32_t P, int32_t N, int32_t S, int32_t G,
+                    int reps, const char *dump)
 {
     mp_plan_request rq = {strategy, {P, N, S}, G, 0, 0, 0};
-    result r = {1e30, 0, 0, 0};
     mp_plan *p = NULL;
+    r->runs.n = 0;
     for (int i = 0; i < reps; i++) {
         mp_plan_destroy(p);
         mp_err err = {0};
-        double t0 = now();
+        bh_clock c;
+        bh_clock_start(&c);
         if (mp_planner_run(&p, l, &rq, &err)) {
             fprintf(stderr, "%s: %s\n", strategy, err.msg);
             exit(1);
         }
-        double dt = (now() - t0) * 1e3;
-        if (dt < r.ms) r.ms = dt;
+        bh_runs_add(&r->runs, bh_clock_stop(&c));
     }
     mp_plan_metrics *m;
     if (mp_plan_metrics_of(&m, p, l, NULL)) exit(1);
-    r.mean = m->mean_max_over_mean, r.worst = m->worst_max_over_mean, r.dups = m->total_duplicates;
+    r->mean = m->mean_max_over_mean, r->worst = m->worst_max_over_mean, r->dups = m->total_duplicates;
     if (dump) {
         FILE *fp = fopen(dump, "w");
         if (fp) {
@@ -123,13 +119,13 @@ static result measure(const mp_loads *l, const char *strategy, int32_t P, int32_
     }
     mp_plan_metrics_destroy(m);
     mp_plan_destroy(p);
-    return r;
 }
 
-static void run_case(const char *name, const mp_loads *l, int32_t P, int32_t N, int32_t S, int32_t G, int reps,
+static void run_case(bh *h, const char *name, const mp_loads *l, int32_t P, int32_t N, int32_t S, int32_t G, int reps,
                      const char *dir)
 {
     static const char *strategies[] = {"eplb", "eplb-global", "balanced"};
+    static result r;
     char path[512];
     if (dir) {
         snprintf(path, sizeof path, "%s/%s.json", dir, name);
@@ -137,12 +133,19 @@ static void run_case(const char *name, const mp_loads *l, int32_t P, int32_t N, 
     }
     double ms[3] = {0};
     for (int i = 0; i < 3; i++) {
-        char dump[512];
+        char dump[512], row_name[160], shape[64];
         if (dir && i < 2) snprintf(dump, sizeof dump, "%s/%s.%s.phy.json", dir, name, strategies[i]);
-        result r = measure(l, strategies[i], P, N, S, G, reps, dir && i < 2 ? dump : NULL);
-        printf("%-22s %3dx%-4d P=%-3d N=%-2d S=%-2d G=%-2d %-12s %9.2f ms  max/mean mean %.5f max %.5f  dups %lld\n",
-               name, l->layers, l->experts, P, N, S, G, strategies[i], r.ms, r.mean, r.worst, (long long)r.dups);
-        ms[i] = r.ms;
+        measure(&r, l, strategies[i], P, N, S, G, reps, dir && i < 2 ? dump : NULL);
+        snprintf(row_name, sizeof row_name, "%s %s", name, strategies[i]);
+        snprintf(shape, sizeof shape, "%dx%d P=%d N=%d S=%d G=%d", l->layers, l->experts, P, N, S, G);
+        ms[i] = bh_runs_median(&r.runs, BH_THREAD_CPU) * 1e3;
+        bh_row *row = bh_row_begin(h, row_name, &r.runs);
+        bh_row_text(row, "shape", shape);
+        bh_row_num(row, "thread cpu ms", "%.2f", ms[i]);
+        bh_row_num(row, "max/mean mean", "%.5f", r.mean);
+        bh_row_num(row, "max/mean worst", "%.5f", r.worst);
+        bh_row_num(row, "dups", "%.0f", (double)r.dups);
+        bh_row_end(row);
     }
     if (dir) {
         snprintf(path, sizeof path, "%s/cases.txt", dir);
@@ -157,35 +160,45 @@ static void run_case(const char *name, const mp_loads *l, int32_t P, int32_t N, 
 int main(int argc, char **argv)
 {
     int quick = 0;
+    for (int i = 1; i < argc; i++) quick |= !strcmp(argv[i], "--quick"); /* its default runs */
+    bh *h;
+    int rc = bh_open(&h, "bench_plan", "[--quick] [--dump DIR] [--real DIR]", quick ? 1 : 5, &argc, argv);
+    if (!h) return rc;
     const char *dir = NULL, *real = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) quick = 1;
         else if (!strcmp(argv[i], "--dump") && i + 1 < argc) dir = argv[++i];
         else if (!strcmp(argv[i], "--real") && i + 1 < argc) real = argv[++i];
         else {
-            fprintf(stderr, "usage: bench_plan [--quick] [--dump DIR] [--real DIR]\n");
+            bh_usage(h);
+            bh_close(h);
             return 2;
         }
     }
-    int reps = quick ? 1 : 5;
+    int reps = bh_runs_wanted(h);
+    bh_param(h, "strategies", "eplb, eplb-global, balanced");
+    bh_param(h, "clock", "thread CPU time (one core)");
+    bh_section(h, "synthetic loads: Zipf s=1 and real-like skew, DeepSeek shape");
     mp_loads *z = zipf(58, 256, 7), *s = skewed(58, 256, 11);
-    run_case("zipf_58x256_64x5", z, 64, 8, 5, 8, reps, dir);
-    run_case("zipf_58x256_32x9", z, 32, 4, 9, 8, reps, dir);
-    run_case("skewed_58x256_64x5", s, 64, 8, 5, 8, reps, dir);
-    run_case("skewed_58x256_32x9", s, 32, 4, 9, 8, reps, dir);
+    run_case(h, "zipf_58x256_64x5", z, 64, 8, 5, 8, reps, dir);
+    run_case(h, "zipf_58x256_32x9", z, 32, 4, 9, 8, reps, dir);
+    run_case(h, "skewed_58x256_64x5", s, 64, 8, 5, 8, reps, dir);
+    run_case(h, "skewed_58x256_32x9", s, 32, 4, 9, 8, reps, dir);
     mp_loads_destroy(z);
     mp_loads_destroy(s);
     if (!quick) {
+        bh_section(h, "scaling: 60 x 384 on 256 GPUs (one run each)");
         mp_loads *big = zipf(60, 384, 13), *bs = skewed(60, 384, 17);
-        run_case("zipf_60x384_256x2", big, 256, 32, 2, 8, 1, dir);
-        run_case("zipf_60x384_256x3", big, 256, 32, 3, 8, 1, dir);
-        run_case("skewed_60x384_256x2", bs, 256, 32, 2, 8, 1, dir);
+        run_case(h, "zipf_60x384_256x2", big, 256, 32, 2, 8, 1, dir);
+        run_case(h, "zipf_60x384_256x3", big, 256, 32, 3, 8, 1, dir);
+        run_case(h, "skewed_60x384_256x2", bs, 256, 32, 2, 8, 1, dir);
         mp_loads_destroy(big);
         mp_loads_destroy(bs);
     }
     if (real) {
         static const char *files[] = {"qwen2-57b-a14b_sharegpt_sglang.json", "esft-vanilla-lite_intent_shares.json"};
         static const int32_t shapes[][2] = {{16, 5}, {16, 4}, {32, 3}, {8, 9}};
+        bh_section(h, "real load matrices");
         for (int f = 0; f < 2; f++) {
             char path[1024];
             snprintf(path, sizeof path, "%s/%s", real, files[f]);
@@ -198,10 +211,10 @@ int main(int argc, char **argv)
             for (int c = 0; c < 4; c++) {
                 char name[64];
                 snprintf(name, sizeof name, "%s_%dx%d", f ? "esft" : "qwen2", shapes[c][0], shapes[c][1]);
-                run_case(name, l, shapes[c][0], 1, shapes[c][1], 1, reps, NULL);
+                run_case(h, name, l, shapes[c][0], 1, shapes[c][1], 1, reps, NULL);
             }
             mp_loads_destroy(l);
         }
     }
-    return 0;
+    return bh_close(h);
 }

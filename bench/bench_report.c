@@ -2,24 +2,18 @@
  * default: generated deepseek-v3 trace, 32 GPUs on 4 nodes, 32 redundant
  * slots, five strategies planned and replayed) against a baseline measured in
  * the same run: one pass that only generates the trace.  Prints seconds and
- * ratios; best of N repetitions.
+ * ratios; median of RUNS, the three measurements interleaved.
  *
- *   bench_report [REPS] [STEPS] [TOKENS]     (defaults 3, 16, 4096)
+ *   bench_report [-n RUNS] [-J FILE] [STEPS] [TOKENS]     (defaults 3, 16, 4096)
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench/harness.h"
 #include "sim/mp_check.h"
 #include "traces/gen/mp_gen.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static void opts(mp_gen_opts *go, int64_t steps, int64_t tokens, int threads)
 {
@@ -32,7 +26,7 @@ static void opts(mp_gen_opts *go, int64_t steps, int64_t tokens, int threads)
 }
 
 /* generation only: every piece of every step once */
-static double gen_only(int64_t steps, int64_t tokens, int threads)
+static bh_sample gen_only(int64_t steps, int64_t tokens, int threads)
 {
     mp_gen_opts go;
     opts(&go, steps, tokens, threads);
@@ -46,17 +40,18 @@ static double gen_only(int64_t steps, int64_t tokens, int threads)
     }
     mp_step pc;
     memset(&pc, 0, sizeof pc);
-    double t0 = now();
+    bh_clock c;
+    bh_clock_start(&c);
     uint64_t sum = 0;
     while (src.next(src.ctx, &pc, &err) == 1) sum += pc.ids[0];
-    double t = now() - t0;
+    bh_sample t = bh_clock_stop(&c);
     mp_step_release(&pc);
     mp_gen_source_close(gs);
     if (sum == 0xFFFFFFFFFFFFull) printf(" ");
     return t;
 }
 
-static double pipeline(int64_t steps, int64_t tokens, int threads, double *best_us)
+static bh_sample pipeline(int64_t steps, int64_t tokens, int threads, double *best_us)
 {
     mp_gen_opts go;
     opts(&go, steps, tokens, threads);
@@ -68,12 +63,13 @@ static double pipeline(int64_t steps, int64_t tokens, int threads, double *best_
     mp_eval_setup s = mp_eval_setup_default();
     mp_eval_add_strategies(&s, MP_EVAL_DEFAULT_STRATEGIES, NULL);
     mp_eval *ev;
-    double t0 = now();
+    bh_clock c;
+    bh_clock_start(&c);
     if (mp_eval_run(&ev, &s, &src, &m, threads, NULL, NULL, NULL, &err)) {
         fprintf(stderr, "%s\n", err.msg);
         exit(1);
     }
-    double t = now() - t0;
+    bh_sample t = bh_clock_stop(&c);
     *best_us = ev->r[ev->best].metric[MP_M_STEP_US];
     mp_eval_destroy(ev);
     mp_gen_source_close(gs);
@@ -82,25 +78,43 @@ static double pipeline(int64_t steps, int64_t tokens, int threads, double *best_
 
 int main(int argc, char **argv)
 {
-    int reps = argc > 1 ? atoi(argv[1]) : 3;
-    int64_t steps = argc > 2 ? atoll(argv[2]) : 16, tokens = argc > 3 ? atoll(argv[3]) : 4096;
-    if (reps < 1 || steps < 1 || tokens < 1) return 2;
-    double g1 = 1e30, p1 = 1e30, p2 = 1e30, us = 0;
-    for (int r = 0; r < reps; r++) {
-        double t = gen_only(steps, tokens, 1);
-        if (t < g1) g1 = t;
-        t = pipeline(steps, tokens, 1, &us);
-        if (t < p1) p1 = t;
-        t = pipeline(steps, tokens, 2, &us);
-        if (t < p2) p2 = t;
+    bh *h;
+    int rc = bh_open(&h, "bench_report", "[STEPS] [TOKENS]", 3, &argc, argv);
+    if (!h) return rc;
+    int reps = bh_runs_wanted(h);
+    int64_t steps = argc > 1 ? atoll(argv[1]) : 16, tokens = argc > 2 ? atoll(argv[2]) : 4096;
+    if (steps < 1 || tokens < 1 || argc > 3) {
+        bh_usage(h);
+        bh_close(h);
+        return 2;
     }
-    printf("main job computation: deepseek-v3, %lld steps x %lld tokens, 32 GPUs / 4 nodes / 32 redundant, "
-           "5 strategies (best of %d)\n",
-           (long long)steps, (long long)tokens, reps);
-    printf("  generate only (1 thread, baseline)  %8.3f s\n", g1);
-    printf("  plan + replay, 1 thread             %8.3f s   %.2fx the baseline\n", p1, p1 / g1);
-    printf("  plan + replay, 2 threads            %8.3f s   %.2fx the baseline, %.2fx faster than 1 thread\n", p2,
-           p2 / g1, p1 / p2);
-    printf("  (best strategy's predicted step time %.1f us)\n", us);
-    return 0;
+    static bh_runs g1, p1, p2;
+    double us = 0;
+    for (int r = 0; r < reps; r++) {
+        bh_runs_add(&g1, gen_only(steps, tokens, 1));
+        bh_runs_add(&p1, pipeline(steps, tokens, 1, &us));
+        bh_runs_add(&p2, pipeline(steps, tokens, 2, &us));
+    }
+    bh_param(h, "model", "deepseek-v3");
+    bh_param(h, "steps", "%lld", (long long)steps);
+    bh_param(h, "tokens", "%lld", (long long)tokens);
+    bh_param(h, "topology", "32 GPUs / 4 nodes / 32 redundant");
+    bh_param(h, "strategies", "5 (the default)");
+    bh_section(h, "main job computation");
+    double g = bh_runs_median(&g1, BH_WALL), t1 = bh_runs_median(&p1, BH_WALL), t2 = bh_runs_median(&p2, BH_WALL);
+    bh_row *x = bh_row_begin(h, "generate only, 1 thread (baseline)", &g1);
+    bh_row_num(x, "x baseline", "%.2f", NAN);
+    bh_row_num(x, "x 1 thread", "%.2f", NAN);
+    bh_row_end(x);
+    x = bh_row_begin(h, "plan + replay, 1 thread", &p1);
+    bh_row_num(x, "x baseline", "%.2f", t1 / g);
+    bh_row_num(x, "x 1 thread", "%.2f", NAN);
+    bh_row_end(x);
+    x = bh_row_begin(h, "plan + replay, 2 threads", &p2);
+    bh_row_num(x, "x baseline", "%.2f", t2 / g);
+    bh_row_num(x, "x 1 thread", "%.2f", t1 / t2);
+    bh_row_end(x);
+    bh_note(h, "x baseline: time over generate-only's; x 1 thread: speed-up over 1 thread");
+    bh_note(h, "best strategy's predicted step time %.1f us", us);
+    return bh_close(h);
 }

@@ -1,9 +1,10 @@
 /* bench_sim.c - throughput of the CPU replay (`moeplace sim`) and of online
  * rebalancing, on DeepSeek-V3-shaped synthetic routing.
  *
- *   bench_sim [--tokens N] [--step T] [--gpus P] [--nodes N] [--slots S]
- *             [--policy NAME] [--threads LIST] [--rebalance-steps S]
- *             [--rebalance-tokens T] [--oracle-every K] [--rebalance-threads N]
+ *   bench_sim [-n RUNS] [-J FILE] [--tokens N] [--step T] [--gpus P]
+ *             [--nodes N] [--slots S] [--policy NAME] [--threads LIST]
+ *             [--rebalance-steps S] [--rebalance-tokens T] [--oracle-every K]
+ *             [--rebalance-threads N]
  *
  * Routing: 58 layers x 256 experts, top-8 without repeats from a per-layer
  * Zipf(1) popularity over a shuffled expert order; a pool of 16 distinct steps
@@ -16,39 +17,20 @@
  * and of the busiest thread: the first thread count's CPU time over the
  * busiest thread's is the scaling on free cores (the "cpu-bound scaling";
  * with more than 2 threads the pool threads' CPU time is taken as evenly shared,
- * since only the process and the calling thread are measured).
+ * since only the process and the calling thread are measured).  With -n RUNS
+ * (default 1) the replays run RUNS times, the thread counts interleaved, and
+ * each row gives the medians.
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench/harness.h"
 #include "sim/mp_rebalance.h"
 #include "sim/mp_sim.h"
 
 enum { L = 58, E = 256, K = 8, POOL = 16 };
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static double cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static double thread_cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static uint64_t rng(uint64_t *x)
 {
@@ -214,13 +196,71 @@ static int bench_replan(void *ctx, const mp_loads *ld, mp_plan **out, mp_err *er
     return 0;
 }
 
+/* One replay of nsteps steps of the pool with th threads; returns its time,
+ * the result's assignments, max/mean, time and the checksum of its rows. */
+typedef struct replay_out {
+    double assignments, maxmean, time_ms, checksum;
+} replay_out;
+
+static int replay(const mp_plan *plan, const mp_model *m, const char *policy, int th, mp_step *pool, int64_t nsteps,
+                  bh_sample *t, replay_out *out)
+{
+    mp_sim_opts o = mp_sim_opts_default();
+    o.policy = mp_policy_find(policy);
+    o.threads = th;
+    mp_sim *s;
+    mp_err err = {0};
+    if (!o.policy || mp_sim_create(&s, plan, m, &o, &err)) {
+        fprintf(stderr, "bench_sim: %s\n", o.policy ? err.msg : "unknown policy");
+        return 1;
+    }
+    bh_clock c;
+    bh_clock_start(&c);
+    for (int64_t i = 0; i < nsteps; i++) {
+        mp_step *pc = &pool[i % POOL];
+        pc->step = i;
+        pc->first_token = 0;
+        pc->end_of_step = 1;
+        if (mp_sim_feed(s, pc, &err)) {
+            fprintf(stderr, "bench_sim: %s\n", err.msg);
+            mp_sim_destroy(s);
+            return 1;
+        }
+    }
+    mp_sim_result *r;
+    if (mp_sim_finish(s, &r, &err)) {
+        fprintf(stderr, "bench_sim: %s\n", err.msg);
+        mp_sim_destroy(s);
+        return 1;
+    }
+    *t = bh_clock_stop(&c);
+    double sum = 0;
+    for (int32_t g = 0; g < r->gpus; g++) sum += (double)r->gpu_rows[g] * (g + 1);
+    out->assignments = (double)r->assignments;
+    out->maxmean = r->maxmean.mean;
+    out->time_ms = r->total_time_us / 1e3;
+    out->checksum = sum;
+    mp_sim_result_destroy(r);
+    mp_sim_destroy(s);
+    return 0;
+}
+
+#define MAX_THREAD_COUNTS 16
+
 int main(int argc, char **argv)
 {
+    bh *h;
+    int brc = bh_open(&h, "bench_sim",
+                      "[--tokens N] [--step T] [--gpus P] [--nodes N] [--slots S] [--policy NAME] [--threads LIST] "
+                      "[--rebalance-steps S] [--rebalance-tokens T] [--oracle-every K] [--rebalance-threads N]",
+                      1, &argc, argv);
+    if (!h) return brc;
     int64_t tokens = 1000000, step = 4096, rb_steps = 100000, rb_tokens = 16, oracle_every = 0;
     int gpus = 32, nodes = 4, spg = 9, rb_threads = 1;
     const char *policy = "modulo", *threads = "1,2";
-    for (int i = 1; i + 1 < argc; i += 2) {
-        const char *a = argv[i], *v = argv[i + 1];
+    for (int i = 1; i < argc; i += 2) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v) a = "";
         if (!strcmp(a, "--tokens")) tokens = atoll(v);
         else if (!strcmp(a, "--step")) step = atoll(v);
         else if (!strcmp(a, "--gpus")) gpus = atoi(v);
@@ -233,99 +273,124 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--oracle-every")) oracle_every = atoll(v);
         else if (!strcmp(a, "--rebalance-threads")) rb_threads = atoi(v);
         else {
-            fprintf(stderr, "bench_sim: unknown option %s\n", a);
+            bh_usage(h);
+            bh_close(h);
             return 2;
         }
+    }
+    int ths[MAX_THREAD_COUNTS], nth = 0;
+    for (const char *p = threads; *p && nth < MAX_THREAD_COUNTS;) {
+        int th = atoi(p), seen = 0;
+        for (int i = 0; i < nth; i++) seen |= ths[i] == th;
+        if (th >= 1 && !seen) ths[nth++] = th;
+        while (*p && *p != ',') p++;
+        if (*p == ',') p++;
+    }
+    if (step < 1 || tokens < 0 || rb_steps < 0 || rb_tokens < 1 || (tokens > 0 && nth == 0)) {
+        bh_usage(h);
+        bh_close(h);
+        return 2;
     }
     make_popularity(7);
     mp_model m = ds_model();
     mp_plan *plan = make_plan(gpus, nodes, spg);
     if (!plan) {
         fprintf(stderr, "bench_sim: bad topology\n");
+        bh_close(h);
         return 1;
     }
+    int64_t nsteps = tokens > 0 ? (tokens + step - 1) / step : 0;
+    bh_param(h, "shape", "deepseek-v3 (%d layers, %d experts, top-%d)", L, E, K);
+    bh_param(h, "tokens", "%lld", (long long)(nsteps * step));
+    bh_param(h, "steps", "%lld", (long long)nsteps);
+    bh_param(h, "step tokens", "%lld", (long long)step);
+    bh_param(h, "topology", "%d GPUs / %d nodes / %d slots", gpus, nodes, spg);
+    bh_param(h, "policy", "%s", policy);
     static mp_step pool[POOL];
-    double t0 = now();
-    for (int i = 0; i < POOL; i++) fill_step(&pool[i], step, (uint64_t)i + 1);
-    printf("generated %d steps of %lld tokens in %.2f s\n", POOL, (long long)step, now() - t0);
-    int64_t nsteps = (tokens + step - 1) / step;
-    printf("sim: deepseek-v3 shape (%d layers, %d experts, top-%d), %lld tokens in %lld steps of %lld, "
-           "%d GPUs / %d nodes / %d slots, policy %s\n",
-           L, E, K, (long long)(nsteps * step), (long long)nsteps, (long long)step, gpus, nodes, spg, policy);
-    double base_rate = 0, base_cpu = 0;
-    const char *p = threads;
-    while (*p) {
-        int th = atoi(p);
-        mp_sim_opts o = mp_sim_opts_default();
-        o.policy = mp_policy_find(policy);
-        o.threads = th;
-        mp_sim *s;
-        mp_err err = {0};
-        if (!o.policy || mp_sim_create(&s, plan, &m, &o, &err)) {
-            fprintf(stderr, "bench_sim: %s\n", err.msg);
-            return 1;
-        }
-        double t1 = now(), c1 = cpu_now(), m1 = thread_cpu_now();
-        for (int64_t i = 0; i < nsteps; i++) {
-            mp_step *pc = &pool[i % POOL];
-            pc->step = i;
-            pc->first_token = 0;
-            pc->end_of_step = 1;
-            if (mp_sim_feed(s, pc, &err)) {
-                fprintf(stderr, "bench_sim: %s\n", err.msg);
-                return 1;
+    int rc = 0;
+    if (nsteps > 0) {
+        bh_clock c;
+        bh_clock_start(&c);
+        for (int i = 0; i < POOL; i++) fill_step(&pool[i], step, (uint64_t)i + 1);
+        bh_note(h, "generated %d steps of %lld tokens in %.2f s (not timed below)", POOL, (long long)step,
+                bh_clock_stop(&c).wall);
+        static bh_runs runs[MAX_THREAD_COUNTS];
+        replay_out out[MAX_THREAD_COUNTS];
+        for (int r = 0; r < bh_runs_wanted(h) && !rc; r++)
+            for (int i = 0; i < nth && !rc; i++) {
+                bh_sample t;
+                rc = replay(plan, &m, policy, ths[i], pool, nsteps, &t, &out[i]);
+                bh_runs_add(&runs[i], t);
             }
+        if (!rc) {
+            bh_section(h, "replay (scaling: over the first thread count; cpu-bound: its cpu over the busiest thread's)");
+            double base_rate = 0, base_cpu = 0;
+            int same = 1;
+            for (int i = 0; i < nth; i++) {
+                int th = ths[i];
+                double dt = bh_runs_median(&runs[i], BH_WALL), dc = bh_runs_median(&runs[i], BH_CPU);
+                double dm = bh_runs_median(&runs[i], BH_THREAD_CPU);
+                double rate = out[i].assignments / dt;
+                /* The calling thread plays its share of the layers and does the serial
+                 * part; the pool's threads share the rest.  On free cores the run takes
+                 * about as long as the busiest thread's CPU time, whatever the load. */
+                double crit = th > 1 ? (dm > (dc - dm) / (th - 1) ? dm : (dc - dm) / (th - 1)) : dc;
+                if (i == 0) base_rate = rate, base_cpu = dc;
+                same &= out[i].checksum == out[0].checksum;
+                char name[32];
+                snprintf(name, sizeof name, "threads %d", th);
+                bh_row *x = bh_row_begin(h, name, &runs[i]);
+                bh_row_num(x, "M assign/s", "%.1f", rate / 1e6);
+                bh_row_num(x, "scaling", "%.2f", rate / base_rate);
+                bh_row_num(x, "M assign/cpu-s", "%.1f", out[i].assignments / dc / 1e6);
+                bh_row_num(x, "calling cpu s", "%.3f", dm);
+                bh_row_num(x, "busiest cpu s", "%.3f", crit);
+                bh_row_num(x, "cpu-bound scaling", "%.2f", base_cpu / crit);
+                bh_row_num(x, "max/mean", "%.6f", out[i].maxmean);
+                bh_row_num(x, "time ms", "%.3f", out[i].time_ms);
+                bh_row_num(x, "checksum", "%.0f", out[i].checksum);
+                bh_row_end(x);
+            }
+            bh_check(h, "the checksum does not change with the thread count", same);
         }
-        mp_sim_result *r;
-        mp_sim_finish(s, &r, &err);
-        double dt = now() - t1, dc = cpu_now() - c1, dm = thread_cpu_now() - m1;
-        double rate = (double)r->assignments / dt;
-        if (base_rate == 0) base_rate = rate;
-        /* The calling thread plays its share of the layers and does the serial
-         * part; the pool's threads share the rest.  On free cores the run takes
-         * about as long as the busiest thread's CPU time, whatever the load. */
-        double crit = th > 1 ? (dm > (dc - dm) / (th - 1) ? dm : (dc - dm) / (th - 1)) : dc;
-        if (base_cpu == 0) base_cpu = dc;
-        double sum = 0;
-        for (int32_t g = 0; g < r->gpus; g++) sum += (double)r->gpu_rows[g] * (g + 1);
-        printf("threads %d: wall %.3f s, %.1f M assignments/s, scaling %.2fx; cpu %.3f s, %.1f M assignments per "
-               "cpu-second; calling thread cpu %.3f s, busiest thread %.3f s, cpu-bound scaling %.2fx; "
-               "max/mean %.6f, time %.3f ms, checksum %.0f\n",
-               th, dt, rate / 1e6, rate / base_rate, dc, (double)r->assignments / dc / 1e6, dm, crit,
-               base_cpu / crit, r->maxmean.mean, r->total_time_us / 1e3, sum);
-        mp_sim_result_destroy(r);
-        mp_sim_destroy(s);
-        while (*p && *p != ',') p++;
-        if (*p == ',') p++;
     }
-    if (rb_steps > 0) {
+    if (rb_steps > 0 && !rc) {
         static mp_step small[POOL];
         for (int i = 0; i < POOL; i++) fill_step(&small[i], rb_tokens, (uint64_t)i + 101);
         pool_src ps = {small, rb_steps, 0};
         mp_piece_source src = {&ps, pool_next, pool_rewind};
-        rr_ctx rc = {gpus, nodes, spg};
+        rr_ctx rcx = {gpus, nodes, spg};
         mp_rebalance_opts o = mp_rebalance_opts_default();
         o.replan = bench_replan;
-        o.replan_ctx = &rc;
+        o.replan_ctx = &rcx;
         o.oracle = oracle_every > 0;
         o.oracle_every = oracle_every > 0 ? oracle_every : 1;
         o.sim.threads = rb_threads;
         mp_rebalance_result *r;
         mp_err err = {0};
-        double t1 = now(), c1 = cpu_now();
+        bh_clock c;
+        bh_clock_start(&c);
         if (mp_rebalance_run(&r, &src, &m, &o, NULL, NULL, &err)) {
             fprintf(stderr, "bench_sim: %s\n", err.msg);
-            return 1;
+            rc = 1;
+        } else {
+            static bh_runs one;
+            bh_runs_add(&one, bh_clock_stop(&c));
+            char title[160];
+            snprintf(title, sizeof title, "rebalance: %lld steps of %lld tokens (interval 3000, window 1000%s, %d threads)",
+                     (long long)rb_steps, (long long)rb_tokens, o.oracle ? ", oracle" : ", no oracle", rb_threads);
+            bh_section(h, title);
+            bh_row *x = bh_row_begin(h, "rebalance run", &one);
+            bh_row_num(x, "rebalances", "%.0f", (double)r->nevents);
+            bh_row_num(x, "M assign/cpu-s over the regimes", "%.1f",
+                       (double)rb_steps * rb_tokens * L * K * (o.oracle ? 3 : 2) / bh_runs_median(&one, BH_CPU) / 1e6);
+            bh_row_end(x);
+            mp_rebalance_result_destroy(r);
         }
-        double dt = now() - t1, dc = cpu_now() - c1;
-        printf("rebalance: %lld steps of %lld tokens (interval 3000, window 1000%s, %d threads): wall %.2f s, "
-               "cpu %.2f s, %d rebalances, %.1f M assignments per cpu-second over the regimes\n",
-               (long long)rb_steps, (long long)rb_tokens, o.oracle ? ", oracle" : ", no oracle", rb_threads, dt, dc,
-               (int)r->nevents, (double)rb_steps * rb_tokens * L * K * (o.oracle ? 3 : 2) / dc / 1e6);
-        mp_rebalance_result_destroy(r);
         for (int i = 0; i < POOL; i++) mp_step_release(&small[i]);
     }
     for (int i = 0; i < POOL; i++) mp_step_release(&pool[i]);
     mp_plan_destroy(plan);
-    return 0;
+    int crc = bh_close(h);
+    return rc ? rc : crc;
 }

@@ -1,21 +1,23 @@
 /* bench_stats.c - how fast `moeplace stats` counts.
  *
- *   bench_stats count [TOKENS]        counting alone from in-memory pieces
- *   bench_stats e2e [TOKENS] [FILE] [zipf|hot]
+ *   bench_stats [-n RUNS] [-J FILE] count [TOKENS]
+ *                                     counting alone from in-memory pieces
+ *   bench_stats [-n RUNS] [-J FILE] e2e [TOKENS] [FILE] [zipf|hot]
  *                                     end to end on an .mpt trace (written
  *                                     first when FILE does not exist, with
  *                                     Zipf-like ids (default) or the hot-32
  *                                     ids of the counting bench)
  *
  * Shape: TOKENS (default 1M) x 58 layers x top-8 of 256 experts, skewed ids.
- * Every figure is the best of 5 runs (end to end: 2); baselines are measured in the same run
- * and results are reported as ratios to them. */
+ * Every figure is the median of RUNS (default 5; end to end: 3); baselines are
+ * measured in the same run and results are reported as ratios to them. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
 #include <sys/stat.h>
-#include <time.h>
 
+#include "bench/harness.h"
 #include "traces/stats/mp__stats.h"
 #include "traces/stats/mp_stats.h"
 #include "traces/formats/mp_trace.h"
@@ -25,22 +27,8 @@
 #define E 256
 #define PIECE_TOKENS 8192
 #define NPIECES 4
-#define REPS 5     /* counting runs: best of */
-#define E2E_REPS 2 /* end-to-end runs: best of */
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static double cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+#define REPS 5     /* counting runs: median of (-n) */
+#define E2E_REPS 3 /* end-to-end runs: median of (-n) */
 
 static uint64_t rng = 0x243F6A8885A308D3ull;
 static uint32_t next_u32(void)
@@ -135,14 +123,20 @@ static void naive_count(const mp_step *p, uint64_t *hist)
     }
 }
 
-static void report(const char *name, double secs, double assignments, double base)
+/* A row: the runs, M assignments/s at the median, and the speed relative to base (NULL: none). */
+static void report(bh *h, const char *name, const bh_runs *r, double assignments, const bh_runs *base)
 {
-    printf("%-44s %8.3f s  %8.1f M assignments/s  x%.2f\n", name, secs, assignments / secs / 1e6,
-           base > 0 ? base / secs : 1.0);
+    double t = bh_runs_median(r, BH_WALL);
+    bh_row *x = bh_row_begin(h, name, r);
+    bh_row_num(x, "M assign/s", "%.1f", assignments / t / 1e6);
+    bh_row_num(x, "M assign/cpu-s", "%.1f", assignments / bh_runs_median(r, BH_CPU) / 1e6);
+    bh_row_num(x, "x baseline", "%.2f", base ? bh_runs_median(base, BH_WALL) / t : NAN);
+    bh_row_end(x);
 }
 
-static int bench_count(int64_t tokens)
+static int bench_count(bh *h, int64_t tokens)
 {
+    int reps = bh_runs_wanted(h);
     mp_step p[NPIECES];
     memset(p, 0, sizeof p);
     for (int i = 0; i < NPIECES; i++) {
@@ -152,70 +146,70 @@ static int bench_count(int64_t tokens)
     }
     int64_t npieces = (tokens + PIECE_TOKENS - 1) / PIECE_TOKENS;
     double assignments = (double)npieces * PIECE_TOKENS * L * K;
-    printf("counting %lld pieces of %d tokens x %d layers x top-%d, E = %d: %.0f M assignments\n",
-           (long long)npieces, PIECE_TOKENS, L, K, E, assignments / 1e6);
+    bh_param(h, "pieces", "%lld", (long long)npieces);
+    bh_param(h, "piece tokens", "%d", PIECE_TOKENS);
+    bh_param(h, "layers", "%d", L);
+    bh_param(h, "top_k", "%d", K);
+    bh_param(h, "experts", "%d", E);
+    bh_param(h, "M assignments", "%.0f", assignments / 1e6);
+    bh_section(h, "counting from in-memory pieces (x baseline: speed relative to the naive loop)");
 
     /* baseline 1: read every id once (memory bandwidth bound) */
-    double best = 1e30;
+    static bh_runs read_base, naive, counter[2], small[2];
     uint64_t sink = 0;
-    for (int r = 0; r < REPS; r++) {
-        double t0 = now();
+    for (int r = 0; r < reps; r++) {
+        bh_clock c;
+        bh_clock_start(&c);
         for (int64_t i = 0; i < npieces; i++) {
             const mp_expert_id *ids = p[i % NPIECES].ids;
             uint64_t s = 0;
             for (int64_t j = 0; j < (int64_t)PIECE_TOKENS * L * K; j++) s += ids[j];
             sink += s;
         }
-        double t = now() - t0;
-        best = t < best ? t : best;
+        bh_runs_add(&read_base, bh_clock_stop(&c));
     }
-    report("baseline: sum of ids (read only)", best, assignments, 0);
-    double read_base = best;
+    report(h, "baseline: sum of ids (read only)", &read_base, assignments, NULL);
 
     /* baseline 2: the naive counting loop */
     uint64_t *hist = calloc((size_t)L * E, sizeof *hist);
-    best = 1e30;
-    for (int r = 0; r < REPS; r++) {
+    for (int r = 0; r < reps; r++) {
         memset(hist, 0, (size_t)L * E * sizeof *hist);
-        double t0 = now();
+        bh_clock c;
+        bh_clock_start(&c);
         for (int64_t i = 0; i < npieces; i++) naive_count(&p[i % NPIECES], hist);
-        double t = now() - t0;
-        best = t < best ? t : best;
+        bh_runs_add(&naive, bh_clock_stop(&c));
     }
-    report("baseline: naive loop (uint64, generic K)", best, assignments, 0);
-    double naive = best;
-    printf("  (read-only baseline is x%.2f the naive loop)\n", naive / read_base);
+    report(h, "baseline: naive loop (uint64, generic K)", &naive, assignments, NULL);
 
     double *want = malloc((size_t)L * E * sizeof *want), *got = malloc((size_t)L * E * sizeof *got);
     for (int64_t i = 0; i < (int64_t)L * E; i++) want[i] = (double)hist[i]; /* the last run's counts */
     int bad = 0;
     for (int threads = 1; threads <= 2; threads++) {
-        best = 1e30;
-        for (int r = 0; r < REPS; r++) {
+        for (int r = 0; r < reps; r++) {
             mp_counter *c;
             if (mp_counter_create(&c, L, E, K, threads, NULL)) return 1;
-            double t0 = now();
+            bh_clock ck;
+            bh_clock_start(&ck);
             for (int64_t i = 0; i < npieces; i++) mp_counter_add(c, &p[i % NPIECES], NULL);
             mp_counter_end_window(c);
-            double t = now() - t0;
-            best = t < best ? t : best;
+            bh_runs_add(&counter[threads - 1], bh_clock_stop(&ck));
             mp_counter_totals(c, got);
             bad |= memcmp(want, got, (size_t)L * E * sizeof *got) != 0;
             mp_counter_destroy(c);
         }
         char name[64];
-        snprintf(name, sizeof name, "mp_counter, %d thread%s (vs naive)", threads, threads > 1 ? "s" : "");
-        report(name, best, assignments, naive);
+        snprintf(name, sizeof name, "mp_counter, %d thread%s", threads, threads > 1 ? "s" : "");
+        report(h, name, &counter[threads - 1], assignments, &naive);
     }
 
     /* per-step variation with decode-sized steps of 64 tokens */
     for (int steps = 0; steps <= 1; steps++) {
-        best = 1e30;
-        for (int r = 0; r < REPS; r++) {
+        for (int r = 0; r < reps; r++) {
             mp_counter *c;
             mp_stepvar *sv = NULL;
             if (mp_counter_create(&c, L, E, K, 1, NULL) || mp_stepvar_create(&sv, L, E, NULL)) return 1;
-            double t0 = now();
+            bh_clock ck;
+            bh_clock_start(&ck);
             for (int64_t i = 0; i < npieces; i++) {
                 mp_step v = p[i % NPIECES];
                 for (int64_t a = 0; a < PIECE_TOKENS; a += 64) {
@@ -226,22 +220,23 @@ static int bench_count(int64_t tokens)
                 }
             }
             mp_counter_end_window(c);
-            double t = now() - t0;
-            best = t < best ? t : best;
+            bh_runs_add(&small[steps], bh_clock_stop(&ck));
             mp_counter_totals(c, got);
             bad |= memcmp(want, got, (size_t)L * E * sizeof *got) != 0;
             mp_counter_destroy(c);
             mp_stepvar_destroy(sv);
         }
-        report(steps ? "pieces of 64 tokens + per-step variation" : "pieces of 64 tokens, counting only", best,
-               assignments, naive);
+        report(h, steps ? "pieces of 64 tokens + per-step variation" : "pieces of 64 tokens, counting only",
+               &small[steps], assignments, &naive);
     }
-    printf("counts agree with the naive loop: %s (checksum %llu)\n", bad ? "NO" : "yes", (unsigned long long)sink);
+    bh_note(h, "read-only baseline is x%.2f the naive loop (checksum %llu)",
+            bh_runs_median(&naive, BH_WALL) / bh_runs_median(&read_base, BH_WALL), (unsigned long long)sink);
+    bh_check(h, "counts agree with the naive loop", !bad);
     free(want);
     free(got);
     free(hist);
     for (int i = 0; i < NPIECES; i++) mp_step_release(&p[i]);
-    return bad;
+    return 0;
 }
 
 static int write_trace(const char *path, int64_t tokens, int zipf)
@@ -288,31 +283,32 @@ static int write_trace(const char *path, int64_t tokens, int zipf)
     return 0;
 }
 
-static int bench_e2e(int64_t tokens, const char *path, int zipf)
+static int bench_e2e(bh *h, int64_t tokens, const char *path, int zipf)
 {
+    int reps = bh_runs_wanted(h);
     struct stat st;
+    bh_param(h, "trace", "%s", path);
     if (stat(path, &st) != 0) {
-        printf("writing %s (%lld tokens, %s ids)...\n", path, (long long)tokens, zipf ? "zipf" : "hot-32");
-        if (write_trace(path, tokens, zipf)) {
-            printf("e2e: skipped (cannot write the .mpt trace: is the mpt format on this branch?)\n");
-            return 0;
-        }
+        bh_note(h, "writing %s (%lld tokens, %s ids)", path, (long long)tokens, zipf ? "zipf" : "hot-32");
+        if (write_trace(path, tokens, zipf)) return 1;
         stat(path, &st);
     }
-    printf("end to end on %s (%.1f MB)\n", path, st.st_size / 1e6);
-    double base = 0;
+    bh_param(h, "MB", "%.1f", st.st_size / 1e6);
+    bh_section(h, "end to end on an .mpt file (x baseline: speed relative to decode only, 1 thread)");
+    static bh_runs runs[5];
     for (int mode = 0; mode < 5; mode++) {
         /* 0: decode only, 1 thread; 1: stats, 1 thread; 2: decode only, 2 threads; 3: stats, 2 threads;
            4: stats with per-step variation, 2 threads */
         int threads = mode < 2 ? 1 : 2, stats = mode % 2 == 1 || mode == 4;
-        double best = 1e30, best_cpu = 1e30, assignments = 0;
-        for (int r = 0; r < E2E_REPS; r++) {
+        double assignments = 0;
+        for (int r = 0; r < reps; r++) {
             mp_trace *t;
             mp_err err = {0};
             mp_read_opts ro;
             memset(&ro, 0, sizeof ro);
             ro.threads = threads;
-            double t0 = now(), c0 = cpu_now();
+            bh_clock ck;
+            bh_clock_start(&ck);
             if (mp_trace_open(&t, path, &ro, &err)) {
                 fprintf(stderr, "bench_stats: %s\n", err.msg);
                 return 1;
@@ -339,34 +335,42 @@ static int bench_e2e(int64_t tokens, const char *path, int zipf)
                 mp_loads_destroy(sum);
                 mp_stepvar_destroy(sv);
             }
-            double tt = now() - t0, ct = cpu_now() - c0;
+            bh_sample smp = bh_clock_stop(&ck);
             mp_trace_close(t);
-            best_cpu = ct < best_cpu ? ct : best_cpu;
             if (rc < 0) {
                 fprintf(stderr, "bench_stats: %s\n", err.msg);
                 return 1;
             }
-            best = tt < best ? tt : best;
+            bh_runs_add(&runs[mode], smp);
         }
         static const char *const names[5] = {"decode only, 1 thread (baseline)", "stats, 1 thread",
                                              "decode only, 2 threads", "stats, 2 threads",
                                              "stats + per-step variation, 2 threads"};
-        if (mode == 0) base = best;
-        report(names[mode], best, assignments, base);
-        printf("%-44s %8.3f s CPU (all threads): %.1f M assignments per CPU-second\n", "", best_cpu,
-               assignments / best_cpu / 1e6);
+        report(h, names[mode], &runs[mode], assignments, mode ? &runs[0] : NULL);
     }
     return 0;
 }
 
 int main(int argc, char **argv)
 {
+    int e2e = 0;
+    for (int i = 1; i < argc; i++) e2e |= strcmp(argv[i], "e2e") == 0; /* its default runs */
+    bh *h;
+    int rc = bh_open(&h, "bench_stats", "count [TOKENS] | e2e [TOKENS] [FILE] [zipf|hot]", e2e ? E2E_REPS : REPS,
+                     &argc, argv);
+    if (!h) return rc;
     const char *what = argc > 1 ? argv[1] : "count";
     int64_t tokens = argc > 2 ? atoll(argv[2]) : 1000000;
     if (tokens < 1) tokens = 1000000;
-    if (strcmp(what, "count") == 0) return bench_count(tokens);
-    if (strcmp(what, "e2e") == 0)
-        return bench_e2e(tokens, argc > 3 ? argv[3] : "/tmp/bench_stats_1M.mpt", !(argc > 4 && strcmp(argv[4], "hot") == 0));
-    fprintf(stderr, "usage: bench_stats count [TOKENS] | e2e [TOKENS] [FILE] [zipf|hot]\n");
-    return 2;
+    if (strcmp(what, "count") == 0 && argc <= 3) rc = bench_count(h, tokens);
+    else if (strcmp(what, "e2e") == 0 && argc <= 5)
+        rc = bench_e2e(h, tokens, argc > 3 ? argv[3] : "/tmp/bench_stats_1M.mpt",
+                       !(argc > 4 && strcmp(argv[4], "hot") == 0));
+    else {
+        bh_usage(h);
+        bh_close(h);
+        return 2;
+    }
+    int crc = bh_close(h);
+    return rc ? rc : crc;
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """eplb_ref.py - our own NumPy (or PyTorch, when installed) reimplementation of
-DeepSeek's EPLB, written from the semantics in REFERENCE.md section 3, as the
+DeepSeek's EPLB, written from the semantics of github.com/deepseek-ai/EPLB (eplb.py), as the
 timing baseline for bench_plan.  It keeps the reference's structure (layers
 vectorised in replicate, Python loops in the greedy packing, float32 weights),
 so its time is representative of running EPLB in Python.  Times are CPU

@@ -20,7 +20,7 @@ cmake --build /tmp/b -j16 >"$OUT/build.log" 2>&1 || { grep -A5 -E "error" "$OUT/
 /tmp/b/tests/kernels_gpu_test 2>&1 | tee "$OUT/gpu_test.txt"
 /tmp/b/tests/kernels_ref_test 2>&1 | tail -1
 mkdir -p /tmp/dump
-/tmp/b/bench/bench_kernels "${1:-all}" /tmp/dump 2>&1 | tee "$OUT/bench.txt"
+/tmp/b/bench/bench_kernels -J "$OUT/bench_kernels.json" "${1:-all}" /tmp/dump 2>&1 | tee "$OUT/bench.txt"
 if [ "${1:-all}" = move ] || [ "${1:-all}" = all ]; then
   python3 bench/torch_ref.py /tmp/dump 2>&1 | tee "$OUT/torch.txt"
 fi

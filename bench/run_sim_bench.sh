@@ -7,12 +7,12 @@ build=${1:-build}
 [ $# -gt 0 ] && shift
 here=$(dirname "$0")
 python3 -c "import numpy" 2>/dev/null || python3 -m pip install --quiet numpy
-echo "== machine"; lscpu | head -n 15; uptime
-echo "== bench_sim"; "$build/bench/bench_sim" "$@" 2>&1 | tee /tmp/bench_sim.$$ 
+echo "== bench_sim"; "$build/bench/bench_sim" -J /tmp/bench_sim.$$.json "$@"
 echo "== numpy"; python3 "$here/sim_numpy.py" | tee /tmp/bench_np.$$
-# the median of the 1-thread runs (pass --threads 1,2,1,2,... for several)
-c=$(sed -n 's/^threads 1: .*; cpu [0-9.]* s, \([0-9.]*\) M assignments per cpu-second.*/\1/p' /tmp/bench_sim.$$ |
-    sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')
+# the 1-thread row (its median over -n RUNS)
+c=$(python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+print([r for r in d["rows"] if r["name"] == "threads 1"][0]["figures"]["M assign/cpu-s"])' /tmp/bench_sim.$$.json)
 n=$(sed -n 's/.*; cpu [0-9.]* s, \([0-9.]*\) M assignments per cpu-second.*/\1/p' /tmp/bench_np.$$ | head -n 1)
 echo "== ratio (per cpu-second, 1 thread): C $c / NumPy $n = $(python3 -c "print(round($c / $n, 1))")"
-rm -f /tmp/bench_sim.$$ /tmp/bench_np.$$
+rm -f /tmp/bench_sim.$$.json /tmp/bench_np.$$

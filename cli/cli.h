@@ -17,7 +17,10 @@
 #include "traces/formats/mp_trace.h"
 #include "cli/options.h"
 
-#define MOEPLACE_VERSION "0.1.0"
+/* The version comes from project(VERSION) in CMakeLists.txt, its one place. */
+#ifndef MOEPLACE_VERSION
+#error "MOEPLACE_VERSION is defined by CMakeLists.txt from project(moeplace VERSION ...)"
+#endif
 
 /* Exit statuses. */
 #define CLI_OK 0

@@ -16,7 +16,7 @@ const char cmd_convert_usage[] =
     "counts (SGLang logical_count), not per-token routing.  The output appears\n"
     "whole or not at all.\n";
 
-/* Copies the trace like mp_trace_copy and finds the largest id (for what a .npy output loses). */
+/* Copies every piece of the trace to the writer and finds the largest id (for what a .npy output loses). */
 static int copy_trace(mp_trace *t, mp_writer *w, cli_progress *pr, unsigned *max_id, mp_err *err)
 {
     mp_step p = {0};

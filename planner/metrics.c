@@ -1,5 +1,5 @@
 /* metrics.c - predicted per-GPU loads of a plan under the even split and the
- * balance metrics of REFERENCE.md section 6, shared with sim/. */
+ * balance metrics (defined in moeplace-plan(1)), shared with sim/. */
 #include <math.h>
 #include <stdlib.h>
 

@@ -146,7 +146,7 @@ int mp_planner_run(mp_plan **out, const mp_loads *loads, const mp_plan_request *
  * not have the plan's L layers. */
 double *mp_plan_expert_loads(const mp_plan *p, const mp_loads *loads);
 
-/* ---- metrics (REFERENCE.md section 6) ---- */
+/* ---- metrics (defined in moeplace-plan(1)) ---- */
 
 typedef struct mp_plan_metrics {
     int32_t layers, gpus;

@@ -80,14 +80,44 @@ static int count_dups(const state *st)
     return n;
 }
 
-/* Work bound of the exchange searches of one layer (both layouts together
+/* ---- the tuning constants, named once ----
+ * Work bound of the exchange searches of one layer (both layouts together
  * count each their own): a deterministic step count, not a clock.  None of
  * the benchmarked shapes reaches it. */
 #define EXCHANGE_WORK_MAX ((int64_t)50000000)
+/* The exchange search looks at this many of the lightest GPUs first: with
+ * a sorted handful the first improving swap is nearly always among them, and
+ * the full scan of the others runs only when none helps. */
+#define EXCHANGE_LIGHTEST 8
+/* A swap must lower the heaviest GPU's load by more than this fraction:
+ * smaller "gains" are floating-point noise and would swap forever. */
+#define SWAP_MIN_GAIN 1e-7
+/* Swaps the first exchange search of a layout may make, per slot: enough
+ * for every shape benchmarked to converge (bench/bench_plan.c). */
+#define EXCHANGE_SWAPS_PER_SLOT 8
+/* Swaps of the short exchange search after each joint move: 2 per GPU, at
+ * most JOINT_EXCHANGE_MAX (a move is judged by where a short search gets). */
+#define JOINT_EXCHANGE_MAX 128
+/* Loads within this fraction of the maximum count as at the maximum. */
+#define AT_MAX_TOL 1e-9
+/* Relative rounding tolerance of comparisons of maxima and of the ceil()
+ * of shares: a share equal to the bound up to rounding fits. */
+#define ROUND_TOL 1e-12
+/* Joint replica counts stop when the maximum is within this fraction of
+ * the lower bound (0.05%: below it the moves buy nothing measurable) ... */
+#define JOINT_GAP 5e-4
+/* ... or after this many tried moves per layer (each costs an exchange
+ * search; more rarely helped on the benchmarked shapes). */
+#define JOINT_MOVES 12
+/* Donor experts tried per joint move before giving up on the candidate. */
+#define DONOR_TRIES 4
+/* A layer is "skewed", and gets the second layout from other counts (step
+ * 5), when its maximum is more than this fraction above the bound (0.2%). */
+#define SKEWED_GAP 2e-3
 
 /* Exchange search on the heaviest GPU; bounded by max_iter swaps.  Tries
- * the 8 lightest GPUs first (lightest first) and scans the others only when
- * they cannot help. */
+ * the EXCHANGE_LIGHTEST lightest GPUs first (lightest first) and scans the
+ * others only when they cannot help. */
 static void exchange(state *st, int max_iter)
 {
     int32_t m = st->m, s = st->s, R = m * s;
@@ -97,7 +127,7 @@ static void exchange(state *st, int max_iter)
         minw[g] = sw[g * s];
         for (int32_t i = 1; i < s; i++) minw[g] = sw[g * s + i] < minw[g] ? sw[g * s + i] : minw[g];
     }
-    enum { K = 8 };
+    enum { K = EXCHANGE_LIGHTEST };
     for (int it = 0; it < max_iter && st->work < EXCHANGE_WORK_MAX; it++) {
         st->work += m;
         /* the heaviest GPU and the K lightest, ascending */
@@ -110,7 +140,7 @@ static void exchange(state *st, int max_iter)
             while (j > 0 && st->gl[light[j - 1]] > st->gl[g]) light[j] = light[j - 1], j--;
             light[j] = g;
         }
-        double Lh = st->gl[h], best = Lh - Lh * 1e-7, maxa = 0;
+        double Lh = st->gl[h], best = Lh - Lh * SWAP_MIN_GAIN, maxa = 0;
         for (int32_t i = h * s; i < (h + 1) * s; i++) maxa = sw[i] > maxa ? sw[i] : maxa;
         int32_t ba = -1, bb = -1;
         /* the lightest GPUs first, then the others in order: the first GPU
@@ -313,11 +343,11 @@ static int fix_dups(state *st)
     return left;
 }
 
-/* GPUs within 1e-9 of the maximum M. */
+/* GPUs within AT_MAX_TOL of the maximum M. */
 static int32_t at_max(const state *st, double M)
 {
     int32_t n = 0;
-    for (int32_t g = 0; g < st->m; g++) n += st->gl[g] >= M * (1 - 1e-9);
+    for (int32_t g = 0; g < st->m; g++) n += st->gl[g] >= M * (1 - AT_MAX_TOL);
     return n;
 }
 
@@ -325,8 +355,8 @@ static int32_t at_max(const state *st, double M)
 static int better(const state *st, double M, int32_t nat)
 {
     double mx = st->gl[heaviest(st)];
-    if (mx < M * (1 - 1e-12)) return 1;
-    return mx <= M * (1 + 1e-12) && at_max(st, M) < nat;
+    if (mx < M * (1 - ROUND_TOL)) return 1;
+    return mx <= M * (1 + ROUND_TOL) && at_max(st, M) < nat;
 }
 
 /* Step 4: move replicas between experts while that lowers the maximum (or
@@ -345,7 +375,7 @@ static int joint(state *st, double lb, int budget)
     while (budget > 0) {
         int32_t h = heaviest(st);
         double M = st->gl[h];
-        if (M <= lb * (1 + 5e-4)) break;
+        if (M <= lb * (1 + JOINT_GAP)) break;
         int32_t nat = at_max(st, M);
         /* candidates: h's experts by replica weight, heaviest first */
         int32_t nc = 0;
@@ -367,7 +397,7 @@ static int joint(state *st, double lb, int budget)
             int32_t y = -1, yp = -1;
             double floor_w = -1;
             int32_t floor_e = -1;
-            for (int tries = 0; tries < 4 && yp < 0; tries++) {
+            for (int tries = 0; tries < DONOR_TRIES && yp < 0; tries++) {
                 y = -1;
                 double yw = 0;
                 for (int32_t e = 0; e < E; e++) {
@@ -396,7 +426,7 @@ static int joint(state *st, double lb, int budget)
             st->cnt[x]++;
             st->cnt[y]--;
             loads(st);
-            exchange(st, m < 64 ? 2 * m : 128);
+            exchange(st, 2 * m < JOINT_EXCHANGE_MAX ? 2 * m : JOINT_EXCHANGE_MAX);
             if (better(st, M, nat)) {
                 improved = 1;
             } else {
@@ -423,7 +453,7 @@ static int joint(state *st, double lb, int budget)
             st->cnt[x]--;
             st->cnt[y]++;
             loads(st);
-            exchange(st, m < 64 ? 2 * m : 128);
+            exchange(st, 2 * m < JOINT_EXCHANGE_MAX ? 2 * m : JOINT_EXCHANGE_MAX);
             if (better(st, M, nat)) {
                 improved = 1;
             } else {
@@ -448,7 +478,7 @@ static int few_big_counts(state *st, double T)
     int64_t used = 0, big = 0;
     for (int32_t e = 0; e < E; e++) {
         /* in double first: with T tiny (denormal loads) the quotient may be inf */
-        double cd = st->w[e] > 0 ? ceil(st->w[e] / T * (1 - 1e-12)) : 1;
+        double cd = st->w[e] > 0 ? ceil(st->w[e] / T * (1 - ROUND_TOL)) : 1;
         if (!(cd <= m)) return 0;
         int32_t c = cd < 1 ? 1 : (int32_t)cd;
         st->cnt[e] = c;
@@ -461,7 +491,7 @@ static int few_big_counts(state *st, double T)
         int32_t best = -1, bc = 0;
         for (int32_t e = 0; e < E; e++) {
             if (rw(st, e) <= T / 2) continue;
-            double cd = ceil(st->w[e] / (T / 2) * (1 - 1e-12));
+            double cd = ceil(st->w[e] / (T / 2) * (1 - ROUND_TOL));
             if (!(cd <= m)) continue;
             int32_t c = (int32_t)cd;
             if (best < 0 || c - st->cnt[e] < bc - st->cnt[best]) best = e, bc = c;
@@ -517,13 +547,13 @@ int mp__balance_layer(const double *w, const int32_t *ident, int32_t E, int32_t 
     double lb = W / m > top ? W / m : top;
     if ((rc = bldm(&a))) goto out;
     if (fix_dups(&a) > 0 && (rc = greedy(&a))) goto out;
-    exchange(&a, 8 * R);
-    if ((rc = joint(&a, lb, 12))) goto out;
-    if (!ident && a.gl[heaviest(&a)] > lb * (1 + 2e-3) && few_big_counts(&b, lb)) {
+    exchange(&a, EXCHANGE_SWAPS_PER_SLOT * R);
+    if ((rc = joint(&a, lb, JOINT_MOVES))) goto out;
+    if (!ident && a.gl[heaviest(&a)] > lb * (1 + SKEWED_GAP) && few_big_counts(&b, lb)) {
         if ((rc = bldm(&b))) goto out;
         if (fix_dups(&b) == 0) {
-            exchange(&b, 8 * R);
-            if ((rc = joint(&b, lb, 12))) goto out;
+            exchange(&b, EXCHANGE_SWAPS_PER_SLOT * R);
+            if ((rc = joint(&b, lb, JOINT_MOVES))) goto out;
             if (b.gl[heaviest(&b)] < a.gl[heaviest(&a)]) {
                 memcpy(a.slot, b.slot, (size_t)R * sizeof *a.slot);
                 memcpy(a.cnt, b.cnt, (size_t)E * sizeof *a.cnt);
@@ -537,7 +567,7 @@ int mp__balance_layer(const double *w, const int32_t *ident, int32_t E, int32_t 
     for (int32_t p = 0; p < R; p++) b.cnt[b.slot[p]]++;
     loads(&b);
     if (count_dups(&b) == 0 && (count_dups(&a) > 0 || b.gl[heaviest(&b)] < a.gl[heaviest(&a)])) {
-        exchange(&b, 8 * R);
+        exchange(&b, EXCHANGE_SWAPS_PER_SLOT * R);
         int da = count_dups(&a);
         if (da > 0 || b.gl[heaviest(&b)] < a.gl[heaviest(&a)]) {
             emit(&b, row);
@@ -600,6 +630,7 @@ int mp__strategy_balanced(const mp_strategy_input *in, int32_t *phy2log, mp_err 
     int32_t G = in->groups > 0 ? in->groups : 1;
     rc = balance_all(in, phy2log, err);
     if (rc || in->locality <= 0 || N < 2 || G % N != 0 || E % G != 0) return rc;
+    /* locality W: the confined layout may be W/(1-W) percent (0.01 x) worse */
     double tol = in->locality >= 1 ? INFINITY : 0.01 * in->locality / (1 - in->locality);
     int32_t *row = malloc((size_t)R * sizeof *row), *cnt = malloc((size_t)E * sizeof *cnt);
     double *gpu = malloc((size_t)P * sizeof *gpu);

@@ -1,6 +1,6 @@
-/* strategy_eplb.c - DeepSeek's EPLB reproduced exactly (REFERENCE.md section
- * 3): hierarchical when G % N == 0, else global; `eplb-global` forces the
- * global policy. */
+/* strategy_eplb.c - DeepSeek's EPLB (github.com/deepseek-ai/EPLB, eplb.py)
+ * reproduced exactly: hierarchical when G % N == 0, else global;
+ * `eplb-global` forces the global policy. */
 #include <stdlib.h>
 
 #include "planner/mp__planner.h"

@@ -157,9 +157,6 @@ int mp_sim_set_plan(mp_sim *s, const mp_plan *plan, mp_err *err);
  * recorded at its end_of_step piece.  Returns 0 or MP_ESHAPE / MP_EFORMAT. */
 int mp_sim_feed(mp_sim *s, const mp_step *piece, mp_err *err);
 
-/* Figures of the last finished step (valid after a feed that ended a step). */
-const mp_sim_stepm *mp_sim_last_step(const mp_sim *s);
-
 /* Collects the result (the simulator stays usable). */
 int mp_sim_finish(mp_sim *s, mp_sim_result **out, mp_err *err);
 

@@ -258,7 +258,7 @@ static void sift_down(const int64_t *rows, int32_t *e, int64_t *c, int32_t n, in
     }
 }
 
-/* LB_rep (REFERENCE.md section 6): max(mean, the smallest possible max
+/* LB_rep (moeplace-sim(1)): max(mean, the smallest possible max
  * rows/count over replica counts with `extra` slots beyond one per expert),
  * which D'Hondt's apportionment attains: each extra slot to the expert of
  * largest rows/count.  Experts at or under the mean never raise it above the
@@ -820,8 +820,6 @@ int mp_sim_feed(mp_sim *s, const mp_step *pc, mp_err *err)
     if (s->closing) return close_step(s, err);
     return 0;
 }
-
-const mp_sim_stepm *mp_sim_last_step(const mp_sim *s) { return s->nseries ? &s->series[s->nseries - 1] : NULL; }
 
 /* ---------- result ---------- */
 

@@ -1,10 +1,18 @@
 #!/bin/sh
-# man_examples.sh MOEPLACE SRC - runs every example of the man pages.
+# man_examples.sh MOEPLACE SRC [PAGE...] - runs the examples of the man pages
+# PAGE (names under man/, e.g. moeplace-plan.1; default: every page).  ctest
+# runs it once per page (man/examples/PAGE).
 # An example is a display block in the EXAMPLES section whose lines start
 # with "$ "; they run in order (per page) in a temporary folder, with
 # `moeplace` on PATH, $DATA = tests/data and $SRC = the source tree.  A line
 # ending in "# fails" must exit non-zero; every other line must exit 0.
 bin=$(cd "$(dirname "$1")" && pwd)/$(basename "$1") src=$(cd "$2" && pwd)
+shift 2
+if [ $# -eq 0 ]; then
+  set -- "$src"/man/*.[1-8]
+else
+  for p; do shift; set -- "$@" "$src/man/$p"; done
+fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 mkdir "$tmp/bin"
@@ -12,12 +20,13 @@ ln -s "$bin" "$tmp/bin/moeplace"
 PATH="$tmp/bin:$PATH"
 export PATH DATA="$src/tests/data" SRC="$src"
 fail=0 n=0
-for page in "$src"/man/*.[1-8]; do
-  [ -f "$page" ] || continue
+for page; do
+  [ -f "$page" ] || { echo "$page: no such man page"; fail=1; continue; }
   work="$tmp/$(basename "$page")"
   mkdir "$work"
   # lines after ".Sh EXAMPLES" up to the next .Sh that start with "$ "
   sed -n '/^\.Sh EXAMPLES/,/^\.Sh [^E]/p' "$page" | sed -n 's/^\$ //p' | sed 's/\\e/\\/g; s/\\-/-/g' >"$work/.examples"
+  [ -s "$work/.examples" ] || ! grep -q '^\.Sh EXAMPLES' "$page" || { echo "$(basename "$page"): no examples (\"$ \" lines under .Sh EXAMPLES)"; fail=1; }
   while IFS= read -r line; do
     n=$((n + 1))
     case "$line" in

@@ -8,9 +8,13 @@
 #   stdout.exp   exact standard output        stderr.exp   exact standard error
 #   stdout.grep  extended regexps, one a line, each must match some line
 #   stderr.grep  the same for standard error
-# MP_UPDATE=1 rewrites the .exp files that exist from what the case produced.
+# A stream with neither a .exp nor a .grep file must be empty.
+# MP_UPDATE=1 rewrites the .exp files that exist from what the case produced,
+# and creates the missing ones: stdout.exp / stderr.exp for a non-empty
+# stream that has no .grep, exit.exp for a non-zero exit status.
 set -u
 bin=$1 src=$2 case=$3
+update=${MP_UPDATE:-0}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 cd "$tmp" || exit 1
@@ -20,13 +24,16 @@ rc=$?
 exp=0
 [ -f "$case/exit.exp" ] && exp=$(cat "$case/exit.exp")
 fail=0
-if [ "$rc" != "$exp" ]; then
+if [ "$update" = 1 ] && [ "$rc" != "$exp" ]; then
+  echo "$rc" >"$case/exit.exp"
+  echo "wrote $case/exit.exp"
+elif [ "$rc" != "$exp" ]; then
   echo "exit status $rc, expected $exp"
   fail=1
 fi
 for s in stdout stderr; do
   if [ -f "$case/$s.exp" ]; then
-    if [ "${MP_UPDATE:-0}" = 1 ]; then cp "$tmp/.$s" "$case/$s.exp"
+    if [ "$update" = 1 ]; then cp "$tmp/.$s" "$case/$s.exp"
     elif ! diff -u "$case/$s.exp" "$tmp/.$s"; then fail=1; fi
   fi
   if [ -f "$case/$s.grep" ]; then
@@ -34,6 +41,15 @@ for s in stdout stderr; do
       [ -z "$pat" ] && continue
       grep -qE -- "$pat" "$tmp/.$s" || { echo "$s has no line matching /$pat/"; fail=1; }
     done <"$case/$s.grep"
+  fi
+  if [ ! -f "$case/$s.exp" ] && [ ! -f "$case/$s.grep" ] && [ -s "$tmp/.$s" ]; then
+    if [ "$update" = 1 ]; then
+      cp "$tmp/.$s" "$case/$s.exp"
+      echo "wrote $case/$s.exp"
+    else
+      echo "$s is not empty, and the case has no $s.exp or $s.grep"
+      fail=1
+    fi
   fi
 done
 if [ $fail -ne 0 ]; then

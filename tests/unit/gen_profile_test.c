@@ -1,6 +1,6 @@
 /* gen_profile_test.c - popularity skew: the zipf exponent of the model's
  * shares, and the named profiles' realised statistics against the shipped
- * real load matrices and the figures of REFERENCE.md section 9. */
+ * real load matrices and the figures published for them. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -173,13 +173,13 @@ static void test_chat_vs_qwen2_sharegpt(void **state)
     summarise(real, L, E, &r);
     free(real);
     assert_int_equal(E, 64);
-    /* REFERENCE.md: chat regime Gini ~0.15, hottest 10% ~0.15-0.16, max/mean ~1.8 */
+    /* published for Qwen2-57B on ShareGPT (the chat regime): Gini ~0.15, hottest 10% ~0.15-0.16, max/mean ~1.8 */
     assert_true(fabs(r.gini - 0.15) < 0.03);
     mp_model m = shape("qwen3-30b-a3b", L, E, 8); /* the Qwen2-57B shape: 28 x 64, top-8 */
     generate(&m, "chat", 16384, &s);
     check_regime(&s, r.gini, r.top10, r.mm, "chat on 28x64 top-8 vs Qwen2-57B ShareGPT");
     assert_true(s.dead == 0);
-    /* and on presets' shapes, against REFERENCE.md's chat figures */
+    /* and on presets' shapes, against those chat figures */
     m = shape("deepseek-v3", 0, 0, 0);
     m.layers = 16;
     generate(&m, "chat", 8192, &s);
@@ -204,8 +204,8 @@ static void test_mixed_vs_esft(void **state)
     assert_int_equal(m.experts, E);
     generate(&m, "mixed", 16384, &s);
     check_regime(&s, r.gini, r.top10, r.mm, "mixed on deepseek-v2-lite vs ESFT-lite intent");
-    /* REFERENCE.md ESFT-lite band: Gini 0.30-0.41, hottest 10% 0.23-0.28 */
-    check_regime(&s, 0.355, 0.255, 3.65, "mixed on deepseek-v2-lite vs REFERENCE");
+    /* published ESFT-lite band: Gini 0.30-0.41, hottest 10% 0.23-0.28 */
+    check_regime(&s, 0.355, 0.255, 3.65, "mixed on deepseek-v2-lite vs the published band");
     m = shape("deepseek-v3", 0, 0, 0);
     m.layers = 16;
     generate(&m, "mixed", 8192, &s);

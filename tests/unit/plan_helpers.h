@@ -58,7 +58,7 @@ static inline mp_loads *th_lognormal(int32_t L, int32_t E, double sigma, double 
     return l;
 }
 
-/* Narrow-domain skew (REFERENCE.md section 9): log-loads N(0, sigma), a flat
+/* Narrow-domain skew (the shape of the real matrices in ../shared/data/real): log-loads N(0, sigma), a flat
  * head capped so that the hottest expert is `ratio` times the mean (with 3%
  * jitter), a fraction `dead` of experts with no load. */
 static inline mp_loads *th_skewed(int32_t L, int32_t E, double sigma, double ratio, double dead, uint64_t seed)

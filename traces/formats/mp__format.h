@@ -31,7 +31,6 @@ typedef struct mp__format {
     mp_format id;
     const char *name;
     const char *ext; /* ".mpt" */
-    int holds_routing;
     const mp__reader_ops *reader; /* NULL when the format cannot be read as a trace */
     const mp__writer_ops *writer; /* NULL when it cannot be written from a trace   */
     /* Returns 1 when the first bytes (n of them) look like this format. */

@@ -34,8 +34,6 @@ const char *mp_format_name(mp_format f);
 int mp_format_parse(const char *name, mp_format *out);
 /* The format a path's extension names (.mpt .npy .csv .json), or MP_FMT_AUTO. */
 mp_format mp_format_from_path(const char *path);
-/* 1 when the format holds per-token routing, 0 when it holds only loads. */
-int mp_format_holds_routing(mp_format f);
 
 typedef enum mp_npy_layout {
     MP_NPY_AUTO = 0, /* [T,K] is one layer; 3-D arrays use the model's L to tell */
@@ -126,10 +124,9 @@ int mp_writer_commit(mp_writer *w, mp_err *err);
 /* Discards the temporary; frees w.  NULL is a no-op. */
 void mp_writer_abort(mp_writer *w);
 
-/* Copies every piece of `in` to `out` (the body of `moeplace convert`).
- * progress, when not NULL, is called after each piece with the assignments
- * done so far and the total (-1 when unknown). */
+/* A progress callback of the long-running calls (gen, stats, sim, check):
+ * called after each piece with the assignments done so far and the total
+ * (-1 when unknown). */
 typedef void (*mp_progress_fn)(void *ctx, int64_t done, int64_t total);
-int mp_trace_copy(mp_trace *in, mp_writer *out, mp_progress_fn progress, void *ctx, mp_err *err);
 
 #endif

@@ -47,12 +47,6 @@ mp_format mp_format_from_path(const char *path)
     return MP_FMT_AUTO;
 }
 
-int mp_format_holds_routing(mp_format f)
-{
-    const mp__format *d = format_get(f);
-    return d ? d->holds_routing : 0;
-}
-
 /* Picks the format of an input: the option, else the extension, else the first bytes. */
 static int guess_format(const char *path, mp_format asked, const mp__format **out, mp_err *err)
 {
@@ -249,18 +243,4 @@ void mp_writer_abort(mp_writer *w)
     if (!w) return;
     w->fmt->writer->abort(w->state);
     free(w);
-}
-
-int mp_trace_copy(mp_trace *in, mp_writer *out, mp_progress_fn progress, void *ctx, mp_err *err)
-{
-    mp_step piece = {0};
-    int64_t done = 0;
-    int rc;
-    while ((rc = mp_trace_next(in, &piece, err)) == 1) {
-        if ((rc = mp_writer_put(out, &piece, err)) != 0) break;
-        done += mp_step_assignments(&piece);
-        if (progress) progress(ctx, done, mp_trace_get_info(in).assignments);
-    }
-    mp_step_release(&piece);
-    return rc < 0 ? rc : 0;
 }

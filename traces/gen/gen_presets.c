@@ -1,5 +1,6 @@
 /* gen_presets.c - model presets, skew names, option defaults and provenance
- * of the synthetic trace generator (REFERENCE.md section 1). */
+ * of the synthetic trace generator; the presets' shapes are those of the
+ * models' published configs (config.json on their model cards). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>

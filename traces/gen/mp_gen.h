@@ -44,7 +44,7 @@
 #include "traces/formats/mp_source.h"
 #include "traces/formats/mp_trace.h"
 
-/* ---- presets (REFERENCE.md section 1) ---- */
+/* ---- presets: shapes from the models' published configs (moeplace gen --list-presets) ---- */
 typedef struct mp_gen_preset {
     mp_model model;
     int32_t total_layers; /* layers including dense ones */
