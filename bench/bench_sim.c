@@ -2,7 +2,7 @@
  * rebalancing, on DeepSeek-V3-shaped synthetic routing.
  *
  *   bench_sim [-n RUNS] [-J FILE] [--tokens N] [--step T] [--gpus P]
- *             [--nodes N] [--slots S] [--policy NAME] [--threads LIST]
+ *             [--nodes N] [--slots S] [--replica NAME] [--threads LIST]
  *             [--rebalance-steps S] [--rebalance-tokens T] [--oracle-every K]
  *             [--rebalance-threads N]
  *
@@ -251,7 +251,7 @@ int main(int argc, char **argv)
 {
     bh *h;
     int brc = bh_open(&h, "bench_sim",
-                      "[--tokens N] [--step T] [--gpus P] [--nodes N] [--slots S] [--policy NAME] [--threads LIST] "
+                      "[--tokens N] [--step T] [--gpus P] [--nodes N] [--slots S] [--replica NAME] [--threads LIST] "
                       "[--rebalance-steps S] [--rebalance-tokens T] [--oracle-every K] [--rebalance-threads N]",
                       1, &argc, argv);
     if (!h) return brc;
@@ -266,7 +266,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--gpus")) gpus = atoi(v);
         else if (!strcmp(a, "--nodes")) nodes = atoi(v);
         else if (!strcmp(a, "--slots")) spg = atoi(v);
-        else if (!strcmp(a, "--policy")) policy = v;
+        else if (!strcmp(a, "--replica")) policy = v;
         else if (!strcmp(a, "--threads")) threads = v;
         else if (!strcmp(a, "--rebalance-steps")) rb_steps = atoll(v);
         else if (!strcmp(a, "--rebalance-tokens")) rb_tokens = atoll(v);
