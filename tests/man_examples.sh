@@ -6,6 +6,7 @@
 # with "$ "; they run in order (per page) in a temporary folder, with
 # `moeplace` on PATH, $DATA = tests/data and $SRC = the source tree.  A line
 # ending in "# fails" must exit non-zero; every other line must exit 0.
+export LC_ALL=C # `ls` and `sort` order must not depend on the locale
 bin=$(cd "$(dirname "$1")" && pwd)/$(basename "$1") src=$(cd "$2" && pwd)
 shift 2
 if [ $# -eq 0 ]; then

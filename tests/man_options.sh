@@ -4,6 +4,9 @@
 # CMD` makes from the option table (cli/options.def).  -u rewrites the pages'
 # sections from it instead of comparing.
 set -u
+# one collation and message language everywhere: `ls` and `sort` order must not
+# depend on the machine's locale
+export LC_ALL=C
 bin=$1 src=$2 update=${3:-}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM

@@ -13,6 +13,9 @@
 # and creates the missing ones: stdout.exp / stderr.exp for a non-empty
 # stream that has no .grep, exit.exp for a non-zero exit status.
 set -u
+# one collation and message language everywhere: `ls` and `sort` order must not
+# depend on the machine's locale
+export LC_ALL=C
 bin=$1 src=$2 case=$3
 update=${MP_UPDATE:-0}
 tmp=$(mktemp -d)

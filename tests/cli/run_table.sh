@@ -13,6 +13,9 @@
 # MP_UPDATE=1 rewrites the row's exit status and stderr line from what the
 # command did (only when it wrote at most one line to stderr).
 set -u
+# one collation and message language everywhere: `ls` and `sort` order must not
+# depend on the machine's locale
+export LC_ALL=C
 bin=$1 src=$2 table=$3 name=$4
 row=$(awk -F '\t' -v n="$name" '$1 == n && !/^#/ { print; exit }' "$table")
 [ -n "$row" ] || { echo "$table: no row named $name"; exit 1; }
