@@ -42,7 +42,7 @@ static int print_table(const mp_eval *ev, const char *input, const cli_common *c
     cli_doc_int(d, "gpus", ev->setup.gpus);
     cli_doc_int(d, "nodes", ev->setup.nodes);
     cli_doc_int(d, "redundant", ev->setup.redundant);
-    cli_doc_str(d, "policy", ev->setup.policy);
+    cli_doc_str(d, "replica", ev->setup.policy);
     cli_doc_str(d, "best", ev->r[ev->best].entry.name);
     cli_tab *t = cli_doc_table(d, "strategies", "strategy comparison");
     int json = c->format == CLI_FMT_JSON;
