@@ -314,6 +314,21 @@ static void ofile_free(mp_ofile *f)
     free(f);
 }
 
+/* f writes through fd (its own, closed with the stream); on failure f is
+ * freed and MP_EIO returned */
+static int stream_on(mp_ofile **out, mp_ofile *f, int fd, const char *path, mp_err *err)
+{
+    if (fd < 0 || !(f->fp = fdopen(fd, "wb"))) {
+        int e = errno;
+        if (fd >= 0) close(fd);
+        ofile_free(f);
+        return mp_err_set(err, MP_EIO, "%s: cannot write: %s", path, strerror(e));
+    }
+    f->own_fp = 1;
+    *out = f;
+    return 0;
+}
+
 int mp_ofile_open(mp_ofile **out, const char *path, mp_err *err)
 {
     *out = NULL;
@@ -337,28 +352,12 @@ int mp_ofile_open(mp_ofile **out, const char *path, mp_err *err)
         } else if (f->t.fd == 2) {
             f->fp = stderr;
         } else {
-            fd = fcntl(f->t.fd, F_DUPFD_CLOEXEC, 3);
-            if (fd < 0 || !(f->fp = fdopen(fd, "wb"))) {
-                int e = errno;
-                if (fd >= 0) close(fd);
-                ofile_free(f);
-                return mp_err_set(err, MP_EIO, "%s: cannot write: %s", path, strerror(e));
-            }
-            f->own_fp = 1;
+            return stream_on(out, f, fcntl(f->t.fd, F_DUPFD_CLOEXEC, 3), path, err);
         }
         *out = f;
         return 0;
     case MP_OT_THROUGH:
-        fd = open(f->t.path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
-        if (fd < 0 || !(f->fp = fdopen(fd, "wb"))) {
-            int e = errno;
-            if (fd >= 0) close(fd);
-            ofile_free(f);
-            return mp_err_set(err, MP_EIO, "%s: cannot write: %s", path, strerror(e));
-        }
-        f->own_fp = 1;
-        *out = f;
-        return 0;
+        return stream_on(out, f, open(f->t.path, O_WRONLY | O_NOCTTY | O_CLOEXEC), path, err);
     case MP_OT_REPLACE:
     case MP_OT_CREATE: break;
     }
