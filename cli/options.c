@@ -84,6 +84,16 @@ static int enum_word_ok(const cli_option *o, const char *w, size_t n, unsigned f
     return !(o == &OPTS[CLI_O_FORMAT] && n == 4 && !strncmp(w, "html", 4) && !(flags & CLI_CMDF_HTML));
 }
 
+/* "a, b or c" from n words of the given lengths */
+static void words_join(const char *const *w, const size_t *len, int n, char *buf, size_t cap)
+{
+    buf[0] = 0;
+    for (int i = 0; i < n; i++) {
+        size_t used = strlen(buf);
+        snprintf(buf + used, cap - used, "%s%.*s", i == 0 ? "" : i == n - 1 ? " or " : ", ", (int)len[i], w[i]);
+    }
+}
+
 /* "a, b or c" from "a|b|c" */
 static void enum_list(const cli_option *o, unsigned flags, char *buf, size_t cap)
 {
@@ -96,11 +106,7 @@ static void enum_list(const cli_option *o, unsigned flags, char *buf, size_t cap
         p += l;
         if (*p == '|') p++;
     }
-    buf[0] = 0;
-    for (int i = 0; i < n; i++) {
-        size_t used = strlen(buf);
-        snprintf(buf + used, cap - used, "%s%.*s", i == 0 ? "" : i == n - 1 ? " or " : ", ", (int)len[i], w[i]);
-    }
+    words_join(w, len, n, buf, cap);
 }
 
 static int enum_index(const cli_option *o, const char *arg, unsigned flags)
@@ -156,11 +162,7 @@ static void names_join(const char *reg, const char *only, const char *extra, cha
         p += l;
         if (*p == '|') p++;
     }
-    buf[0] = 0;
-    for (int i = 0; i < n; i++) {
-        size_t used = strlen(buf);
-        snprintf(buf + used, cap - used, "%s%.*s", i == 0 ? "" : i == n - 1 ? " or " : ", ", (int)len[i], w[i]);
-    }
+    words_join(w, len, n, buf, cap);
 }
 
 void cli_names_list(const char *reg, const char *extra, char *buf, size_t n) { names_join(reg, NULL, extra, buf, n); }
