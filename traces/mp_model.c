@@ -15,7 +15,37 @@ mp_model mp_model_default(void)
     m.topk_group = 1;
     m.routed_scaling = 1.0;
     m.normalize_topk = 1;
+    m.moe_every = 1;
     return m;
+}
+
+int32_t mp_model_decoder_count(const mp_model *m)
+{
+    return m->decoder_layers > 0 ? m->decoder_layers : m->layers;
+}
+
+static int is_moe(const mp_model *m, int32_t d)
+{
+    int32_t every = m->moe_every > 0 ? m->moe_every : 1;
+    return d >= m->first_dense && d % every == m->moe_phase;
+}
+
+int32_t mp_model_decoder_of(const mp_model *m, int32_t moe_layer)
+{
+    if (moe_layer < 0 || moe_layer >= m->layers) return -1;
+    if (m->decoder_layers <= 0) return moe_layer;
+    for (int32_t d = 0, l = 0; d < m->decoder_layers; d++)
+        if (is_moe(m, d) && l++ == moe_layer) return d;
+    return -1;
+}
+
+int32_t mp_model_moe_of(const mp_model *m, int32_t decoder)
+{
+    if (m->decoder_layers <= 0) return decoder >= 0 && decoder < m->layers ? decoder : -1;
+    if (decoder < 0 || decoder >= m->decoder_layers || !is_moe(m, decoder)) return -1;
+    int32_t l = 0;
+    for (int32_t d = 0; d < decoder; d++) l += is_moe(m, d);
+    return l;
 }
 
 int mp_model_validate(const mp_model *m, const char *what, mp_err *err)
@@ -48,6 +78,28 @@ int mp_model_validate(const mp_model *m, const char *what, mp_err *err)
         return mp_err_set(err, MP_ERANGE, "%s: routed_scaling must be a positive finite number", what);
     if ((unsigned)m->scoring > MP_SCORING_SOFTMAX_TOPK)
         return mp_err_set(err, MP_ERANGE, "%s: unknown scoring %d", what, (int)m->scoring);
+    if (m->weight_bits != 0 && m->weight_bits != 4 && m->weight_bits != 8 && m->weight_bits != 16 &&
+        m->weight_bits != 32)
+        return mp_err_set(err, MP_ERANGE, "%s: weight_bits %d is not 4, 8, 16 or 32", what, m->weight_bits);
+    if (m->decoder_layers < 0 || m->decoder_layers > MP_LAYERS_MAX)
+        return mp_err_set(err, MP_ERANGE, "%s: decoder_layers %d outside 0..%d", what, m->decoder_layers,
+                          MP_LAYERS_MAX);
+    int32_t every = m->moe_every > 0 ? m->moe_every : 1; /* 0 (a zeroed model) reads as 1 */
+    if (m->moe_every < 0 || m->moe_every > MP_LAYERS_MAX || m->moe_phase < 0 || m->moe_phase >= every)
+        return mp_err_set(err, MP_ERANGE, "%s: moe_every %d / moe_phase %d do not name a layer rule", what,
+                          m->moe_every, m->moe_phase);
+    if (m->first_dense < 0 || m->first_dense > MP_LAYERS_MAX)
+        return mp_err_set(err, MP_ERANGE, "%s: first_dense %d out of range", what, m->first_dense);
+    if (m->decoder_layers > 0) {
+        int32_t n = 0;
+        for (int32_t d = 0; d < m->decoder_layers; d++) n += is_moe(m, d);
+        if (n != m->layers)
+            return mp_err_set(err, MP_ERANGE,
+                              "%s: %d decoder layers with first_dense %d and MoE every %d (phase %d) hold %d MoE "
+                              "layers, not %d",
+                              what, m->decoder_layers, m->first_dense, m->moe_every, m->moe_phase, n, m->layers);
+    } else if (m->first_dense != 0 || every != 1 || m->moe_phase != 0)
+        return mp_err_set(err, MP_ERANGE, "%s: a dense-layer rule needs decoder_layers", what);
     return 0;
 }
 
@@ -84,6 +136,13 @@ char *mp_model_to_json(const mp_model *m)
     cJSON_AddStringToObject(o, "scoring", mp_scoring_name(m->scoring));
     cJSON_AddBoolToObject(o, "normalize_topk", m->normalize_topk != 0);
     cJSON_AddNumberToObject(o, "routed_scaling", m->routed_scaling);
+    if (m->decoder_layers > 0) {
+        cJSON_AddNumberToObject(o, "decoder_layers", m->decoder_layers);
+        cJSON_AddNumberToObject(o, "first_dense", m->first_dense);
+        cJSON_AddNumberToObject(o, "moe_every", m->moe_every);
+        cJSON_AddNumberToObject(o, "moe_phase", m->moe_phase);
+    }
+    if (m->weight_bits) cJSON_AddNumberToObject(o, "weight_bits", m->weight_bits);
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return s;
@@ -150,6 +209,11 @@ int mp_model_from_json(mp_model *out, const char *json, size_t len, const char *
     INT_FIELD("shared", 0, MP_EXPERTS_MAX, m.shared);
     INT_FIELD("hidden", 0, 1 << 24, m.hidden);
     INT_FIELD("intermediate", 0, 1 << 24, m.intermediate);
+    INT_FIELD("decoder_layers", 0, MP_LAYERS_MAX, m.decoder_layers);
+    INT_FIELD("first_dense", 0, MP_LAYERS_MAX, m.first_dense);
+    INT_FIELD("moe_every", 0, MP_LAYERS_MAX, m.moe_every);
+    INT_FIELD("moe_phase", 0, MP_LAYERS_MAX, m.moe_phase);
+    INT_FIELD("weight_bits", 0, 32, m.weight_bits);
 #undef INT_FIELD
     if (rc == 0) {
         const cJSON *sc = cJSON_GetObjectItemCaseSensitive(o, "scoring");

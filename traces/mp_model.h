@@ -36,21 +36,35 @@ typedef struct mp_model {
     mp_scoring scoring;
     int normalize_topk;           /* gate weights normalised to sum 1       */
     double routed_scaling;        /* factor on the gate weights (1 = none)  */
+    /* Where the MoE layers sit among the decoder layers.  Decoder layer d
+     * (0-based) is MoE when d >= first_dense and d % moe_every == moe_phase;
+     * the MoE layers, in order, are the trace's layers 0..layers-1.  This is
+     * the rule of the Hugging Face configs: DeepSeek first_k_dense_replace
+     * (moe_every 1, phase 0), Qwen-MoE decoder_sparse_step and Llama-4
+     * interleave_moe_layer_step (moe_every = step, phase = step-1).
+     * decoder_layers = 0 means unknown: every decoder layer is taken as MoE. */
+    int32_t decoder_layers;       /* num_hidden_layers, dense included (0 = unknown) */
+    int32_t first_dense;          /* leading dense decoder layers           */
+    int32_t moe_every;            /* MoE every n-th decoder layer (1 = all)  */
+    int32_t moe_phase;            /* ... those with d % moe_every == phase   */
+    int32_t weight_bits;          /* expert weight bits: 16 bf16, 8 fp8, 4 mxfp4 (0 = unknown) */
 } mp_model;
 
 /* A model with every field at its neutral value: groups = topk_group = 1,
- * routed_scaling = 1, everything else 0. */
+ * routed_scaling = 1, moe_every = 1, everything else 0. */
 mp_model mp_model_default(void);
 
 /* Checks the fields against each other and the limits above: 1 <= L <= MP_LAYERS_MAX,
  * 1 <= E <= MP_EXPERTS_MAX, 1 <= K <= min(E, MP_TOPK_MAX), G >= 1 divides E,
- * 1 <= topk_group <= G, K <= topk_group * E/G, shared, hidden, intermediate >= 0.
+ * 1 <= topk_group <= G, K <= topk_group * E/G, shared, hidden, intermediate >= 0;
+ * when decoder_layers > 0, the layer rule above yields exactly `layers` MoE layers.
  * Returns 0 or MP_ERANGE with a message starting with `what` (a file name, say). */
 int mp_model_validate(const mp_model *m, const char *what, mp_err *err);
 
 /* Serialises the model as a compact JSON object (keys: name, layers, experts,
  * top_k, groups, topk_group, shared, hidden, intermediate, scoring,
- * normalize_topk, routed_scaling).  Returns a heap string the caller frees,
+ * normalize_topk, routed_scaling; decoder_layers, first_dense, moe_every,
+ * moe_phase and weight_bits only when they differ from their defaults).  Returns a heap string the caller frees,
  * or NULL when out of memory. */
 char *mp_model_to_json(const mp_model *m);
 
@@ -59,6 +73,15 @@ char *mp_model_to_json(const mp_model *m);
  * layers, experts and top_k are required.  The result is validated.  `what`
  * names the input in error messages. */
 int mp_model_from_json(mp_model *out, const char *json, size_t len, const char *what, mp_err *err);
+
+/* Decoder layers of the model: decoder_layers, or layers when unknown. */
+int32_t mp_model_decoder_count(const mp_model *m);
+/* The decoder layer index (0-based) of MoE layer `moe_layer` (0..layers-1),
+ * or -1 when out of range. */
+int32_t mp_model_decoder_of(const mp_model *m, int32_t moe_layer);
+/* The MoE layer index of decoder layer `decoder`, or -1 when that decoder
+ * layer is dense or out of range. */
+int32_t mp_model_moe_of(const mp_model *m, int32_t decoder);
 
 const char *mp_scoring_name(mp_scoring s);
 /* Returns 0 and sets *out, or MP_ENOTFOUND for an unknown name. */

@@ -11,7 +11,7 @@
 #include "traces/mp_text.h"
 
 #define P(nm, L, E, K, G, TG, SH, H, I, SC, NORM, RS, TL, NOTE) \
-    {{nm, L, E, K, G, TG, SH, H, I, SC, NORM, RS}, TL, NOTE}
+    {{nm, L, E, K, G, TG, SH, H, I, SC, NORM, RS, 0, 0, 1, 0, 0}, TL, NOTE}
 
 static const mp_gen_preset presets[] = {
     P("deepseek-v3", 58, 256, 8, 8, 4, 1, 7168, 2048, MP_SCORING_SIGMOID, 1, 2.5, 61,
