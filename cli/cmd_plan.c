@@ -200,9 +200,26 @@ static int do_compare(plan_args *a, const mp_loads *l)
     return rc;
 }
 
+/* eplb.py plans GPUs that do not split over the nodes when the groups do
+ * not either (G % N != 0): its global policy ignores nodes.  The plan is then
+ * eplb-global on one node, and stderr says so. */
+static int eplb_global_fallback(plan_args *a, const mp_loads *l)
+{
+    const char *s = a->req.strategy ? a->req.strategy : "";
+    int32_t N = a->nodes > 0 ? a->nodes : 1, G = a->req.groups > 0 ? a->req.groups : l->has_model ? l->model.groups : 1;
+    if (G < 1) G = 1;
+    if (a->gpus % N == 0 || !(strcmp(s, "eplb-global") == 0 || (strcmp(s, "eplb") == 0 && G % N != 0))) return 0;
+    cli_message("moeplace: plan: %d GPUs do not split over %d nodes: DeepSeek's EPLB falls back to its global "
+                "policy, which ignores nodes; the plan is eplb-global on 1 node", a->gpus, N);
+    a->nodes = 1;
+    a->req.strategy = "eplb-global";
+    return 1;
+}
+
 static int do_plan(plan_args *a, const mp_loads *l)
 {
     mp_err err = {0};
+    eplb_global_fallback(a, l);
     if (make_request(a, l, a->req.strategy ? a->req.strategy : "balanced", 0, &err))
         return cli_topology_error("plan", &err);
     mp_plan_result *res;

@@ -11,14 +11,18 @@ int mp__sort_desc(int32_t *idx, int32_t n, const double *w);
 /* mp_dhondt where the last nfixed experts never get a second replica. */
 int mp__dhondt_fixed(const double *w, int32_t E, int32_t R, int32_t cap, int32_t nfixed, int32_t *cnt, int32_t *extra);
 
+/* float32 twins of mp__dhondt_fixed (no cap) and mp_eplb_pack, computing as
+ * eplb.py does: quotients w / cnt and pack sums rounded to float. */
+int mp__dhondt_f32(const float *w, int32_t E, int32_t R, int32_t nfixed, int32_t *cnt, int32_t *extra);
+int mp__eplb_pack_f32(const float *w, int32_t n, int32_t m, int32_t *pack, int32_t *place);
+
 /* EPLB for one layer: hierarchical with (G, N), or global when G = N = 1.
- * row gets R entries.  nfixed (global only): the last nfixed experts keep
+ * The loads are rounded to float32 and every sum and quotient is a float32
+ * one, as in eplb.py.  row gets R entries.  nfixed (global only): the last nfixed experts keep
  * one replica.  Preconditions checked by the caller. */
 int mp__eplb_layer(const double *w, int32_t E, int32_t R, int32_t G, int32_t N, int32_t P, int32_t nfixed,
                    int32_t *row);
 
-/* Checks EPLB's preconditions (E % G, G % N, P % N, R % P, R >= E). */
-int mp__eplb_check(const mp_strategy_input *in, int32_t G, int32_t N, mp_err *err);
 
 /* balanced for one layer of E experts on m GPUs x s slots: row gets m*s
  * entries.  ident may be NULL; the last nfixed experts keep one replica. */

@@ -93,6 +93,13 @@ int mp_dhondt(const double *w, int32_t E, int32_t R, int32_t cap, int32_t *cnt, 
  * n < 1 or n % m != 0) or MP_ENOMEM. */
 int mp_eplb_pack(const double *w, int32_t n, int32_t m, int32_t *pack, int32_t *place);
 
+/* DeepSeek EPLB's choice for E experts in G groups (0 or 1: ungrouped), N
+ * nodes, P GPUs and R slots, as eplb.py makes it: 1 hierarchical (G % N ==
+ * 0 and not `global`), 0 global (which ignores groups and nodes), or
+ * MP_EINVAL with a message where eplb.py would refuse (R < E, R % P != 0;
+ * hierarchical: E % G != 0, P % N != 0). */
+int mp_eplb_policy(int32_t E, int32_t G, int32_t N, int32_t P, int32_t R, int global, mp_err *err);
+
 /* ---- topology: one set of rules for every command ---- */
 
 /* What a caller asks for.  Slots: one per routed expert, one per replica of

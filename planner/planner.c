@@ -109,7 +109,11 @@ int mp_planner_run(mp_plan **out, const mp_loads *loads, const mp_plan_request *
     if (F > 0 && !st->redundant)
         return mp_err_set(err, MP_EINVAL, "plan: shared_fusion needs a strategy with redundant slots, not %s", st->name);
     if (F > 0) G = 1; /* fused replicas do not belong to a group */
-    if (E % G != 0) return mp_err_set(err, MP_EINVAL, "plan: %d experts do not split into %d groups", E, G);
+    /* EPLB's global policy (eplb-global, or eplb when G % N != 0) ignores
+     * groups, as eplb.py does: any G is accepted there */
+    int groups_unused = strcmp(st->name, "eplb-global") == 0 || (strcmp(st->name, "eplb") == 0 && G % req->topo.nodes != 0);
+    if (E % G != 0 && !groups_unused)
+        return mp_err_set(err, MP_EINVAL, "plan: %d experts do not split into %d groups", E, G);
 
     mp_plan *p;
     if ((rc = mp_plan_create(&p, L, F > 0 ? E + 1 : E, &req->topo, err))) return rc;
@@ -119,7 +123,7 @@ int mp_planner_run(mp_plan **out, const mp_loads *loads, const mp_plan_request *
     p->model.layers = L;
     p->model.experts = E;
     if (K > 0) p->model.top_k = K;
-    if (req->groups > 0) p->model.groups = req->groups;
+    if (req->groups > 0 && E % req->groups == 0) p->model.groups = req->groups;
     snprintf(p->strategy, sizeof p->strategy, "%s", st->name);
 
     double *w = mp_plan_expert_loads(p, loads);
