@@ -15,12 +15,14 @@ const char cmd_plan_usage[] =
     "usage: moeplace plan (TRACE | --loads FILE) --gpus P [--nodes N]\n"
     "                     [--redundant X | --slots-per-gpu S] [--strategy NAME] [-o PLAN.json]\n"
     "       moeplace plan ... --compare linear,round-robin,group-aware,eplb,balanced\n"
-    "       moeplace plan --check PLAN.json\n"
+    "       moeplace plan --check FILE [--experts E] [--gpus P]\n"
     "\n"
     "Decides which expert each physical slot of each GPU holds, per MoE layer, from\n"
     "expert loads (a routing trace counted per layer, or a load file), and predicts\n"
     "the per-GPU load and balance metrics of the result.  With -o the plan (or\n"
-    "export) goes to the file and the summary to standard output.\n";
+    "export) goes to the file and the summary to standard output.  --export writes\n"
+    "the file an engine loads (sglang, trtllm, vllm, vllm-ascend) or csv; --check\n"
+    "validates a plan file or any of those engine files.\n";
 
 
 typedef struct plan_args {
@@ -76,12 +78,43 @@ static void add_layers(cli_doc *d, const mp_plan_metrics *m)
     }
 }
 
+/* An engine file (sglang, trtllm, vllm, vllm-ascend): checked as its engine
+ * reads it, against --experts and --gpus when given. */
+static int check_engine_file(const plan_args *a, const mp_engine_info *in)
+{
+    cli_doc *d = cli_doc_create("moeplace.plan.check");
+    cli_doc_str(d, "file", a->check);
+    cli_doc_str(d, "valid", "yes");
+    cli_doc_str(d, "kind", mp_export_name(in->kind));
+    cli_doc_int(d, "layers", in->rows);
+    cli_doc_int(d, "moe_layers", in->moe_layers);
+    cli_doc_int(d, "experts", in->experts);
+    cli_doc_int(d, "slots", in->slots);
+    if (in->gpus > 0) {
+        cli_doc_int(d, "gpus", in->gpus);
+        cli_doc_int(d, "slots_per_gpu", in->slots / in->gpus);
+    } else {
+        cli_doc_str(d, "gpus", "-");
+    }
+    cli_doc_int(d, "max_replicas", in->max_replicas);
+    if (in->duplicates >= 0) cli_doc_int(d, "duplicates", in->duplicates);
+    else cli_doc_str(d, "duplicates", "-");
+    int rc = cli_doc_emit(d, &a->c);
+    cli_doc_destroy(d);
+    return rc;
+}
+
 static int do_check(const plan_args *a)
 {
     mp_err err = {0};
     mp_plan *p;
     double *w;
     mp_plan_result *r;
+    mp_engine_expect x = {a->experts, a->gpus, NULL};
+    mp_engine_info info;
+    int erc = mp_engine_file_check(a->check, &x, &info, &err);
+    if (erc == 0) return check_engine_file(a, &info);
+    if (erc != MP_ENOTFOUND) return cli_fail(&err);
     if (mp_plan_read_json(&p, &w, a->check, &err) || mp_plan_result_of_load(&r, p, w, &err)) return cli_fail(&err);
     cli_doc *d = cli_doc_create("moeplace.plan.check");
     cli_doc_str(d, "file", a->check);
@@ -235,6 +268,11 @@ static int do_plan(plan_args *a, const mp_loads *l)
         if (mp_plan_migrate(p, old, bpe, &mig, &err) || mp_plan_result_update(res, &err)) goto fail;
     }
     if (a->export_name) {
+        if (mp_export_decoder_unknown(p, a->export_kind))
+            cli_message("moeplace: plan: warning: %s counts decoder layers, dense ones included, and the model does "
+                        "not say which are MoE: the %d MoE layers are written as decoder layers 0..%d (give the "
+                        "model's decoder-layer rule)",
+                        mp_export_name(a->export_kind), p->layers, p->layers - 1);
         if (mp_plan_export(p, a->export_kind, a->c.output ? a->c.output : "-", &err)) goto fail;
     } else if (a->c.output) {
         mp_plan_info info = {a->req.locality, a->req.shared_fusion, a->req.groups, res->load, res->metrics,
@@ -289,7 +327,8 @@ int cmd_plan(int argc, char **argv)
     a.from = cli_str(&A, CLI_O_FROM);
     a.weight_bytes = cli_num(&A, CLI_O_WEIGHT_BYTES, CLI_WEIGHT_BYTES_DEFAULT);
     a.export_name = cli_str(&A, CLI_O_EXPORT);
-    static const mp_export exports[] = {MP_EXPORT_SGLANG, MP_EXPORT_TRTLLM, MP_EXPORT_CSV}; /* as the row lists them */
+    static const mp_export exports[] = {MP_EXPORT_SGLANG, MP_EXPORT_TRTLLM, MP_EXPORT_VLLM, MP_EXPORT_VLLM_ASCEND,
+                                        MP_EXPORT_CSV}; /* as the row lists them */
     a.export_kind = exports[cli_enum(&A, CLI_O_EXPORT, 0)];
     a.compare = cli_str(&A, CLI_O_COMPARE);
     a.check = cli_str(&A, CLI_O_PLAN_CHECK);

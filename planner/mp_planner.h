@@ -260,11 +260,78 @@ int mp_plan_read_json(mp_plan **out, double **load_out, const char *path, mp_err
 /* The same from memory; `what` names the input in messages. */
 int mp_plan_parse_json(mp_plan **out, double **load_out, const char *text, size_t len, const char *what, mp_err *err);
 
-typedef enum mp_export { MP_EXPORT_SGLANG = 0, MP_EXPORT_TRTLLM, MP_EXPORT_CSV } mp_export;
+/* ---- engine files (planner/engine_files.c) ----
+ *
+ * What each engine loads, as its public code reads it:
+ *   sglang       --init-expert-location FILE.json: a JSON object with the one
+ *                key physical_to_logical_map (SGLang calls
+ *                ExpertLocationMetadata.init_by_mapping(server_args,
+ *                model_config, **json), python/sglang/srt/eplb/
+ *                expert_location.py), one row per DECODER layer
+ *                (num_hidden_layers, dense ones included: they get SGLang's
+ *                own trivial row, slot s -> expert s % E), R columns.
+ *   trtllm       moe_config.load_balancer FILE.yaml: num_slots,
+ *                initial_global_assignments {decoder layer: [expert per
+ *                slot]} (MoE layers only) and layer_updates_per_iter: 0
+ *                (TensorRT-LLM examples/wide_ep/ep_load_balancer).
+ *   vllm         vLLM PR #41141 (a draft, not in a release):
+ *                --eplb-config '{"initial_mapping_path": FILE.jsonl, ...}':
+ *                one JSONL record {record_type: "eplb_initial_mapping",
+ *                version: 1, num_redundant_experts, num_slots,
+ *                initial_global_assignments {"MoE layer": [...]}}.
+ *   vllm-ascend  eplb_config.expert_map_path FILE.json (vllm-ascend,
+ *                vllm_ascend/eplb/core/eplb_utils.py): {moe_layer_count,
+ *                layer_list: [{layer_id, device_count, device_list:
+ *                [{device_id, device_expert: [experts of the device]}]}]},
+ *                MoE layers in order; no expert twice on a device.
+ *   csv          layer,slot,gpu,node,expert (moeplace's own table). */
+typedef enum mp_export { MP_EXPORT_SGLANG = 0, MP_EXPORT_TRTLLM, MP_EXPORT_VLLM, MP_EXPORT_VLLM_ASCEND, MP_EXPORT_CSV } mp_export;
 /* Returns 0 or MP_ENOTFOUND. */
 int mp_export_parse(const char *name, mp_export *out);
-/* Writes an export (path "-": stdout) atomically. */
+/* "sglang", "trtllm", "vllm", "vllm-ascend", "csv". */
+const char *mp_export_name(mp_export kind);
+/* 1 when `kind` indexes layers by decoder layer (sglang, trtllm) and the
+ * plan's model has no decoder-layer rule (decoder_layers 0): the file then
+ * lists the MoE layers as if every decoder layer were one, which the engine
+ * will not accept for a model with dense layers.  The caller warns. */
+int mp_export_decoder_unknown(const mp_plan *p, mp_export kind);
+/* Writes an export (path "-": stdout) atomically.  MP_EINVAL for an engine
+ * file of a plan with a fused shared expert (engines place routed experts
+ * only) and for a vllm-ascend file of a plan with an expert twice on a GPU
+ * (its loader cannot hold that). */
 int mp_plan_export(const mp_plan *p, mp_export kind, const char *path, mp_err *err);
+
+/* What an engine file is checked against (0 / NULL: unknown, taken from the
+ * file where it says). */
+typedef struct mp_engine_expect {
+    int32_t experts;       /* routed experts E (else max id + 1, or num_slots - num_redundant_experts) */
+    int32_t gpus;          /* P (vllm-ascend names its devices)                                          */
+    const mp_model *model; /* layers, decoder_layers and the dense-layer rule                           */
+} mp_engine_expect;
+
+typedef struct mp_engine_info {
+    mp_export kind;
+    int32_t rows;          /* layers the file lists (sglang: decoder layers)          */
+    int32_t moe_layers;    /* of which MoE layers (sglang: rows unless a model says)  */
+    int32_t slots;         /* R                                                       */
+    int32_t experts;       /* E                                                       */
+    int32_t gpus;          /* P, or 0 when unknown                                    */
+    int32_t max_replicas;  /* largest replica count of an expert in a row             */
+    int64_t duplicates;    /* (row, GPU, expert) held twice or more; -1: P unknown    */
+} mp_engine_info;
+
+/* Reads and validates an engine file (sglang JSON, trtllm YAML, vllm JSONL,
+ * vllm-ascend JSON; the kind is detected): shape against `x` (rows, columns,
+ * layer keys), every id in 0..E-1, every expert present in every layer,
+ * slots that split over the GPUs, no expert twice on a vllm-ascend device.
+ * Returns 0 and fills *out; MP_ENOTFOUND (no message) when the file is
+ * moeplace's own plan file or a load file (read those with
+ * mp_plan_read_json); else an error with a one-line message naming the file
+ * and the JSON path or line. */
+int mp_engine_file_check(const char *path, const mp_engine_expect *x, mp_engine_info *out, mp_err *err);
+/* The same from memory; `what` names the input. */
+int mp_engine_text_check(const char *text, size_t len, const char *what, const mp_engine_expect *x,
+                         mp_engine_info *out, mp_err *err);
 
 /* ---- migration-aware relabelling (planner/migrate.c) ---- */
 

@@ -1,6 +1,5 @@
-/* plan_json.c - the plan file: writing (deterministic text), reading with
- * full validation, and the engine exports (SGLang JSON, TensorRT-LLM YAML,
- * CSV). */
+/* plan_json.c - moeplace's own plan file: writing (deterministic text) and
+ * reading with full validation.  Engine files: engine_files.c. */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
@@ -140,56 +139,6 @@ int mp_plan_write_json(const mp_plan *p, const mp_plan_info *info, const char *p
         int e = errno;
         rc = rc == MP_ENOMEM ? mp_err_set(err, rc, "%s: out of memory", mp_ofile_path(f))
                              : mp_err_set(err, rc, "%s: write error: %s", mp_ofile_path(f), strerror(e));
-        mp_ofile_abort(f);
-        return rc;
-    }
-    return mp_ofile_commit(f, err);
-}
-
-/* ---------------- exports ---------------- */
-
-int mp_export_parse(const char *name, mp_export *out)
-{
-    static const char *names[] = {"sglang", "trtllm", "csv"};
-    for (int i = 0; i < 3; i++)
-        if (strcmp(name, names[i]) == 0) {
-            *out = (mp_export)i;
-            return 0;
-        }
-    return MP_ENOTFOUND;
-}
-
-int mp_plan_export(const mp_plan *p, mp_export kind, const char *path, mp_err *err)
-{
-    mp_ofile *f;
-    int rc = mp_ofile_open(&f, path, err);
-    if (rc) return rc;
-    FILE *fp = mp_ofile_stream(f);
-    int32_t L = p->layers, R = p->slots;
-    if (kind == MP_EXPORT_SGLANG) {
-        mp_jw jw;
-        mp_jw_file(&jw, fp);
-        mp_jw_raw(&jw, "{\n");
-        put_matrix_i32(&jw, "physical_to_logical_map", p->phy2log, L, R);
-        mp_jw_raw(&jw, "\n}\n");
-    } else if (kind == MP_EXPORT_TRTLLM) {
-        fprintf(fp, "num_slots: %d\ninitial_global_assignments:\n", R);
-        for (int32_t l = 0; l < L; l++) {
-            fprintf(fp, "  %d: [", l);
-            for (int32_t s = 0; s < R; s++) fprintf(fp, s ? ", %d" : "%d", mp_plan_layer(p, l)[s]);
-            fputs("]\n", fp);
-        }
-    } else {
-        fputs("layer,slot,gpu,node,expert\n", fp);
-        for (int32_t l = 0; l < L; l++)
-            for (int32_t s = 0; s < R; s++) {
-                int32_t g = mp_plan_gpu_of_slot(p, s);
-                fprintf(fp, "%d,%d,%d,%d,%d\n", l, s, g, mp_plan_node_of_gpu(p, g), mp_plan_layer(p, l)[s]);
-            }
-    }
-    if (ferror(fp)) {
-        int e = errno;
-        rc = mp_err_set(err, MP_EIO, "%s: write error: %s", mp_ofile_path(f), strerror(e));
         mp_ofile_abort(f);
         return rc;
     }
