@@ -384,9 +384,13 @@ static int check_ascend(const cJSON *root, const char *what, const mp_engine_exp
             }
             t.R = P * S;
         }
-        if (cJSON_GetArraySize(dl) != P || (dc && !is_int(dc, P, P))) {
-            rc = mp_err_set(err, MP_ESHAPE, "%s: layer_list[%d] has %d devices (device_count %s), layer 0 has %d", what, l,
-                            cJSON_GetArraySize(dl), dc ? "disagrees" : "absent", P);
+        if (cJSON_GetArraySize(dl) != P) {
+            rc = mp_err_set(err, MP_ESHAPE, "%s: layer_list[%d] has %d devices, layer_list[0] has %d", what, l,
+                            cJSON_GetArraySize(dl), P);
+            break;
+        }
+        if (dc && !is_int(dc, P, P)) {
+            rc = mp_err_set(err, MP_ESHAPE, "%s: layer_list[%d].device_count is not its %d devices", what, l, P);
             break;
         }
         int32_t *row;
