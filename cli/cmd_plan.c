@@ -21,8 +21,12 @@ const char cmd_plan_usage[] =
     "expert loads (a routing trace counted per layer, or a load file), and predicts\n"
     "the per-GPU load and balance metrics of the result.  With -o the plan (or\n"
     "export) goes to the file and the summary to standard output.  --export writes\n"
-    "the file an engine loads (sglang, trtllm, vllm, vllm-ascend) or csv; --check\n"
-    "validates a plan file or any of those engine files.\n";
+    "the file an engine loads instead; --check validates a plan file or any of them:\n"
+    "  --export sglang       SGLang --init-expert-location FILE.json (decoder layers)\n"
+    "  --export trtllm       TensorRT-LLM moe_config.load_balancer FILE.yaml (decoder layers)\n"
+    "  --export vllm         vLLM PR #41141 (draft) --eplb-config initial_mapping_path FILE.jsonl\n"
+    "  --export vllm-ascend  vllm-ascend eplb_config.expert_map_path FILE.json\n"
+    "  -o PLAN.json          moeplace's own plan (sim, replay, --from): no engine loads it\n";
 
 
 typedef struct plan_args {

@@ -115,7 +115,7 @@ static int write_vllm_ascend(const mp_plan *p, FILE *fp, mp_err *err)
             for (int32_t i = 0; i < S; i++)
                 for (int32_t j = 0; j < i; j++)
                     if (d[i] == d[j])
-                        return mp_err_set(err, MP_EINVAL,
+                        return mp_err_set(err, MP_ERANGE,
                                           "layer %d: GPU %d holds expert %d twice, which vllm-ascend's expert map "
                                           "cannot express (plan with a strategy that avoids it, e.g. balanced)",
                                           l, g, d[i]);
@@ -692,10 +692,11 @@ int mp_engine_text_check(const char *text, size_t len, const char *what, const m
     if (memchr(text, 0, len) || nul >= 0)
         return mp_err_set(err, MP_EFORMAT, "%s: offset %lld: a NUL character", what,
                           nul >= 0 ? nul : (long long)((const char *)memchr(text, 0, len) - text));
-    if (text[i] != '{') {
-        out->kind = MP_EXPORT_TRTLLM;
+    if ((text[i] >= 'a' && text[i] <= 'z') || (text[i] >= 'A' && text[i] <= 'Z') || text[i] == '#') {
+        out->kind = MP_EXPORT_TRTLLM; /* YAML: "num_slots: ..." */
         return check_trtllm(text, len, what, x, out, err);
     }
+    if (text[i] != '{') return MP_ENOTFOUND; /* other JSON: the plan reader says what is wrong */
     /* the first line as JSON: a vLLM JSONL record? */
     const char *nl = memchr(text + i, '\n', len - i);
     size_t first_len = nl ? (size_t)(nl - text) : len;

@@ -297,8 +297,8 @@ const char *mp_export_name(mp_export kind);
 int mp_export_decoder_unknown(const mp_plan *p, mp_export kind);
 /* Writes an export (path "-": stdout) atomically.  MP_EINVAL for an engine
  * file of a plan with a fused shared expert (engines place routed experts
- * only) and for a vllm-ascend file of a plan with an expert twice on a GPU
- * (its loader cannot hold that). */
+ * only); MP_ERANGE for a vllm-ascend file of a plan with an expert twice on
+ * a GPU (its loader cannot hold that).  Nothing is written then. */
 int mp_plan_export(const mp_plan *p, mp_export kind, const char *path, mp_err *err);
 
 /* What an engine file is checked against (0 / NULL: unknown, taken from the
