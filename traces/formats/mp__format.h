@@ -41,6 +41,10 @@ extern const mp__format mp__format_mpt;
 extern const mp__format mp__format_npy;
 extern const mp__format mp__format_csv;
 extern const mp__format mp__format_json;
+extern const mp__format mp__format_pt;
+
+/* 1 when path is a folder holding a .pt file (fmt_pt.c). */
+int mp__pt_dir_sniff(const char *path);
 
 
 
