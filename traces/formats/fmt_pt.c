@@ -864,7 +864,6 @@ static const mp__reader_ops pt_reader_ops = {ptr_open, ptr_next, ptr_close};
 
 const mp__format mp__format_pt = {MP_FMT_PT, "pt", ".pt", &pt_reader_ops, NULL, pt_sniff};
 
-/* For the fuzz harness and tests: loads (or a per_token trace scanned) from memory. */
 int mp__pt_read_mem(const void *mem, size_t memlen, const mp_read_opts *opts, mp_loads **out, mp_err *err)
 {
     return read_loads(out, "memory.pt", mem, memlen, opts, err);
