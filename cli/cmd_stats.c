@@ -47,6 +47,11 @@ static int read_input(input *in, const cli_common *c, int64_t b, int64_t e, mp_e
         rc = mp_loads_read(&l, in->path, &ro, 1, err);
         if (rc) return rc;
         rc = mp_stats_scan_loads(l, b, e, &in->sum, &in->sv, err);
+        if (rc == MP_ERANGE) { /* the library's message names no file */
+            char msg[sizeof err->msg];
+            snprintf(msg, sizeof msg, "%s", err->msg);
+            mp_err_set(err, rc, "%s: %s", in->path, msg);
+        }
         if (!rc) in->steps = (e < 0 || e > l->steps ? l->steps : e) - b;
         mp_loads_destroy(l);
         in->format = mp_format_name(f);
