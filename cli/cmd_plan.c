@@ -216,6 +216,9 @@ static int do_plan(plan_args *a, const mp_loads *l)
         const mp_model *md = p->model.hidden > 0 && p->model.intermediate > 0 ? &p->model : &old->model;
         int64_t bpe = (int64_t)llround(3.0 * md->hidden * md->intermediate * a->weight_bytes);
         if (mp_plan_migrate(p, old, bpe, &mig, &err) || mp_plan_result_update(res, &err)) goto fail;
+        if (bpe <= 0)
+            cli_message("moeplace plan: %s has no model shape: the bytes moved are not known (give --model)",
+                        a->input);
     }
     if (a->export_name) {
         if (mp_plan_export(p, a->export_kind, a->c.output ? a->c.output : "-", &err)) goto fail;
