@@ -88,7 +88,7 @@ static int fit_rule(mp_model *m, const unsigned char *moe, int32_t n, const char
             count++;
         }
     if (count == 0)
-        return mp_err_set(c->err, MP_ERANGE, "%s: %s leave none of the %d decoder layers MoE", c->what, keys, (int)n);
+        return mp_err_set(c->err, MP_ERANGE, "%s: with %s, none of the %d decoder layers is MoE", c->what, keys, (int)n);
     int32_t every, phase, fd;
     if (count == 1) {
         if (first == n - 1) every = 1, phase = 0, fd = first;
@@ -107,7 +107,7 @@ static int fit_rule(mp_model *m, const unsigned char *moe, int32_t n, const char
         int rule = d >= fd && d % every == phase;
         if (rule != (moe[d] != 0))
             return mp_err_set(c->err, MP_EFORMAT,
-                              "%s: the MoE layers that %s give (decoder layer %d is %s) are not every n-th layer from "
+                              "%s: with %s, the MoE layers (decoder layer %d is %s) are not every n-th layer from "
                               "some layer on",
                               c->what, keys, (int)d, moe[d] ? "MoE" : "dense");
     }
