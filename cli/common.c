@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "cli/escape.h"
+#include "cli/io_guard.h"
 #include "traces/formats/mp_hfconfig.h"
 #include "traces/gen/mp_gen.h"
 
@@ -204,6 +205,7 @@ int cli_model_load(cli_common *c, const char *arg)
             snprintf(path, sizeof path, "%s", arg);
         }
         if (mp_hfconfig_read(&c->model, path, &err)) return cli_fail(&err);
+        cli_io_guard_model_file(path); /* an output must not replace it */
     } else if (mp_gen_preset_find(arg, &c->model, NULL) != 0) {
         char names[512] = "";
         int n;
