@@ -16,7 +16,7 @@ const char cmd_plan_usage[] =
     "usage: moeplace plan (TRACE | --loads FILE) --gpus P [--nodes N]\n"
     "                     [--redundant X | --slots-per-gpu S] [--strategy NAME] [-o PLAN.json]\n"
     "       moeplace plan ... --compare linear,round-robin,group-aware,eplb,balanced\n"
-    "       moeplace plan --check FILE [--eval OTHER] [--experts E] [--gpus P]\n"
+    "       moeplace plan --check FILE [--eval OTHER] [--model M] [--experts E] [--gpus P]\n"
     "\n"
     "Decides which expert each physical slot of each GPU holds, per MoE layer, from\n"
     "expert loads (a routing trace counted per layer, or a load file), and predicts\n"
@@ -273,7 +273,7 @@ static void add_path(cli_doc *d, const mp_move_path *mp)
 }
 
 /* An engine file (sglang, trtllm, vllm, vllm-ascend): checked as its engine
- * reads it, against --experts and --gpus when given. */
+ * reads it, against --experts, --gpus and --model when given. */
 static int check_engine_file(const plan_args *a, const mp_engine_info *in)
 {
     cli_doc *d = cli_doc_create("moeplace.plan.check");
@@ -304,7 +304,7 @@ static int do_check(const plan_args *a)
     mp_plan *p;
     double *w;
     mp_plan_result *r;
-    mp_engine_expect x = {a->experts, a->gpus, NULL};
+    mp_engine_expect x = {a->experts, a->gpus, a->c.has_model ? &a->c.model : NULL};
     mp_engine_info info;
     int erc = mp_engine_file_check(a->check, &x, &info, &err);
     if (erc == 0 && a->eval)
@@ -423,7 +423,7 @@ static int do_plan(plan_args *a, const mp_loads *all)
         if (mp_export_decoder_unknown(p, a->export_kind))
             cli_message("moeplace: plan: warning: %s counts decoder layers, dense ones included, and the model does "
                         "not say which are MoE: the %d MoE layers are written as decoder layers 0..%d (give the "
-                        "model's decoder-layer rule)",
+                        "model: --model)",
                         mp_export_name(a->export_kind), p->layers, p->layers - 1);
         if (mp_plan_export(p, a->export_kind, a->c.output ? a->c.output : "-", &err)) goto fail;
     } else if (a->c.output) {

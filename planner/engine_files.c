@@ -278,10 +278,11 @@ static int check_rows(const rows *t, const char *what, const char *rowname, int3
     return 0;
 }
 
-/* E from the expectation, else max id + 1. */
+/* E from the expectation (the count given, else the model's), else max id + 1. */
 static int32_t experts_of(const rows *t, const mp_engine_expect *x)
 {
     if (x && x->experts > 0) return x->experts;
+    if (x && x->model && x->model->experts > 0) return x->model->experts;
     int32_t m = -1;
     for (int64_t i = 0; i < (int64_t)t->n * t->R; i++)
         if (t->id[i] > m) m = t->id[i];
@@ -443,9 +444,10 @@ static int check_vllm(const cJSON *rec, const char *what, int line, const mp_eng
         return mp_err_set(err, MP_EFORMAT, "%s: line %d: initial_global_assignments must be a non-empty object", what,
                           line);
     int32_t R = ns->valueint, E = R - red->valueint, L = cJSON_GetArraySize(ga), M = model_moe_layers(x);
-    if (x && x->experts > 0 && x->experts != E)
+    int32_t want = x && x->experts > 0 ? x->experts : x && x->model ? x->model->experts : 0;
+    if (want > 0 && want != E)
         return mp_err_set(err, MP_ESHAPE, "%s: line %d: num_slots %d - num_redundant_experts %d = %d experts, not %d", what,
-                          line, R, red->valueint, E, x->experts);
+                          line, R, red->valueint, E, want);
     if (M > 0 && L != M)
         return mp_err_set(err, MP_ESHAPE, "%s: line %d: %d layers, the model has %d MoE layers", what, line, L, M);
     rows t = {0, R, 0, NULL, NULL};

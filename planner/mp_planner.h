@@ -304,7 +304,7 @@ int mp_plan_export(const mp_plan *p, mp_export kind, const char *path, mp_err *e
 /* What an engine file is checked against (0 / NULL: unknown, taken from the
  * file where it says). */
 typedef struct mp_engine_expect {
-    int32_t experts;       /* routed experts E (else max id + 1, or num_slots - num_redundant_experts) */
+    int32_t experts;       /* routed experts E (else the model's, else max id + 1 or num_slots - redundant) */
     int32_t gpus;          /* P (vllm-ascend names its devices)                                          */
     const mp_model *model; /* layers, decoder_layers and the dense-layer rule                           */
 } mp_engine_expect;
