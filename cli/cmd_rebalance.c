@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/engine.h"
 #include "cli/io_guard.h"
 #include "cli/cmd_sim.h"
 #include "planner/mp_planner.h"
@@ -56,7 +57,7 @@ int cmd_rebalance(int argc, char **argv)
     if (A.first + 1 != argc) return cli_usage_error("rebalance", "wants exactly one TRACE");
     if (!f.strategy) f.strategy = "eplb";
     if (!mp_strategy_find(f.strategy)) return cli_usage_error("rebalance", "unknown strategy '%s'", f.strategy);
-    const char *rep = f.replica ? f.replica : "modulo";
+    const char *rep = cli_engine_replica(&A);
     if (cli_replica_check("rebalance", rep, NULL, NULL)) return CLI_EUSAGE;
     ro.sim.policy = mp_policy_find(rep);
     {

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/engine.h"
+#include "sim/mp_sim.h"
 #include "cli/escape.h"
 #include "cli/io_guard.h"
 #include "cli/report.h"
@@ -117,9 +119,10 @@ static int parse(args *a, int argc, char **argv)
     a->setup.gpus = cli_int(&A, CLI_O_GPUS, a->setup.gpus);
     a->setup.nodes = cli_int(&A, CLI_O_NODES, a->setup.nodes);
     a->setup.redundant = cli_int(&A, CLI_O_REDUNDANT, a->setup.redundant);
-    if (cli_has(&A, CLI_O_REPLICA)) {
-        if (cli_replica_check(cmd, cli_str(&A, CLI_O_REPLICA), NULL, NULL)) return CLI_EUSAGE;
-        snprintf(a->setup.policy, sizeof a->setup.policy, "%s", cli_str(&A, CLI_O_REPLICA));
+    if (cli_has(&A, CLI_O_REPLICA) || cli_has(&A, CLI_O_ENGINE)) {
+        const char *rep = cli_engine_replica(&A);
+        if (cli_replica_check(cmd, rep, NULL, NULL)) return CLI_EUSAGE;
+        snprintf(a->setup.policy, sizeof a->setup.policy, "%s", mp_policy_find(rep)->name);
     }
     a->setup.locality = cli_num(&A, CLI_O_LOCALITY, a->setup.locality);
     a->rebalance = cli_has(&A, CLI_O_REBALANCE) > 0;

@@ -112,6 +112,8 @@ double cli_num(const cli_args *a, int id, double def);
 int cli_range(const cli_args *a, int id, int64_t *begin, int64_t *end);
 /* The index of the word given in the row's list; def when not given. */
 int cli_enum(const cli_args *a, int id, int def);
+/* The index of `word` in an enum row's list, or -1 when the row lacks it. */
+int cli_enum_word(int id, const char *word);
 
 /* `moeplace help CMD`: the command's synopsis and description, then its
  * options from the table.  Returns CLI_OK. */
