@@ -198,6 +198,8 @@ int cmd_check(int argc, char **argv)
     mp_read_opts ro = cli_read_opts(&c);
     mp_eval *ev = NULL;
     int rc = mp_trace_source_open(&ts, trace, &ro, &err);
+    /* the replica rule may read each token's ids in gate-weight order (the policy is the baseline's) */
+    if (!rc) rc = mp_trace_source_keep_weights(ts, &err);
     if (!rc) {
         mp_model model = *mp_trace_model(ts->trace);
         /* an existing baseline is data: whatever in it does not fit the trace is exit 1; and the gate

@@ -80,6 +80,10 @@ int cmd_rebalance(int argc, char **argv)
     mp_read_opts rdo = cli_read_opts(&c);
     mp_trace_source *ts = NULL;
     if (mp_trace_source_open(&ts, path, &rdo, &err)) return cli_fail(&err);
+    if (ro.sim.policy->gate_order && mp_trace_source_keep_weights(ts, &err)) { /* ids in gate-weight order */
+        mp_trace_source_close(ts);
+        return cli_fail(&err);
+    }
     mp_model m = *mp_trace_model(ts->trace);
     replan_ctx rc_ctx;
     if ((rc = cli_sim_request(&f, "rebalance", &m, &rc_ctx.q))) {

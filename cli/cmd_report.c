@@ -178,6 +178,11 @@ int cmd_report(int argc, char **argv)
     if (a.trace) {
         mp_read_opts ro = cli_read_opts(&a.c);
         if (mp_trace_source_open(&ts, a.trace, &ro, &err)) return cli_fail(&err);
+        /* the replica rule may read each token's ids in gate-weight order */
+        if (mp_policy_find(a.setup.policy)->gate_order && mp_trace_source_keep_weights(ts, &err)) {
+            mp_trace_source_close(ts);
+            return cli_fail(&err);
+        }
         src = ts->src;
         model = *mp_trace_model(ts->trace);
         pr.steps = mp_trace_get_info(ts->trace).steps;

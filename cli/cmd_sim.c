@@ -409,6 +409,11 @@ int cmd_sim(int argc, char **argv)
     mp_plan *plan = NULL;
     mp_simrun *run = NULL;
     if ((rc = mp_trace_source_open(&ts, path, &ro, &err))) return cli_fail(&err);
+    /* a rule that reads the ids in gate-weight order (the baseline's too) needs the weights */
+    if ((!pol || pol->gate_order || !nobase) && mp_trace_source_keep_weights(ts, &err)) {
+        rc = cli_fail(&err);
+        goto out;
+    }
     mp_model m = *mp_trace_model(ts->trace);
     mp_plan_request *q = &so.request;
     if (plan_path) {
