@@ -73,7 +73,7 @@ int cli_fail(const mp_err *err)
     /* library messages name fields, never flags: the flag that sets a field,
      * or that answers the message, is put in here */
     static const char *const hint[][2] = {
-        {": unknown format (", "; name it with --input-format mpt|npy|csv|json"},
+        {": unknown format (", "; name it with --input-format mpt|npy|csv|json|pt"},
         {": cannot tell the output format from the name", "; name it with --to mpt|npy|csv|json"},
         {": the layout must be given", " with --layout LTK or TLK"},
         {" is too large for the oracle to hold", " (--no-oracle)"},
@@ -142,6 +142,30 @@ int cli_parse_double(const char *cmd, const char *flag, const char *arg, double 
     return 0;
 }
 
+int cli_parse_bytes(const char *cmd, const char *flag, const char *arg, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(arg, &end);
+    double mul = 1;
+    if (!errno && end != arg && isfinite(v)) {
+        switch (*end) {
+        case 'k': case 'K': mul = 1e3, end++; break;
+        case 'M': mul = 1e6, end++; break;
+        case 'G': mul = 1e9, end++; break;
+        case 'T': mul = 1e12, end++; break;
+        default: break;
+        }
+        if (*end == 'B') end++;
+    }
+    if (errno || end == arg || *end || !isfinite(v) || v < 0 || v * mul > 4611686018427387904.0) {
+        cli_usage_error(cmd, "%s wants a byte count such as 4096, 800M or 1.5G, not '%s'", flag, arg);
+        return -1;
+    }
+    *out = (int64_t)(v * mul);
+    return 0;
+}
+
 int cli_parse_range(const char *cmd, const char *flag, const char *arg, int64_t *begin, int64_t *end)
 {
     const char *colon = strchr(arg, ':');
@@ -174,11 +198,23 @@ const char *cli_flag_msg(const char *msg, const char *field, const char *flag, c
     return buf;
 }
 
+/* A reader's notice: one line on stderr, unless -q; a file read twice
+ * (sim reopens its trace) says it once. */
+static void read_notice(void *ctx, const char *line)
+{
+    static char last[512];
+    (void)ctx;
+    if (strncmp(last, line, sizeof last - 1) == 0) return;
+    snprintf(last, sizeof last, "%s", line);
+    fprintf(stderr, "moeplace: note: %s\n", line);
+}
+
 mp_read_opts cli_read_opts(const cli_common *c)
 {
     mp_read_opts o;
     memset(&o, 0, sizeof o);
     o.format = c->in_format;
     o.threads = c->threads;
+    if (!c->quiet) o.notice = read_notice;
     return o;
 }

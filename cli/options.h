@@ -27,6 +27,8 @@ enum cli_group_id {
 #include "cli/options.def"
     CLI_NGROUPS
 };
+/* a command's groups are the bits of an unsigned: a 33rd group needs a wider type */
+_Static_assert(CLI_NGROUPS <= 32, "more option groups than bits in a command's group mask");
 #define CLI_G(g) (1u << CLI_GROUP_##g)
 #define CLI_CMDF_HTML 1u /* the command takes --format html */
 

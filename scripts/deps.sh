@@ -2,7 +2,7 @@
 # deps.sh - installs whichever of moeplace's Debian packages are missing.
 # Idempotent: a second run installs nothing.  Needs root (or sudo) on Debian 12.
 set -eu
-pkgs="build-essential cmake pkg-config libcjson-dev zlib1g-dev libcmocka-dev gnuplot-nox mandoc clang"
+pkgs="build-essential cmake pkg-config libcjson-dev zlib1g-dev libcmocka-dev libzip-dev gnuplot-nox mandoc clang"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -90,13 +90,30 @@ int mp_loads_count(mp_loads **out, mp_trace *t, int64_t step_begin, int64_t step
     return 0;
 }
 
+int mp_loads_input(const char *path, const mp_read_opts *opts, int *is_loads, mp_err *err)
+{
+    *is_loads = 0;
+    mp_format f;
+    int rc = mp_format_guess(path, opts ? opts->format : MP_FMT_AUTO, &f, err);
+    if (rc) return rc;
+    if (f == MP_FMT_JSON) *is_loads = 1;
+    else if (f == MP_FMT_PT) return mp_pt_holds_loads(path, opts, is_loads, err);
+    return 0;
+}
+
 int mp_loads_read(mp_loads **out, const char *path, const mp_read_opts *opts, int per_step, mp_err *err)
 {
     *out = NULL;
     mp_format f = opts && opts->format != MP_FMT_AUTO ? opts->format : mp_format_from_path(path);
-    if (f == MP_FMT_JSON) {
+    if (f == MP_FMT_AUTO && mp_format_guess(path, MP_FMT_AUTO, &f, err) != 0) f = MP_FMT_AUTO;
+    int is_loads = f == MP_FMT_JSON;
+    if (f == MP_FMT_PT) {
+        int rc = mp_pt_holds_loads(path, opts, &is_loads, err);
+        if (rc) return rc;
+    }
+    if (is_loads) {
         mp_loads *l;
-        int rc = mp_loads_read_json(&l, path, err);
+        int rc = f == MP_FMT_PT ? mp_loads_read_pt(&l, path, opts, err) : mp_loads_read_json(&l, path, err);
         if (rc) return rc;
         if (l->steps > 1 && !per_step) {
             mp_err sub;
