@@ -93,7 +93,12 @@ static int do_check(const plan_args *a)
     return rc;
 }
 
-/* Reads the input loads, summed over the selected steps. */
+/* Per-step loads of a trace are kept (the strategy sees their variation)
+ * up to this many cells; a longer trace is summed. */
+#define PLAN_STEP_CELLS_MAX ((int64_t)1 << 24)
+
+/* Reads the input loads of the selected steps, one matrix per step (the
+ * planner sums them and hands the strategy windows of them). */
 static int read_loads(const plan_args *a, mp_loads **out, mp_err *err)
 {
     mp_read_opts ro = cli_read_opts(&a->c);
@@ -102,7 +107,11 @@ static int read_loads(const plan_args *a, mp_loads **out, mp_err *err)
         mp_trace *t;
         int rc = mp_trace_open(&t, a->input, &ro, err);
         if (rc) return rc;
-        rc = mp_loads_count(out, t, a->step_begin, a->step_end, 0, err);
+        mp_trace_info ti = mp_trace_get_info(t);
+        const mp_model *m = mp_trace_model(t);
+        int per_step = ti.steps > 0 && ti.steps <= PLAN_STEP_CELLS_MAX &&
+                       ti.steps * (int64_t)m->layers * m->experts <= PLAN_STEP_CELLS_MAX;
+        rc = mp_loads_count(out, t, a->step_begin, a->step_end, per_step, err);
         mp_trace_close(t);
         return rc;
     }
@@ -121,10 +130,17 @@ static int read_loads(const plan_args *a, mp_loads **out, mp_err *err)
         memmove(all->count, all->count + a->step_begin * cells, (size_t)((end - a->step_begin) * cells) * sizeof(double));
         all->steps = (int32_t)(end - a->step_begin);
     }
+    /* the planner sums the steps; summing here first checks the sums fit */
     mp_err sub;
-    rc = mp_loads_sum_steps(out, all, &sub);
-    mp_loads_destroy(all);
-    return rc ? mp_err_set(err, rc, "%s: %s", a->input, sub.msg) : 0;
+    mp_loads *sum;
+    rc = mp_loads_sum_steps(&sum, all, &sub);
+    mp_loads_destroy(sum);
+    if (rc) {
+        mp_loads_destroy(all);
+        return mp_err_set(err, rc, "%s: %s", a->input, sub.msg);
+    }
+    *out = all;
+    return 0;
 }
 
 /* The request for a strategy, its topology resolved by the planner; exact:
@@ -203,7 +219,7 @@ static int do_compare(plan_args *a, const mp_loads *l)
 static int do_plan(plan_args *a, const mp_loads *l)
 {
     mp_err err = {0};
-    if (make_request(a, l, a->req.strategy ? a->req.strategy : "balanced", 0, &err))
+    if (make_request(a, l, a->req.strategy ? a->req.strategy : "robust", 0, &err))
         return cli_topology_error("plan", &err);
     mp_plan_result *res;
     mp_plan *old = NULL;
@@ -268,6 +284,7 @@ int cmd_plan(int argc, char **argv)
     a.experts = cli_int(&A, CLI_O_EXPERTS, 0);
     a.req.top_k = cli_int(&A, CLI_O_TOP_K, 0);
     a.req.locality = cli_num(&A, CLI_O_LOCALITY, 0);
+    a.req.batch_tokens = cli_num(&A, CLI_O_BATCH_TOKENS, 0);
     a.req.shared_fusion = cli_int(&A, CLI_O_SHARED_FUSION, 0);
     a.from = cli_str(&A, CLI_O_FROM);
     a.weight_bytes = cli_num(&A, CLI_O_WEIGHT_BYTES, CLI_WEIGHT_BYTES_DEFAULT);

@@ -306,7 +306,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int32_t e = 0; e < (sane ? E : 1); e++) ident[e] = u8(&b) % 8 == 0 ? (int32_t)u8(&b) - 2 : e;
 
     /* 1. every strategy, called directly */
-    mp_strategy_input in = {sane ? L : 1, sane ? E : 1, w, use_ident ? ident : NULL, groups, {P, N, S}, locality, fixed};
+    mp_strategy_input in = {sane ? L : 1, sane ? E : 1, w, use_ident ? ident : NULL, groups, {P, N, S}, locality, fixed, 0, NULL, 0};
     if (!sane) in.layers = L, in.experts = E; /* the guard must refuse before touching w */
     for (int i = 0; i < mp_strategy_count(); i++) {
         const mp_strategy *st = mp_strategy_at(i);
