@@ -203,6 +203,14 @@ static int holds(const work *k, int32_t g, int32_t id, int32_t skip)
     return 0;
 }
 
+/* Does GPU g hold identity id in one of its fill[g] filled slots? */
+static int holds_filled(const work *k, int32_t g, int32_t id)
+{
+    for (int32_t i = g * k->s; i < g * k->s + k->fill[g]; i++)
+        if (id_of(k, k->slot[i]) == id) return 1;
+    return 0;
+}
+
 static inline int lighter(const work *k, int32_t a, int32_t b)
 {
     return k->gl[a] < k->gl[b] || (k->gl[a] == k->gl[b] && a < b);
@@ -263,7 +271,7 @@ static int greedy(work *k, int32_t R, int *dups_out)
         double x = k->iw[k->order[j]];
         while (nh > 0) {
             int32_t c = heap_pop(k, &nh);
-            if (!holds(k, c, id_of(k, e), -1)) {
+            if (!holds_filled(k, c, id_of(k, e))) {
                 g = c;
                 break;
             }
