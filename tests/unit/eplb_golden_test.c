@@ -96,7 +96,8 @@ static void test_golden(void **state)
             continue;
         }
         if (pol < 0) fail_msg("%s: eplb.py accepts, moeplace refuses: %s", name, err.msg);
-        mp_strategy_input in = {L, E, w, NULL, G, {P, P % N != 0 ? 1 : N, R / P}, 0, 0};
+        mp_strategy_input in = {.layers = L, .experts = E, .load = w, .groups = G,
+                                .topo = {P, P % N != 0 ? 1 : N, R / P}};
         if ((P % N == 0 ? st : st_global)->run(&in, got, &err)) fail_msg("%s: %s", name, err.msg);
         const cJSON *want = cJSON_GetObjectItemCaseSensitive(c, "phy2log");
         int same = 1;
