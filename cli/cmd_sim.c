@@ -351,6 +351,7 @@ int cmd_sim(int argc, char **argv)
     cli_range(&A, CLI_O_PLAN_STEPS, &pb, &pe);
     const char *plan_path = cli_str(&A, CLI_O_PLAN);
     double holdout = cli_num(&A, CLI_O_HOLDOUT, 0);
+    int by_rank = cli_enum(&A, CLI_O_HOLDOUT_BY, 0) == 1;
     if (cli_has(&A, CLI_O_SWEEP_LOCALITY)) {
         const char *list = cli_str(&A, CLI_O_SWEEP_LOCALITY);
         if (list) {
@@ -370,6 +371,8 @@ int cmd_sim(int argc, char **argv)
     if (plan_path && (f.gpus || f.spg || f.redundant >= 0 || f.fusion || f.groups))
         return cli_usage_error("sim", "--plan brings its own topology: no --gpus, --slots-per-gpu, --redundant, "
                                       "--groups or --shared-fusion with it");
+    if (cli_has(&A, CLI_O_HOLDOUT_BY) && !(holdout > 0))
+        return cli_usage_error("sim", "--holdout-by says what --holdout F holds out: give --holdout F");
     if (holdout > 0 && (nloc || cli_has(&A, CLI_O_PLAN_STEPS)))
         return cli_usage_error("sim", "--holdout splits the whole trace itself: no --plan-steps or --sweep-locality with it");
     const char *rep = f.replica ? f.replica : "modulo";
@@ -403,6 +406,7 @@ int cmd_sim(int argc, char **argv)
     so.sweep = loc;
     so.nsweep = nloc;
     so.holdout = holdout;
+    so.holdout_by_rank = by_rank;
 
     const char *path = argv[A.first];
     mp_err err = {0};
@@ -466,10 +470,17 @@ int cmd_sim(int argc, char **argv)
     cli_doc_str(d, "baseline", run->baseline >= 0 ? "linear" : "none");
     if (run->held) {
         cli_doc_num(d, "holdout", run->holdout, 3);
-        cli_doc_str(d, "holdout_plan", plan_path ? "given: judged on both parts, not made from the training steps"
-                                                 : "made from the training steps");
-        cli_doc_int(d, "train_steps", run->train_steps);
-        cli_doc_int(d, "holdout_steps", run->holdout_steps);
+        cli_doc_str(d, "holdout_plan", plan_path ? "given: judged on both parts, not made from the training part"
+                                        : run->by_rank ? "made from the training ranks' tokens"
+                                                       : "made from the training steps");
+        cli_doc_str(d, "holdout_by", run->by_rank ? "rank" : "time");
+        if (run->by_rank) {
+            cli_doc_int(d, "train_ranks", run->train_ranks);
+            cli_doc_int(d, "holdout_ranks", run->holdout_ranks);
+        } else {
+            cli_doc_int(d, "train_steps", run->train_steps);
+            cli_doc_int(d, "holdout_steps", run->holdout_steps);
+        }
         cli_doc_num(d, "holdout_oracle_max_over_mean", run->oracle_maxmean, 5);
     }
     emit_lanes(d, ln, run->n, series, traffic, run->held != NULL);

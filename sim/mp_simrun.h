@@ -39,6 +39,8 @@ typedef struct mp_simrun_opts {
                                    made from the others (a given plan is only judged
                                    on both parts); not with a sweep, and plan_begin /
                                    plan_end must be 0 / -1                          */
+    int holdout_by_rank;        /* 1: hold out the tokens of the last source ranks
+                                   (mp_loads_split_rank) instead of the last steps */
     mp_sim_opts sim;            /* seed, threads, keep_series, cost; policy unused */
 } mp_simrun_opts;
 
@@ -74,7 +76,9 @@ typedef struct mp_simrun {
     mp_sweep_result *sweep;     /* the sweep (nsweep > 0), else NULL              */
     /* held out (o->holdout > 0): `loads` then holds the training steps only */
     double holdout;             /* the fraction in force (0: none)                */
+    int by_rank;                /* split by source rank (else in time)            */
     int64_t train_steps, holdout_steps; /* the first train_steps steps train      */
+    int32_t train_ranks, holdout_ranks; /* by rank: ranks below train_ranks train */
     mp_loads *held;             /* 1 x L x E: the held-out steps summed, or NULL  */
     double oracle_maxmean;      /* a plan made with the same strategy and topology
                                    on the held-out steps: the bound; NAN when the

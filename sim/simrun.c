@@ -86,6 +86,44 @@ static int split_loads(mp_simrun *r, mp_trace *t, double fraction, mp_err *err)
     return rc;
 }
 
+/* Held out by source rank: counts the training ranks' tokens into r->loads
+ * and the held-out ranks' into r->held. */
+static int split_ranks(mp_simrun *r, const mp_piece_source *src, double fraction, mp_err *err)
+{
+    int32_t R, H;
+    int rc = mp_source_ranks(src, &R, err);
+    if (rc) return rc;
+    if (R == 0) return mp_err_set(err, MP_EINVAL, "holdout: the trace records no source ranks to split by");
+    if ((rc = mp_holdout_ranks(R, fraction, &H, err))) return rc;
+    r->holdout = fraction;
+    r->by_rank = 1;
+    r->train_ranks = R - H;
+    r->holdout_ranks = H;
+    return mp_loads_split_rank(&r->loads, &r->held, src, &r->model, R - H, err);
+}
+
+/* By rank: the replay figures of each part, its ranks' tokens replayed alone. */
+static int held_rank_replay(mp_simrun *r, const mp_piece_source *src, const mp_plan *const *plans,
+                            const mp_policy *const *pols, const mp_sim_opts *o, mp_err *err)
+{
+    mp_sim_opts so = *o;
+    so.keep_series = 0;
+    for (int part = 0; part < 2; part++) {
+        mp_rank_filter f;
+        mp_rank_filter_init(&f, src, part ? r->train_ranks : 0, part ? INT32_MAX : r->train_ranks);
+        mp_sim_result *res[MP_SIMRUN_LANES_MAX];
+        int rc = src->rewind(src->ctx, err);
+        if (rc || (rc = mp_sim_run_many(res, &f.src, &r->model, plans, pols, r->n, &so, NULL, NULL, err))) return rc;
+        for (int i = 0; i < r->n; i++) {
+            mp_simrun_lane *l = &r->lane[i];
+            *(part ? &l->holdout_sim_maxmean : &l->insample_sim_maxmean) = res[i]->maxmean.mean;
+            *(part ? &l->holdout_step_us : &l->insample_step_us) = res[i]->time_us.mean;
+            mp_sim_result_destroy(res[i]);
+        }
+    }
+    return 0;
+}
+
 /* The oracle: the run's strategy (a given plan's when the registry has it)
  * and topology planned on the held-out steps themselves. */
 static int held_oracle(mp_simrun *r, const mp_simrun_opts *o, mp_err *err)
@@ -115,6 +153,7 @@ static int held_lane(const mp_simrun *r, mp_simrun_lane *l, int keep_series, mp_
     if (rc) return rc;
     l->holdout_plan_maxmean = m->mean_max_over_mean;
     mp_plan_metrics_destroy(m);
+    if (r->by_rank) return 0; /* the parts' replays come from held_rank_replay */
     double mm[2] = {0, 0}, us[2] = {0, 0};
     int64_t n[2] = {0, 0};
     mp_sim_result *x = l->res;
@@ -165,7 +204,8 @@ int mp_sim_evaluate(mp_simrun **out, mp_trace_source *ts, mp_plan *plan, const m
         goto fail;
     }
     /* the loads for the plan(s): one reading, then rewind */
-    if ((rc = o->holdout > 0 ? split_loads(r, ts->trace, o->holdout, err)
+    if ((rc = o->holdout > 0 ? (o->holdout_by_rank ? split_ranks(r, &ts->src, o->holdout, err)
+                                                   : split_loads(r, ts->trace, o->holdout, err))
                              : mp_loads_count(&r->loads, ts->trace, o->plan_begin, o->plan_end, 0, err)) ||
         (rc = ts->src.rewind(ts->src.ctx, err))) {
         mp_plan_destroy(plan);
@@ -186,7 +226,7 @@ int mp_sim_evaluate(mp_simrun **out, mp_trace_source *ts, mp_plan *plan, const m
     if (rc || (rc = add_lanes(r, o, err))) goto fail;
     if (r->held && (rc = held_oracle(r, o, err))) goto fail;
     mp_sim_opts sim = o->sim;
-    if (r->held) sim.keep_series = 1;
+    if (r->held && !r->by_rank) sim.keep_series = 1;
     const mp_plan *plans[MP_SIMRUN_LANES_MAX];
     const mp_policy *pols[MP_SIMRUN_LANES_MAX];
     mp_sim_result *res[MP_SIMRUN_LANES_MAX];
@@ -196,6 +236,7 @@ int mp_sim_evaluate(mp_simrun **out, mp_trace_source *ts, mp_plan *plan, const m
     for (int i = 0; i < r->n; i++) r->lane[i].res = res[i];
     for (int i = 0; r->held && i < r->n; i++)
         if ((rc = held_lane(r, &r->lane[i], o->sim.keep_series, err))) goto fail;
+    if (r->by_rank && (rc = held_rank_replay(r, &ts->src, plans, pols, &o->sim, err))) goto fail;
     double base = r->baseline >= 0 ? r->lane[r->baseline].res->total_time_us : 0;
     for (int i = 0; i < r->n; i++) {
         double t = r->lane[i].res->total_time_us;

@@ -1,6 +1,9 @@
 /* stats_holdout_test.c - the held-out split in time (traces/stats/mp_holdout.h):
  * the held-out step count (rounding, clamping to one step on each side,
- * refusals), the split's two parts (contents, model, order) and windows. */
+ * refusals), the split's two parts (contents, model, order) and windows;
+ * by source rank: the held-out rank count (ceil, clamping, refusals), the
+ * ranks a source records, the loads of each rank group and the rank filter,
+ * on an in-memory source of pieces. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -148,12 +151,193 @@ static void test_window(void **state)
     mp_loads_destroy(in);
 }
 
+/* ---- by source rank: an in-memory source of 2 steps, 2 pieces each ----
+ * L = 2, K = 2, E = 4; token t of a piece has rank ranks[t] and experts
+ * (t % 4, (t + 1) % 4) in layer 0, (3, t % 4 == 3 ? 0 : t % 4) in layer 1. */
+typedef struct fake {
+    int next;            /* pieces handed out */
+    int with_ranks;
+    const int32_t *ranks; /* [4 pieces][3 tokens] */
+    int bad_rank;        /* put -1 in the last piece */
+} fake;
+
+static int fake_next(void *ctx, mp_step *pc, mp_err *err)
+{
+    fake *f = ctx;
+    if (f->next == 4) return 0;
+    int i = f->next++;
+    int rc = mp_step_reserve(pc, 3, 2, 2, 0, f->with_ranks, err);
+    if (rc) return rc;
+    pc->step = i / 2;
+    pc->first_token = (i % 2) * 3;
+    pc->end_of_step = i % 2;
+    for (int t = 0; t < 3; t++) {
+        mp_expert_id *id = pc->ids + t * 4;
+        id[0] = (mp_expert_id)(t % 4), id[1] = (mp_expert_id)((t + 1) % 4);
+        id[2] = 3, id[3] = (mp_expert_id)(t % 4 == 3 ? 0 : t % 4);
+        if (f->with_ranks) pc->src_rank[t] = f->ranks[i * 3 + t];
+    }
+    if (f->bad_rank && i == 3) pc->src_rank[2] = -1;
+    return 1;
+}
+
+static int fake_rewind(void *ctx, mp_err *err)
+{
+    (void)err;
+    ((fake *)ctx)->next = 0;
+    return 0;
+}
+
+static const int32_t fake_ranks[12] = {0, 1, 2, 0, 1, 2, 3, 3, 0, 1, 2, 3};
+
+static mp_piece_source fake_source(fake *f, int with_ranks)
+{
+    memset(f, 0, sizeof *f);
+    f->with_ranks = with_ranks;
+    f->ranks = fake_ranks;
+    mp_piece_source s = {f, fake_next, fake_rewind};
+    return s;
+}
+
+static void test_ranks_count(void **state)
+{
+    (void)state;
+    const struct { int32_t r; double f; int32_t want; } c[] = {
+        {4, 0.25, 1}, {4, 0.26, 2}, {4, 0.5, 2}, {4, 0.9, 3}, {2, 0.01, 1}, {2, 0.9, 1}, {3, 0.34, 2}, {10, 0.1, 1},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        int32_t h = -1;
+        mp_err err = {0};
+        assert_int_equal(mp_holdout_ranks(c[i].r, c[i].f, &h, &err), 0);
+        assert_int_equal(h, c[i].want);
+    }
+    int32_t h = 5;
+    mp_err err = {0};
+    assert_int_equal(mp_holdout_ranks(1, 0.5, &h, &err), MP_EINVAL);
+    assert_int_equal(h, 0);
+    assert_non_null(strstr(err.msg, "1 source rank: a split by rank needs 2 ranks or more"));
+    assert_int_equal(mp_holdout_ranks(0, 0.5, &h, &err), MP_EINVAL);
+    assert_int_equal(mp_holdout_ranks(4, 1, &h, &err), MP_EINVAL);
+}
+
+static void test_source_ranks(void **state)
+{
+    (void)state;
+    fake f;
+    mp_piece_source s = fake_source(&f, 1);
+    int32_t R = -1;
+    mp_err err = {0};
+    assert_int_equal(mp_source_ranks(&s, &R, &err), 0);
+    assert_int_equal(R, 4);
+    assert_int_equal(f.next, 0); /* rewound */
+    s = fake_source(&f, 0);
+    assert_int_equal(mp_source_ranks(&s, &R, &err), 0);
+    assert_int_equal(R, 0);
+    s = fake_source(&f, 1);
+    f.bad_rank = 1;
+    assert_int_equal(mp_source_ranks(&s, &R, &err), MP_ERANGE);
+    assert_non_null(strstr(err.msg, "step 1 token 5: source rank -1"));
+}
+
+static void test_split_rank(void **state)
+{
+    (void)state;
+    fake f;
+    mp_piece_source s = fake_source(&f, 1);
+    mp_model m;
+    memset(&m, 0, sizeof m);
+    m.layers = 2, m.experts = 4, m.top_k = 2;
+    mp_loads *tr = NULL, *ho = NULL;
+    mp_err err = {0};
+    assert_int_equal(mp_loads_split_rank(&tr, &ho, &s, &m, 3, &err), 0); /* ranks 0-2 train, 3 held */
+    assert_int_equal(f.next, 0);
+    /* expected counts, summed independently over the pieces */
+    double want[2][2][4] = {{{0}}};
+    for (int i = 0; i < 4; i++)
+        for (int t = 0; t < 3; t++) {
+            int h = fake_ranks[i * 3 + t] >= 3;
+            want[h][0][t % 4] += 1, want[h][0][(t + 1) % 4] += 1;
+            want[h][1][3] += 1, want[h][1][t % 4 == 3 ? 0 : t % 4] += 1;
+        }
+    double tot = 0;
+    for (int l = 0; l < 2; l++)
+        for (int e = 0; e < 4; e++) {
+            assert_true(mp_loads_row(tr, 0, l)[e] == want[0][l][e]);
+            assert_true(mp_loads_row(ho, 0, l)[e] == want[1][l][e]);
+            tot += mp_loads_row(ho, 0, l)[e];
+        }
+    assert_true(tot == 3 * 2 * 2); /* three rank-3 tokens, 2 layers x 2 choices */
+    assert_int_equal(tr->steps, 1);
+    assert_int_equal(tr->has_model, 1);
+    mp_loads_destroy(tr);
+    mp_loads_destroy(ho);
+    /* a source without ranks is refused, nothing handed back */
+    s = fake_source(&f, 0);
+    assert_int_equal(mp_loads_split_rank(&tr, &ho, &s, &m, 3, &err), MP_EINVAL);
+    assert_null(tr);
+    assert_null(ho);
+    assert_non_null(strstr(err.msg, "records no source ranks"));
+}
+
+static void test_rank_filter(void **state)
+{
+    (void)state;
+    fake f;
+    mp_piece_source in = fake_source(&f, 1);
+    mp_rank_filter rf;
+    mp_rank_filter_init(&rf, &in, 1, 3); /* ranks 1 and 2 */
+    mp_step pc = {0};
+    mp_err err = {0};
+    int pieces = 0, ends = 0;
+    int64_t kept = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        pieces = ends = 0;
+        kept = 0;
+        assert_int_equal(rf.src.rewind(rf.src.ctx, &err), 0);
+        int rc;
+        while ((rc = rf.src.next(rf.src.ctx, &pc, &err)) == 1) {
+            for (int64_t t = 0; t < pc.tokens; t++) {
+                assert_true(pc.src_rank[t] >= 1 && pc.src_rank[t] < 3);
+                /* the token's experts came along: layer 1's first choice is always 3 */
+                assert_int_equal(pc.ids[t * 4 + 2], 3);
+            }
+            kept += pc.tokens;
+            ends += pc.end_of_step;
+            pieces++;
+        }
+        assert_int_equal(rc, 0);
+        assert_int_equal(pieces, 4); /* every piece, even one left empty, keeps its end of step */
+        assert_int_equal(ends, 2);
+        assert_int_equal(kept, 6);   /* ranks 1, 2 among 0 1 2 | 0 1 2 | 3 3 0 | 1 2 3 */
+    }
+    /* rank 3 alone: the two pieces of ranks {0, 1, 2} are left empty */
+    mp_rank_filter_init(&rf, &in, 3, 4);
+    assert_int_equal(rf.src.rewind(rf.src.ctx, &err), 0);
+    int64_t per[4];
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(rf.src.next(rf.src.ctx, &pc, &err), 1);
+        per[i] = pc.tokens;
+    }
+    assert_int_equal(per[0], 0);
+    assert_int_equal(per[1], 0);
+    assert_int_equal(per[2], 2);
+    assert_int_equal(per[3], 1);
+    mp_step_release(&pc);
+    /* pieces without ranks are refused */
+    in = fake_source(&f, 0);
+    mp_rank_filter_init(&rf, &in, 0, 1);
+    assert_int_equal(rf.src.next(rf.src.ctx, &pc, &err), MP_EINVAL);
+    mp_step_release(&pc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_steps_rounding),     cmocka_unit_test(test_steps_refused),
         cmocka_unit_test(test_split_two_steps),    cmocka_unit_test(test_split_fractions),
         cmocka_unit_test(test_split_one_step_refused), cmocka_unit_test(test_window),
+        cmocka_unit_test(test_ranks_count),        cmocka_unit_test(test_source_ranks),
+        cmocka_unit_test(test_split_rank),         cmocka_unit_test(test_rank_filter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
