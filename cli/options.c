@@ -30,9 +30,12 @@ static const cli_option OPTS[CLI_NOPTS] = {
 #undef ROW
 };
 
+_Static_assert(CLI_NGROUPS <= 64, "command group masks are 64 bits (CLI_G)");
+
 typedef struct cmd_row {
     const char *name;
-    unsigned groups, flags;
+    uint64_t groups;
+    unsigned flags;
     const char *usage;
 } cmd_row;
 
@@ -52,7 +55,7 @@ static const cmd_row *find_cmd(const char *cmd)
     return NULL;
 }
 
-int cli_command_groups(const char *cmd, unsigned *groups, unsigned *flags)
+int cli_command_groups(const char *cmd, uint64_t *groups, unsigned *flags)
 {
     const cmd_row *c = find_cmd(cmd);
     if (!c) return 0;
@@ -207,7 +210,8 @@ int cli_args_parse(cli_args *a, cli_common *c, const char *cmd, int argc, char *
     static struct option longs[CLI_NOPTS + 1];
     char shorts[3 * CLI_NOPTS + 2];
     int nl = 0, ns = 0;
-    unsigned groups = 0, flags = 0;
+    uint64_t groups = 0;
+    unsigned flags = 0;
     cli_command_groups(cmd, &groups, &flags);
     memset(a, 0, sizeof *a);
     a->cmd = cmd;
@@ -289,6 +293,7 @@ int cli_args_parse(cli_args *a, cli_common *c, const char *cmd, int argc, char *
     static const mp_format files[] = {MP_FMT_MPT, MP_FMT_NPY, MP_FMT_CSV, MP_FMT_JSON, MP_FMT_PT}; /* as the rows list them */
     if (cli_has(a, CLI_O_INPUT_FORMAT)) c->in_format = files[cli_enum(a, CLI_O_INPUT_FORMAT, 0)];
     if (cli_has(a, CLI_O_TO)) c->out_format = files[cli_enum(a, CLI_O_TO, 0)];
+    if (!c->help && cli_has(a, CLI_O_MODEL)) return cli_model_load(c, cli_str(a, CLI_O_MODEL));
     return 0;
 }
 

@@ -27,7 +27,7 @@ enum cli_group_id {
 #include "cli/options.def"
     CLI_NGROUPS
 };
-#define CLI_G(g) (1u << CLI_GROUP_##g)
+#define CLI_G(g) (UINT64_C(1) << CLI_GROUP_##g) /* up to 64 groups */
 #define CLI_CMDF_HTML 1u /* the command takes --format html */
 
 typedef enum cli_opt_id {
@@ -76,7 +76,7 @@ typedef struct cli_option {
 const cli_option *cli_option_at(int id); /* NULL outside 0..CLI_NOPTS-1 */
 
 /* The groups and flags of a command; 0 when the command is unknown. */
-int cli_command_groups(const char *cmd, unsigned *groups, unsigned *flags);
+int cli_command_groups(const char *cmd, uint64_t *groups, unsigned *flags);
 /* Whether a command accepts option id (an alias: its spelling). */
 int cli_accepts(const char *cmd, int id);
 

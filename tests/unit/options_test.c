@@ -39,7 +39,7 @@ static const row ROWS[CLI_NOPTS] = {
 
 typedef struct cmd {
     const char *name;
-    unsigned groups;
+    uint64_t groups;
 } cmd;
 
 static const cmd CMDS[] = {
