@@ -30,16 +30,16 @@ static void model_rows(cli_doc *d, const mp_model *m, int full)
     cli_doc_str(d, "scoring", mp_scoring_name(m->scoring));
 }
 
-static int info_loads(const char *path, const cli_common *c)
+static int info_loads(const char *path, mp_format f, const cli_common *c)
 {
     mp_err err = {0};
     mp_loads *l;
     mp_read_opts ro = cli_read_opts(c);
-    ro.format = MP_FMT_JSON;
+    ro.format = f;
     if (mp_loads_read(&l, path, &ro, 1, &err)) return cli_fail(&err);
     cli_doc *d = cli_doc_create("moeplace.info");
     cli_doc_str(d, "file", path);
-    cli_doc_str(d, "format", "json");
+    cli_doc_str(d, "format", mp_format_name(f));
     cli_doc_str(d, "kind", "loads");
     model_rows(d, &l->model, l->has_model);
     cli_doc_int(d, "steps", l->steps);
@@ -61,8 +61,9 @@ int cmd_info(int argc, char **argv)
     if (prc) return prc;
     mp_model hint = mp_model_default();
     hint.groups = hint.topk_group = 0;
-    int have_hint = cli_has(&A, CLI_O_EXPERTS) > 0;
+    int have_hint = cli_has(&A, CLI_O_EXPERTS) > 0 || cli_has(&A, CLI_O_TOP_K) > 0;
     hint.experts = cli_int(&A, CLI_O_EXPERTS, hint.experts);
+    hint.top_k = cli_int(&A, CLI_O_TOP_K, hint.top_k);
     static const mp_npy_layout layouts[] = {MP_NPY_LTK, MP_NPY_TLK};
     mp_npy_layout layout = cli_has(&A, CLI_O_LAYOUT) ? layouts[cli_enum(&A, CLI_O_LAYOUT, 0)] : MP_NPY_AUTO;
     const char *weights = cli_str(&A, CLI_O_WEIGHTS);
@@ -70,7 +71,7 @@ int cmd_info(int argc, char **argv)
     if (c.help) return cli_help(stdout, "info");
     if (A.first + 1 != argc) return cli_usage_error("info", "wants exactly one FILE");
     const char *path = argv[A.first];
-    mp_format f = c.in_format != MP_FMT_AUTO ? c.in_format : mp_format_from_path(path);
+    mp_format f = c.in_format != MP_FMT_AUTO ? c.in_format : mp_format_detect(path);
     if (weights && f != MP_FMT_NPY) return cli_usage_error("info", "--weights is for .npy input");
     {
         cli_io_guard g;
@@ -81,7 +82,7 @@ int cmd_info(int argc, char **argv)
         int grc = cli_io_guard_check(&g);
         if (grc) return grc;
     }
-    if (f == MP_FMT_JSON) return info_loads(path, &c);
+    if (mp_format_is_loads(f)) return info_loads(path, f, &c);
 
     mp_err err = {0};
     mp_trace *t;

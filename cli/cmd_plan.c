@@ -97,8 +97,8 @@ static int do_check(const plan_args *a)
 static int read_loads(const plan_args *a, mp_loads **out, mp_err *err)
 {
     mp_read_opts ro = cli_read_opts(&a->c);
-    mp_format f = mp_format_from_path(a->input);
-    if (f != MP_FMT_JSON) {
+    mp_format f = a->c.in_format != MP_FMT_AUTO ? a->c.in_format : mp_format_detect(a->input);
+    if (!mp_format_is_loads(f)) {
         mp_trace *t;
         int rc = mp_trace_open(&t, a->input, &ro, err);
         if (rc) return rc;
@@ -107,7 +107,7 @@ static int read_loads(const plan_args *a, mp_loads **out, mp_err *err)
         return rc;
     }
     mp_loads *all;
-    ro.format = MP_FMT_JSON;
+    ro.format = f;
     int rc = mp_loads_read(&all, a->input, &ro, 1, err);
     if (rc) return rc;
     if (a->steps_set) {

@@ -35,17 +35,17 @@ typedef struct input {
 
 static int read_input(input *in, const cli_common *c, int64_t b, int64_t e, mp_err *err)
 {
-    mp_format f = c->in_format != MP_FMT_AUTO ? c->in_format : mp_format_from_path(in->path);
+    mp_format f = c->in_format != MP_FMT_AUTO ? c->in_format : mp_format_detect(in->path);
     mp_read_opts ro = cli_read_opts(c);
-    if (f == MP_FMT_JSON) {
+    if (mp_format_is_loads(f)) {
         mp_loads *l;
-        ro.format = MP_FMT_JSON;
+        ro.format = f;
         int rc = mp_loads_read(&l, in->path, &ro, 1, err);
         if (rc) return rc;
         rc = mp_stats_scan_loads(l, b, e, &in->sum, &in->sv, err);
         if (!rc) in->steps = (e < 0 || e > l->steps ? l->steps : e) - b;
         mp_loads_destroy(l);
-        in->format = "json";
+        in->format = mp_format_name(f);
         in->kind = "loads";
         in->tokens = -1;
         return rc;

@@ -881,4 +881,4 @@ static int jsonw_commit(void *state, mp_err *err)
 
 static const mp__writer_ops json_writer_ops = {jsonw_open, jsonw_put, jsonw_commit, jsonw_abort};
 
-const mp__format mp__format_json = {MP_FMT_JSON, "json", ".json", NULL, &json_writer_ops, json_sniff};
+const mp__format mp__format_json = {MP_FMT_JSON, "json", ".json", NULL, &json_writer_ops, json_sniff, mp_loads_read_json, NULL};

@@ -10,6 +10,7 @@
 #define MP__FORMAT_H
 
 #include "traces/formats/mp_trace.h"
+#include "traces/mp_loads.h"
 
 typedef struct mp__reader_ops {
     /* Opens `path`; fills *model and *info (as far as known); returns its state in *state. */
@@ -33,16 +34,25 @@ typedef struct mp__format {
     const char *ext; /* ".mpt" */
     const mp__reader_ops *reader; /* NULL when the format cannot be read as a trace */
     const mp__writer_ops *writer; /* NULL when it cannot be written from a trace   */
-    /* Returns 1 when the first bytes (n of them) look like this format. */
+    /* Returns 1 when the first bytes (n of them, up to MP__SNIFF_BYTES) look like this format. */
     int (*sniff)(const unsigned char *head, size_t n);
+    /* Load formats: reads the file (or folder) as loads, one matrix per
+     * recorded step; NULL for routing formats. */
+    int (*read_loads)(mp_loads **out, const char *path, mp_err *err);
+    /* Folder formats: returns 1 when the folder's contents look like this
+     * format; NULL when the format is a single file. */
+    int (*sniff_dir)(const char *dir);
 } mp__format;
+
+/* Bytes of a file's head the sniffers see. */
+#define MP__SNIFF_BYTES 65536
 
 extern const mp__format mp__format_mpt;
 extern const mp__format mp__format_npy;
 extern const mp__format mp__format_csv;
 extern const mp__format mp__format_json;
+extern const mp__format mp__format_trtllm;
+extern const mp__format mp__format_vllm_eplb;
+extern const mp__format mp__format_routed;
 
-
-
-#include "traces/mp_loads.h"
 #endif

@@ -9,6 +9,7 @@
 #ifndef MP_LOADFILE_H
 #define MP_LOADFILE_H
 
+#include "traces/formats/mp_trace.h"
 #include "traces/mp_error.h"
 #include "traces/mp_loads.h"
 
@@ -16,6 +17,12 @@
  * Returns 0, or MP_EIO, MP_EFORMAT, MP_ESHAPE, MP_ERANGE, MP_ELIMIT or
  * MP_ENOMEM with err naming the file and the JSON path or offset. */
 int mp_loads_read_json(mp_loads **out, const char *path, mp_err *err);
+
+/* Reads a load file of any load format (json, trtllm, vllm-eplb; f may be
+ * MP_FMT_AUTO: mp_format_detect), one matrix per recorded step.  Returns 0,
+ * or the reader's MP_E* with err naming the file; MP_EUNSUPPORTED when the
+ * input is a routing trace. */
+int mp_loads_read_file(mp_loads **out, const char *path, mp_format f, mp_err *err);
 
 /* Writes {"format": "moeplace-loads", "version": 1, "logical_count": ...}
  * ([L][E] when S == 1 and !keep_steps, else [S][L][E]) atomically. */

@@ -3,8 +3,10 @@
  * knows, as a stream of step pieces in bounded memory.
  *
  * Formats: mpt (native, chunked, zlib + CRC32), npy (NumPy top-k id arrays),
- * csv (step,token,layer,e0..), json (load counts only: SGLang logical_count
- * and vLLM-style per-layer arrays; see mp_loads.h).
+ * csv (step,token,layer,e0..), routed (engines' routed-experts API responses,
+ * JSON lines); load formats, read through mp_loads_read: json (SGLang
+ * logical_count and vLLM-style per-layer arrays), trtllm (TensorRT-LLM's
+ * expert statistic folder), vllm-eplb (vLLM EPLB load statistics JSONL).
  *
  * Memory: mp_trace_open and mp_writer_open return handles the caller frees
  * with mp_trace_close and mp_writer_commit/mp_writer_abort; every pointer a
@@ -25,15 +27,28 @@ typedef enum mp_format {
     MP_FMT_NPY,
     MP_FMT_CSV,
     MP_FMT_JSON,
+    MP_FMT_TRTLLM,    /* TensorRT-LLM expert statistic folder (loads)          */
+    MP_FMT_VLLM_EPLB, /* vLLM EPLB load statistics, JSON lines (loads)         */
+    MP_FMT_ROUTED,    /* routed-experts API responses, JSON lines (routing)    */
     MP_FMT_COUNT
 } mp_format;
 
-/* "mpt", "npy", "csv", "json"; "auto" for MP_FMT_AUTO. */
+/* "mpt", "npy", "csv", "json", "trtllm", "vllm-eplb", "routed"; "auto" for
+ * MP_FMT_AUTO. */
 const char *mp_format_name(mp_format f);
 /* Parses a format name; returns 0, or MP_ENOTFOUND. */
 int mp_format_parse(const char *name, mp_format *out);
 /* The format a path's extension names (.mpt .npy .csv .json), or MP_FMT_AUTO. */
 mp_format mp_format_from_path(const char *path);
+
+/* The format of an input as mp_trace_open and mp_loads_read guess it: the
+ * extension, else (a folder) what the folder holds, else the first bytes;
+ * MP_FMT_AUTO when nothing matches or the path cannot be read. */
+mp_format mp_format_detect(const char *path);
+
+/* 1 when files of format f hold expert loads (json, trtllm, vllm-eplb: read
+ * them with mp_loads_read), 0 when they hold per-token routing. */
+int mp_format_is_loads(mp_format f);
 
 typedef enum mp_npy_layout {
     MP_NPY_AUTO = 0, /* [T,K] is one layer; 3-D arrays use the model's L to tell */

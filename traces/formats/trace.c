@@ -4,10 +4,16 @@
 #include <string.h>
 #include <strings.h>
 
+#include <sys/stat.h>
+
 #include "traces/formats/mp__format.h"
 #include "traces/formats/mp__mpt.h"
+#include "traces/formats/mp_loadfile.h"
 
-static const mp__format *const formats[] = {&mp__format_mpt, &mp__format_npy, &mp__format_csv, &mp__format_json};
+/* Sniffers run in this order: the JSON-lines formats before plain JSON. */
+static const mp__format *const formats[] = {&mp__format_mpt,       &mp__format_npy,       &mp__format_csv,
+                                            &mp__format_vllm_eplb, &mp__format_routed,    &mp__format_json,
+                                            &mp__format_trtllm};
 #define NFORMATS (sizeof formats / sizeof formats[0])
 
 static const mp__format *format_get(mp_format id)
@@ -43,29 +49,69 @@ mp_format mp_format_from_path(const char *path)
     const char *slash = strrchr(path, '/');
     if (!dot || (slash && dot < slash)) return MP_FMT_AUTO;
     for (size_t i = 0; i < NFORMATS; i++)
-        if (strcasecmp(dot, formats[i]->ext) == 0) return formats[i]->id;
+        if (formats[i]->ext[0] && strcasecmp(dot, formats[i]->ext) == 0) return formats[i]->id;
     return MP_FMT_AUTO;
 }
 
-/* Picks the format of an input: the option, else the extension, else the first bytes. */
+int mp_format_is_loads(mp_format f)
+{
+    const mp__format *d = format_get(f);
+    return d && d->read_loads != NULL;
+}
+
+/* The one place an input's format is told from what it is: a folder by its
+ * contents (each folder format's sniff_dir), a file by its extension, else
+ * by its first MP__SNIFF_BYTES bytes (each format's sniff, in table order). */
+mp_format mp_format_detect(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        for (size_t i = 0; i < NFORMATS; i++)
+            if (formats[i]->sniff_dir && formats[i]->sniff_dir(path)) return formats[i]->id;
+        return MP_FMT_AUTO;
+    }
+    mp_format f = mp_format_from_path(path);
+    if (f != MP_FMT_AUTO) return f;
+    unsigned char *head = malloc(MP__SNIFF_BYTES);
+    FILE *fp = head ? fopen(path, "rb") : NULL;
+    if (!fp) {
+        free(head);
+        return MP_FMT_AUTO;
+    }
+    size_t n = fread(head, 1, MP__SNIFF_BYTES, fp);
+    fclose(fp);
+    for (size_t i = 0; i < NFORMATS && f == MP_FMT_AUTO; i++)
+        if (formats[i]->sniff && formats[i]->sniff(head, n)) f = formats[i]->id;
+    free(head);
+    return f;
+}
+
+/* Picks the format of an input: the option, else mp_format_detect. */
 static int guess_format(const char *path, mp_format asked, const mp__format **out, mp_err *err)
 {
-    mp_format f = asked != MP_FMT_AUTO ? asked : mp_format_from_path(path);
+    mp_format f = asked != MP_FMT_AUTO ? asked : mp_format_detect(path);
     if (f == MP_FMT_AUTO) {
-        unsigned char head[64];
         FILE *fp = fopen(path, "rb");
         if (!fp) return mp_err_set(err, MP_EIO, "%s: cannot open", path);
-        size_t n = fread(head, 1, sizeof head, fp);
         fclose(fp);
-        for (size_t i = 0; i < NFORMATS && f == MP_FMT_AUTO; i++)
-            if (formats[i]->sniff && formats[i]->sniff(head, n)) f = formats[i]->id;
-        if (f == MP_FMT_AUTO)
-            return mp_err_set(err, MP_EFORMAT,
-                              "%s: unknown format (not .mpt, .npy, .csv or .json by its name or first bytes)",
-                              path);
+        return mp_err_set(err, MP_EFORMAT,
+                          "%s: unknown format (not .mpt, .npy, .csv, .json, routed-experts or vLLM EPLB JSON lines, "
+                          "or a TensorRT-LLM statistic folder)",
+                          path);
     }
     *out = format_get(f);
     return 0;
+}
+
+int mp_loads_read_file(mp_loads **out, const char *path, mp_format f, mp_err *err)
+{
+    *out = NULL;
+    const mp__format *d = NULL;
+    int rc = guess_format(path, f, &d, err);
+    if (rc) return rc;
+    if (!d->read_loads)
+        return mp_err_set(err, MP_EUNSUPPORTED, "%s: a %s file holds per-token routing, not loads", path, d->name);
+    return d->read_loads(out, path, err);
 }
 
 struct mp_trace {
@@ -196,6 +242,7 @@ int mp_writer_open(mp_writer **out, const char *path, const mp_model *m, const m
         return mp_err_set(err, MP_EINVAL, "%s: cannot tell the output format from the name (not .mpt, .npy, .csv or .json)",
                           path);
     const mp__format *fmt = format_get(f);
+    if (!fmt) return mp_err_set(err, MP_EINVAL, "%s: unknown output format", path);
     if (!fmt->writer) return mp_err_set(err, MP_EUNSUPPORTED, "%s: cannot write %s", path, fmt->name);
     mp_writer *w = calloc(1, sizeof *w);
     if (!w) return mp_err_set(err, MP_ENOMEM, "%s: out of memory", path);

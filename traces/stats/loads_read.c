@@ -93,10 +93,10 @@ int mp_loads_count(mp_loads **out, mp_trace *t, int64_t step_begin, int64_t step
 int mp_loads_read(mp_loads **out, const char *path, const mp_read_opts *opts, int per_step, mp_err *err)
 {
     *out = NULL;
-    mp_format f = opts && opts->format != MP_FMT_AUTO ? opts->format : mp_format_from_path(path);
-    if (f == MP_FMT_JSON) {
+    mp_format f = opts && opts->format != MP_FMT_AUTO ? opts->format : mp_format_detect(path);
+    if (mp_format_is_loads(f)) {
         mp_loads *l;
-        int rc = mp_loads_read_json(&l, path, err);
+        int rc = mp_loads_read_file(&l, path, f, err);
         if (rc) return rc;
         if (l->steps > 1 && !per_step) {
             mp_err sub;
