@@ -202,9 +202,12 @@ static int split(const rreader *r, const char *where, int64_t per, int32_t *L, i
                           "%s: line %lld: %s: %lld ids per token, but the response does not say its layers and top-k "
                           "apart: give the model",
                           r->path, (long long)r->lines.line, where, (long long)per);
+    else if (hl <= 0)
+        return mp_err_set(err, MP_ESHAPE, "%s: line %lld: %s: %lld ids per token do not split into top-%d choices",
+                          r->path, (long long)r->lines.line, where, (long long)per, hk);
     else
-        return mp_err_set(err, MP_ESHAPE, "%s: line %lld: %s: %lld ids per token do not split into the model's %d layers x top-%d",
-                          r->path, (long long)r->lines.line, where, (long long)per, hl, hk);
+        return mp_err_set(err, MP_ESHAPE, "%s: line %lld: %s: %lld ids per token do not split into %d layers%s",
+                          r->path, (long long)r->lines.line, where, (long long)per, hl, hk > 0 ? " x the model's top-k" : "");
     return 0;
 }
 

@@ -59,13 +59,10 @@ static int trtllm_sniff_dir(const char *dir)
 {
     DIR *d = opendir(dir);
     if (!d) return 0;
-    int meta = 0, rank = 0;
-    for (struct dirent *e; (e = readdir(d));) {
-        meta |= strcmp(e->d_name, "meta_info.json") == 0;
-        rank |= rank_of(e->d_name) >= 0;
-    }
+    int rank = 0; /* meta_info.json is checked when read, with a message */
+    for (struct dirent *e; (e = readdir(d)) && !rank;) rank = rank_of(e->d_name) >= 0;
     closedir(d);
-    return meta && rank;
+    return rank;
 }
 
 typedef struct key {

@@ -95,8 +95,10 @@ static int record(scan *s, const char *line, size_t n, mp_loads *l, mp_err *err)
 {
     cJSON *o = cJSON_ParseWithLength(line, n);
     if (!cJSON_IsObject(o)) {
+        int parsed = o != NULL;
         cJSON_Delete(o);
-        return mp_err_set(err, MP_EFORMAT, "%s: line %lld: not a JSON object", s->path, (long long)s->line);
+        return mp_err_set(err, MP_EFORMAT, "%s: line %lld: %s", s->path, (long long)s->line,
+                          parsed ? "not a JSON object" : "invalid JSON");
     }
     const cJSON *rt = cJSON_GetObjectItemCaseSensitive(o, "record_type");
     int rc = 0;

@@ -125,9 +125,9 @@ static int check_layout(mp__st_file *f, int64_t data_size, int64_t data_start, m
     int64_t end = 0;
     for (int i = 0; i < n && !rc; i++) {
         if (v[i]->offset != end)
-            rc = mp_err_set(err, MP_EFORMAT, "%s: offset %lld: tensor \"%.80s\" %s bytes of another tensor or a gap",
-                            f->path, (long long)(data_start + v[i]->offset), v[i]->name,
-                            v[i]->offset < end ? "overlaps" : "leaves");
+            rc = mp_err_set(err, MP_EFORMAT, "%s: offset %lld: tensor \"%.80s\" %s", f->path,
+                            (long long)(data_start + v[i]->offset), v[i]->name,
+                            v[i]->offset < end ? "overlaps the tensor before it" : "leaves a gap before it");
         end = v[i]->offset + v[i]->bytes;
     }
     if (!rc && end != data_size)
