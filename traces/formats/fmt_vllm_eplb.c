@@ -82,6 +82,9 @@ static int matrix(const scan *s, const cJSON *o, const char *k, int ids, int32_t
     }
     if (r == 0 || c <= 0)
         return mp_err_set(err, MP_ESHAPE, "%s: line %lld: %s: empty", s->path, (long long)s->line, k);
+    if (want_rows > 0 && want_cols <= 0 && r != want_rows)
+        return mp_err_set(err, MP_ESHAPE, "%s: line %lld: %s has %d layer rows, expected %d", s->path, (long long)s->line,
+                          k, r, want_rows);
     if ((want_rows > 0 && r != want_rows) || (want_cols > 0 && c != want_cols))
         return mp_err_set(err, MP_ESHAPE, "%s: line %lld: %s is [%d][%d], expected [%d][%d]", s->path, (long long)s->line,
                           k, r, c, want_rows, want_cols);
