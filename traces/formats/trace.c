@@ -95,8 +95,7 @@ static int guess_format(const char *path, mp_format asked, const mp__format **ou
         if (!fp) return mp_err_set(err, MP_EIO, "%s: cannot open", path);
         fclose(fp);
         return mp_err_set(err, MP_EFORMAT,
-                          "%s: unknown format (not .mpt, .npy, .csv, .json, routed-experts or vLLM EPLB JSON lines, "
-                          "or a TensorRT-LLM statistic folder)",
+                          "%s: unknown format (not .mpt, .npy, .csv, .json or an engine recording by its name or contents)",
                           path);
     }
     *out = format_get(f);
