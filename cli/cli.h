@@ -79,6 +79,11 @@ int cli_parse_double(const char *cmd, const char *flag, const char *arg, double 
 /* "A:B", "A:", ":B" or "A" (one step) into [begin, end); end -1 = to the end. */
 int cli_parse_range(const char *cmd, const char *flag, const char *arg, int64_t *begin, int64_t *end);
 
+/* A byte count: a number with an optional suffix k, M, G or T (powers of
+ * 1000, either case for k) and an optional 'B' ("1.5G", "800MB", "4096");
+ * the result is rounded down to whole bytes and must lie in 0..2^62. */
+int cli_parse_bytes(const char *cmd, const char *flag, const char *arg, int64_t *out);
+
 /* Library messages name fields, never flags: a message about `field`
  * ("skew zipf:S wants ...") said as the flag that sets it ("--skew zipf:S
  * wants ..."); any other message is prefixed with "FLAG: ".  Returns buf. */

@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "cli/io_guard.h"
 #include "planner/mp_planner.h"
+#include "traces/stats/mp_holdout.h"
 #include "traces/stats/mp_loads_read.h"
 #include "traces/mp_loads.h"
 #include "traces/formats/mp_trace.h"
@@ -15,7 +16,7 @@ const char cmd_plan_usage[] =
     "usage: moeplace plan (TRACE | --loads FILE) --gpus P [--nodes N]\n"
     "                     [--redundant X | --slots-per-gpu S] [--strategy NAME] [-o PLAN.json]\n"
     "       moeplace plan ... --compare linear,round-robin,group-aware,eplb,balanced\n"
-    "       moeplace plan --check PLAN.json\n"
+    "       moeplace plan --check PLAN.json [--eval OTHER]\n"
     "\n"
     "Decides which expert each physical slot of each GPU holds, per MoE layer, from\n"
     "expert loads (a routing trace counted per layer, or a load file), and predicts\n"
@@ -25,7 +26,9 @@ const char cmd_plan_usage[] =
 
 typedef struct plan_args {
     cli_common c;
-    const char *input, *from, *export_name, *compare, *check;
+    const char *input, *from, *export_name, *compare, *check, *eval;
+    double holdout;
+    int64_t max_moves, move_budget;
     int64_t step_begin, step_end;
     int steps_set;
     mp_plan_request req;
@@ -57,13 +60,14 @@ static void add_summary(cli_doc *d, const mp_plan *p, const mp_plan_metrics *m)
     cli_doc_int(d, "duplicates", m->total_duplicates);
 }
 
-static void add_layers(cli_doc *d, const mp_plan_metrics *m)
+static void add_layers(cli_doc *d, const mp_plan_metrics *m, const mp_plan_metrics *held)
 {
     cli_tab *t = cli_doc_table(d, "layers", "per layer (GPU loads under the even split)");
     cli_tab_col(t, "layer", -1);
     cli_tab_col(t, "max", 1);
     cli_tab_col(t, "mean", 1);
     cli_tab_col(t, "max_over_mean", 5);
+    if (held) cli_tab_col(t, "holdout_max_over_mean", 5);
     cli_tab_col(t, "gap_lb_rep", 5);
     cli_tab_col(t, "duplicates", -1);
     for (int32_t l = 0; l < m->layers; l++) {
@@ -71,30 +75,14 @@ static void add_layers(cli_doc *d, const mp_plan_metrics *m)
         cli_tab_num(t, m->max[l]);
         cli_tab_num(t, m->mean[l]);
         cli_tab_num(t, m->max_over_mean[l]);
+        if (held) cli_tab_num(t, held->max_over_mean[l]);
         cli_tab_num(t, m->lb_rep[l] > 0 ? m->max[l] / m->lb_rep[l] - 1 : 0);
         cli_tab_int(t, m->duplicates[l]);
     }
 }
 
-static int do_check(const plan_args *a)
-{
-    mp_err err = {0};
-    mp_plan *p;
-    double *w;
-    mp_plan_result *r;
-    if (mp_plan_read_json(&p, &w, a->check, &err) || mp_plan_result_of_load(&r, p, w, &err)) return cli_fail(&err);
-    cli_doc *d = cli_doc_create("moeplace.plan.check");
-    cli_doc_str(d, "file", a->check);
-    cli_doc_str(d, "valid", "yes");
-    add_summary(d, r->plan, r->metrics);
-    int rc = cli_doc_emit(d, &a->c);
-    cli_doc_destroy(d);
-    mp_plan_result_destroy(r);
-    return rc;
-}
-
-/* Reads the input loads, summed over the selected steps. */
-static int read_loads(const plan_args *a, mp_loads **out, mp_err *err)
+/* Reads the input loads of the selected steps: summed, or per step. */
+static int read_loads(const plan_args *a, mp_loads **out, int per_step, mp_err *err)
 {
     mp_read_opts ro = cli_read_opts(&a->c);
     mp_format f = a->c.in_format != MP_FMT_AUTO ? a->c.in_format : mp_format_detect(a->input);
@@ -102,7 +90,7 @@ static int read_loads(const plan_args *a, mp_loads **out, mp_err *err)
         mp_trace *t;
         int rc = mp_trace_open(&t, a->input, &ro, err);
         if (rc) return rc;
-        rc = mp_loads_count(out, t, a->step_begin, a->step_end, 0, err);
+        rc = mp_loads_count(out, t, a->step_begin, a->step_end, per_step, err);
         mp_trace_close(t);
         return rc;
     }
@@ -120,6 +108,10 @@ static int read_loads(const plan_args *a, mp_loads **out, mp_err *err)
         int64_t cells = (int64_t)all->layers * all->experts;
         memmove(all->count, all->count + a->step_begin * cells, (size_t)((end - a->step_begin) * cells) * sizeof(double));
         all->steps = (int32_t)(end - a->step_begin);
+    }
+    if (per_step) {
+        *out = all;
+        return 0;
     }
     mp_err sub;
     rc = mp_loads_sum_steps(out, all, &sub);
@@ -200,22 +192,167 @@ static int do_compare(plan_args *a, const mp_loads *l)
     return rc;
 }
 
-static int do_plan(plan_args *a, const mp_loads *l)
+/* The metrics of plan p on loads l (steps summed) and of the oracle: a plan
+ * made with request q on l itself.  *oracle is NULL when q is NULL or the
+ * oracle cannot be planned (its reason in *why). */
+static int judge(const mp_plan *p, const mp_loads *l, const mp_plan_request *q, mp_plan_metrics **m,
+                 mp_plan_metrics **oracle, mp_err *why, mp_err *err)
 {
-    mp_err err = {0};
-    if (make_request(a, l, a->req.strategy ? a->req.strategy : "balanced", 0, &err))
-        return cli_topology_error("plan", &err);
-    mp_plan_result *res;
+    *m = *oracle = NULL;
+    int rc = mp_plan_metrics_of(m, p, l, err);
+    if (rc || !q) return rc;
+    mp_plan_result *o = NULL;
+    if (mp_plan_evaluate(&o, l, q, why) == 0) {
+        *oracle = o->metrics;
+        o->metrics = NULL;
+    }
+    mp_plan_result_destroy(o);
+    return 0;
+}
+
+/* Reads OTHER for --eval (steps summed) and checks it has the plan's shape. */
+static int read_other(const plan_args *a, const mp_plan *p, mp_loads **out, mp_err *err)
+{
+    mp_read_opts ro = cli_read_opts(&a->c);
+    ro.format = MP_FMT_AUTO;
+    int rc = mp_loads_read(out, a->eval, &ro, 0, err);
+    if (rc) return rc;
+    if ((*out)->layers != p->layers || (*out)->experts != p->routed) {
+        rc = mp_err_set(err, MP_ESHAPE, "%s: has %d layers x %d experts, the plan is for %d x %d: not the same model",
+                        a->eval, (*out)->layers, (*out)->experts, p->layers, p->routed);
+        mp_loads_destroy(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+static void add_eval(cli_doc *d, const char *prefix, const mp_plan_metrics *m, const mp_plan_metrics *o)
+{
+    char k[64];
+    snprintf(k, sizeof k, "%s_max_over_mean", prefix);
+    cli_doc_num(d, k, m->mean_max_over_mean, 5);
+    snprintf(k, sizeof k, "%s_worst_max_over_mean", prefix);
+    cli_doc_num(d, k, m->worst_max_over_mean, 5);
+    snprintf(k, sizeof k, "%s_vllm_balancedness", prefix);
+    cli_doc_num(d, k, m->vllm_balancedness, 5);
+    snprintf(k, sizeof k, "%s_oracle_max_over_mean", prefix);
+    cli_doc_num(d, k, o ? o->mean_max_over_mean : NAN, 5);
+}
+
+/* The migration curve (the move path) as a table. */
+static void add_path(cli_doc *d, const mp_move_path *mp)
+{
+    cli_tab *t = cli_doc_table(d, "migration", "migration path: layers in order of gain per copy moved (taken: moved)");
+    cli_tab_col(t, "layer", -1);
+    cli_tab_col(t, "moves", -1);
+    cli_tab_col(t, "cum_moves", -1);
+    cli_tab_col(t, "cum_GB", 3);
+    cli_tab_col(t, "max_over_mean", 5);
+    cli_tab_col(t, "knee", -1);
+    cli_tab_col(t, "taken", -1);
+    for (int32_t i = 0; i < mp->n; i++) {
+        const mp_move_step *st = &mp->step[i];
+        cli_tab_int(t, st->layer);
+        cli_tab_int(t, st->moves);
+        cli_tab_int(t, st->cum_moves);
+        cli_tab_num(t, (double)st->cum_bytes / 1e9);
+        cli_tab_num(t, st->max_over_mean);
+        cli_tab_str(t, i + 1 == mp->knee ? "knee" : "-");
+        cli_tab_str(t, st->taken ? "yes" : "no");
+    }
+}
+
+static int do_check(const plan_args *a)
+{
+    mp_err err = {0}, why = {0};
+    mp_plan *p;
+    double *w;
+    mp_plan_result *r;
+    if (mp_plan_read_json(&p, &w, a->check, &err) || mp_plan_result_of_load(&r, p, w, &err)) return cli_fail(&err);
+    mp_loads *other = NULL;
+    mp_plan_metrics *em = NULL, *eo = NULL;
+    if (a->eval) {
+        /* the oracle: the plan file's strategy (the default one when it is not in the registry) and topology */
+        const mp_plan *pl = r->plan;
+        mp_plan_request q;
+        memset(&q, 0, sizeof q);
+        q.strategy = mp_strategy_find(pl->strategy) ? pl->strategy : "balanced";
+        q.topo = pl->topo;
+        q.top_k = pl->model.top_k;
+        q.shared_fusion = pl->shared_id >= 0 ? mp_plan_count(pl, 0, pl->shared_id) : 0;
+        if (read_other(a, pl, &other, &err) || judge(pl, other, &q, &em, &eo, &why, &err)) {
+            mp_loads_destroy(other);
+            mp_plan_result_destroy(r);
+            return cli_fail(&err);
+        }
+    }
+    cli_doc *d = cli_doc_create("moeplace.plan.check");
+    cli_doc_str(d, "file", a->check);
+    cli_doc_str(d, "valid", "yes");
+    add_summary(d, r->plan, r->metrics);
+    if (em) {
+        cli_doc_str(d, "eval", a->eval);
+        add_eval(d, "eval", em, eo);
+    }
+    int rc = cli_doc_emit(d, &a->c);
+    cli_doc_destroy(d);
+    mp_plan_metrics_destroy(em);
+    mp_plan_metrics_destroy(eo);
+    mp_loads_destroy(other);
+    mp_plan_result_destroy(r);
+    return rc;
+}
+
+static int do_plan(plan_args *a, const mp_loads *all)
+{
+    mp_err err = {0}, why = {0};
+    mp_loads *train = NULL, *held = NULL, *other = NULL;
+    const mp_loads *l = all;
+    if (a->holdout > 0) {
+        if (mp_loads_split_time(&train, &held, all, a->holdout, &err)) {
+            cli_message("moeplace: %s: %s", a->input, err.msg);
+            return CLI_EDATA;
+        }
+        l = train;
+    }
+    mp_plan_result *res = NULL;
     mp_plan *old = NULL;
-    if (mp_plan_evaluate(&res, l, &a->req, &err)) return cli_fail(&err);
+    mp_move_path *path = NULL;
+    mp_plan_metrics *hm = NULL, *ho = NULL, *em = NULL, *eo = NULL;
+    double *judge_load = NULL;
+    int rc = CLI_OK;
+    if (make_request(a, l, a->req.strategy ? a->req.strategy : "balanced", 0, &err)) {
+        rc = cli_topology_error("plan", &err);
+        goto out;
+    }
+    if (mp_plan_evaluate(&res, l, &a->req, &err)) goto fail;
     mp_plan *p = res->plan;
     mp_migration mig = {-1, 0, 0};
-    int rc = CLI_OK;
     if (a->from) {
         if (mp_plan_read_json(&old, NULL, a->from, &err)) goto fail;
         const mp_model *md = p->model.hidden > 0 && p->model.intermediate > 0 ? &p->model : &old->model;
         int64_t bpe = (int64_t)llround(3.0 * md->hidden * md->intermediate * a->weight_bytes);
-        if (mp_plan_migrate(p, old, bpe, &mig, &err) || mp_plan_result_update(res, &err)) goto fail;
+        if (mp_plan_migrate(p, old, bpe, &mig, &err)) goto fail;
+        /* the move path, judged on the held-out steps when there are some (gains the plan has not seen) */
+        judge_load = held ? mp_plan_expert_loads(p, held) : NULL;
+        if (held && !judge_load) {
+            mp_err_set(&err, MP_ENOMEM, "plan: out of memory");
+            goto fail;
+        }
+        if (mp_move_path_build(&path, old, p, judge_load ? judge_load : res->load, bpe, &err)) goto fail;
+        mp_move_path_choose(path, a->max_moves, a->move_budget, -1);
+        if (mp_move_path_apply(p, old, path, &err) || mp_plan_result_update(res, &err)) goto fail;
+        mig.moved_experts = path->chosen_moves;
+        mig.moved_bytes = path->chosen_bytes;
+        mig.kept_experts = (int64_t)p->layers * p->slots - path->chosen_moves;
+    }
+    if (held && judge(p, held, &a->req, &hm, &ho, &why, &err)) goto fail;
+    if (a->eval) {
+        if (read_other(a, p, &other, &err)) {
+            rc = cli_fail(&err);
+            goto out;
+        }
+        if (judge(p, other, &a->req, &em, &eo, &why, &err)) goto fail;
     }
     if (a->export_name) {
         if (mp_plan_export(p, a->export_kind, a->c.output ? a->c.output : "-", &err)) goto fail;
@@ -228,23 +365,48 @@ static int do_plan(plan_args *a, const mp_loads *l)
         cli_doc *d = cli_doc_create("moeplace.plan");
         if (a->c.output) cli_doc_str(d, "output", a->c.output);
         add_summary(d, p, res->metrics);
+        if (held) {
+            cli_doc_num(d, "holdout", a->holdout, 3);
+            cli_doc_int(d, "train_steps", train->steps);
+            cli_doc_int(d, "holdout_steps", held->steps);
+            cli_doc_num(d, "insample_max_over_mean", res->metrics->mean_max_over_mean, 5);
+            add_eval(d, "holdout", hm, ho);
+        }
+        if (em) add_eval(d, "eval", em, eo);
         if (a->from) {
             cli_doc_int(d, "moved_experts", mig.moved_experts);
             cli_doc_int(d, "kept_experts", mig.kept_experts);
             cli_doc_int(d, "moved_bytes", mig.moved_bytes);
+            cli_doc_int(d, "replan_moves", path->total_moves);
+            cli_doc_int(d, "replan_bytes", path->total_moves * path->bytes_per_expert);
+            cli_doc_str(d, "move_rule", a->max_moves >= 0 || a->move_budget >= 0 ? "budget" : "knee");
+            cli_doc_str(d, "move_judged_on", held ? "held-out steps" : "input loads");
+            cli_doc_num(d, "from_max_over_mean", path->start_max_over_mean, 5);
+            cli_doc_num(d, "replan_max_over_mean", path->full_max_over_mean, 5);
+            cli_doc_num(d, "moved_max_over_mean", path->chosen_max_over_mean, 5);
         }
-        add_layers(d, res->metrics);
+        add_layers(d, res->metrics, hm);
+        if (path) add_path(d, path);
         rc = cli_doc_print(d, stdout, a->c.format) || fflush(stdout) ? CLI_EDATA : CLI_OK;
         if (rc) cli_stdout_error(); /* main says it, once */
         cli_doc_destroy(d);
     }
-    mp_plan_destroy(old);
-    mp_plan_result_destroy(res);
-    return rc;
+    goto out;
 fail:
+    rc = cli_fail(&err);
+out:
+    mp_plan_metrics_destroy(hm);
+    mp_plan_metrics_destroy(ho);
+    mp_plan_metrics_destroy(em);
+    mp_plan_metrics_destroy(eo);
+    mp_move_path_destroy(path);
+    free(judge_load);
     mp_plan_destroy(old);
     mp_plan_result_destroy(res);
-    return cli_fail(&err);
+    mp_loads_destroy(train);
+    mp_loads_destroy(held);
+    mp_loads_destroy(other);
+    return rc;
 }
 
 int cmd_plan(int argc, char **argv)
@@ -275,6 +437,12 @@ int cmd_plan(int argc, char **argv)
     static const mp_export exports[] = {MP_EXPORT_SGLANG, MP_EXPORT_TRTLLM, MP_EXPORT_CSV}; /* as the row lists them */
     a.export_kind = exports[cli_enum(&A, CLI_O_EXPORT, 0)];
     a.compare = cli_str(&A, CLI_O_COMPARE);
+    a.eval = cli_str(&A, CLI_O_EVAL);
+    a.holdout = cli_num(&A, CLI_O_HOLDOUT, 0);
+    a.max_moves = cli_i64(&A, CLI_O_MAX_MOVES, -1);
+    a.move_budget = -1;
+    if (cli_has(&A, CLI_O_MOVE_BUDGET) && cli_parse_bytes("plan", "--move-budget", cli_str(&A, CLI_O_MOVE_BUDGET), &a.move_budget))
+        return CLI_EUSAGE;
     a.check = cli_str(&A, CLI_O_PLAN_CHECK);
     if (a.c.help) return cli_help(stdout, "plan");
     cli_io_guard g;
@@ -282,7 +450,10 @@ int cmd_plan(int argc, char **argv)
     cli_io_guard_add_output(&g, a.c.output);
     if (a.check) {
         if (A.first != argc || a.input) return cli_usage_error("plan", "--check takes no other input");
+        if (a.holdout > 0 || a.from || a.max_moves >= 0 || a.move_budget >= 0)
+            return cli_usage_error("plan", "--check takes --eval only (no --holdout, --from or move budget)");
         cli_io_guard_add_input(&g, a.check);
+        cli_io_guard_add_input(&g, a.eval);
         int grc = cli_io_guard_check(&g);
         return grc ? grc : do_check(&a);
     }
@@ -294,16 +465,19 @@ int cmd_plan(int argc, char **argv)
     if (a.gpus < 1) return cli_usage_error("plan", "wants --gpus P");
     if (a.req.strategy && !a.compare && !mp_strategy_find(a.req.strategy))
         return cli_usage_error("plan", "unknown strategy '%s'", a.req.strategy);
-    if (a.compare && (a.from || a.export_name))
-        return cli_usage_error("plan", "--compare does not combine with --from or --export");
+    if (a.compare && (a.from || a.export_name || a.holdout > 0 || a.eval))
+        return cli_usage_error("plan", "--compare does not combine with --from, --export, --holdout or --eval");
+    if ((a.max_moves >= 0 || a.move_budget >= 0) && !a.from)
+        return cli_usage_error("plan", "--max-moves and --move-budget limit a migration: give --from OLD.json");
     cli_io_guard_add_input(&g, a.input);
     cli_io_guard_add_input(&g, a.from);
+    cli_io_guard_add_input(&g, a.eval);
     int grc = cli_io_guard_check(&g);
     if (grc) return grc;
 
     mp_err err = {0};
     mp_loads *l;
-    if (read_loads(&a, &l, &err)) return cli_fail(&err);
+    if (read_loads(&a, &l, a.holdout > 0 && !a.compare, &err)) return cli_fail(&err);
     int rc;
     if (a.experts && a.experts != l->experts) {
         cli_message("moeplace: %s: has %d experts per layer, --experts says %d", a.input, l->experts, a.experts);

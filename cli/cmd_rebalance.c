@@ -52,6 +52,12 @@ int cmd_rebalance(int argc, char **argv)
     ro.oracle_every = cli_i64(&A, CLI_O_ORACLE_EVERY, ro.oracle_every);
     ro.bucket = cli_i64(&A, CLI_O_BUCKET, ro.bucket);
     ro.shift_at = cli_i64(&A, CLI_O_REB_SHIFT_AT, ro.shift_at);
+    ro.holdout = cli_num(&A, CLI_O_HOLDOUT, ro.holdout);
+    ro.max_moves = cli_i64(&A, CLI_O_MAX_MOVES, -1);
+    ro.max_layers = (int32_t)cli_int(&A, CLI_O_LAYER_BUDGET, -1);
+    if (cli_has(&A, CLI_O_MOVE_BUDGET) &&
+        cli_parse_bytes("rebalance", "--move-budget", cli_str(&A, CLI_O_MOVE_BUDGET), &ro.max_bytes))
+        return CLI_EUSAGE;
     if (c.help) return cli_help(stdout, "rebalance");
     if (A.first + 1 != argc) return cli_usage_error("rebalance", "wants exactly one TRACE");
     if (!f.strategy) f.strategy = "eplb";
@@ -107,6 +113,8 @@ int cmd_rebalance(int argc, char **argv)
     cli_doc_int(d, "interval", ro.interval);
     cli_doc_int(d, "window", ro.window);
     cli_doc_num(d, "threshold", ro.threshold, 4);
+    cli_doc_num(d, "holdout", ro.holdout, 3);
+    cli_doc_str(d, "move_rule", ro.max_moves >= 0 || ro.max_bytes >= 0 ? "budget" : "knee");
     cli_doc_int(d, "steps", r->steps);
     cli_doc_int(d, "rebalances", r->nevents);
     cli_doc_int(d, "applied", r->applied);
@@ -144,12 +152,15 @@ int cmd_rebalance(int argc, char **argv)
         else
             cli_tab_str(t, ro.shift_at >= 0 ? "never" : "-");
     }
-    t = cli_doc_table(d, "rebalances", "rebalances (predicted max/mean on the window's loads, even split)");
+    t = cli_doc_table(d, "rebalances", "rebalances (predicted max/mean on the window's loads, even split; "
+                                       "holdout_gain: a trial plan's on the window's last steps)");
     cli_tab_col(t, "step", -1);
     cli_tab_col(t, "old_max_over_mean", 4);
     cli_tab_col(t, "new_max_over_mean", 4);
     cli_tab_col(t, "gain", 4);
+    cli_tab_col(t, "holdout_gain", 4);
     cli_tab_col(t, "applied", -1);
+    cli_tab_col(t, "layers_moved", -1);
     cli_tab_col(t, "experts_moved", -1);
     cli_tab_col(t, "bytes", 0);
     cli_tab_col(t, "transfer_ms", 3);
@@ -159,7 +170,9 @@ int cmd_rebalance(int argc, char **argv)
         cli_tab_num(t, e->old_pred);
         cli_tab_num(t, e->new_pred);
         cli_tab_num(t, e->new_pred > 0 ? e->old_pred / e->new_pred - 1 : NAN);
+        cli_tab_num(t, e->holdout_gain);
         cli_tab_str(t, e->applied ? "yes" : "no");
+        cli_tab_int(t, e->layers_moved);
         cli_tab_int(t, e->experts_moved);
         cli_tab_num(t, e->bytes);
         cli_tab_num(t, e->transfer_ms);

@@ -44,17 +44,35 @@ static int print_table(const mp_eval *ev, const char *input, const cli_common *c
     cli_doc_int(d, "redundant", ev->setup.redundant);
     cli_doc_str(d, "replica", ev->setup.policy);
     cli_doc_str(d, "best", ev->r[ev->best].entry.name);
+    int ho = ev->holdout > 0;
+    cli_doc_num(d, "holdout", ev->holdout, 3);
+    if (ho) {
+        cli_doc_int(d, "train_steps", ev->train_steps);
+        cli_doc_int(d, "holdout_steps", ev->holdout_steps);
+    }
     cli_tab *t = cli_doc_table(d, "strategies", "strategy comparison");
     int json = c->format == CLI_FMT_JSON;
     cli_tab_col(t, "strategy", -1);
     cli_tab_col(t, "slots_per_gpu", -1);
     for (int m = 0; m < MP_METRICS; m++) cli_tab_col(t, mp_metric_at(m)->name, json ? 6 : mp_metric_at(m)->decimals);
     cli_tab_col(t, "bound_us", json ? 6 : 1);
+    if (ho) {
+        cli_tab_col(t, "insample_sim_max_over_mean", json ? 6 : 4);
+        cli_tab_col(t, "holdout_sim_max_over_mean", json ? 6 : 4);
+        cli_tab_col(t, "holdout_max_over_mean", json ? 6 : 4);
+        cli_tab_col(t, "holdout_oracle_max_over_mean", json ? 6 : 4);
+    }
     for (int i = 0; i < ev->n; i++) {
         cli_tab_str(t, ev->r[i].entry.name);
         cli_tab_int(t, ev->r[i].plan->topo.slots_per_gpu);
         for (int m = 0; m < MP_METRICS; m++) cli_tab_num(t, ev->r[i].metric[m]);
         cli_tab_num(t, ev->r[i].bound_us);
+        if (ho) {
+            cli_tab_num(t, ev->r[i].insample_sim_maxmean);
+            cli_tab_num(t, ev->r[i].holdout_sim_maxmean);
+            cli_tab_num(t, ev->r[i].holdout_plan_maxmean);
+            cli_tab_num(t, ev->r[i].oracle_plan_maxmean);
+        }
     }
     int rc = cli_doc_print(d, stdout, c->format) || fflush(stdout) ? CLI_EDATA : CLI_OK;
     cli_doc_destroy(d);
@@ -122,6 +140,7 @@ static int parse(args *a, int argc, char **argv)
         snprintf(a->setup.policy, sizeof a->setup.policy, "%s", cli_str(&A, CLI_O_REPLICA));
     }
     a->setup.locality = cli_num(&A, CLI_O_LOCALITY, a->setup.locality);
+    a->setup.holdout = cli_num(&A, CLI_O_HOLDOUT, -1); /* -1: on when the trace has enough steps */
     a->rebalance = cli_has(&A, CLI_O_REBALANCE) > 0;
     a->pareto = cli_has(&A, CLI_O_PARETO) > 0;
     a->interval = cli_i64(&A, CLI_O_INTERVAL, 0);

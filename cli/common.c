@@ -143,6 +143,30 @@ int cli_parse_double(const char *cmd, const char *flag, const char *arg, double 
     return 0;
 }
 
+int cli_parse_bytes(const char *cmd, const char *flag, const char *arg, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(arg, &end);
+    double mul = 1;
+    if (!errno && end != arg && isfinite(v)) {
+        switch (*end) {
+        case 'k': case 'K': mul = 1e3, end++; break;
+        case 'M': mul = 1e6, end++; break;
+        case 'G': mul = 1e9, end++; break;
+        case 'T': mul = 1e12, end++; break;
+        default: break;
+        }
+        if (*end == 'B') end++;
+    }
+    if (errno || end == arg || *end || !isfinite(v) || v < 0 || v * mul > 4611686018427387904.0) {
+        cli_usage_error(cmd, "%s wants a byte count such as 4096, 800M or 1.5G, not '%s'", flag, arg);
+        return -1;
+    }
+    *out = (int64_t)(v * mul);
+    return 0;
+}
+
 int cli_parse_range(const char *cmd, const char *flag, const char *arg, int64_t *begin, int64_t *end)
 {
     const char *colon = strchr(arg, ':');

@@ -127,3 +127,148 @@ int mp_plan_migrate(mp_plan *plan, const mp_plan *old, int64_t bytes_per_expert,
     out->moved_bytes = out->moved_experts * bytes_per_expert;
     return mp_plan_derive(plan, err);
 }
+
+/* ---- the move path: which layers to switch, in order of gain per move ---- */
+
+void mp_move_path_destroy(mp_move_path *p)
+{
+    if (!p) return;
+    free(p->step);
+    free(p);
+}
+
+/* expert copies that row `nw` puts on a GPU which row `old` did not hold there */
+static int64_t layer_moves(const int32_t *old, const int32_t *nw, int32_t P, int32_t S, int32_t *cnt)
+{
+    int64_t moved = 0;
+    for (int32_t g = 0; g < P; g++) {
+        for (int32_t k = 0; k < S; k++) cnt[old[g * S + k]]++;
+        for (int32_t k = 0; k < S; k++) {
+            int32_t e = nw[g * S + k];
+            if (cnt[e] > 0) cnt[e]--;
+            else moved++;
+        }
+        for (int32_t k = 0; k < S; k++) cnt[old[g * S + k]] = 0;
+    }
+    return moved;
+}
+
+static int cmp_step(const void *a, const void *b)
+{
+    const mp_move_step *x = a, *y = b;
+    /* gain per move, descending: x->gain / x->moves > y->gain / y->moves, without dividing */
+    double l = x->gain * (double)y->moves, r = y->gain * (double)x->moves;
+    if (l != r) return l > r ? -1 : 1;
+    return (x->layer > y->layer) - (x->layer < y->layer);
+}
+
+int mp_move_path_build(mp_move_path **out, const mp_plan *old, const mp_plan *nw, const double *load,
+                       int64_t bytes_per_expert, mp_err *err)
+{
+    *out = NULL;
+    int32_t L = nw->layers, E = nw->experts, R = nw->slots, P = nw->topo.gpus, S = nw->topo.slots_per_gpu;
+    if (old->layers != L || old->experts != E || old->slots != R || old->topo.gpus != P ||
+        old->topo.slots_per_gpu != S || R != P * S)
+        return mp_err_set(err, MP_ESHAPE, "move path: the plans differ in shape (%d x %d x %d slots and %d x %d x %d)",
+                          old->layers, old->experts, old->slots, L, E, R);
+    if (bytes_per_expert < 0) return mp_err_set(err, MP_EINVAL, "move path: negative bytes per expert");
+    for (int64_t i = 0; i < (int64_t)L * R; i++)
+        if (nw->phy2log[i] < 0 || nw->phy2log[i] >= E || old->phy2log[i] < 0 || old->phy2log[i] >= E)
+            return mp_err_set(err, MP_ERANGE, "move path: layer %lld slot %lld holds an expert outside 0..%d",
+                              (long long)(i / R), (long long)(i % R), E - 1);
+    mp_move_path *p = calloc(1, sizeof *p);
+    int32_t *cnt = calloc((size_t)E, sizeof *cnt);
+    double *gpu = malloc((size_t)P * sizeof *gpu);
+    if (p) p->step = calloc((size_t)L, sizeof *p->step);
+    if (!p || !p->step || !cnt || !gpu) {
+        mp_move_path_destroy(p);
+        free(cnt), free(gpu);
+        return mp_err_set(err, MP_ENOMEM, "move path: out of memory");
+    }
+    p->layers = L;
+    p->bytes_per_expert = bytes_per_expert;
+    double start = 0, full = 0;
+    for (int32_t l = 0; l < L; l++) {
+        const double *w = load + (int64_t)l * E;
+        double tot = 0;
+        for (int32_t e = 0; e < E; e++) tot += w[e];
+        double mean = tot / P;
+        const int32_t *orow = mp_plan_layer(old, l), *nrow = mp_plan_layer(nw, l);
+        double a = mp_layer_max_load(orow, R, S, w, E, cnt, gpu), b = mp_layer_max_load(nrow, R, S, w, E, cnt, gpu);
+        double mo = mean > 0 ? a / mean : 1, mn = mean > 0 ? b / mean : 1;
+        start += mo;
+        full += mn;
+        memset(cnt, 0, (size_t)E * sizeof *cnt);
+        int64_t mv = layer_moves(orow, nrow, P, S, cnt);
+        p->total_moves += mv;
+        double gain = (mo - mn) / L;
+        if (mv > 0 && gain > 0) { /* a layer that moves nothing or gains nothing is not on the path */
+            mp_move_step *st = &p->step[p->n++];
+            st->layer = l;
+            st->moves = mv;
+            st->bytes = mv * bytes_per_expert;
+            st->gain = gain;
+        }
+    }
+    p->start_max_over_mean = start / L;
+    p->full_max_over_mean = full / L;
+    qsort(p->step, (size_t)p->n, sizeof *p->step, cmp_step);
+    double cur = p->start_max_over_mean, G = 0;
+    int64_t moves = 0, M = 0;
+    for (int32_t i = 0; i < p->n; i++) G += p->step[i].gain, M += p->step[i].moves;
+    p->knee = 0;
+    for (int32_t i = 0; i < p->n; i++) {
+        mp_move_step *st = &p->step[i];
+        moves += st->moves;
+        cur -= st->gain;
+        st->cum_moves = moves;
+        st->cum_bytes = moves * bytes_per_expert;
+        st->max_over_mean = cur;
+        /* the knee: the point of the concave curve farthest above its chord, i.e. every step whose
+           gain per move is at least the whole path's (G / M) */
+        if (st->gain * (double)M >= G * (double)st->moves) p->knee = i + 1;
+    }
+    free(cnt), free(gpu);
+    *out = p;
+    return 0;
+}
+
+void mp_move_path_choose(mp_move_path *p, int64_t max_moves, int64_t max_bytes, int32_t max_layers)
+{
+    int budget = max_moves >= 0 || max_bytes >= 0;
+    int64_t moves = 0, bytes = 0;
+    int32_t layers = 0;
+    p->chosen_moves = p->chosen_bytes = 0;
+    p->chosen_layers = 0;
+    p->chosen_max_over_mean = p->start_max_over_mean;
+    for (int32_t i = 0; i < p->n; i++) {
+        mp_move_step *st = &p->step[i];
+        st->taken = 0;
+        if (!budget && i >= p->knee) continue;
+        if (max_layers >= 0 && layers >= max_layers) continue;
+        if (max_moves >= 0 && moves + st->moves > max_moves) continue; /* a smaller layer later may fit */
+        if (max_bytes >= 0 && bytes + st->bytes > max_bytes) continue;
+        st->taken = 1;
+        moves += st->moves;
+        bytes += st->bytes;
+        layers++;
+        p->chosen_max_over_mean -= st->gain;
+    }
+    p->chosen_moves = moves;
+    p->chosen_bytes = bytes;
+    p->chosen_layers = layers;
+}
+
+int mp_move_path_apply(mp_plan *nw, const mp_plan *old, const mp_move_path *p, mp_err *err)
+{
+    if (nw->layers != p->layers || old->layers != p->layers || old->slots != nw->slots)
+        return mp_err_set(err, MP_ESHAPE, "move path: the plans are not the path's");
+    char *take = calloc((size_t)p->layers, 1);
+    if (!take) return mp_err_set(err, MP_ENOMEM, "move path: out of memory");
+    for (int32_t i = 0; i < p->n; i++)
+        if (p->step[i].taken) take[p->step[i].layer] = 1;
+    for (int32_t l = 0; l < p->layers; l++)
+        if (!take[l]) memcpy(mp_plan_layer(nw, l), mp_plan_layer(old, l), (size_t)nw->slots * sizeof(int32_t));
+    free(take);
+    return mp_plan_derive(nw, err);
+}

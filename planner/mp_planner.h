@@ -280,4 +280,62 @@ int mp_plan_migrate(mp_plan *plan, const mp_plan *old, int64_t bytes_per_expert,
  * col_of_row[i].  Returns 0 or MP_ENOMEM. */
 int mp_assign_min_cost(const int64_t *cost, int32_t n, int32_t *col_of_row);
 
+/* ---- the move path: migration worth its cost (planner/migrate.c) ----
+ *
+ * From an old plan to a new one of the same shape (after mp_plan_migrate),
+ * the unit of change is one layer switched whole from the old row to the new
+ * (a layer's row is always a valid placement; a part of one need not be).
+ * Each layer has a cost, the expert copies it brings onto GPUs that did not
+ * hold them (and their bytes), and a gain, the drop of the mean over layers
+ * of max/mean GPU load on judging loads.  The path lists the layers that
+ * move something and gain something, in order of gain per move (ties: lower
+ * layer first), with the curve after each: copies moved, bytes, max/mean.
+ *
+ * The knee (the default rule): the path's curve is concave; the knee is its
+ * point farthest above the chord from no move to every move, which is the
+ * prefix of the layers whose gain per move is at least the whole path's
+ * (total gain / total moves).  A layer that gains less per copy moved than
+ * re-planning does on average is not worth its cost. */
+typedef struct mp_move_step {
+    int32_t layer;
+    int64_t moves;          /* expert copies the switch brings onto GPUs         */
+    int64_t bytes;          /* moves * bytes per expert                          */
+    double gain;            /* drop of the mean over layers of max/mean (> 0)    */
+    int64_t cum_moves, cum_bytes; /* along the path, this step included          */
+    double max_over_mean;   /* mean over layers of max/mean after this step      */
+    int taken;              /* chosen by mp_move_path_choose                     */
+} mp_move_step;
+
+typedef struct mp_move_path {
+    int32_t layers;
+    int64_t bytes_per_expert;
+    double start_max_over_mean; /* the old plan on the judging loads             */
+    double full_max_over_mean;  /* the new plan, every layer switched            */
+    int64_t total_moves;        /* copies the whole new plan would move          */
+    int32_t n;                  /* steps on the path                             */
+    mp_move_step *step;         /* [n], in path order                            */
+    int32_t knee;               /* steps up to the knee                          */
+    /* what mp_move_path_choose took */
+    int32_t chosen_layers;
+    int64_t chosen_moves, chosen_bytes;
+    double chosen_max_over_mean;
+} mp_move_path;
+
+/* Builds the path from `old` to `nw` judged on load [L][nw->experts] (see
+ * mp_plan_expert_loads).  Returns 0, MP_ESHAPE, MP_ERANGE, MP_EINVAL or
+ * MP_ENOMEM.  *out is freed with mp_move_path_destroy. */
+int mp_move_path_build(mp_move_path **out, const mp_plan *old, const mp_plan *nw, const double *load,
+                       int64_t bytes_per_expert, mp_err *err);
+/* Marks the steps taken: with no budget (max_moves and max_bytes < 0), the
+ * knee's prefix; with max_moves >= 0 and/or max_bytes >= 0, the steps in
+ * path order that keep within both (a step that does not fit is skipped, a
+ * later smaller one may fit), so the copies moved are <= max_moves and the
+ * bytes <= max_bytes exactly.  max_layers >= 0 caps the layers switched (a
+ * rebalance's layer budget).  Fills the chosen_* figures. */
+void mp_move_path_choose(mp_move_path *p, int64_t max_moves, int64_t max_bytes, int32_t max_layers);
+/* Puts back old's rows into `nw` for every layer the path did not take and
+ * re-derives nw.  Returns 0, MP_ESHAPE, MP_ERANGE or MP_ENOMEM. */
+int mp_move_path_apply(mp_plan *nw, const mp_plan *old, const mp_move_path *p, mp_err *err);
+void mp_move_path_destroy(mp_move_path *p); /* NULL is a no-op */
+
 #endif

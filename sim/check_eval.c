@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "sim/mp_check.h"
+#include "traces/stats/mp_holdout.h"
 
 /* the baseline metrics, in MP_M_* order: their units, directions and
  * decimals are the vocabulary's (traces/mp_vocab.h) */
@@ -92,6 +93,8 @@ void mp_eval_destroy(mp_eval *e)
     }
     free(e->r);
     mp_loads_destroy(e->loads);
+    mp_loads_destroy(e->train);
+    mp_loads_destroy(e->held);
     free(e);
 }
 
@@ -124,6 +127,30 @@ static int count_pass(mp_eval *ev, const mp_piece_source *src, mp_step *pc, mp_p
     return 0;
 }
 
+/* Pass 1b (held out): the loads of steps [0, cut) and [cut, end) summed. */
+static int split_pass(mp_eval *ev, const mp_piece_source *src, mp_step *pc, mp_err *err)
+{
+    int32_t L = ev->model.layers, E = ev->model.experts, K = ev->model.top_k;
+    int rc;
+    if ((rc = mp_loads_create(&ev->train, 1, L, E, err)) || (rc = mp_loads_create(&ev->held, 1, L, E, err))) return rc;
+    ev->train->has_model = ev->held->has_model = 1;
+    ev->train->model = ev->held->model = ev->model;
+    if ((rc = src->rewind(src->ctx, err))) return rc;
+    int64_t step = 0;
+    while ((rc = src->next(src->ctx, pc, err)) == 1) {
+        mp_loads *dst = step < ev->train_steps ? ev->train : ev->held;
+        for (int64_t t = 0; t < pc->tokens; t++)
+            for (int32_t l = 0; l < L; l++) {
+                double *row = mp_loads_row(dst, 0, l);
+                const mp_expert_id *id = pc->ids + (t * L + l) * K;
+                for (int32_t k = 0; k < K; k++)
+                    if (id[k] < E) row[id[k]] += 1;
+            }
+        if (pc->end_of_step) step++;
+    }
+    return rc < 0 ? rc : 0;
+}
+
 /* The topology of a strategy entry: exactly E slots for a strategy that
  * places no redundant experts, E + redundant for the others. */
 int mp_eval_topology(mp_topology *out, const mp_eval_setup *s, const mp_strategy *st, int32_t experts, mp_err *err)
@@ -137,6 +164,7 @@ int mp_eval_topology(mp_topology *out, const mp_eval_setup *s, const mp_strategy
 static int make_plan(mp_eval *ev, mp_eval_result *r, const char *base_dir, mp_err *err)
 {
     const mp_eval_setup *s = &ev->setup;
+    const mp_loads *from = ev->train ? ev->train : ev->loads;
     int rc;
     if (r->entry.plan[0]) {
         char path[2 * MP_EVAL_PATH_MAX + 2];
@@ -152,7 +180,7 @@ static int make_plan(mp_eval *ev, mp_eval_result *r, const char *base_dir, mp_er
             mp_plan_destroy(p);
             return rc;
         }
-        return mp_plan_result_of(&r->placed, p, ev->loads, err);
+        return mp_plan_result_of(&r->placed, p, from, err);
     }
     const mp_strategy *st = mp_strategy_find(r->entry.strategy);
     mp_plan_request req;
@@ -160,7 +188,14 @@ static int make_plan(mp_eval *ev, mp_eval_result *r, const char *base_dir, mp_er
     req.strategy = st->name;
     req.locality = s->locality;
     if ((rc = mp_eval_topology(&req.topo, s, st, ev->model.experts, err))) return rc;
-    return mp_plan_evaluate(&r->placed, ev->loads, &req, err);
+    if ((rc = mp_plan_evaluate(&r->placed, from, &req, err))) return rc;
+    if (ev->held) { /* the oracle: the same request on the held-out steps themselves */
+        mp_plan_result *o = NULL;
+        if ((rc = mp_plan_evaluate(&o, ev->held, &req, err))) return rc;
+        r->oracle_plan_maxmean = o->metrics->mean_max_over_mean;
+        mp_plan_result_destroy(o);
+    }
+    return 0;
 }
 
 static void reduce(mp_eval_result *r)
@@ -183,6 +218,22 @@ static void reduce(mp_eval_result *r)
     r->bound_us = b / steps;
 }
 
+static void reduce_holdout(const mp_eval *ev, mp_eval_result *r, mp_err *err)
+{
+    const mp_sim_result *x = r->sim;
+    double a = 0, b = 0;
+    int64_t na = 0, nb = 0;
+    for (int64_t i = 0; i < x->steps; i++) {
+        if (i < ev->train_steps) a += x->series[i].maxmean, na++;
+        else b += x->series[i].maxmean, nb++;
+    }
+    r->insample_sim_maxmean = na ? a / (double)na : NAN;
+    r->holdout_sim_maxmean = nb ? b / (double)nb : NAN;
+    mp_plan_metrics *m = NULL;
+    r->holdout_plan_maxmean = mp_plan_metrics_of(&m, r->plan, ev->held, err) ? NAN : m->mean_max_over_mean;
+    mp_plan_metrics_destroy(m);
+}
+
 int mp_eval_run(mp_eval **out, const mp_eval_setup *s, const mp_piece_source *src, const mp_model *model,
                 int threads, const char *base_dir, mp_progress_fn progress, void *pctx, mp_err *err)
 {
@@ -203,6 +254,19 @@ int mp_eval_run(mp_eval **out, const mp_eval_setup *s, const mp_piece_source *sr
     }
     ev->n = s->nentries;
     if ((rc = count_pass(ev, src, &pc, progress, pctx, err))) goto done;
+    ev->train_steps = ev->steps;
+    ev->holdout = s->holdout < 0 ? (ev->steps >= MP_HOLDOUT_AUTO_STEPS ? MP_HOLDOUT_AUTO_FRACTION : 0) : s->holdout;
+    if (ev->holdout > 0) {
+        int64_t h;
+        if ((rc = mp_holdout_steps(ev->steps, ev->holdout, &h, err))) goto done;
+        ev->holdout_steps = h;
+        ev->train_steps = ev->steps - h;
+        if ((rc = split_pass(ev, src, &pc, err))) goto done;
+    }
+    for (int i = 0; i < ev->n; i++) {
+        ev->r[i].holdout_plan_maxmean = ev->r[i].oracle_plan_maxmean = NAN;
+        ev->r[i].insample_sim_maxmean = ev->r[i].holdout_sim_maxmean = NAN;
+    }
 
     mp_sim_opts so = mp_sim_opts_default();
     so.policy = mp_policy_find(s->policy);
@@ -230,6 +294,7 @@ int mp_eval_run(mp_eval **out, const mp_eval_setup *s, const mp_piece_source *sr
     for (int i = 0; i < ev->n; i++) {
         if ((rc = mp_sim_finish(sims[i], &ev->r[i].sim, err))) goto done;
         reduce(&ev->r[i]);
+        if (ev->held) reduce_holdout(ev, &ev->r[i], err);
         if (ev->r[i].metric[MP_M_STEP_US] < ev->r[ev->best].metric[MP_M_STEP_US]) ev->best = i;
     }
     rc = 0;

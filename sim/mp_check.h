@@ -71,6 +71,9 @@ typedef struct mp_eval_setup {
     double locality;       /* balanced --locality W                                  */
     char policy[MP_EVAL_NAME_MAX]; /* replica selection ("modulo")                 */
     uint64_t seed;
+    double holdout;        /* held-out fraction of the steps (0: off; < 0: MP_HOLDOUT_AUTO_FRACTION
+                              when the trace has MP_HOLDOUT_AUTO_STEPS steps or more, else off);
+                              not part of baseline files                                       */
     int nentries;
     mp_eval_entry entry[MP_EVAL_ENTRIES_MAX];
 } mp_eval_setup;
@@ -123,19 +126,32 @@ typedef struct mp_eval_result {
     mp_sim_result *sim;    /* series kept */
     double bound_us;       /* mean over steps of comm_us + expert_us / maxmean */
     double metric[MP_METRICS];
+    /* held out (NAN when the evaluation has no held-out steps): */
+    double holdout_plan_maxmean;   /* the plan's even-split max/mean on the held-out steps       */
+    double oracle_plan_maxmean;    /* the same strategy planned on the held-out steps: the bound */
+    double insample_sim_maxmean;   /* replay: mean over the planning steps of max/mean           */
+    double holdout_sim_maxmean;    /* replay: mean over the held-out steps of max/mean           */
 } mp_eval_result;
 
 typedef struct mp_eval {
     mp_eval_setup setup;
     mp_model model;
     mp_loads *loads;       /* 1 x L x E summed over the trace                  */
+    double holdout;        /* the fraction in force (0: none)                   */
+    int64_t train_steps, holdout_steps; /* the plans are made from the first train_steps
+                                           steps (all when holdout is 0)             */
+    mp_loads *train, *held; /* 1 x L x E: the planning and held-out steps summed; NULL
+                               without held-out steps                               */
     int64_t steps, tokens;
     int n;
     mp_eval_result *r;     /* [n] in the setup's order                          */
     int best;              /* index with the lowest predicted step time          */
 } mp_eval;
 
-/* Plans and replays every entry of `s` over `src` (read twice) for a trace of
+/* Plans and replays every entry of `s` over `src` (read twice; three times
+ * with held-out steps: the plans are then made from the first steps only,
+ * see mp_holdout_steps, and each entry also gets its figures on the last
+ * steps and its oracle's) for a trace of
  * `model`.  threads: replay threads (results do not depend on it).  Progress
  * counts steps over both passes.  Plan files are read relative to base_dir
  * (NULL: as given).  Returns 0 or a negative code naming the entry. */

@@ -6,9 +6,21 @@
  *   static  - one plan from the loads of the first `window` steps, kept;
  *   online  - starts from that plan; at every step s > 0 with s % interval
  *             == 0 and s >= window, re-plans from the loads of steps
- *             [s - window, s) and switches unless the predicted gain
- *             (even-split max/mean of the old plan / that of the new, minus 1,
- *             on the window's loads) is below `threshold` (SGLang #8345);
+ *             [s - window, s).  The decision is held out: with H = the
+ *             window's `holdout` fraction of steps (mp_holdout_steps; 0 when
+ *             holdout is 0 or the window has fewer than 2 steps), a trial plan
+ *             made from the first W - H steps of the window is judged on the
+ *             last H; the rebalance is skipped when that held-out gain (old
+ *             plan's even-split max/mean / the trial's, minus 1) is below
+ *             `threshold` (SGLang #8345 skips rebalances when the GPUs are
+ *             already well used; this skips those that would not pay on
+ *             steps the plan has not seen).  Without H the gain is judged in
+ *             sample on the window.  Then the plan made from the whole window
+ *             is moved to by the planner's move path (mp_move_path_*): the
+ *             knee by default, or within max_moves / max_bytes copies and
+ *             bytes, and at most max_layers layers (a per-rebalance layer
+ *             budget, as SGLang's eplb_rebalance_layers_per_chunk spreads
+ *             layers over passes); a rebalance that moves nothing is skipped;
  *   oracle  - re-plans every `oracle_every` steps from that step's own loads.
  * Each applied rebalance records the experts moved (per GPU, the copies it
  * must receive that it did not hold), their bytes, and the transfer time at
@@ -36,7 +48,11 @@ typedef int (*mp_replan_fn)(void *ctx, const mp_loads *loads, mp_plan **out, mp_
 typedef struct mp_rebalance_opts {
     int64_t interval;       /* steps between rebalances (vLLM 3000, SGLang 1000) */
     int64_t window;         /* steps of loads each re-plan sees (vLLM 1000)     */
-    double threshold;       /* minimum predicted relative gain to switch        */
+    double threshold;       /* minimum held-out (else predicted) gain to switch */
+    double holdout;         /* fraction of each window that judges a trial plan (0: in sample) */
+    int64_t max_moves;      /* copies moved per rebalance at most (-1: knee rule) */
+    int64_t max_bytes;      /* bytes moved per rebalance at most (-1: knee rule)  */
+    int32_t max_layers;     /* layers switched per rebalance at most (-1: any)    */
     double bandwidth_GBps;  /* per-GPU bandwidth for moving expert weights      */
     int oracle;             /* run the oracle regime                            */
     int64_t oracle_every;   /* oracle re-plans every this many steps (>= 1)     */
@@ -52,8 +68,10 @@ mp_rebalance_opts mp_rebalance_opts_default(void);
 
 typedef struct mp_rebalance_event {
     int64_t step;
-    double old_pred, new_pred; /* even-split max/mean on the window's loads */
-    int applied;               /* 0: skipped under the threshold              */
+    double old_pred, new_pred; /* even-split max/mean on the window's loads (new: after the moves) */
+    double holdout_gain;       /* the trial plan's gain on the window's held-out steps; NAN: none */
+    int applied;               /* 0: skipped under the threshold, or nothing paid to move */
+    int32_t layers_moved;      /* layers switched                              */
     int64_t experts_moved;     /* copies received, summed over layers and GPUs */
     double bytes;
     double transfer_ms;

@@ -5,6 +5,7 @@
 
 #include "planner/mp_planner.h"
 #include "sim/mp_rebalance.h"
+#include "traces/stats/mp_holdout.h"
 
 #define RING_BYTES_MAX ((int64_t)1 << 30)
 #define ORACLE_STEP_MAX ((int64_t)1 << 28) /* assignments of one buffered step */
@@ -20,6 +21,10 @@ mp_rebalance_opts mp_rebalance_opts_default(void)
     o.oracle = 1;
     o.oracle_every = 1;
     o.shift_at = -1;
+    o.holdout = MP_HOLDOUT_AUTO_FRACTION;
+    o.max_moves = -1;
+    o.max_bytes = -1;
+    o.max_layers = -1;
     o.sim = mp_sim_opts_default();
     return o;
 }
@@ -80,6 +85,9 @@ typedef struct run {
     int ring_mode;    /* window > interval: windows overlap, keep per-step counts */
     uint32_t *ring;   /* ring_mode: [window][L][E] per-step counts; else [L][E] the current window's sum */
     uint32_t *stepc;  /* oracle: [L][E] counts of the current step */
+    uint32_t *late;   /* non-ring mode: [L][E] the window's last `held` steps */
+    int64_t held;     /* held-out steps of each window (0: judged in sample) */
+    mp_loads *early, *latel; /* 1 x L x E scratch: the window's first W - held and last held steps */
     mp_loads *win;  /* 1 x L x E scratch                         */
     mp_step *buf;   /* oracle: the current step's pieces          */
     int64_t nbuf, capbuf, buf_assign;
@@ -130,18 +138,37 @@ static int online_rebalance(run *r, int64_t s, mp_err *err)
     const mp_rebalance_opts *o = r->o;
     int64_t cells = (int64_t)r->L * r->E;
     memset(r->win->count, 0, (size_t)cells * sizeof(double));
+    if (r->held) memset(r->latel->count, 0, (size_t)cells * sizeof(double));
     if (r->ring_mode) {
         for (int64_t j = s - o->window; j < s; j++) { /* window order: deterministic sums */
             const uint32_t *src = r->ring + (j % o->window) * cells;
             for (int64_t c = 0; c < cells; c++) r->win->count[c] += src[c];
+            if (r->held && j >= s - r->held)
+                for (int64_t c = 0; c < cells; c++) r->latel->count[c] += src[c];
         }
     } else {
         for (int64_t c = 0; c < cells; c++) r->win->count[c] = r->ring[c];
         memset(r->ring, 0, (size_t)cells * sizeof *r->ring);
+        if (r->held) {
+            for (int64_t c = 0; c < cells; c++) r->latel->count[c] = r->late[c];
+            memset(r->late, 0, (size_t)cells * sizeof *r->late);
+        }
+    }
+    mp_rebalance_event e;
+    memset(&e, 0, sizeof e);
+    e.step = s;
+    e.holdout_gain = NAN;
+    int rc;
+    if (r->held) { /* the held-out decision: a trial plan from the window's first steps, judged on its last */
+        for (int64_t c = 0; c < cells; c++) r->early->count[c] = r->win->count[c] - r->latel->count[c];
+        mp_plan *trial = NULL;
+        if ((rc = r->o->replan(r->o->replan_ctx, r->early, &trial, err))) return rc;
+        double a = mp_plan_even_maxmean(r->online_plan, r->latel, NULL), b = mp_plan_even_maxmean(trial, r->latel, NULL);
+        mp_plan_destroy(trial);
+        e.holdout_gain = b > 0 ? a / b - 1.0 : 0.0;
     }
     mp_plan *np = NULL;
-    int rc = replan(r, &np, err);
-    if (rc) return rc;
+    if ((rc = replan(r, &np, err))) return rc;
     if (o->relabel) { /* the planner's migration-aware relabelling */
         mp_migration mg;
         if ((rc = mp_plan_migrate(np, r->online_plan, 0, &mg, err))) {
@@ -149,13 +176,29 @@ static int online_rebalance(run *r, int64_t s, mp_err *err)
             return rc;
         }
     }
-    mp_rebalance_event e;
-    memset(&e, 0, sizeof e);
-    e.step = s;
     e.old_pred = mp_plan_even_maxmean(r->online_plan, r->win, NULL);
-    e.new_pred = mp_plan_even_maxmean(np, r->win, NULL);
-    double gain = e.new_pred > 0 ? e.old_pred / e.new_pred - 1.0 : 0.0;
-    e.applied = gain >= o->threshold;
+    double full = mp_plan_even_maxmean(np, r->win, NULL);
+    double gain = r->held ? e.holdout_gain : full > 0 ? e.old_pred / full - 1.0 : 0.0;
+    e.new_pred = e.old_pred;
+    if (gain >= o->threshold) { /* the moves that pay: the planner's move path */
+        double *w = mp_plan_expert_loads(np, r->win);
+        mp_move_path *mp = NULL;
+        if (!w) rc = mp_err_set(err, MP_ENOMEM, "rebalance: out of memory");
+        else rc = mp_move_path_build(&mp, r->online_plan, np, w, (int64_t)llround(r->expert_bytes), err);
+        free(w);
+        if (!rc) {
+            mp_move_path_choose(mp, o->max_moves, o->max_bytes, o->max_layers);
+            e.layers_moved = mp->chosen_layers;
+            rc = mp_move_path_apply(np, r->online_plan, mp, err);
+        }
+        mp_move_path_destroy(mp);
+        if (rc) {
+            mp_plan_destroy(np);
+            return rc;
+        }
+        e.applied = e.layers_moved > 0;
+        e.new_pred = mp_plan_even_maxmean(np, r->win, NULL);
+    }
     if (e.applied) {
         int64_t gmax = 0;
         e.experts_moved = mp_plan_moved_copies(r->online_plan, np, &gmax);
@@ -230,7 +273,10 @@ static void run_free(run *r)
     mp_plan_destroy(r->oracle_plan);
     free(r->ring);
     free(r->stepc);
+    free(r->late);
     mp_loads_destroy(r->win);
+    mp_loads_destroy(r->early);
+    mp_loads_destroy(r->latel);
     for (int64_t i = 0; i < r->capbuf; i++) mp_step_release(&r->buf[i]);
     free(r->buf);
     free(r->ev);
@@ -280,9 +326,9 @@ int mp_rebalance_run(mp_rebalance_result **out, const mp_piece_source *src, cons
 {
     *out = NULL;
     if (o->interval < 1 || o->window < 1 || o->oracle_every < 1 || !(o->bandwidth_GBps > 0) || !o->replan ||
-        !(o->threshold >= 0))
+        !(o->threshold >= 0) || !(o->holdout >= 0 && o->holdout < 1))
         return mp_err_set(err, MP_EINVAL, "rebalance: interval, window and oracle period must be >= 1, "
-                                          "bandwidth > 0, threshold >= 0");
+                                          "bandwidth > 0, threshold >= 0, holdout in [0, 1)");
     run r;
     memset(&r, 0, sizeof r);
     r.o = o;
@@ -309,6 +355,18 @@ int mp_rebalance_run(mp_rebalance_result **out, const mp_piece_source *src, cons
         goto fail;
     }
     if ((rc = mp_loads_create(&r.win, 1, r.L, r.E, err))) goto fail;
+    if (o->holdout > 0 && o->window >= MP_HOLDOUT_MIN_STEPS) {
+        mp_err sub = {0};
+        if (mp_holdout_steps(o->window, o->holdout, &r.held, &sub)) r.held = 0;
+    }
+    if (r.held) {
+        if ((rc = mp_loads_create(&r.early, 1, r.L, r.E, err)) || (rc = mp_loads_create(&r.latel, 1, r.L, r.E, err)))
+            goto fail;
+        if (!r.ring_mode && !(r.late = calloc((size_t)cells, sizeof *r.late))) {
+            rc = mp_err_set(err, MP_ENOMEM, "rebalance: out of memory");
+            goto fail;
+        }
+    }
     /* pass 1: the first window's loads make the static plan */
     uint32_t *first = r.ring; /* borrowed as a [L][E] sum before streaming */
     while ((rc = src->next(src->ctx, &pc, err)) == 1 && pc.step < o->window) count_piece(&r, &pc, first);
@@ -343,6 +401,7 @@ int mp_rebalance_run(mp_rebalance_result **out, const mp_piece_source *src, cons
             count_piece(&r, &pc, r.ring + (cur % o->window) * cells);
         else if (cur % o->interval >= o->interval - o->window)
             count_piece(&r, &pc, r.ring);
+        if (r.late && cur % o->interval >= o->interval - r.held) count_piece(&r, &pc, r.late);
         if (r.stepc) count_piece(&r, &pc, r.stepc);
         if (o->oracle && (rc = buffer_piece(&r, &pc, err))) goto fail;
         if (pc.end_of_step) {

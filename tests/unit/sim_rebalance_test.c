@@ -94,6 +94,7 @@ static mp_rebalance_result *run_shift_iw(double threshold, int relabel, int64_t 
     o.threshold = threshold;
     o.relabel = relabel;
     o.shift_at = 100;
+    o.holdout = 0; /* judged in sample: these cases test the regimes, held_out_skips the held-out rule */
     o.replan = lpt_plan;
     o.replan_ctx = &topo;
     o.sim.cost.hidden = 100;
