@@ -45,7 +45,7 @@ typedef struct mp__format {
 } mp__format;
 
 /* Bytes of a file's head the sniffers see. */
-#define MP__SNIFF_BYTES 65536
+#define MP__SNIFF_BYTES (1 << 20)
 
 extern const mp__format mp__format_mpt;
 extern const mp__format mp__format_npy;
