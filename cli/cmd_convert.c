@@ -106,7 +106,7 @@ int cmd_convert(int argc, char **argv)
     const char *in = argv[A.first];
     mp_format of = c.out_format != MP_FMT_AUTO ? c.out_format : mp_format_from_path(c.output);
     if (of == MP_FMT_AUTO) return cli_usage_error("convert", "cannot tell the output format of '%s' (use --to)", c.output);
-    mp_format inf = c.in_format != MP_FMT_AUTO ? c.in_format : mp_format_detect(in);
+    mp_format inf = c.in_format != MP_FMT_AUTO ? c.in_format : mp_format_from_path(in);
     {
         /* --weights is an output when the output is .npy, else an input */
         cli_io_guard g;
@@ -124,7 +124,9 @@ int cmd_convert(int argc, char **argv)
     ro.npy_layout = layout;
     ro.tokens_per_step = tps;
     if (have_hint) ro.model = &hint;
-    if (mp_format_is_loads(inf)) {
+    int in_loads = 0;
+    if (mp_loads_input(in, &ro, &in_loads, &err)) return cli_fail(&err);
+    if (in_loads) {
         /* loads to loads only */
         if (of != MP_FMT_JSON)
             return cli_message("moeplace: %s: a load file cannot become per-token routing (%s)", in, mp_format_name(of)),

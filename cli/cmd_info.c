@@ -30,7 +30,7 @@ static void model_rows(cli_doc *d, const mp_model *m, int full)
     cli_doc_str(d, "scoring", mp_scoring_name(m->scoring));
 }
 
-static int info_loads(const char *path, mp_format f, const cli_common *c)
+static int info_loads(const char *path, const cli_common *c, mp_format f)
 {
     mp_err err = {0};
     mp_loads *l;
@@ -71,7 +71,7 @@ int cmd_info(int argc, char **argv)
     if (c.help) return cli_help(stdout, "info");
     if (A.first + 1 != argc) return cli_usage_error("info", "wants exactly one FILE");
     const char *path = argv[A.first];
-    mp_format f = c.in_format != MP_FMT_AUTO ? c.in_format : mp_format_detect(path);
+    mp_format f = c.in_format != MP_FMT_AUTO ? c.in_format : mp_format_from_path(path);
     if (weights && f != MP_FMT_NPY) return cli_usage_error("info", "--weights is for .npy input");
     {
         cli_io_guard g;
@@ -82,9 +82,15 @@ int cmd_info(int argc, char **argv)
         int grc = cli_io_guard_check(&g);
         if (grc) return grc;
     }
-    if (mp_format_is_loads(f)) return info_loads(path, f, &c);
-
     mp_err err = {0};
+    {
+        mp_read_opts lo = cli_read_opts(&c);
+        int is_loads = 0;
+        if (mp_loads_input(path, &lo, &is_loads, &err) || (is_loads && mp_format_guess(path, lo.format, &f, &err)))
+            return cli_fail(&err);
+        if (is_loads) return info_loads(path, &c, f);
+    }
+
     mp_trace *t;
     mp_read_opts ro = cli_read_opts(&c);
     ro.npy_layout = layout;

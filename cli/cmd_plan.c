@@ -85,8 +85,12 @@ static void add_layers(cli_doc *d, const mp_plan_metrics *m, const mp_plan_metri
 static int read_loads(const plan_args *a, mp_loads **out, int per_step, mp_err *err)
 {
     mp_read_opts ro = cli_read_opts(&a->c);
-    mp_format f = a->c.in_format != MP_FMT_AUTO ? a->c.in_format : mp_format_detect(a->input);
-    if (!mp_format_is_loads(f)) {
+    int is_loads = 0;
+    mp_format f = MP_FMT_AUTO;
+    int rc0 = mp_loads_input(a->input, &ro, &is_loads, err);
+    if (!rc0 && is_loads) rc0 = mp_format_guess(a->input, ro.format, &f, err);
+    if (rc0) return rc0;
+    if (!is_loads) {
         mp_trace *t;
         int rc = mp_trace_open(&t, a->input, &ro, err);
         if (rc) return rc;

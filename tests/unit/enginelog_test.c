@@ -141,18 +141,25 @@ static void test_limits(void **state)
     assert_null(l);
 }
 
+static mp_format guess(const char *path)
+{
+    mp_format f = MP_FMT_AUTO;
+    mp_err err;
+    return mp_format_guess(path, MP_FMT_AUTO, &f, &err) == 0 ? f : MP_FMT_AUTO;
+}
+
 static void test_detect(void **state)
 {
     (void)state;
-    assert_int_equal(mp_format_detect(MP_TEST_DATA "/trtllm/ds_small"), MP_FMT_TRTLLM);
-    assert_int_equal(mp_format_detect(MP_TEST_DATA "/vllm/eplb_small.jsonl"), MP_FMT_VLLM_EPLB);
-    assert_int_equal(mp_format_detect(MP_TEST_DATA "/routed/sglang.jsonl"), MP_FMT_ROUTED);
-    assert_int_equal(mp_format_detect(MP_TEST_DATA "/routed"), MP_FMT_AUTO); /* a folder of nothing known */
-    assert_int_equal(mp_format_detect(MP_TEST_DATA "/small.mpt"), MP_FMT_MPT);
-    assert_int_equal(mp_format_detect("/nonexistent/x"), MP_FMT_AUTO);
+    assert_int_equal(guess(MP_TEST_DATA "/trtllm/ds_small"), MP_FMT_TRTLLM);
+    assert_int_equal(guess(MP_TEST_DATA "/vllm/eplb_small.jsonl"), MP_FMT_VLLM_EPLB);
+    assert_int_equal(guess(MP_TEST_DATA "/routed/sglang.jsonl"), MP_FMT_ROUTED);
+    assert_int_equal(guess(MP_TEST_DATA "/routed"), MP_FMT_AUTO); /* a folder of nothing known */
+    assert_int_equal(guess(MP_TEST_DATA "/small.mpt"), MP_FMT_MPT);
+    assert_int_equal(guess("/nonexistent/x"), MP_FMT_AUTO);
     assert_true(mp_format_is_loads(MP_FMT_TRTLLM) && mp_format_is_loads(MP_FMT_VLLM_EPLB) &&
                 mp_format_is_loads(MP_FMT_JSON));
-    assert_false(mp_format_is_loads(MP_FMT_ROUTED) || mp_format_is_loads(MP_FMT_MPT));
+    assert_false(mp_format_is_loads(MP_FMT_ROUTED) || mp_format_is_loads(MP_FMT_MPT) || mp_format_is_loads(MP_FMT_PT));
     mp_format f;
     assert_int_equal(mp_format_parse("vllm-eplb", &f), 0);
     assert_int_equal(f, MP_FMT_VLLM_EPLB);
@@ -162,7 +169,7 @@ static void test_detect(void **state)
     mp_err err;
     assert_int_equal(mp_trace_open(&t, MP_TEST_DATA "/trtllm/ds_small", NULL, &err), MP_EUNSUPPORTED);
     mp_loads *l;
-    assert_int_equal(mp_loads_read_file(&l, MP_TEST_DATA "/routed/vllm.jsonl", MP_FMT_AUTO, &err), MP_EUNSUPPORTED);
+    assert_int_equal(mp_loads_read_file(&l, MP_TEST_DATA "/routed/vllm.jsonl", NULL, &err), MP_EUNSUPPORTED);
 }
 
 static void test_eplb_forms(void **state)

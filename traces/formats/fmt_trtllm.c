@@ -240,8 +240,9 @@ static int64_t index_of(const long *v, int64_t n, long x)
     return p ? p - v : -1;
 }
 
-static int trtllm_read_loads(mp_loads **out, const char *dir, mp_err *err)
+static int trtllm_read_loads(mp_loads **out, const char *dir, const mp_read_opts *opts, mp_err *err)
 {
+    (void)opts;
     *out = NULL;
     if (!is_dir(dir)) return mp_err_set(err, MP_EFORMAT, "%s: not a folder (TensorRT-LLM statistics are a folder)", dir);
     folder f = {0};

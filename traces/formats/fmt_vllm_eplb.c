@@ -184,8 +184,9 @@ static int pass(scan *s, const char *path, mp_loads *l, mp_err *err)
     return rc;
 }
 
-static int eplb_read_loads(mp_loads **out, const char *path, mp_err *err)
+static int eplb_read_loads(mp_loads **out, const char *path, const mp_read_opts *opts, mp_err *err)
 {
+    (void)opts;
     *out = NULL;
     scan s = {0};
     s.path = path;

@@ -37,8 +37,10 @@ typedef struct mp__format {
     /* Returns 1 when the first bytes (n of them, up to MP__SNIFF_BYTES) look like this format. */
     int (*sniff)(const unsigned char *head, size_t n);
     /* Load formats: reads the file (or folder) as loads, one matrix per
-     * recorded step; NULL for routing formats. */
-    int (*read_loads)(mp_loads **out, const char *path, mp_err *err);
+     * recorded step (opts may be NULL); NULL for routing formats.  A format
+     * with both a reader and read_loads (pt) holds either, as its contents
+     * say (mp_loads_input). */
+    int (*read_loads)(mp_loads **out, const char *path, const mp_read_opts *opts, mp_err *err);
     /* Folder formats: returns 1 when the folder's contents look like this
      * format; NULL when the format is a single file. */
     int (*sniff_dir)(const char *dir);
@@ -54,5 +56,14 @@ extern const mp__format mp__format_json;
 extern const mp__format mp__format_trtllm;
 extern const mp__format mp__format_vllm_eplb;
 extern const mp__format mp__format_routed;
+extern const mp__format mp__format_pt;
+
+/* 1 when path is a folder holding a .pt file (fmt_pt.c). */
+int mp__pt_dir_sniff(const char *path);
+
+/* The loads of an SGLang stat/per_pass dump held in memory (memlen bytes at
+ * mem, named "memory.pt" in messages): what mp_loads_read_pt does for a file;
+ * for the fuzz harness. */
+int mp__pt_read_mem(const void *mem, size_t memlen, const mp_read_opts *opts, mp_loads **out, mp_err *err);
 
 #endif

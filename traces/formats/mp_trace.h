@@ -4,9 +4,12 @@
  *
  * Formats: mpt (native, chunked, zlib + CRC32), npy (NumPy top-k id arrays),
  * csv (step,token,layer,e0..), routed (engines' routed-experts API responses,
- * JSON lines); load formats, read through mp_loads_read: json (SGLang
- * logical_count and vLLM-style per-layer arrays), trtllm (TensorRT-LLM's
- * expert statistic folder), vllm-eplb (vLLM EPLB load statistics JSONL).
+ * JSON lines), pt (SGLang expert distribution recorder dumps, torch.save files
+ * or a folder of them: a per_token dump is a trace, stat and per_pass dumps
+ * hold loads; see mp_loadfile.h); load formats, read through mp_loads_read:
+ * json (SGLang logical_count and vLLM-style per-layer arrays), trtllm
+ * (TensorRT-LLM's expert statistic folder), vllm-eplb (vLLM EPLB load
+ * statistics JSONL).
  *
  * Memory: mp_trace_open and mp_writer_open return handles the caller frees
  * with mp_trace_close and mp_writer_commit/mp_writer_abort; every pointer a
@@ -27,27 +30,30 @@ typedef enum mp_format {
     MP_FMT_NPY,
     MP_FMT_CSV,
     MP_FMT_JSON,
+    MP_FMT_PT,
     MP_FMT_TRTLLM,    /* TensorRT-LLM expert statistic folder (loads)          */
     MP_FMT_VLLM_EPLB, /* vLLM EPLB load statistics, JSON lines (loads)         */
     MP_FMT_ROUTED,    /* routed-experts API responses, JSON lines (routing)    */
     MP_FMT_COUNT
 } mp_format;
 
-/* "mpt", "npy", "csv", "json", "trtllm", "vllm-eplb", "routed"; "auto" for
- * MP_FMT_AUTO. */
+/* "mpt", "npy", "csv", "json", "pt", "trtllm", "vllm-eplb", "routed"; "auto"
+ * for MP_FMT_AUTO. */
 const char *mp_format_name(mp_format f);
 /* Parses a format name; returns 0, or MP_ENOTFOUND. */
 int mp_format_parse(const char *name, mp_format *out);
-/* The format a path's extension names (.mpt .npy .csv .json), or MP_FMT_AUTO. */
+/* The format a path's extension names (.mpt .npy .csv .json .pt), or MP_FMT_AUTO. */
 mp_format mp_format_from_path(const char *path);
 
-/* The format of an input as mp_trace_open and mp_loads_read guess it: the
- * extension, else (a folder) what the folder holds, else the first bytes;
- * MP_FMT_AUTO when nothing matches or the path cannot be read. */
-mp_format mp_format_detect(const char *path);
+/* The format of an input: `asked` unless MP_FMT_AUTO, else the folder's
+ * contents (a folder of .pt files is pt, one of rank{r}.safetensors files
+ * trtllm), the extension, the first bytes (JSON lines by their first line).
+ * Returns 0, or MP_EIO / MP_EFORMAT naming the path. */
+int mp_format_guess(const char *path, mp_format asked, mp_format *out, mp_err *err);
 
-/* 1 when files of format f hold expert loads (json, trtllm, vllm-eplb: read
- * them with mp_loads_read), 0 when they hold per-token routing. */
+/* 1 when files of format f always hold expert loads (json, trtllm,
+ * vllm-eplb: read them with mp_loads_read); 0 for routing formats and for pt,
+ * which holds either (mp_loads_input tells). */
 int mp_format_is_loads(mp_format f);
 
 typedef enum mp_npy_layout {
@@ -64,6 +70,10 @@ typedef struct mp_read_opts {
     const mp_model *model;   /* shape for formats that lack one (npy, csv without a
                                 header line): fields > 0 override what is inferred */
     int64_t tokens_per_step; /* npy: tokens per step (0: the whole array is one step) */
+    /* Called with one line (no newline) for what a reader decided that the
+     * user should know (pt: layers taken as dense); NULL: not told. */
+    void (*notice)(void *ctx, const char *line);
+    void *notice_ctx;
 } mp_read_opts;
 
 typedef struct mp_trace_info {

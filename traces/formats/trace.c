@@ -11,9 +11,9 @@
 #include "traces/formats/mp_loadfile.h"
 
 /* Sniffers run in this order: the JSON-lines formats before plain JSON. */
-static const mp__format *const formats[] = {&mp__format_mpt,       &mp__format_npy,       &mp__format_csv,
-                                            &mp__format_vllm_eplb, &mp__format_routed,    &mp__format_json,
-                                            &mp__format_trtllm};
+static const mp__format *const formats[] = {&mp__format_mpt,       &mp__format_npy,    &mp__format_csv,
+                                            &mp__format_vllm_eplb, &mp__format_routed, &mp__format_json,
+                                            &mp__format_pt,        &mp__format_trtllm};
 #define NFORMATS (sizeof formats / sizeof formats[0])
 
 static const mp__format *format_get(mp_format id)
@@ -56,61 +56,69 @@ mp_format mp_format_from_path(const char *path)
 int mp_format_is_loads(mp_format f)
 {
     const mp__format *d = format_get(f);
-    return d && d->read_loads != NULL;
+    return d && d->read_loads != NULL && d->reader == NULL;
 }
 
 /* The one place an input's format is told from what it is: a folder by its
- * contents (each folder format's sniff_dir), a file by its extension, else
- * by its first MP__SNIFF_BYTES bytes (each format's sniff, in table order). */
-mp_format mp_format_detect(const char *path)
+ * contents (each folder format's sniff_dir, in table order), a file by its
+ * extension, else by its first MP__SNIFF_BYTES bytes (each format's sniff, in
+ * table order). */
+int mp_format_guess(const char *path, mp_format asked, mp_format *out, mp_err *err)
 {
+    mp_format f = asked;
     struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-        for (size_t i = 0; i < NFORMATS; i++)
-            if (formats[i]->sniff_dir && formats[i]->sniff_dir(path)) return formats[i]->id;
-        return MP_FMT_AUTO;
+    if (f == MP_FMT_AUTO && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        for (size_t i = 0; i < NFORMATS && f == MP_FMT_AUTO; i++)
+            if (formats[i]->sniff_dir && formats[i]->sniff_dir(path)) f = formats[i]->id;
+        if (f == MP_FMT_AUTO)
+            return mp_err_set(err, MP_EFORMAT,
+                              "%s: a folder of no known recording (.pt files of one SGLang dump, or a TensorRT-LLM "
+                              "statistic folder with rank{r}.safetensors)",
+                              path);
     }
-    mp_format f = mp_format_from_path(path);
-    if (f != MP_FMT_AUTO) return f;
-    unsigned char *head = malloc(MP__SNIFF_BYTES);
-    FILE *fp = head ? fopen(path, "rb") : NULL;
-    if (!fp) {
-        free(head);
-        return MP_FMT_AUTO;
-    }
-    size_t n = fread(head, 1, MP__SNIFF_BYTES, fp);
-    fclose(fp);
-    for (size_t i = 0; i < NFORMATS && f == MP_FMT_AUTO; i++)
-        if (formats[i]->sniff && formats[i]->sniff(head, n)) f = formats[i]->id;
-    free(head);
-    return f;
-}
-
-/* Picks the format of an input: the option, else mp_format_detect. */
-static int guess_format(const char *path, mp_format asked, const mp__format **out, mp_err *err)
-{
-    mp_format f = asked != MP_FMT_AUTO ? asked : mp_format_detect(path);
+    if (f == MP_FMT_AUTO) f = mp_format_from_path(path);
     if (f == MP_FMT_AUTO) {
         FILE *fp = fopen(path, "rb");
         if (!fp) return mp_err_set(err, MP_EIO, "%s: cannot open", path);
+        unsigned char *head = malloc(MP__SNIFF_BYTES);
+        if (!head) {
+            fclose(fp);
+            return mp_err_set(err, MP_ENOMEM, "%s: out of memory", path);
+        }
+        size_t n = fread(head, 1, MP__SNIFF_BYTES, fp);
         fclose(fp);
-        return mp_err_set(err, MP_EFORMAT,
-                          "%s: unknown format (not .mpt, .npy, .csv, .json or an engine recording by its name or contents)",
-                          path);
+        for (size_t i = 0; i < NFORMATS && f == MP_FMT_AUTO; i++)
+            if (formats[i]->sniff && formats[i]->sniff(head, n)) f = formats[i]->id;
+        free(head);
+        if (f == MP_FMT_AUTO)
+            return mp_err_set(err, MP_EFORMAT,
+                              "%s: unknown format (not .mpt, .npy, .csv, .json, .pt or an engine recording by its name "
+                              "or contents)",
+                              path);
     }
+    *out = f;
+    return 0;
+}
+
+/* Picks the format of an input: the option, else the folder, the extension, the first bytes. */
+static int guess_format(const char *path, mp_format asked, const mp__format **out, mp_err *err)
+{
+    mp_format f;
+    int rc = mp_format_guess(path, asked, &f, err);
+    if (rc) return rc;
     *out = format_get(f);
     return 0;
 }
 
-int mp_loads_read_file(mp_loads **out, const char *path, mp_format f, mp_err *err)
+int mp_loads_read_file(mp_loads **out, const char *path, const mp_read_opts *opts, mp_err *err)
 {
     *out = NULL;
     const mp__format *d = NULL;
-    int rc = guess_format(path, f, &d, err);
+    int rc = guess_format(path, opts ? opts->format : MP_FMT_AUTO, &d, err);
     if (rc) return rc;
     if (!d->read_loads)
         return mp_err_set(err, MP_EUNSUPPORTED, "%s: a %s file holds per-token routing, not loads", path, d->name);
-    return d->read_loads(out, path, err);
+    return d->read_loads(out, path, opts, err);
 }
 
 struct mp_trace {
