@@ -412,7 +412,8 @@ static int routed_open(void **state, const char *path, const mp_read_opts *opts,
     if (!r) return mp_err_set(err, MP_ENOMEM, "%s: out of memory", path);
     *state = r;
     r->path = path;
-    if (opts->model) r->hint = *opts->model;
+    if (opts->model) r->hint = *opts->model; /* else the configuration's shape (--model), as for .npy */
+    else if (opts->config) r->hint = *opts->config;
     r->experts = r->hint.experts > 0 ? r->hint.experts : 0;
     int rc = mp__lines_open(&r->lines, path, LINE_MAX_BYTES, err);
     int64_t steps = 0, tokens = 0;
