@@ -82,7 +82,13 @@ static void add_layers(cli_doc *d, const mp_plan_metrics *m, const mp_plan_metri
     }
 }
 
-/* Reads the input loads of the selected steps: summed, or per step. */
+/* Per-step loads of a trace are kept (the strategy sees their variation)
+ * up to this many cells; a longer trace is summed unless per_step is asked. */
+#define PLAN_STEP_CELLS_MAX ((int64_t)1 << 24)
+
+/* Reads the input loads of the selected steps, per step (always with
+ * per_step; else as far as PLAN_STEP_CELLS_MAX allows: the planner sums them
+ * and hands the strategy windows of them). */
 static int read_loads(const plan_args *a, mp_loads **out, int per_step, mp_err *err)
 {
     mp_read_opts ro = cli_read_opts(&a->c);
@@ -95,6 +101,11 @@ static int read_loads(const plan_args *a, mp_loads **out, int per_step, mp_err *
         mp_trace *t;
         int rc = mp_trace_open(&t, a->input, &ro, err);
         if (rc) return rc;
+        mp_trace_info ti = mp_trace_get_info(t);
+        const mp_model *m = mp_trace_model(t);
+        if (!per_step)
+            per_step = ti.steps > 0 && ti.steps <= PLAN_STEP_CELLS_MAX &&
+                       ti.steps * (int64_t)m->layers * m->experts <= PLAN_STEP_CELLS_MAX;
         rc = mp_loads_count(out, t, a->step_begin, a->step_end, per_step, err);
         mp_trace_close(t);
         return rc;
@@ -118,10 +129,17 @@ static int read_loads(const plan_args *a, mp_loads **out, int per_step, mp_err *
         *out = all;
         return 0;
     }
+    /* the steps are kept; summing them here checks that their sums fit */
     mp_err sub;
-    rc = mp_loads_sum_steps(out, all, &sub);
-    mp_loads_destroy(all);
-    return rc ? mp_err_set(err, rc, "%s: %s", a->input, sub.msg) : 0;
+    mp_loads *sum;
+    rc = mp_loads_sum_steps(&sum, all, &sub);
+    mp_loads_destroy(sum);
+    if (rc) {
+        mp_loads_destroy(all);
+        return mp_err_set(err, rc, "%s: %s", a->input, sub.msg);
+    }
+    *out = all;
+    return 0;
 }
 
 /* The request for a strategy, its topology resolved by the planner; exact:
@@ -281,7 +299,7 @@ static int do_check(const plan_args *a)
         const mp_plan *pl = r->plan;
         mp_plan_request q;
         memset(&q, 0, sizeof q);
-        q.strategy = mp_strategy_find(pl->strategy) ? pl->strategy : "balanced";
+        q.strategy = mp_strategy_find(pl->strategy) ? pl->strategy : "robust";
         q.topo = pl->topo;
         q.top_k = pl->model.top_k;
         q.shared_fusion = pl->shared_id >= 0 ? mp_plan_count(pl, 0, pl->shared_id) : 0;
@@ -326,7 +344,7 @@ static int do_plan(plan_args *a, const mp_loads *all)
     mp_plan_metrics *hm = NULL, *ho = NULL, *em = NULL, *eo = NULL;
     double *judge_load = NULL;
     int rc = CLI_OK;
-    if (make_request(a, l, a->req.strategy ? a->req.strategy : "balanced", 0, &err)) {
+    if (make_request(a, l, a->req.strategy ? a->req.strategy : "robust", 0, &err)) {
         rc = cli_topology_error("plan", &err);
         goto out;
     }
@@ -440,6 +458,7 @@ int cmd_plan(int argc, char **argv)
     a.experts = cli_int(&A, CLI_O_EXPERTS, 0);
     a.req.top_k = cli_int(&A, CLI_O_TOP_K, 0);
     a.req.locality = cli_num(&A, CLI_O_LOCALITY, 0);
+    a.req.batch_tokens = cli_num(&A, CLI_O_BATCH_TOKENS, 0);
     a.req.shared_fusion = cli_int(&A, CLI_O_SHARED_FUSION, 0);
     a.from = cli_str(&A, CLI_O_FROM);
     a.weight_bytes = cli_num(&A, CLI_O_WEIGHT_BYTES, -1); /* -1: the model's weight bits, else the default */

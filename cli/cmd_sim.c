@@ -40,6 +40,7 @@ void cli_sim_flags_read(cli_sim_flags *f, const cli_args *a)
     f->groups = cli_int(a, CLI_O_GROUPS, 0);
     f->fusion = cli_int(a, CLI_O_SHARED_FUSION, 0);
     f->locality = cli_num(a, CLI_O_LOCALITY, 0);
+    f->batch_tokens = cli_num(a, CLI_O_BATCH_TOKENS, 0);
     /* cost overrides: < 0 = not given (the table holds them to the cost file's ranges) */
     f->hbm = cli_num(a, CLI_O_HBM_GBPS, -1);
     f->peak = cli_num(a, CLI_O_PEAK_TFLOPS, -1);
@@ -59,6 +60,7 @@ int cli_sim_request(const cli_sim_flags *f, const char *cmd, const mp_model *m, 
     memset(q, 0, sizeof *q);
     q->strategy = f->strategy;
     q->locality = f->locality;
+    q->batch_tokens = f->batch_tokens;
     q->groups = f->groups;
     q->shared_fusion = f->fusion;
     q->top_k = m->top_k;
