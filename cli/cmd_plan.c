@@ -35,6 +35,8 @@ typedef struct plan_args {
     cli_common c;
     const char *input, *from, *export_name, *compare, *check, *eval;
     double holdout;
+    int by_rank;               /* --holdout-by rank */
+    int32_t train_ranks, holdout_ranks;
     int64_t max_moves, move_budget;
     int64_t step_begin, step_end;
     int steps_set;
@@ -381,13 +383,42 @@ static int eplb_global_fallback(plan_args *a, const mp_loads *l)
     return 1;
 }
 
+/* --holdout-by rank: the trace's tokens counted by source rank, the last
+ * ranks' into *held. */
+static int split_ranks(plan_args *a, mp_loads **train, mp_loads **held, mp_err *err)
+{
+    mp_read_opts ro = cli_read_opts(&a->c);
+    int is_loads = 0;
+    int rc = mp_loads_input(a->input, &ro, &is_loads, err);
+    if (rc) return rc;
+    if (is_loads) return mp_err_set(err, MP_EINVAL, "holdout: a load file records no source ranks to split by");
+    mp_trace_source *ts = NULL;
+    int32_t R = 0, H = 0;
+    if ((rc = mp_trace_source_open(&ts, a->input, &ro, err))) return rc;
+    if ((rc = mp_source_ranks(&ts->src, &R, err)) == 0) {
+        if (R == 0) rc = mp_err_set(err, MP_EINVAL, "holdout: the trace records no source ranks to split by");
+        else rc = mp_holdout_ranks(R, a->holdout, &H, err);
+    }
+    if (rc == 0) rc = mp_loads_split_rank(train, held, &ts->src, mp_trace_model(ts->trace), R - H, err);
+    mp_trace_source_close(ts);
+    a->train_ranks = R - H;
+    a->holdout_ranks = H;
+    return rc;
+}
+
 static int do_plan(plan_args *a, const mp_loads *all)
 {
     mp_err err = {0}, why = {0};
     eplb_global_fallback(a, all);
     mp_loads *train = NULL, *held = NULL, *other = NULL;
     const mp_loads *l = all;
-    if (a->holdout > 0) {
+    if (a->holdout > 0 && a->by_rank) {
+        if (split_ranks(a, &train, &held, &err)) {
+            cli_message("moeplace: %s: %s", a->input, err.msg);
+            return CLI_EDATA;
+        }
+        l = train;
+    } else if (a->holdout > 0) {
         if (mp_loads_split_time(&train, &held, all, a->holdout, &err)) {
             cli_message("moeplace: %s: %s", a->input, err.msg);
             return CLI_EDATA;
@@ -456,8 +487,14 @@ static int do_plan(plan_args *a, const mp_loads *all)
         add_summary(d, p, res->metrics);
         if (held) {
             cli_doc_num(d, "holdout", a->holdout, 3);
-            cli_doc_int(d, "train_steps", train->steps);
-            cli_doc_int(d, "holdout_steps", held->steps);
+            if (a->by_rank) {
+                cli_doc_str(d, "holdout_by", "rank");
+                cli_doc_int(d, "train_ranks", a->train_ranks);
+                cli_doc_int(d, "holdout_ranks", a->holdout_ranks);
+            } else {
+                cli_doc_int(d, "train_steps", train->steps);
+                cli_doc_int(d, "holdout_steps", held->steps);
+            }
             cli_doc_num(d, "insample_max_over_mean", res->metrics->mean_max_over_mean, 5);
             add_eval(d, "holdout", hm, ho);
         }
@@ -530,6 +567,7 @@ int cmd_plan(int argc, char **argv)
     a.compare = cli_str(&A, CLI_O_COMPARE);
     a.eval = cli_str(&A, CLI_O_EVAL);
     a.holdout = cli_num(&A, CLI_O_HOLDOUT, 0);
+    a.by_rank = cli_enum(&A, CLI_O_HOLDOUT_BY, 0) == 1;
     a.max_moves = cli_i64(&A, CLI_O_MAX_MOVES, -1);
     a.move_budget = -1;
     if (cli_has(&A, CLI_O_MOVE_BUDGET) && cli_parse_bytes("plan", "--move-budget", cli_str(&A, CLI_O_MOVE_BUDGET), &a.move_budget))
@@ -567,6 +605,10 @@ int cmd_plan(int argc, char **argv)
         return cli_usage_error("plan", "unknown strategy '%s'", a.req.strategy);
     if (a.compare && (a.from || a.export_name || a.holdout > 0 || a.eval))
         return cli_usage_error("plan", "--compare does not combine with --from, --export, --holdout or --eval");
+    if (cli_has(&A, CLI_O_HOLDOUT_BY) && !(a.holdout > 0))
+        return cli_usage_error("plan", "--holdout-by says what --holdout F holds out: give --holdout F");
+    if (a.by_rank && a.steps_set)
+        return cli_usage_error("plan", "--holdout-by rank splits the whole trace: no --steps with it");
     if ((a.max_moves >= 0 || a.move_budget >= 0) && !a.from)
         return cli_usage_error("plan", "--max-moves and --move-budget limit a migration: give --from OLD.json");
     cli_io_guard_add_input(&g, a.input);
@@ -577,7 +619,7 @@ int cmd_plan(int argc, char **argv)
 
     mp_err err = {0};
     mp_loads *l;
-    if (read_loads(&a, &l, a.holdout > 0 && !a.compare, &err)) return cli_fail(&err);
+    if (read_loads(&a, &l, a.holdout > 0 && !a.by_rank && !a.compare, &err)) return cli_fail(&err);
     int rc;
     if (a.experts && a.experts != l->experts) {
         cli_message("moeplace: %s: has %d experts per layer, --experts says %d", a.input, l->experts, a.experts);
