@@ -9,6 +9,8 @@
 #include "sim/mp_sim.h"
 
 #define CHUNK 256            /* tokens gathered at a time per layer          */
+#define VC_PLANES 8           /* bit planes of the (source, destination) counters */
+#define VC_MAX 255            /* counts they hold before a flush             */
 #define TRAFFIC_GPUS_MAX 1024 /* GPU-to-GPU matrix kept up to this many GPUs  */
 
 /* Integer accumulators of one layer for the current step. */
@@ -23,6 +25,8 @@ typedef struct layer_acc {
     int32_t ntouched;
     uint64_t src_seen;    /* P <= 64: source GPUs seen this step (rows of tmat/nmat in use) */
     uint64_t *dmask;      /* P <= 64: [P] destination GPUs each source reached this step */
+    uint64_t *vc;         /* P <= 64: [P][VC_PLANES] tokens per (source, destination) not yet in tmat, as bit planes */
+    int32_t *vcn;         /* P <= 64: [P] tokens added to vc per source since its last flush */
     int64_t *block;
     size_t block_len;
 } layer_acc;
@@ -36,6 +40,7 @@ typedef struct layer_fig {
 /* Per-thread scratch and run totals. */
 typedef struct worker {
     int32_t *experts, *src, *slots;
+    int32_t *lexp;        /* [L][LEXP_STRIDE]: a chunk's experts, layer by layer */
     int64_t *traffic;     /* [P][P] or NULL */
     int64_t *gpu_rows;    /* [P] */
     int64_t *node_tokens; /* [N] */
@@ -99,14 +104,33 @@ mp_sim_opts mp_sim_opts_default(void)
 /* ---------- per-layer work ---------- */
 
 
-static void play_layer(mp_sim *s, worker *w, layer_acc *a, const mp_step *pc, int64_t c0, int64_t n, int32_t l)
+/* Moves source src's bit-plane counts (a->vc) into its row of a->tmat. */
+static void vc_flush(layer_acc *a, int32_t src, int32_t P)
 {
-    const mp_plan *plan = s->plan;
-    const int32_t K = s->K, kk = s->kk, L = s->L, P = s->P, gpn = s->gpn;
+    uint64_t *vc = a->vc + (int64_t)src * VC_PLANES, any = 0;
+    int64_t *trow = a->tmat + (int64_t)src * P;
+    for (int32_t b = 0; b < VC_PLANES; b++) any |= vc[b];
+    while (any) {
+        int32_t g = __builtin_ctzll(any);
+        any &= any - 1;
+        int64_t c = 0;
+        for (int32_t b = 0; b < VC_PLANES; b++) c |= (int64_t)((vc[b] >> g) & 1) << b;
+        trow[g] += c;
+    }
+    memset(vc, 0, VC_PLANES * sizeof *vc);
+    a->vcn[src] = 0;
+}
+
+/* Logical experts of tokens [c0, c0 + n) of the piece at layer l into
+ * ex[n][kk] (the fused shared expert last); an id >= E is recorded (the first
+ * one a worker meets) and played as expert 0. */
+static void gather_layer(const mp_sim *s, worker *w, const mp_step *pc, int64_t c0, int64_t n, int32_t l, int32_t *ex)
+{
+    const int32_t K = s->K, kk = s->kk, L = s->L;
     const uint32_t E = (uint32_t)s->E;
     for (int64_t i = 0; i < n; i++) {
         const mp_expert_id *id = pc->ids + ((c0 + i) * L + l) * K;
-        int32_t *e = w->experts + i * kk;
+        int32_t *e = ex + i * kk;
         uint32_t bad = 0;
         for (int32_t k = 0; k < K; k++) {
             e[k] = id[k];
@@ -122,9 +146,55 @@ static void play_layer(mp_sim *s, worker *w, layer_acc *a, const mp_step *pc, in
                     }
                     e[k] = 0;
                 }
-        if (s->fused) e[K] = plan->shared_id;
+        if (s->fused) e[K] = s->plan->shared_id;
     }
-    mp_select_args sa = {plan, l, s->cur_step, s->o.seed, kk, pc->first_token + c0, n, w->experts, w->src, a->state};
+}
+
+/* Layer stride of worker.lexp: a chunk's experts plus 16 ints, so that the
+ * layers' rows do not all fall in one cache set. */
+#define LEXP_STRIDE(kk) ((int64_t)CHUNK * (kk) + 16)
+
+/* Logical experts of tokens [c0, c0 + n) at every layer of [l0, l1) into
+ * w->lexp (layer l at (l - l0) * LEXP_STRIDE): one pass over the piece in its
+ * own order (token by token, each token's layers in turn) instead of a
+ * strided gather per layer.  The same values as gather_layer; a chunk with
+ * an id >= E is redone layer by layer so that the same first one is kept. */
+static void gather_chunk(const mp_sim *s, worker *w, const mp_step *pc, int64_t c0, int64_t n, int32_t l0, int32_t l1)
+{
+    const int32_t K = s->K, kk = s->kk, L = s->L;
+    const int64_t stride = LEXP_STRIDE(kk);
+    const uint32_t E = (uint32_t)s->E;
+    const int32_t shared = s->plan->shared_id;
+    uint32_t bad = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const mp_expert_id *id = pc->ids + ((c0 + i) * L + l0) * K;
+        int32_t *e = w->lexp + i * kk;
+        for (int32_t l = l0; l < l1; l++, id += K, e += stride) {
+            if (K == 8) { /* the common top-8: fixed trip count */
+                for (int32_t k = 0; k < 8; k++) {
+                    e[k] = id[k];
+                    bad |= id[k] >= E;
+                }
+            } else {
+                for (int32_t k = 0; k < K; k++) {
+                    e[k] = id[k];
+                    bad |= id[k] >= E;
+                }
+            }
+            if (s->fused) e[K] = shared;
+        }
+    }
+    if (bad)
+        for (int32_t l = l0; l < l1; l++) gather_layer(s, w, pc, c0, n, l, w->lexp + (l - l0) * stride);
+}
+
+/* Plays tokens [c0, c0 + n) of the piece at layer l, their logical experts in ex[n][kk]. */
+static void play_layer(mp_sim *s, worker *w, layer_acc *a, const mp_step *pc, int64_t c0, int64_t n, int32_t l,
+                       const int32_t *ex)
+{
+    const mp_plan *plan = s->plan;
+    const int32_t kk = s->kk, P = s->P, gpn = s->gpn;
+    mp_select_args sa = {plan, l, s->cur_step, s->o.seed, kk, pc->first_token + c0, n, ex, w->src, a->state};
     s->pol->select(&sa, w->slots);
     const int32_t *sg = s->slot_gpu;
     int64_t *slot_rows = a->slot_rows;
@@ -170,32 +240,54 @@ static void play_layer(mp_sim *s, worker *w, layer_acc *a, const mp_step *pc, in
             }
             return;
         }
+        /* the state in locals (stores through the int pointers could
+         * otherwise alias it); the (source, destination) counts in bit
+         * planes, 8 per source: adding a token's GPU mask is a fixed chain of
+         * and/xor instead of a branchy loop over its GPUs; vc_flush moves
+         * them into tmat before a plane could overflow and at the layer's
+         * close */
+        int32_t *touched = a->touched, nt = a->ntouched;
+        uint64_t seen = a->src_seen;
+        const int32_t N = s->N;
         for (int64_t i = 0; i < n; i++) {
             int32_t src = w->src[i];
             const int32_t *sl = w->slots + i * kk;
-            uint64_t gm = 0, nm = 0;
+            uint64_t gm = 0;
             for (int32_t k = 0; k < kk; k++) {
                 int32_t slot = sl[k];
-                a->touched[a->ntouched] = slot; /* kept when first used: no branch */
-                a->ntouched += slot_rows[slot]++ == 0;
+                int64_t r = slot_rows[slot];
+                touched[nt] = slot; /* kept when first used: no branch */
+                slot_rows[slot] = r + 1;
+                nt += r == 0;
                 gm |= (uint64_t)1 << sg[slot];
             }
             a->shared_rows[src] += shared_add;
-            a->src_seen |= (uint64_t)1 << src;
+            seen |= (uint64_t)1 << src;
             a->dmask[src] |= gm;
-            /* counted per (source, destination); bytes are derived at the step's end */
-            int64_t *trow = a->tmat + (int64_t)src * P, *nrow = a->nmat + (int64_t)src * s->N;
-            while (gm) {
-                int32_t g = __builtin_ctzll(gm);
-                gm &= gm - 1;
-                trow[g]++;
-                nm |= (uint64_t)1 << gnode[g];
+            uint64_t *vc = a->vc + (int64_t)src * VC_PLANES, carry = gm;
+            for (int32_t b = 0; b < VC_PLANES; b++) {
+                uint64_t t = vc[b] & carry;
+                vc[b] ^= carry;
+                carry = t;
             }
-            while (nm) {
-                nrow[__builtin_ctzll(nm)]++;
-                nm &= nm - 1;
+            if (++a->vcn[src] == VC_MAX) vc_flush(a, src, P);
+            int64_t *nrow = a->nmat + (int64_t)src * N;
+            if (N <= 8) {
+                for (int32_t nd = 0; nd < N; nd++) nrow[nd] += (gm & s->node_mask[nd]) != 0;
+            } else {
+                uint64_t nm = 0;
+                while (gm) {
+                    nm |= (uint64_t)1 << gnode[__builtin_ctzll(gm)];
+                    gm &= gm - 1;
+                }
+                while (nm) {
+                    nrow[__builtin_ctzll(nm)]++;
+                    nm &= nm - 1;
+                }
             }
         }
+        a->ntouched = nt;
+        a->src_seen = seen;
         return;
     }
     for (int64_t i = 0; i < n; i++) {
@@ -305,6 +397,7 @@ static void close_layer(mp_sim *s, worker *w, layer_acc *a, int32_t l)
     const int32_t *row = mp_plan_layer(plan, l);
     if (a->tmat) { /* DeepEP routes from the per-(source, destination) counts */
         const int32_t N = s->N, gpn = s->gpn;
+        for (uint64_t seen = a->src_seen; seen; seen &= seen - 1) vc_flush(a, __builtin_ctzll(seen), P);
         for (uint64_t seen = a->src_seen; seen; seen &= seen - 1) {
             int32_t src = __builtin_ctzll(seen);
             int64_t *tr = a->tmat + (int64_t)src * P, *nr = a->nmat + (int64_t)src * N;
@@ -434,7 +527,8 @@ static void run_layers(mp_sim *s, worker *w, int32_t l0, int32_t l1)
     if (pc && s->whole && pc->tokens <= CHUNK) {
         fill_src(s, w, pc, 0, pc->tokens);
         for (int32_t l = l0; l < l1; l++) {
-            play_layer(s, w, &w->own, pc, 0, pc->tokens, l);
+            gather_layer(s, w, pc, 0, pc->tokens, l, w->experts);
+            play_layer(s, w, &w->own, pc, 0, pc->tokens, l, w->experts);
             close_layer(s, w, &w->own, l);
         }
         return;
@@ -443,7 +537,9 @@ static void run_layers(mp_sim *s, worker *w, int32_t l0, int32_t l1)
         for (int64_t c0 = 0; c0 < pc->tokens; c0 += CHUNK) {
             int64_t n = pc->tokens - c0 < CHUNK ? pc->tokens - c0 : CHUNK;
             fill_src(s, w, pc, c0, n);
-            for (int32_t l = l0; l < l1; l++) play_layer(s, w, &s->acc[l], pc, c0, n, l);
+            gather_chunk(s, w, pc, c0, n, l0, l1);
+            for (int32_t l = l0; l < l1; l++)
+                play_layer(s, w, &s->acc[l], pc, c0, n, l, w->lexp + (l - l0) * LEXP_STRIDE(s->kk));
         }
     }
     if (s->closing)
@@ -510,6 +606,8 @@ static void acc_free(layer_acc *a)
     free(a->block);
     free(a->touched);
     free(a->dmask);
+    free(a->vc);
+    free(a->vcn);
 }
 
 /* One layer's accumulators, zeroed, in one block. */
@@ -521,7 +619,9 @@ static int acc_init(const mp_sim *s, layer_acc *a)
     a->block = calloc(blen, sizeof(int64_t));
     a->touched = malloc(((size_t)s->R + 1) * sizeof *a->touched); /* one spare: written ahead */
     a->dmask = calloc(P, sizeof *a->dmask);
-    if (!a->block || !a->touched || !a->dmask) return MP_ENOMEM;
+    a->vc = calloc(P * VC_PLANES, sizeof *a->vc);
+    a->vcn = calloc(P, sizeof *a->vcn);
+    if (!a->block || !a->touched || !a->dmask || !a->vc || !a->vcn) return MP_ENOMEM;
     a->block_len = blen;
     int64_t *b = a->block;
     a->slot_rows = b, b += s->R;
@@ -568,6 +668,7 @@ void mp_sim_destroy(mp_sim *s)
         for (int i = 0; i < s->nthreads; i++) {
             acc_free(&s->wk[i].own);
             free(s->wk[i].experts);
+            free(s->wk[i].lexp);
             free(s->wk[i].src);
             free(s->wk[i].slots);
             free(s->wk[i].traffic);
@@ -671,6 +772,8 @@ int mp_sim_create(mp_sim **out, const mp_plan *plan, const mp_model *model, cons
     for (int i = 0; i < nt; i++) {
         worker *w = &s->wk[i];
         w->experts = malloc((size_t)CHUNK * s->kk * sizeof(int32_t));
+        /* every layer: a small piece runs all of them on worker 0 (run_all) */
+        w->lexp = malloc((size_t)s->L * (size_t)LEXP_STRIDE(s->kk) * sizeof(int32_t));
         w->slots = malloc((size_t)CHUNK * s->kk * sizeof(int32_t));
         w->src = malloc((size_t)CHUNK * sizeof(int32_t));
         w->gpu_rows = calloc(P, sizeof(int64_t));
@@ -681,7 +784,7 @@ int mp_sim_create(mp_sim **out, const mp_plan *plan, const mp_model *model, cons
         w->hcnt = malloc((size_t)plan->experts * sizeof(int64_t));
         if (s->P <= TRAFFIC_GPUS_MAX) w->traffic = calloc(P * P, sizeof(int64_t));
         if (acc_init(s, &w->own)) goto oom;
-        if (!w->experts || !w->slots || !w->src || !w->gpu_rows || !w->node_tokens || !w->gpu_us || !w->gpu_active || !w->hexp || !w->hcnt ||
+        if (!w->experts || !w->lexp || !w->slots || !w->src || !w->gpu_rows || !w->node_tokens || !w->gpu_us || !w->gpu_active || !w->hexp || !w->hcnt ||
             (s->P <= TRAFFIC_GPUS_MAX && !w->traffic))
             goto oom;
     }
