@@ -9,6 +9,11 @@
 #include "sim/mp_sim.h"
 
 #define CHUNK 256            /* tokens gathered at a time per layer          */
+#if defined(__GNUC__)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE inline
+#endif
 #define VC_PLANES 8           /* bit planes of the (source, destination) counters */
 #define VC_MAX 255            /* counts they hold before a flush             */
 #define TRAFFIC_GPUS_MAX 1024 /* GPU-to-GPU matrix kept up to this many GPUs  */
@@ -188,6 +193,65 @@ static void gather_chunk(const mp_sim *s, worker *w, const mp_step *pc, int64_t 
         for (int32_t l = l0; l < l1; l++) gather_layer(s, w, pc, c0, n, l, w->lexp + (l - l0) * stride);
 }
 
+/* Tokens [0, n) of a chunk whose slots are chosen, P <= 64 and n >= 4P: rows
+ * per slot, and distinct tokens per (source, destination) counted in the
+ * layer's accumulators.  The state in locals (stores through the int
+ * pointers could otherwise alias it); the (source, destination) counts in
+ * bit planes, VC_PLANES per source: adding a token's GPU mask is a fixed
+ * chain of and/xor instead of a branchy loop over its GPUs; vc_flush moves
+ * them into tmat before a plane could overflow and at the layer's close.
+ * Inlined with kk a constant for the common top-8 (with or without a fused
+ * shared expert). */
+static ALWAYS_INLINE void play_pairs(const mp_sim *s, const worker *w, layer_acc *a, int64_t n, const int32_t kk)
+{
+    const int32_t *sg = s->slot_gpu, *gnode = s->gpu_node, *srcv = w->src;
+    const int32_t N = s->N, P = s->P;
+    const int64_t shared_add = !s->fused;
+    int64_t *slot_rows = a->slot_rows, *shared_rows = a->shared_rows, *nmat = a->nmat;
+    uint64_t *dmask = a->dmask, *vcb = a->vc;
+    int32_t *touched = a->touched, nt = a->ntouched;
+    uint64_t seen = a->src_seen;
+    for (int64_t i = 0; i < n; i++) {
+        int32_t src = srcv[i];
+        const int32_t *sl = w->slots + i * kk;
+        uint64_t gm = 0;
+        for (int32_t k = 0; k < kk; k++) {
+            int32_t slot = sl[k];
+            int64_t r = slot_rows[slot];
+            touched[nt] = slot; /* kept when first used: no branch */
+            slot_rows[slot] = r + 1;
+            nt += r == 0;
+            gm |= (uint64_t)1 << sg[slot];
+        }
+        shared_rows[src] += shared_add;
+        seen |= (uint64_t)1 << src;
+        dmask[src] |= gm;
+        uint64_t *vc = vcb + (int64_t)src * VC_PLANES, carry = gm;
+        for (int32_t b = 0; b < VC_PLANES; b++) {
+            uint64_t t = vc[b] & carry;
+            vc[b] ^= carry;
+            carry = t;
+        }
+        if (++a->vcn[src] == VC_MAX) vc_flush(a, src, P);
+        int64_t *nrow = nmat + (int64_t)src * N;
+        if (N <= 8) {
+            for (int32_t nd = 0; nd < N; nd++) nrow[nd] += (gm & s->node_mask[nd]) != 0;
+        } else {
+            uint64_t nm = 0;
+            while (gm) {
+                nm |= (uint64_t)1 << gnode[__builtin_ctzll(gm)];
+                gm &= gm - 1;
+            }
+            while (nm) {
+                nrow[__builtin_ctzll(nm)]++;
+                nm &= nm - 1;
+            }
+        }
+    }
+    a->ntouched = nt;
+    a->src_seen = seen;
+}
+
 /* Plays tokens [c0, c0 + n) of the piece at layer l, their logical experts in ex[n][kk]. */
 static void play_layer(mp_sim *s, worker *w, layer_acc *a, const mp_step *pc, int64_t c0, int64_t n, int32_t l,
                        const int32_t *ex)
@@ -240,54 +304,9 @@ static void play_layer(mp_sim *s, worker *w, layer_acc *a, const mp_step *pc, in
             }
             return;
         }
-        /* the state in locals (stores through the int pointers could
-         * otherwise alias it); the (source, destination) counts in bit
-         * planes, 8 per source: adding a token's GPU mask is a fixed chain of
-         * and/xor instead of a branchy loop over its GPUs; vc_flush moves
-         * them into tmat before a plane could overflow and at the layer's
-         * close */
-        int32_t *touched = a->touched, nt = a->ntouched;
-        uint64_t seen = a->src_seen;
-        const int32_t N = s->N;
-        for (int64_t i = 0; i < n; i++) {
-            int32_t src = w->src[i];
-            const int32_t *sl = w->slots + i * kk;
-            uint64_t gm = 0;
-            for (int32_t k = 0; k < kk; k++) {
-                int32_t slot = sl[k];
-                int64_t r = slot_rows[slot];
-                touched[nt] = slot; /* kept when first used: no branch */
-                slot_rows[slot] = r + 1;
-                nt += r == 0;
-                gm |= (uint64_t)1 << sg[slot];
-            }
-            a->shared_rows[src] += shared_add;
-            seen |= (uint64_t)1 << src;
-            a->dmask[src] |= gm;
-            uint64_t *vc = a->vc + (int64_t)src * VC_PLANES, carry = gm;
-            for (int32_t b = 0; b < VC_PLANES; b++) {
-                uint64_t t = vc[b] & carry;
-                vc[b] ^= carry;
-                carry = t;
-            }
-            if (++a->vcn[src] == VC_MAX) vc_flush(a, src, P);
-            int64_t *nrow = a->nmat + (int64_t)src * N;
-            if (N <= 8) {
-                for (int32_t nd = 0; nd < N; nd++) nrow[nd] += (gm & s->node_mask[nd]) != 0;
-            } else {
-                uint64_t nm = 0;
-                while (gm) {
-                    nm |= (uint64_t)1 << gnode[__builtin_ctzll(gm)];
-                    gm &= gm - 1;
-                }
-                while (nm) {
-                    nrow[__builtin_ctzll(nm)]++;
-                    nm &= nm - 1;
-                }
-            }
-        }
-        a->ntouched = nt;
-        a->src_seen = seen;
+        if (kk == 8) play_pairs(s, w, a, n, 8);
+        else if (kk == 9) play_pairs(s, w, a, n, 9);
+        else play_pairs(s, w, a, n, kk);
         return;
     }
     for (int64_t i = 0; i < n; i++) {
