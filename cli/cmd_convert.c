@@ -122,7 +122,9 @@ int cmd_convert(int argc, char **argv)
     ro.npy_layout = layout;
     ro.tokens_per_step = tps;
     if (have_hint) ro.model = &hint;
-    if (inf == MP_FMT_JSON) {
+    int in_loads = 0;
+    if (mp_loads_input(in, &ro, &in_loads, &err)) return cli_fail(&err);
+    if (in_loads) {
         /* loads to loads only */
         if (of != MP_FMT_JSON)
             return cli_message("moeplace: %s: a load file cannot become per-token routing (%s)", in, mp_format_name(of)),

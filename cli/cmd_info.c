@@ -30,16 +30,16 @@ static void model_rows(cli_doc *d, const mp_model *m, int full)
     cli_doc_str(d, "scoring", mp_scoring_name(m->scoring));
 }
 
-static int info_loads(const char *path, const cli_common *c)
+static int info_loads(const char *path, const cli_common *c, mp_format f)
 {
     mp_err err = {0};
     mp_loads *l;
     mp_read_opts ro = cli_read_opts(c);
-    ro.format = MP_FMT_JSON;
+    ro.format = f;
     if (mp_loads_read(&l, path, &ro, 1, &err)) return cli_fail(&err);
     cli_doc *d = cli_doc_create("moeplace.info");
     cli_doc_str(d, "file", path);
-    cli_doc_str(d, "format", "json");
+    cli_doc_str(d, "format", mp_format_name(f));
     cli_doc_str(d, "kind", "loads");
     model_rows(d, &l->model, l->has_model);
     cli_doc_int(d, "steps", l->steps);
@@ -81,9 +81,15 @@ int cmd_info(int argc, char **argv)
         int grc = cli_io_guard_check(&g);
         if (grc) return grc;
     }
-    if (f == MP_FMT_JSON) return info_loads(path, &c);
-
     mp_err err = {0};
+    {
+        mp_read_opts lo = cli_read_opts(&c);
+        int is_loads = 0;
+        if (mp_loads_input(path, &lo, &is_loads, &err) || (is_loads && mp_format_guess(path, lo.format, &f, &err)))
+            return cli_fail(&err);
+        if (is_loads) return info_loads(path, &c, f);
+    }
+
     mp_trace *t;
     mp_read_opts ro = cli_read_opts(&c);
     ro.npy_layout = layout;

@@ -85,8 +85,12 @@ static void add_layers(cli_doc *d, const mp_plan_metrics *m, const mp_plan_metri
 static int read_loads(const plan_args *a, mp_loads **out, int per_step, mp_err *err)
 {
     mp_read_opts ro = cli_read_opts(&a->c);
-    mp_format f = mp_format_from_path(a->input);
-    if (f != MP_FMT_JSON) {
+    int is_loads = 0;
+    mp_format f = MP_FMT_AUTO;
+    int rc0 = mp_loads_input(a->input, &ro, &is_loads, err);
+    if (!rc0 && is_loads) rc0 = mp_format_guess(a->input, ro.format, &f, err);
+    if (rc0) return rc0;
+    if (!is_loads) {
         mp_trace *t;
         int rc = mp_trace_open(&t, a->input, &ro, err);
         if (rc) return rc;
@@ -95,7 +99,7 @@ static int read_loads(const plan_args *a, mp_loads **out, int per_step, mp_err *
         return rc;
     }
     mp_loads *all;
-    ro.format = MP_FMT_JSON;
+    ro.format = f;
     int rc = mp_loads_read(&all, a->input, &ro, 1, err);
     if (rc) return rc;
     if (a->steps_set) {

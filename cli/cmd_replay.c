@@ -5,14 +5,12 @@
 
 #include "cli/cli.h"
 #include "cli/io_guard.h"
+#include "cli/kernels.h"
 #include "cli/replay_nccl.h"
-
-#ifdef MP_HAVE_KERNELS
 #include "kernels/mp_kernels.h"
 #include "kernels/mp_replay.h"
 #include "planner/mp_planner.h"
 #include "sim/mp_cost.h"
-#endif
 
 const char cmd_replay_usage[] =
     "usage: moeplace replay TRACE --plan PLAN.json|linear [options]\n"
@@ -42,7 +40,6 @@ typedef struct replay_args {
     int64_t hidden, inter;
 } replay_args;
 
-#ifdef MP_HAVE_KERNELS
 static int emit_json_copy(const cli_doc *d, const char *path)
 {
     cli_common j;
@@ -56,20 +53,21 @@ static int run_calibrate(const replay_args *a, const cli_common *c)
 {
     mp_err err = {0};
     char dev[256];
-    if (mp_kernels_device(dev, sizeof dev, &err)) return cli_fail(&err);
+    const mp_kernels_api *K = cli_kernels_load("replay", 1, dev, sizeof dev);
+    if (!K) return CLI_EDATA;
     const int32_t E = 256, R = a->ranks;
     if (E % R) return cli_usage_error("replay", "--ranks must divide 256 experts");
     mp_kx_shape sh = {.hidden = (int32_t)a->hidden, .intermediate = (int32_t)a->inter, .top_k = 8, .experts = E,
                       .slots = E, .ranks = R, .max_replicas = 1, .max_tokens = 8192, .dtype = MP_KX_BF16,
                       .selection = MP_KX_SEL_NONE, .seed = c->seed, .with_experts = 1, .use_graph = a->graph};
     mp_kx *kx;
-    if (mp_kx_create(&kx, &sh, &err)) return cli_fail(&err);
+    if (K->kx_create(&kx, &sh, &err)) return cli_fail(&err);
     int32_t *l2p = malloc(sizeof *l2p * E), *rc = malloc(sizeof *rc * E);
     for (int32_t e = 0; e < E && l2p && rc; e++) l2p[e] = e, rc[e] = 1;
     mp_kx_calibration cal;
-    int st = !l2p || !rc ? mp_err_set(&err, MP_ENOMEM, "replay: out of memory") : mp_kx_set_plan(kx, l2p, rc, &err);
-    if (!st) st = mp_kx_calibrate(kx, NULL, a->iters, &cal, &err);
-    mp_kx_destroy(kx);
+    int st = !l2p || !rc ? mp_err_set(&err, MP_ENOMEM, "replay: out of memory") : K->kx_set_plan(kx, l2p, rc, &err);
+    if (!st) st = K->kx_calibrate(kx, NULL, a->iters, &cal, &err);
+    K->kx_destroy(kx);
     free(l2p);
     free(rc);
     if (st) return cli_fail(&err);
@@ -129,12 +127,12 @@ static int run_calibrate(const replay_args *a, const cli_common *c)
 }
 
 /* One layout at one token count and layer: a row of the table. */
-static int replay_point(mp_kx *kx, const mp_replay_routing *rt, const mp_plan *plan, int32_t layer, int64_t T,
+static int replay_point(const mp_kernels_api *K, mp_kx *kx, const mp_replay_routing *rt, const mp_plan *plan, int32_t layer, int64_t T,
                         const replay_args *a, double copy_gbps, double linear_step, cli_tab *tab, double *step_out,
                         mp_err *err)
 {
     mp_kx_config cf;
-    mp_kx_config_get(kx, &cf);
+    K->kx_config_get(kx, &cf);
     int32_t kk = cf.top_k;
     uint16_t *ids = malloc(sizeof *ids * (size_t)(T * kk));
     float *w = malloc(sizeof *w * (size_t)(T * kk));
@@ -143,17 +141,17 @@ static int replay_point(mp_kx *kx, const mp_replay_routing *rt, const mp_plan *p
         return mp_err_set(err, MP_ENOMEM, "replay: out of memory");
     }
     mp_replay_layer(rt, layer, T, plan->shared_id, ids, w);
-    int rc = mp_kx_set_plan_ex(kx, mp_plan_replicas(plan, layer, 0),
+    int rc = K->kx_set_plan_ex(kx, mp_plan_replicas(plan, layer, 0),
                                plan->replica_count + (int64_t)layer * plan->experts, plan->experts,
                                plan->max_replicas, plan->slots, err);
-    if (!rc) rc = mp_kx_set_routing(kx, T, ids, w, err);
+    if (!rc) rc = K->kx_set_routing(kx, T, ids, w, err);
     int64_t wrong = -1;
     /* the CPU reference holds three copies of the rows on the host: only up
      * to 2^31 values (T = 37449 at H = 7168, K = 8); beyond, wrong is "-" */
     if (!rc && a->check && (double)T * kk * cf.hidden <= CLI_REPLAY_CHECK_VALUES_MAX)
-        rc = mp_kx_check(kx, ids, w, 4, &wrong, err);
+        rc = K->kx_check(kx, ids, w, 4, &wrong, err);
     mp_kx_step s;
-    if (!rc) rc = mp_kx_measure_step(kx, a->iters, a->warmup, 1, &s, err);
+    if (!rc) rc = K->kx_measure_step(kx, a->iters, a->warmup, 1, &s, err);
     free(ids), free(w);
     if (rc) return rc;
     int32_t active_max = 0;
@@ -189,7 +187,8 @@ static int run_replay(const replay_args *a, const cli_common *c)
 {
     mp_err err = {0};
     char dev[256];
-    if (mp_kernels_device(dev, sizeof dev, &err)) return cli_fail(&err);
+    const mp_kernels_api *K = cli_kernels_load("replay", 1, dev, sizeof dev);
+    if (!K) return CLI_EDATA;
     mp_read_opts ro = cli_read_opts(c);
     mp_replay_routing *rt = NULL;
     mp_plan *plan = NULL, *lin = NULL;
@@ -231,9 +230,9 @@ static int run_replay(const replay_args *a, const cli_common *c)
                       .dtype = a->dtype, .selection = a->selection, .seed = c->seed, .with_experts = 1,
                       .use_graph = a->graph};
     if (lin && lin->slots > sh.slots) sh.slots = lin->slots; /* weights for the larger of the two */
-    if (mp_kx_create(&kx, &sh, &err)) goto fail;
+    if (K->kx_create(&kx, &sh, &err)) goto fail;
     double copy_gbps = 0;
-    if (mp_kx_copy_bandwidth((size_t)1 << 30, 20, &copy_gbps, &err)) goto fail;
+    if (K->kx_copy_bandwidth((size_t)1 << 30, 20, &copy_gbps, &err)) goto fail;
 
     d = cli_doc_create("moeplace.replay");
     cli_doc_str(d, "device", dev);
@@ -263,9 +262,9 @@ static int run_replay(const replay_args *a, const cli_common *c)
     for (int64_t T = tmin; T <= tmax; T = (int64_t)(T * a->factor) > T ? (int64_t)(T * a->factor) : T + 1)
         for (int64_t l = a->layer_begin; l < lend; l++) {
             double lstep = 0, pstep = 0;
-            if (lin && replay_point(kx, rt, lin, (int32_t)l, T, a, copy_gbps, -1, tab, &lstep, &err)) goto fail;
+            if (lin && replay_point(K, kx, rt, lin, (int32_t)l, T, a, copy_gbps, -1, tab, &lstep, &err)) goto fail;
             double ref = lin ? lstep : !strcmp(a->plan, "linear") ? -1 : 0;
-            if (replay_point(kx, rt, plan, (int32_t)l, T, a, copy_gbps, ref, tab, &pstep, &err))
+            if (replay_point(K, kx, rt, plan, (int32_t)l, T, a, copy_gbps, ref, tab, &pstep, &err))
                 goto fail;
             cli_progress_update(&pr, ++done, npts * (lend - a->layer_begin));
         }
@@ -277,13 +276,12 @@ fail:
     code = cli_fail(&err);
 out:
     cli_doc_destroy(d);
-    mp_kx_destroy(kx);
+    K->kx_destroy(kx);
     mp_plan_destroy(lin);
     mp_plan_destroy(plan);
     mp_replay_routing_destroy(rt);
     return code;
 }
-#endif
 
 int cmd_replay(int argc, char **argv)
 {
@@ -361,10 +359,5 @@ int cmd_replay(int argc, char **argv)
     }
     if (a.padded || a.link_cost || a.cost)
         return cli_usage_error("replay", "--padded, --cost and --link-cost go with --nproc or --mpi");
-#ifdef MP_HAVE_KERNELS
     return a.calibrate ? run_calibrate(&a, &c) : run_replay(&a, &c);
-#else
-    fprintf(stderr, "moeplace replay: CUDA support is not compiled in (build with nvcc found and -DMP_KERNELS=ON)\n");
-    return CLI_EDATA;
-#endif
 }

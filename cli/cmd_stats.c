@@ -35,23 +35,32 @@ typedef struct input {
 
 static int read_input(input *in, const cli_common *c, int64_t b, int64_t e, mp_err *err)
 {
-    mp_format f = c->in_format != MP_FMT_AUTO ? c->in_format : mp_format_from_path(in->path);
     mp_read_opts ro = cli_read_opts(c);
-    if (f == MP_FMT_JSON) {
+    int is_loads = 0;
+    mp_format f = MP_FMT_AUTO;
+    int rc = mp_loads_input(in->path, &ro, &is_loads, err);
+    if (!rc && is_loads) rc = mp_format_guess(in->path, ro.format, &f, err);
+    if (rc) return rc;
+    if (is_loads) {
         mp_loads *l;
-        ro.format = MP_FMT_JSON;
-        int rc = mp_loads_read(&l, in->path, &ro, 1, err);
+        ro.format = f;
+        rc = mp_loads_read(&l, in->path, &ro, 1, err);
         if (rc) return rc;
         rc = mp_stats_scan_loads(l, b, e, &in->sum, &in->sv, err);
+        if (rc == MP_ERANGE) { /* the library's message names no file */
+            char msg[sizeof err->msg];
+            snprintf(msg, sizeof msg, "%s", err->msg);
+            mp_err_set(err, rc, "%s: %s", in->path, msg);
+        }
         if (!rc) in->steps = (e < 0 || e > l->steps ? l->steps : e) - b;
         mp_loads_destroy(l);
-        in->format = "json";
+        in->format = mp_format_name(f);
         in->kind = "loads";
         in->tokens = -1;
         return rc;
     }
     mp_trace *t;
-    int rc = mp_trace_open(&t, in->path, &ro, err);
+    rc = mp_trace_open(&t, in->path, &ro, err);
     if (rc) return rc;
     cli_progress pr;
     cli_progress_init(&pr, c, "counting");

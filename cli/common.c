@@ -73,7 +73,7 @@ int cli_fail(const mp_err *err)
     /* library messages name fields, never flags: the flag that sets a field,
      * or that answers the message, is put in here */
     static const char *const hint[][2] = {
-        {": unknown format (", "; name it with --input-format mpt|npy|csv|json"},
+        {": unknown format (", "; name it with --input-format mpt|npy|csv|json|pt"},
         {": cannot tell the output format from the name", "; name it with --to mpt|npy|csv|json"},
         {": the layout must be given", " with --layout LTK or TLK"},
         {" is too large for the oracle to hold", " (--no-oracle)"},
@@ -198,11 +198,23 @@ const char *cli_flag_msg(const char *msg, const char *field, const char *flag, c
     return buf;
 }
 
+/* A reader's notice: one line on stderr, unless -q; a file read twice
+ * (sim reopens its trace) says it once. */
+static void read_notice(void *ctx, const char *line)
+{
+    static char last[512];
+    (void)ctx;
+    if (strncmp(last, line, sizeof last - 1) == 0) return;
+    snprintf(last, sizeof last, "%s", line);
+    fprintf(stderr, "moeplace: note: %s\n", line);
+}
+
 mp_read_opts cli_read_opts(const cli_common *c)
 {
     mp_read_opts o;
     memset(&o, 0, sizeof o);
     o.format = c->in_format;
     o.threads = c->threads;
+    if (!c->quiet) o.notice = read_notice;
     return o;
 }

@@ -54,6 +54,18 @@ static const cli_command *find(const char *name)
     return NULL;
 }
 
+/* `help NAME` for a name that is no command: the list, and where it is
+ * (not "see 'moeplace help help'": the usage line of cli_usage_error) */
+static int unknown_help(const char *name)
+{
+    char list[512] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < NCOMMANDS && len < sizeof list; i++)
+        len += (size_t)snprintf(list + len, sizeof list - len, "%s, ", commands[i].name);
+    cli_message("moeplace help: unknown command '%s' (commands: %smetrics; see 'moeplace help')", name, list);
+    return CLI_EUSAGE;
+}
+
 static int run(int argc, char **argv)
 {
     if (argc < 2) {
@@ -70,18 +82,18 @@ static int run(int argc, char **argv)
         return CLI_OK;
     }
     if (strcmp(a, "help") == 0) {
-        if (argc < 3) {
+        if (argc < 3 || (argc == 3 && (strcmp(argv[2], "help") == 0 || strcmp(argv[2], "--help") == 0))) {
             usage(stdout);
             return CLI_OK;
         }
         if (strcmp(argv[2], "metrics") == 0) return cli_help_metrics(argc - 2, argv + 2);
         if (strcmp(argv[2], "--mdoc") == 0) {
             if (argc != 4) return cli_usage_error("help", "--mdoc wants one command");
-            if (!find(argv[3])) return cli_usage_error("help", "unknown command '%s'", argv[3]);
+            if (!find(argv[3])) return unknown_help(argv[3]);
             return cli_mdoc_options(stdout, argv[3]) ? CLI_EDATA : CLI_OK;
         }
         const cli_command *c = find(argv[2]);
-        if (!c) return cli_usage_error("help", "unknown command '%s'", argv[2]);
+        if (!c) return unknown_help(argv[2]);
         return cli_help(stdout, c->name);
     }
     const cli_command *c = find(a);

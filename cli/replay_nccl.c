@@ -12,7 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#if defined(MP_HAVE_KERNELS) && defined(MP_HAVE_NCCL)
+#include "cli/kernels.h"
 #include "kernels/mp_kernels.h"
 #include "kernels/mp_nccl.h"
 #include "kernels/mp_replay.h"
@@ -22,6 +22,9 @@
 #ifdef MP_HAVE_MPI
 #include <mpi.h>
 #endif
+
+/* the kernels module's table, loaded by cli_replay_nccl before any rank starts */
+static const mp_kernels_api *K;
 
 /* Figures of the single-GPU emulation of the same plan and tokens (rank 0). */
 static int emulate(const cli_nccl_args *a, const cli_common *c, const mp_plan *plan, int32_t layer, int64_t T,
@@ -34,14 +37,14 @@ static int emulate(const cli_nccl_args *a, const cli_common *c, const mp_plan *p
                       .dtype = MP_KX_BF16, .selection = a->selection, .seed = c->seed, .with_experts = 1,
                       .use_graph = 1};
     mp_kx *kx;
-    int rc = mp_kx_create(&kx, &sh, err);
+    int rc = K->kx_create(&kx, &sh, err);
     if (rc) return rc;
     mp_kx_step s;
-    rc = mp_kx_set_plan(kx, mp_plan_replicas(plan, layer, 0), plan->replica_count + (int64_t)layer * plan->experts,
+    rc = K->kx_set_plan(kx, mp_plan_replicas(plan, layer, 0), plan->replica_count + (int64_t)layer * plan->experts,
                         err);
-    if (!rc) rc = mp_kx_set_routing(kx, T, ids, w, err);
-    if (!rc) rc = mp_kx_measure_step(kx, a->iters, a->warmup, 1, &s, err);
-    mp_kx_destroy(kx);
+    if (!rc) rc = K->kx_set_routing(kx, T, ids, w, err);
+    if (!rc) rc = K->kx_measure_step(kx, a->iters, a->warmup, 1, &s, err);
+    K->kx_destroy(kx);
     if (!rc) *step_us = s.step_us;
     return rc;
 }
@@ -89,7 +92,7 @@ static void report(cli_doc *d, const mp_nx_result *r, double a2a_us, double smal
     cli_tab_col(t, "max_us", 1);
     cli_tab_col(t, "mean_us", 1);
     for (int p = 0; p < MP_NX_PH_COUNT; p++) {
-        cli_tab_str(t, mp_nx_phase_name(p));
+        cli_tab_str(t, K->nx_phase_name(p));
         cli_tab_num(t, r->max_us[p]);
         cli_tab_num(t, r->mean_us[p]);
     }
@@ -175,26 +178,26 @@ static int run_rank(const cli_nccl_args *a, const cli_common *c, int32_t P, int3
                       .slots = plan->slots, .max_replicas = plan->max_replicas > 1 ? plan->max_replicas : 1,
                       .max_tokens = T, .selection = a->selection, .seed = c->seed, .padded = a->padded};
     on_gpu = 1;
-    if (mp_nx_create(&nx, id, P, rank, local, &sh, &err) ||
-        mp_nx_set_plan(nx, mp_plan_replicas(plan, layer, 0), plan->replica_count + (int64_t)layer * plan->experts,
+    if (K->nx_create(&nx, id, P, rank, local, &sh, &err) ||
+        K->nx_set_plan(nx, mp_plan_replicas(plan, layer, 0), plan->replica_count + (int64_t)layer * plan->experts,
                        &err) ||
-        mp_nx_set_routing(nx, T, ids, w, &err))
+        K->nx_set_routing(nx, T, ids, w, &err))
         goto fail;
     int64_t wrong = -1;
     /* the CPU check regenerates every dispatched row of a rank: up to 2^31
      * values a rank (the same decision on every rank), beyond, wrong is "-" */
     if (a->check && (double)T * kk * H / P <= CLI_REPLAY_CHECK_VALUES_MAX &&
-        mp_nx_check(nx, ids, w, 4, &wrong, &err))
+        K->nx_check(nx, ids, w, 4, &wrong, &err))
         goto fail;
     mp_nx_result r;
     double a2a = 0, small = 0, emul = 0;
-    if (mp_nx_run(nx, a->iters, a->warmup, &r, &err) ||
-        mp_nx_alltoall(nx, (size_t)r.send_bytes, a->iters, a->warmup, &a2a, &err) ||
-        mp_nx_alltoall(nx, (size_t)P * H * 2, a->iters, a->warmup, &small, &err))
+    if (K->nx_run(nx, a->iters, a->warmup, &r, &err) ||
+        K->nx_alltoall(nx, (size_t)r.send_bytes, a->iters, a->warmup, &a2a, &err) ||
+        K->nx_alltoall(nx, (size_t)P * H * 2, a->iters, a->warmup, &small, &err))
         goto fail;
     char dev[256] = "";
-    mp_nx_device(nx, dev, sizeof dev);
-    mp_nx_destroy(nx);
+    K->nx_device(nx, dev, sizeof dev);
+    K->nx_destroy(nx);
     nx = NULL;
     if (rank != 0) {
         code = CLI_OK;
@@ -253,7 +256,7 @@ fail:
     code = err.code == MP_EINVAL ? CLI_EUSAGE : CLI_EDATA;
 out:
     cli_doc_destroy(d);
-    mp_nx_destroy(nx);
+    K->nx_destroy(nx);
     free(ids);
     free(w);
     mp_plan_destroy(plan);
@@ -302,16 +305,16 @@ static int launch(const cli_nccl_args *a, const cli_common *c)
                 mp_err err = {0};
                 char dev[256];
                 /* no GPU, or too few: one line, and the others see the pipe close */
-                if (mp_kernels_device(dev, sizeof dev, &err)) {
+                if (K->device(dev, sizeof dev, &err)) {
                     cli_message("moeplace replay: %s", err.msg);
                     _exit(CLI_EDATA);
                 }
-                if (mp_nx_device_count() < N) {
+                if (K->nx_device_count() < N) {
                     fprintf(stderr, "moeplace replay: --nproc %d needs %d GPUs, this machine has %d\n", N, N,
-                            mp_nx_device_count());
+                            K->nx_device_count());
                     _exit(CLI_EDATA);
                 }
-                if (mp_nx_unique_id(id, &err)) {
+                if (K->nx_unique_id(id, &err)) {
                     cli_message("moeplace replay: rank 0: %s", err.msg);
                     _exit(CLI_EDATA);
                 }
@@ -367,7 +370,7 @@ static int run_mpi(const cli_nccl_args *a, const cli_common *c)
     int ok = 1;
     if (rank == 0) {
         mp_err err = {0};
-        if (mp_nx_unique_id(id, &err)) {
+        if (K->nx_unique_id(id, &err)) {
             cli_message("moeplace replay: rank 0: %s", err.msg);
             ok = 0;
         }
@@ -393,22 +396,22 @@ static int run_mpi(const cli_nccl_args *a, const cli_common *c)
 
 int cli_replay_nccl(const cli_nccl_args *a, const cli_common *c)
 {
-    setenv("NCCL_NVLS_ENABLE", "0", 1); /* NVLink multicast off in every rank */
+#ifndef MP_HAVE_MPI
     if (a->mpi) {
-#ifdef MP_HAVE_MPI
-        return run_mpi(a, c);
-#else
         fprintf(stderr, "moeplace replay: --mpi needs a build with -DMP_MPI=ON\n");
         return CLI_EDATA;
-#endif
     }
+#endif
+    /* no GPU call here: CUDA must not start before the ranks are forked */
+    K = cli_kernels_load("replay", 0, NULL, 0);
+    if (!K) return CLI_EDATA;
+    if (!K->nx_create) {
+        fprintf(stderr, "moeplace replay: the CUDA kernels were built without NCCL: no multi-GPU replay\n");
+        return CLI_EDATA;
+    }
+    setenv("NCCL_NVLS_ENABLE", "0", 1); /* NVLink multicast off in every rank */
+#ifdef MP_HAVE_MPI
+    if (a->mpi) return run_mpi(a, c);
+#endif
     return launch(a, c);
 }
-#else
-int cli_replay_nccl(const cli_nccl_args *a, const cli_common *c)
-{
-    (void)a, (void)c;
-    fprintf(stderr, "moeplace replay: multi-GPU replay needs CUDA and NCCL (build with nvcc and NCCL found)\n");
-    return CLI_EDATA;
-}
-#endif

@@ -81,8 +81,8 @@ extern "C" int mp_kx_create(mp_kx **out, const mp_kx_shape *shape, mp_err *err)
     int count = 0;
     cudaError_t e = cudaGetDeviceCount(&count);
     if (e != cudaSuccess || count == 0)
-        return mp_err_set(err, MP_EUNSUPPORTED, "no CUDA device: %s",
-                          e != cudaSuccess ? cudaGetErrorString(e) : "none found");
+        return mp_err_set(err, MP_EUNSUPPORTED, "no CUDA GPU found: %s",
+                          e != cudaSuccess ? cudaGetErrorString(e) : "the driver lists no device");
     mp_kx *kx = (mp_kx *)calloc(1, sizeof *kx);
     if (!kx) return mp_err_set(err, MP_ENOMEM, "replay: out of memory");
     kx->sh = *shape;

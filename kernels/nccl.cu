@@ -143,8 +143,8 @@ extern "C" int mp_nx_create(mp_nx **out, const unsigned char id[MP_NX_ID_BYTES],
     int count = 0;
     cudaError_t e = cudaGetDeviceCount(&count);
     if (e != cudaSuccess || count == 0)
-        return mp_err_set(err, MP_EUNSUPPORTED, "no CUDA device: %s",
-                          e != cudaSuccess ? cudaGetErrorString(e) : "none found");
+        return mp_err_set(err, MP_EUNSUPPORTED, "no CUDA GPU found: %s",
+                          e != cudaSuccess ? cudaGetErrorString(e) : "the driver lists no device");
     setenv("NCCL_NVLS_ENABLE", "0", 1);
     mp_nx *nx = (mp_nx *)calloc(1, sizeof *nx);
     if (!nx) return mp_err_set(err, MP_ENOMEM, "replay: out of memory");

@@ -10,6 +10,7 @@
 #define MP__FORMAT_H
 
 #include "traces/formats/mp_trace.h"
+#include "traces/mp_loads.h"
 
 typedef struct mp__reader_ops {
     /* Opens `path`; fills *model and *info (as far as known); returns its state in *state. */
@@ -41,6 +42,15 @@ extern const mp__format mp__format_mpt;
 extern const mp__format mp__format_npy;
 extern const mp__format mp__format_csv;
 extern const mp__format mp__format_json;
+extern const mp__format mp__format_pt;
+
+/* 1 when path is a folder holding a .pt file (fmt_pt.c). */
+int mp__pt_dir_sniff(const char *path);
+
+/* The loads of an SGLang stat/per_pass dump held in memory (memlen bytes at
+ * mem, named "memory.pt" in messages): what mp_loads_read_pt does for a file;
+ * for the fuzz harness. */
+int mp__pt_read_mem(const void *mem, size_t memlen, const mp_read_opts *opts, mp_loads **out, mp_err *err);
 
 
 

@@ -9,6 +9,7 @@
 #ifndef MP_LOADFILE_H
 #define MP_LOADFILE_H
 
+#include "traces/formats/mp_trace.h"
 #include "traces/mp_error.h"
 #include "traces/mp_loads.h"
 
@@ -20,5 +21,19 @@ int mp_loads_read_json(mp_loads **out, const char *path, mp_err *err);
 /* Writes {"format": "moeplace-loads", "version": 1, "logical_count": ...}
  * ([L][E] when S == 1 and !keep_steps, else [S][L][E]) atomically. */
 int mp_loads_write_json(const mp_loads *l, const char *path, int keep_steps, mp_err *err);
+
+/* Reads the loads of an SGLang expert distribution dump (`path`: a .pt file,
+ * or a folder holding the files of one dump): a stat-mode dump gives one
+ * matrix per filled buffer row (oldest first where the ring shows it), a
+ * per_pass dump one per forward pass (ranks summed, physical slots folded
+ * onto logical experts).  Layers that recorded nothing are dense and left
+ * out (opts->model with decoder_layers > 0 says which instead); opts may be
+ * NULL.  A per_token dump is MP_EUNSUPPORTED (it is a trace: mp_trace_open).
+ * Returns 0 or MP_E* with err naming the file and pickle offset. */
+int mp_loads_read_pt(mp_loads **out, const char *path, const mp_read_opts *opts, mp_err *err);
+
+/* Sets *is_loads to 1 when the dump at path holds loads (stat, per_pass),
+ * 0 when it holds per-token routing.  Returns 0 or MP_E*. */
+int mp_pt_holds_loads(const char *path, const mp_read_opts *opts, int *is_loads, mp_err *err);
 
 #endif

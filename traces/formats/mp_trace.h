@@ -4,7 +4,10 @@
  *
  * Formats: mpt (native, chunked, zlib + CRC32), npy (NumPy top-k id arrays),
  * csv (step,token,layer,e0..), json (load counts only: SGLang logical_count
- * and vLLM-style per-layer arrays; see mp_loads.h).
+ * and vLLM-style per-layer arrays; see mp_loads.h), pt (SGLang expert
+ * distribution recorder dumps, torch.save files or a folder of them: a
+ * per_token dump is a trace, stat and per_pass dumps hold loads; see
+ * mp_loadfile.h).
  *
  * Memory: mp_trace_open and mp_writer_open return handles the caller frees
  * with mp_trace_close and mp_writer_commit/mp_writer_abort; every pointer a
@@ -25,15 +28,21 @@ typedef enum mp_format {
     MP_FMT_NPY,
     MP_FMT_CSV,
     MP_FMT_JSON,
+    MP_FMT_PT,
     MP_FMT_COUNT
 } mp_format;
 
-/* "mpt", "npy", "csv", "json"; "auto" for MP_FMT_AUTO. */
+/* "mpt", "npy", "csv", "json", "pt"; "auto" for MP_FMT_AUTO. */
 const char *mp_format_name(mp_format f);
 /* Parses a format name; returns 0, or MP_ENOTFOUND. */
 int mp_format_parse(const char *name, mp_format *out);
-/* The format a path's extension names (.mpt .npy .csv .json), or MP_FMT_AUTO. */
+/* The format a path's extension names (.mpt .npy .csv .json .pt), or MP_FMT_AUTO. */
 mp_format mp_format_from_path(const char *path);
+
+/* The format of an input: `asked` unless MP_FMT_AUTO, else the folder's
+ * contents (a folder of .pt files is pt), the extension, the first bytes.
+ * Returns 0, or MP_EIO / MP_EFORMAT naming the path. */
+int mp_format_guess(const char *path, mp_format asked, mp_format *out, mp_err *err);
 
 typedef enum mp_npy_layout {
     MP_NPY_AUTO = 0, /* [T,K] is one layer; 3-D arrays use the model's L to tell */
@@ -49,6 +58,10 @@ typedef struct mp_read_opts {
     const mp_model *model;   /* shape for formats that lack one (npy, csv without a
                                 header line): fields > 0 override what is inferred */
     int64_t tokens_per_step; /* npy: tokens per step (0: the whole array is one step) */
+    /* Called with one line (no newline) for what a reader decided that the
+     * user should know (pt: layers taken as dense); NULL: not told. */
+    void (*notice)(void *ctx, const char *line);
+    void *notice_ctx;
 } mp_read_opts;
 
 typedef struct mp_trace_info {

@@ -7,7 +7,8 @@
 #include "traces/formats/mp__format.h"
 #include "traces/formats/mp__mpt.h"
 
-static const mp__format *const formats[] = {&mp__format_mpt, &mp__format_npy, &mp__format_csv, &mp__format_json};
+static const mp__format *const formats[] = {&mp__format_mpt, &mp__format_npy, &mp__format_csv, &mp__format_json,
+                                            &mp__format_pt};
 #define NFORMATS (sizeof formats / sizeof formats[0])
 
 static const mp__format *format_get(mp_format id)
@@ -47,10 +48,19 @@ mp_format mp_format_from_path(const char *path)
     return MP_FMT_AUTO;
 }
 
-/* Picks the format of an input: the option, else the extension, else the first bytes. */
-static int guess_format(const char *path, mp_format asked, const mp__format **out, mp_err *err)
+/* The format of a folder given as input, or MP_FMT_AUTO when it is not a
+ * folder (or one no format reads). */
+static mp_format folder_format(const char *path)
 {
-    mp_format f = asked != MP_FMT_AUTO ? asked : mp_format_from_path(path);
+    if (mp__pt_dir_sniff(path)) return MP_FMT_PT;
+    return MP_FMT_AUTO;
+}
+
+int mp_format_guess(const char *path, mp_format asked, mp_format *out, mp_err *err)
+{
+    mp_format f = asked;
+    if (f == MP_FMT_AUTO) f = folder_format(path);
+    if (f == MP_FMT_AUTO) f = mp_format_from_path(path);
     if (f == MP_FMT_AUTO) {
         unsigned char head[64];
         FILE *fp = fopen(path, "rb");
@@ -61,9 +71,19 @@ static int guess_format(const char *path, mp_format asked, const mp__format **ou
             if (formats[i]->sniff && formats[i]->sniff(head, n)) f = formats[i]->id;
         if (f == MP_FMT_AUTO)
             return mp_err_set(err, MP_EFORMAT,
-                              "%s: unknown format (not .mpt, .npy, .csv or .json by its name or first bytes)",
+                              "%s: unknown format (not .mpt, .npy, .csv, .json or .pt by its name or first bytes)",
                               path);
     }
+    *out = f;
+    return 0;
+}
+
+/* Picks the format of an input: the option, else the folder, the extension, the first bytes. */
+static int guess_format(const char *path, mp_format asked, const mp__format **out, mp_err *err)
+{
+    mp_format f;
+    int rc = mp_format_guess(path, asked, &f, err);
+    if (rc) return rc;
     *out = format_get(f);
     return 0;
 }

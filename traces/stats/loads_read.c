@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "traces/formats/mp_loadfile.h"
+#include "traces/stats/mp__stats.h"
 #include "traces/stats/mp_stats.h"
 
 /* Counting goes through mp_counter (stats_count.c): uint32 histograms per
@@ -27,8 +28,10 @@ int mp_loads_count(mp_loads **out, mp_trace *t, int64_t step_begin, int64_t step
     mp_step p = {0};
     mp_counter *c = NULL;
     int rc = mp_counter_create(&c, L, E, m->top_k, 1, err);
+    mp__stepseen seen = {0};
     while (!rc && (rc = mp_trace_next(t, &p, err)) == 1) {
         rc = 0;
+        mp__stepseen_add(&seen, p.step);
         if (p.step < step_begin) continue;
         if (step_end >= 0 && p.step >= step_end) break;
         if (open && p.step != cur) { /* the previous step ended without its mark */
@@ -64,16 +67,12 @@ int mp_loads_count(mp_loads **out, mp_trace *t, int64_t step_begin, int64_t step
         }
     }
     if (rc == 0 && open) mp_counter_window(c, acc + (nmat - 1) * cells);
+    if (rc == 0 && nmat == 0) rc = mp__stats_no_steps(t, &p, &seen, step_begin, step_end, err);
     mp_step_release(&p);
     mp_counter_destroy(c);
     if (rc < 0) {
         free(acc);
         return rc;
-    }
-    if (nmat == 0) {
-        free(acc);
-        return mp_err_set(err, MP_ERANGE, "loads: no steps in the range %lld:%lld", (long long)step_begin,
-                          (long long)step_end);
     }
     mp_loads *l = calloc(1, sizeof *l);
     if (!l) {
@@ -90,13 +89,30 @@ int mp_loads_count(mp_loads **out, mp_trace *t, int64_t step_begin, int64_t step
     return 0;
 }
 
+int mp_loads_input(const char *path, const mp_read_opts *opts, int *is_loads, mp_err *err)
+{
+    *is_loads = 0;
+    mp_format f;
+    int rc = mp_format_guess(path, opts ? opts->format : MP_FMT_AUTO, &f, err);
+    if (rc) return rc;
+    if (f == MP_FMT_JSON) *is_loads = 1;
+    else if (f == MP_FMT_PT) return mp_pt_holds_loads(path, opts, is_loads, err);
+    return 0;
+}
+
 int mp_loads_read(mp_loads **out, const char *path, const mp_read_opts *opts, int per_step, mp_err *err)
 {
     *out = NULL;
     mp_format f = opts && opts->format != MP_FMT_AUTO ? opts->format : mp_format_from_path(path);
-    if (f == MP_FMT_JSON) {
+    if (f == MP_FMT_AUTO && mp_format_guess(path, MP_FMT_AUTO, &f, err) != 0) f = MP_FMT_AUTO;
+    int is_loads = f == MP_FMT_JSON;
+    if (f == MP_FMT_PT) {
+        int rc = mp_pt_holds_loads(path, opts, &is_loads, err);
+        if (rc) return rc;
+    }
+    if (is_loads) {
         mp_loads *l;
-        int rc = mp_loads_read_json(&l, path, err);
+        int rc = f == MP_FMT_PT ? mp_loads_read_pt(&l, path, opts, err) : mp_loads_read_json(&l, path, err);
         if (rc) return rc;
         if (l->steps > 1 && !per_step) {
             mp_err sub;

@@ -29,4 +29,17 @@ int mp__stats_cells_refuse(const char *what, int32_t layers, int32_t experts, in
  * window's per-layer figures to sv first. */
 int mp__counter_end_step(mp_counter *c, mp_stepvar *sv, mp_err *err);
 
+/* The step numbers a scan has read (all of them, in or out of its range),
+ * for saying what a trace holds when a range selects nothing.  Zero it to
+ * start; mp__stepseen_add after each piece read. */
+typedef struct mp__stepseen {
+    int64_t n, lo, hi, cur; /* distinct steps, smallest, largest, last */
+} mp__stepseen;
+void mp__stepseen_add(mp__stepseen *s, int64_t step);
+/* For a range [begin, end) (end < 0: to the end) that selected no step:
+ * reads the rest of the trace into s (p is the caller's piece buffer) and
+ * sets err to "PATH: no steps in the range B:E; the trace has N steps
+ * (LO..HI)"; returns MP_ERANGE, or the read's error. */
+int mp__stats_no_steps(mp_trace *t, mp_step *p, mp__stepseen *s, int64_t begin, int64_t end, mp_err *err);
+
 #endif

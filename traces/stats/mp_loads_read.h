@@ -21,9 +21,15 @@
  * the range. */
 int mp_loads_count(mp_loads **out, mp_trace *t, int64_t step_begin, int64_t step_end, int per_step, mp_err *err);
 
-/* Reads loads from a file: a JSON load file as it is, or any routing trace,
- * counted (opts as for mp_trace_open; may be NULL).  Steps of a trace are
- * summed unless per_step. */
+/* Reads loads from a file: a JSON load file or an SGLang stat/per_pass dump
+ * (.pt, or a folder of them) as it is, or any routing trace, counted (opts as
+ * for mp_trace_open; may be NULL).  Steps are summed unless per_step. */
 int mp_loads_read(mp_loads **out, const char *path, const mp_read_opts *opts, int per_step, mp_err *err);
+
+/* Sets *is_loads to 1 when the input holds expert loads (a JSON load file,
+ * an SGLang stat or per_pass dump), 0 when it holds per-token routing (read
+ * it with mp_trace_open).  opts may be NULL.  Returns 0 or MP_E* naming the
+ * path. */
+int mp_loads_input(const char *path, const mp_read_opts *opts, int *is_loads, mp_err *err);
 
 #endif

@@ -5,6 +5,29 @@
 
 #include "traces/stats/mp__stats.h"
 
+void mp__stepseen_add(mp__stepseen *s, int64_t step)
+{
+    if (s->n > 0 && step == s->cur) return;
+    if (s->n == 0 || step < s->lo) s->lo = step;
+    if (s->n == 0 || step > s->hi) s->hi = step;
+    s->n++;
+    s->cur = step;
+}
+
+int mp__stats_no_steps(mp_trace *t, mp_step *p, mp__stepseen *s, int64_t begin, int64_t end, mp_err *err)
+{
+    int rc;
+    while ((rc = mp_trace_next(t, p, err)) == 1) mp__stepseen_add(s, p->step);
+    if (rc < 0) return rc;
+    const char *path = mp_trace_path(t) ? mp_trace_path(t) : "trace";
+    char range[64];
+    if (end >= 0) snprintf(range, sizeof range, "in the range %lld:%lld", (long long)begin, (long long)end);
+    else snprintf(range, sizeof range, "from step %lld on", (long long)begin);
+    if (s->n == 0) return mp_err_set(err, MP_ERANGE, "%s: no steps %s; the trace has none", path, range);
+    return mp_err_set(err, MP_ERANGE, "%s: no steps %s; the trace has %lld step%s (%lld..%lld)", path, range,
+                      (long long)s->n, s->n == 1 ? "" : "s", (long long)s->lo, (long long)s->hi);
+}
+
 int mp_stats_scan(mp_trace *t, const mp_scan_opts *o, mp_loads **sum, mp_stepvar **sv, mp_scan_totals *totals,
                   mp_err *err)
 {
@@ -26,8 +49,10 @@ int mp_stats_scan(mp_trace *t, const mp_scan_opts *o, mp_loads **sum, mp_stepvar
     if (!rc) mp__counter_expect(c, total, path);
     if (!rc && o->per_step && sv) rc = mp_stepvar_create(&var, L, E, err);
     int open = 0;
+    mp__stepseen seen = {0};
     while (!rc && (rc = mp_trace_next(t, &p, err)) == 1) {
         rc = 0;
+        mp__stepseen_add(&seen, p.step);
         if (p.step < o->step_begin) continue;
         if (o->step_end >= 0 && p.step >= o->step_end) break;
         if (open && p.step != cur) { /* the previous step ended without its mark */
@@ -49,11 +74,7 @@ int mp_stats_scan(mp_trace *t, const mp_scan_opts *o, mp_loads **sum, mp_stepvar
         if (o->progress) o->progress(o->progress_ctx, done, total);
     }
     if (rc == 0 && open && var) rc = mp__counter_end_step(c, var, err);
-    if (rc == 0 && steps == 0)
-        rc = o->step_end >= 0 ? mp_err_set(err, MP_ERANGE, "stats: no steps in the range %lld:%lld",
-                                           (long long)o->step_begin, (long long)o->step_end)
-                              : mp_err_set(err, MP_ERANGE, "stats: no steps from step %lld on",
-                                           (long long)o->step_begin);
+    if (rc == 0 && steps == 0) rc = mp__stats_no_steps(t, &p, &seen, o->step_begin, o->step_end, err);
     if (rc == 0 && !mp_stats_cells_ok(cells, done)) rc = mp__stats_cells_refuse(path, L, E, done, err);
     if (rc == 0) {
         mp_counter_end_window(c);
@@ -79,10 +100,11 @@ int mp_stats_scan_loads(const mp_loads *in, int64_t begin, int64_t end, mp_loads
     if (sv) *sv = NULL;
     int64_t last = end < 0 || end > in->steps ? in->steps : end;
     if (begin < 0 || begin >= last) {
-        char hi[24] = "";
-        if (end >= 0) snprintf(hi, sizeof hi, "%lld", (long long)end);
-        return mp_err_set(err, MP_ERANGE, "stats: no steps in the range %lld:%s (the loads hold steps 0..%d)",
-                          (long long)begin, hi, in->steps - 1);
+        char range[64];
+        if (end >= 0) snprintf(range, sizeof range, "in the range %lld:%lld", (long long)begin, (long long)end);
+        else snprintf(range, sizeof range, "from step %lld on", (long long)begin);
+        return mp_err_set(err, MP_ERANGE, "no steps %s; the loads hold %d step%s (0..%d)", range, in->steps,
+                          in->steps == 1 ? "" : "s", in->steps - 1);
     }
     end = last;
     int rc = mp_loads_create(sum, 1, in->layers, in->experts, err);
