@@ -43,6 +43,9 @@ typedef struct cli_common {
     int help;           /* -h, --help                       */
     mp_format in_format;  /* --input-format FMT            */
     mp_format out_format; /* --to FMT (output format)       */
+    const char *model_path; /* --model FILE|PRESET as given (NULL: none) */
+    int has_model;
+    mp_model model;       /* what --model names, read by cli_args_parse */
 } cli_common;
 
 void cli_common_init(cli_common *c, const char *cmd);
@@ -94,7 +97,23 @@ const char *cli_flag_msg(const char *msg, const char *field, const char *flag, c
  * report once, as "moeplace: write error on standard output: REASON". */
 void cli_stdout_error(void);
 
-/* Read options from the common flags (threads, --from). */
+/* Reads --model ARG into c->model: a Hugging Face config.json, a folder
+ * holding one, or a preset name (a file of that name comes first).  Returns
+ * 0, CLI_EDATA after printing a bad file's error, or CLI_EUSAGE for a name
+ * that is neither.  cli_args_parse calls it. */
+int cli_model_load(cli_common *c, const char *arg);
+
+/* With the shape from --model, the hidden and intermediate sizes of `m`
+ * (0: unknown) completed from the flags' `hidden` / `inter` (> 0 wins);
+ * when one is still unknown, prints that `what` needs them (naming --model,
+ * and the --hidden/--intermediate flags when `flags`) and returns CLI_EUSAGE. */
+int cli_need_sizes(const char *cmd, const char *input, const mp_model *m, int64_t hidden, int64_t inter, int flags);
+
+/* Which decoder layers are MoE, as text: "0-57" (all), "3-60", "1-47/2"
+ * (every 2nd), into buf. */
+void cli_moe_layers_text(const mp_model *m, char *buf, size_t n);
+
+/* Read options from the common flags (threads, --from, --model). */
 mp_read_opts cli_read_opts(const cli_common *c);
 
 /* ---- output documents: one record rendered as table, JSON or CSV ---- */

@@ -184,6 +184,11 @@ int cmd_check(int argc, char **argv)
     int rc = mp_trace_source_open(&ts, trace, &ro, &err);
     if (!rc) {
         mp_model model = *mp_trace_model(ts->trace);
+        if (cli_need_sizes("check", trace, &model, 0, 0, 0)) {
+            mp_trace_source_close(ts);
+            mp_baseline_destroy(b);
+            return CLI_EUSAGE;
+        }
         /* an existing baseline is data: whatever in it does not fit the trace is exit 1; and the gate
            fails closed before the replay when the baseline lacks figures or is of another model */
         if (exists && !(rc = mp_baseline_fit(b, &model, &err)) && !update) rc = mp_baseline_gate(b, &model, &err);

@@ -8,7 +8,7 @@
 #include "traces/formats/mp_trace.h"
 
 const char cmd_gen_usage[] =
-    "usage: moeplace gen [--preset NAME] [options] -o OUT\n"
+    "usage: moeplace gen [--preset NAME | --model CONFIG.json|PRESET] [options] -o OUT\n"
     "       moeplace gen --list-presets [--format table|json|csv]\n"
     "\n"
     "Generates a synthetic routing trace that behaves like a real MoE router:\n"
@@ -16,7 +16,8 @@ const char cmd_gen_usage[] =
     "noise, group-limited top-k selection, gate weights.  Any output format\n"
     "convert writes (.mpt .npy .csv .json); the same --seed gives the same file\n"
     "with any --threads.  --layers, --experts, --top-k, --groups, --topk-group and\n"
-    "--shared override fields of the preset; --format applies to --list-presets.\n";
+    "--shared override fields of the preset; --format applies to --list-presets.\n"
+    "--model takes a Hugging Face config.json (or a preset name) as the shape.\n";
 
 
 static int list_presets(const cli_common *c)
@@ -25,15 +26,19 @@ static int list_presets(const cli_common *c)
     const mp_gen_preset *p = mp_gen_presets(&n);
     cli_doc *d = cli_doc_create("moeplace.presets");
     cli_tab *t = cli_doc_table(d, "presets", "model presets");
-    const char *cols[] = {"preset", "moe_layers", "layers", "experts", "top_k", "groups", "topk_group", "shared_experts",
-                          "hidden", "intermediate", "scoring", "normalize_topk"};
+    const char *cols[] = {"preset",         "moe_layers", "decoder_layers", "moe_decoder_layers", "experts",
+                          "top_k",          "groups",     "topk_group",     "shared_experts",     "hidden",
+                          "intermediate",   "weight_bits", "scoring",       "normalize_topk"};
     for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) cli_tab_col(t, cols[i], -1);
     cli_tab_col(t, "routed_scaling", 3);
     for (int i = 0; i < n; i++) {
         const mp_model *m = &p[i].model;
         cli_tab_str(t, m->name);
         cli_tab_int(t, m->layers);
-        cli_tab_int(t, p[i].total_layers);
+        cli_tab_int(t, mp_model_decoder_count(m));
+        char which[64];
+        cli_moe_layers_text(m, which, sizeof which);
+        cli_tab_str(t, which);
         cli_tab_int(t, m->experts);
         cli_tab_int(t, m->top_k);
         cli_tab_int(t, m->groups);
@@ -41,6 +46,7 @@ static int list_presets(const cli_common *c)
         cli_tab_int(t, m->shared);
         cli_tab_int(t, m->hidden);
         cli_tab_int(t, m->intermediate);
+        cli_tab_int(t, m->weight_bits);
         cli_tab_str(t, mp_scoring_name(m->scoring));
         cli_tab_str(t, m->normalize_topk ? "yes" : "no");
         cli_tab_num(t, m->routed_scaling);
@@ -94,10 +100,13 @@ int cmd_gen(int argc, char **argv)
         int grc = cli_io_guard_check(&g);
         if (grc) return grc;
     }
-    if (mp_gen_preset_find(preset, &go.model, &err))
+    if (c.has_model && cli_has(&A, CLI_O_PRESET))
+        return cli_usage_error("gen", "give --model or --preset, not both");
+    if (c.has_model) go.model = c.model; /* a preset name or a config.json */
+    else if (mp_gen_preset_find(preset, &go.model, &err))
         return cli_usage_error("gen", "%s (see --list-presets)", err.msg);
     mp_gen_opts_phase(&go, decode);
-    if (ov[0] >= 0) go.model.layers = ov[0];
+    if (ov[0] >= 0) mp_model_set_layers(&go.model, ov[0]); /* drops a decoder-layer rule that no longer holds */
     if (ov[1] >= 0) go.model.experts = ov[1];
     if (ov[2] >= 0) go.model.top_k = ov[2];
     if (ov[3] >= 0) go.model.groups = ov[3];

@@ -10,10 +10,12 @@
 
 const char cmd_info_usage[] =
     "usage: moeplace info FILE [options]\n"
+    "       moeplace info --model CONFIG.json|PRESET\n"
     "\n"
     "Shows the model shape, steps, tokens, assignments, on-disk and raw size of a\n"
     "routing trace (.mpt .npy .csv), or the shape and totals of a load file (.json).\n"
-    "Counts a header does not hold are found by reading the file through.\n";
+    "Counts a header does not hold are found by reading the file through.\n"
+    "With --model alone, shows the model a config.json or preset describes.\n";
 
 static void model_rows(cli_doc *d, const mp_model *m, int full)
 {
@@ -28,6 +30,23 @@ static void model_rows(cli_doc *d, const mp_model *m, int full)
     cli_doc_int(d, "hidden", m->hidden);
     cli_doc_int(d, "intermediate", m->intermediate);
     cli_doc_str(d, "scoring", mp_scoring_name(m->scoring));
+    cli_doc_int(d, "decoder_layers", mp_model_decoder_count(m));
+    char which[64];
+    cli_moe_layers_text(m, which, sizeof which);
+    cli_doc_str(d, "moe_decoder_layers", which);
+    cli_doc_int(d, "weight_bits", m->weight_bits);
+}
+
+/* `info --model X` alone: the model. */
+static int info_model(const cli_common *c)
+{
+    cli_doc *d = cli_doc_create("moeplace.info");
+    cli_doc_str(d, "file", c->model_path);
+    cli_doc_str(d, "kind", "model");
+    model_rows(d, &c->model, 1);
+    int rc = cli_doc_emit(d, c);
+    cli_doc_destroy(d);
+    return rc;
 }
 
 static int info_loads(const char *path, const cli_common *c, mp_format f)
@@ -68,7 +87,15 @@ int cmd_info(int argc, char **argv)
     const char *weights = cli_str(&A, CLI_O_WEIGHTS);
     int64_t tps = cli_i64(&A, CLI_O_TPS, 0);
     if (c.help) return cli_help(stdout, "info");
-    if (A.first + 1 != argc) return cli_usage_error("info", "wants exactly one FILE");
+    if (A.first == argc && c.has_model) {
+        cli_io_guard g;
+        cli_io_guard_init(&g, "info");
+        cli_io_guard_add_input(&g, c.model_path);
+        cli_io_guard_add_output(&g, c.output);
+        int grc = cli_io_guard_check(&g);
+        return grc ? grc : info_model(&c);
+    }
+    if (A.first + 1 != argc) return cli_usage_error("info", "wants exactly one FILE (or only --model)");
     const char *path = argv[A.first];
     mp_format f = c.in_format != MP_FMT_AUTO ? c.in_format : mp_format_from_path(path);
     if (weights && f != MP_FMT_NPY) return cli_usage_error("info", "--weights is for .npy input");

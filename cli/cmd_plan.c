@@ -335,8 +335,13 @@ static int do_plan(plan_args *a, const mp_loads *all)
     if (a->from) {
         if (mp_plan_read_json(&old, NULL, a->from, &err)) goto fail;
         const mp_model *md = p->model.hidden > 0 && p->model.intermediate > 0 ? &p->model : &old->model;
-        int64_t bpe = (int64_t)llround(3.0 * md->hidden * md->intermediate * a->weight_bytes);
+        double wb = a->weight_bytes > 0 ? a->weight_bytes
+                    : md->weight_bits > 0 ? md->weight_bits / 8.0 : CLI_WEIGHT_BYTES_DEFAULT;
+        int64_t bpe = (int64_t)llround(3.0 * md->hidden * md->intermediate * wb);
         if (mp_plan_migrate(p, old, bpe, &mig, &err)) goto fail;
+        if (bpe <= 0)
+            cli_message("moeplace plan: %s has no model shape: the bytes moved are not known (give --model)",
+                        a->input);
         /* the move path, judged on the held-out steps when there are some (gains the plan has not seen) */
         judge_load = held ? mp_plan_expert_loads(p, held) : NULL;
         if (held && !judge_load) {
@@ -435,7 +440,7 @@ int cmd_plan(int argc, char **argv)
     a.req.locality = cli_num(&A, CLI_O_LOCALITY, 0);
     a.req.shared_fusion = cli_int(&A, CLI_O_SHARED_FUSION, 0);
     a.from = cli_str(&A, CLI_O_FROM);
-    a.weight_bytes = cli_num(&A, CLI_O_WEIGHT_BYTES, CLI_WEIGHT_BYTES_DEFAULT);
+    a.weight_bytes = cli_num(&A, CLI_O_WEIGHT_BYTES, -1); /* -1: the model's weight bits, else the default */
     a.export_name = cli_str(&A, CLI_O_EXPORT);
     static const mp_export exports[] = {MP_EXPORT_SGLANG, MP_EXPORT_TRTLLM, MP_EXPORT_CSV}; /* as the row lists them */
     a.export_kind = exports[cli_enum(&A, CLI_O_EXPORT, 0)];

@@ -86,6 +86,10 @@ int cmd_rebalance(int argc, char **argv)
     mp_trace_source *ts = NULL;
     if (mp_trace_source_open(&ts, path, &rdo, &err)) return cli_fail(&err);
     mp_model m = *mp_trace_model(ts->trace);
+    if ((rc = cli_need_sizes("rebalance", path, &m, ro.sim.cost.hidden, ro.sim.cost.intermediate, 1))) {
+        mp_trace_source_close(ts);
+        return rc;
+    }
     replan_ctx rc_ctx;
     if ((rc = cli_sim_request(&f, "rebalance", &m, &rc_ctx.q))) {
         mp_trace_source_close(ts);

@@ -223,6 +223,10 @@ static int run_replay(const replay_args *a, const cli_common *c)
     int64_t tmin = a->tmin > 0 ? a->tmin : tmax;
     if (tmin > tmax) tmin = tmax;
     int64_t H = m->hidden > 0 ? m->hidden : a->hidden, I = m->intermediate > 0 ? m->intermediate : a->inter;
+    if (m->hidden <= 0 || m->intermediate <= 0)
+        cli_message("moeplace replay: %s has no model shape: assuming hidden %lld and intermediate %lld (--hidden and "
+                    "--intermediate; give --model for the model's own)",
+                    a->trace, (long long)H, (long long)I);
     int32_t kk = rt->top_k + (plan->shared_id >= 0);
     mp_kx_shape sh = {.hidden = (int32_t)H, .intermediate = (int32_t)I, .top_k = kk, .experts = plan->experts,
                       .slots = plan->slots, .ranks = plan->topo.gpus,

@@ -182,6 +182,10 @@ int cmd_report(int argc, char **argv)
         if (mp_trace_source_open(&ts, a.trace, &ro, &err)) return cli_fail(&err);
         src = ts->src;
         model = *mp_trace_model(ts->trace);
+        if ((rc = cli_need_sizes("report", a.trace, &model, 0, 0, 0))) {
+            mp_trace_source_close(ts);
+            return rc;
+        }
         in_steps = mp_trace_get_info(ts->trace).steps;
         snprintf(input, sizeof input, "%s", a.trace);
     } else {
@@ -199,6 +203,7 @@ int cmd_report(int argc, char **argv)
         go.seed = a.setup.seed;
         go.threads = a.c.threads;
         go.with_weights = 0;
+        if (a.c.has_model) go.model = a.c.model; /* the default input of the model given */
         char skew[64];
         mp_skew_format(&go.skew, skew, sizeof skew);
         if (mp_gen_source_open(&gs, &go, &src, &model, &err)) return cli_fail(&err);

@@ -392,6 +392,7 @@ int cmd_sim(int argc, char **argv)
     if ((rc = mp_trace_source_open(&ts, path, &ro, &err))) return cli_fail(&err);
     mp_model m = *mp_trace_model(ts->trace);
     mp_plan_request *q = &so.request;
+    if ((rc = cli_need_sizes("sim", path, &m, so.sim.cost.hidden, so.sim.cost.intermediate, 1))) goto out;
     if (plan_path) {
         if (mp_plan_read_json(&plan, NULL, plan_path, &err)) {
             rc = cli_fail(&err);

@@ -1,5 +1,6 @@
 /* common.c - number parsing and error printing shared by every command. */
 #include <errno.h>
+#include <sys/stat.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -7,6 +8,9 @@
 
 #include "cli/cli.h"
 #include "cli/escape.h"
+#include "cli/io_guard.h"
+#include "traces/formats/mp_hfconfig.h"
+#include "traces/gen/mp_gen.h"
 
 void cli_common_init(cli_common *c, const char *cmd)
 {
@@ -215,6 +219,60 @@ mp_read_opts cli_read_opts(const cli_common *c)
     memset(&o, 0, sizeof o);
     o.format = c->in_format;
     o.threads = c->threads;
+    if (c->has_model) {
+        o.config = &c->model;
+        o.config_name = c->model_path;
+    }
     if (!c->quiet) o.notice = read_notice;
     return o;
+}
+
+int cli_model_load(cli_common *c, const char *arg)
+{
+    mp_err err = {0};
+    struct stat st;
+    if (stat(arg, &st) == 0) {
+        char path[4096];
+        if (S_ISDIR(st.st_mode)) {
+            /* a model folder: its config.json */
+            if ((size_t)snprintf(path, sizeof path, "%s/config.json", arg) >= sizeof path)
+                return cli_usage_error(c->cmd, "--model: folder name too long");
+        } else {
+            snprintf(path, sizeof path, "%s", arg);
+        }
+        if (mp_hfconfig_read(&c->model, path, &err)) return cli_fail(&err);
+        cli_io_guard_model_file(path); /* an output must not replace it */
+    } else if (mp_gen_preset_find(arg, &c->model, NULL) != 0) {
+        char names[512] = "";
+        int n;
+        const mp_gen_preset *p = mp_gen_presets(&n);
+        for (int i = 0; i < n; i++) {
+            size_t l = strlen(names);
+            snprintf(names + l, sizeof names - l, "%s%s", i ? ", " : "", p[i].model.name);
+        }
+        return cli_usage_error(c->cmd, "--model %s is neither a file nor a preset (%s)", arg, names);
+    }
+    c->has_model = 1;
+    c->model_path = arg;
+    return 0;
+}
+
+int cli_need_sizes(const char *cmd, const char *input, const mp_model *m, int64_t hidden, int64_t inter, int flags)
+{
+    int64_t h = hidden > 0 ? hidden : m->hidden, i = inter > 0 ? inter : m->intermediate;
+    if (h > 0 && i > 0) return 0;
+    return cli_usage_error(cmd,
+                           "%s has no model shape (%s unknown), and the times and traffic depend on it: give --model "
+                           "CONFIG.json|PRESET%s",
+                           input, h <= 0 && i <= 0 ? "hidden and intermediate sizes" : h <= 0 ? "hidden size" : "intermediate size",
+                           flags ? ", or --hidden and --intermediate" : "");
+}
+
+void cli_moe_layers_text(const mp_model *m, char *buf, size_t n)
+{
+    int32_t a = mp_model_decoder_of(m, 0), b = mp_model_decoder_of(m, m->layers - 1);
+    int32_t step = m->layers > 1 ? mp_model_decoder_of(m, 1) - a : 1;
+    if (a == b) snprintf(buf, n, "%d", (int)a);
+    else if (step == 1) snprintf(buf, n, "%d-%d", (int)a, (int)b);
+    else snprintf(buf, n, "%d-%d/%d", (int)a, (int)b, (int)step);
 }

@@ -14,10 +14,21 @@
 
 enum { ROLE_IN, ROLE_OUT, ROLE_INOUT, ROLE_DIR };
 
+static char model_file[4096]; /* the one --model file of this process, "" when none */
+
+void cli_io_guard_model_file(const char *path)
+{
+    if (!path || strlen(path) >= sizeof model_file) model_file[0] = 0;
+    else memcpy(model_file, path, strlen(path) + 1);
+}
+
+static void add(cli_io_guard *g, const char *path, int role);
+
 void cli_io_guard_init(cli_io_guard *g, const char *cmd)
 {
     memset(g, 0, sizeof *g);
     g->cmd = cmd;
+    if (model_file[0]) add(g, model_file, ROLE_IN);
 }
 
 static void add(cli_io_guard *g, const char *path, int role)

@@ -30,6 +30,9 @@ typedef struct cli_io_guard {
 } cli_io_guard;
 
 void cli_io_guard_init(cli_io_guard *g, const char *cmd);
+/* The file --model read (cli_model_load): every guard initialised after this
+ * call lists it as an input.  The path is copied; NULL forgets it. */
+void cli_io_guard_model_file(const char *path);
 /* NULL paths are ignored. */
 void cli_io_guard_add_input(cli_io_guard *g, const char *path);
 void cli_io_guard_add_output(cli_io_guard *g, const char *path);

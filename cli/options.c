@@ -290,6 +290,7 @@ int cli_args_parse(cli_args *a, cli_common *c, const char *cmd, int argc, char *
     static const mp_format files[] = {MP_FMT_MPT, MP_FMT_NPY, MP_FMT_CSV, MP_FMT_JSON, MP_FMT_PT}; /* as the rows list them */
     if (cli_has(a, CLI_O_INPUT_FORMAT)) c->in_format = files[cli_enum(a, CLI_O_INPUT_FORMAT, 0)];
     if (cli_has(a, CLI_O_TO)) c->out_format = files[cli_enum(a, CLI_O_TO, 0)];
+    if (!c->help && cli_has(a, CLI_O_MODEL)) return cli_model_load(c, cli_str(a, CLI_O_MODEL));
     return 0;
 }
 

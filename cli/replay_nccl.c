@@ -167,6 +167,10 @@ static int run_rank(const cli_nccl_args *a, const cli_common *c, int32_t P, int3
     const int32_t layer = (int32_t)a->layer, kk = rt->top_k + (plan->shared_id >= 0);
     const int64_t T = rt->tokens, H = m->hidden > 0 ? m->hidden : a->hidden,
                   I = m->intermediate > 0 ? m->intermediate : a->inter;
+    if (rank == 0 && (m->hidden <= 0 || m->intermediate <= 0))
+        cli_message("moeplace replay: %s has no model shape: assuming hidden %lld and intermediate %lld (--hidden and "
+                    "--intermediate; give --model for the model's own)",
+                    a->trace, (long long)H, (long long)I);
     ids = malloc(sizeof *ids * (size_t)(T * kk));
     w = malloc(sizeof *w * (size_t)(T * kk));
     if (!ids || !w) {

@@ -30,6 +30,18 @@ static int is_moe(const mp_model *m, int32_t d)
     return d >= m->first_dense && d % every == m->moe_phase;
 }
 
+void mp_model_set_layers(mp_model *m, int32_t layers)
+{
+    m->layers = layers;
+    if (m->decoder_layers <= 0) return;
+    int32_t n = 0;
+    for (int32_t d = 0; d < m->decoder_layers; d++) n += is_moe(m, d);
+    if (n != layers) {
+        m->decoder_layers = m->first_dense = m->moe_phase = 0;
+        m->moe_every = 1;
+    }
+}
+
 int32_t mp_model_decoder_of(const mp_model *m, int32_t moe_layer)
 {
     if (moe_layer < 0 || moe_layer >= m->layers) return -1;
@@ -101,6 +113,58 @@ int mp_model_validate(const mp_model *m, const char *what, mp_err *err)
     } else if (m->first_dense != 0 || every != 1 || m->moe_phase != 0)
         return mp_err_set(err, MP_ERANGE, "%s: a dense-layer rule needs decoder_layers", what);
     return 0;
+}
+
+int mp_model_apply_config(mp_model *m, const mp_model *cfg, const char *what, const char *cfg_what, mp_err *err)
+{
+    if (!what) what = "trace";
+    if (!cfg_what) cfg_what = "model";
+    mp_model r = *m;
+#define MUST(field, label)                                                                                          \
+    if (r.field != cfg->field)                                                                                      \
+        return mp_err_set(err, MP_ESHAPE, "%s has %lld %s, %s has %lld", what, (long long)r.field, label, cfg_what, \
+                          (long long)cfg->field);
+    MUST(experts, "experts")
+    MUST(top_k, "experts per token (top_k)")
+    MUST(layers, "MoE layers")
+#define FILL(field, unknown, label)                                                                                 \
+    if (r.field == (unknown)) r.field = cfg->field;                                                                 \
+    else if (cfg->field != (unknown) && r.field != cfg->field)                                                      \
+        return mp_err_set(err, MP_ESHAPE, "%s has %s %lld, %s has %lld", what, label, (long long)r.field, cfg_what, \
+                          (long long)cfg->field);
+    FILL(hidden, 0, "hidden size")
+    FILL(intermediate, 0, "expert intermediate size")
+    FILL(shared, 0, "shared experts")
+    FILL(weight_bits, 0, "expert weight bits")
+    if (r.groups == 1) {
+        r.groups = cfg->groups;
+        r.topk_group = cfg->topk_group;
+    } else if (cfg->groups != 1 && (r.groups != cfg->groups || r.topk_group != cfg->topk_group))
+        return mp_err_set(err, MP_ESHAPE, "%s has %d expert groups (top %d), %s has %d (top %d)", what, r.groups,
+                          r.topk_group, cfg_what, cfg->groups, cfg->topk_group);
+    if (r.decoder_layers == 0) {
+        r.decoder_layers = cfg->decoder_layers;
+        r.first_dense = cfg->first_dense;
+        r.moe_every = cfg->moe_every;
+        r.moe_phase = cfg->moe_phase;
+    } else if (cfg->decoder_layers != 0) {
+        for (int32_t l = 0; l < r.layers; l++)
+            if (mp_model_decoder_of(&r, l) != mp_model_decoder_of(cfg, l))
+                return mp_err_set(err, MP_ESHAPE, "%s has MoE layer %d at decoder layer %d, %s at %d", what, (int)l,
+                                  (int)mp_model_decoder_of(&r, l), cfg_what, (int)mp_model_decoder_of(cfg, l));
+        if (r.decoder_layers != cfg->decoder_layers)
+            return mp_err_set(err, MP_ESHAPE, "%s has %d decoder layers, %s has %d", what, (int)r.decoder_layers,
+                              cfg_what, (int)cfg->decoder_layers);
+    }
+#undef MUST
+#undef FILL
+    if (!r.name[0]) memcpy(r.name, cfg->name, sizeof r.name);
+    r.scoring = cfg->scoring;
+    r.normalize_topk = cfg->normalize_topk;
+    r.routed_scaling = cfg->routed_scaling;
+    int rc = mp_model_validate(&r, what, err);
+    if (rc == 0) *m = r;
+    return rc;
 }
 
 static const char *const scoring_names[] = {"softmax", "sigmoid", "softmax-topk"};

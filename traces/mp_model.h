@@ -74,6 +74,21 @@ char *mp_model_to_json(const mp_model *m);
  * names the input in error messages. */
 int mp_model_from_json(mp_model *out, const char *json, size_t len, const char *what, mp_err *err);
 
+/* Takes a model from a configuration (a Hugging Face config.json, a preset)
+ * into `m`, the model a trace or load file recorded.  experts, top_k and
+ * layers (MoE layers) must agree: MP_ESHAPE naming both (`what` names m's
+ * file, `cfg_what` the configuration).  A field m does not know (name "",
+ * hidden or intermediate 0, shared 0, groups 1, decoder_layers 0,
+ * weight_bits 0) takes cfg's; a known one that differs from cfg's is
+ * MP_ESHAPE too (a config of another model).  The routing fields (scoring,
+ * normalize_topk, routed_scaling) are cfg's.  The result is validated;
+ * m is unchanged on failure. */
+int mp_model_apply_config(mp_model *m, const mp_model *cfg, const char *what, const char *cfg_what, mp_err *err);
+
+/* Sets the MoE layer count to `layers`; when the decoder-layer rule no longer
+ * gives that many, the rule is dropped (decoder_layers 0: unknown). */
+void mp_model_set_layers(mp_model *m, int32_t layers);
+
 /* Decoder layers of the model: decoder_layers, or layers when unknown. */
 int32_t mp_model_decoder_count(const mp_model *m);
 /* The decoder layer index (0-based) of MoE layer `moe_layer` (0..layers-1),

@@ -100,7 +100,7 @@ static mp_model shape(const char *preset, int32_t L, int32_t E, int32_t K)
     mp_model m;
     assert_int_equal(mp_gen_preset_find(preset, &m, NULL), 0);
     if (L) {
-        m.layers = L;
+        mp_model_set_layers(&m, L);
         m.experts = E;
         m.top_k = K;
         m.groups = m.topk_group = 1;
@@ -181,11 +181,11 @@ static void test_chat_vs_qwen2_sharegpt(void **state)
     assert_true(s.dead == 0);
     /* and on presets' shapes, against those chat figures */
     m = shape("deepseek-v3", 0, 0, 0);
-    m.layers = 16;
+    mp_model_set_layers(&m, 16);
     generate(&m, "chat", 8192, &s);
     check_regime(&s, 0.155, 0.155, 1.8, "chat on deepseek-v3");
     m = shape("qwen3-235b-a22b", 0, 0, 0);
-    m.layers = 16;
+    mp_model_set_layers(&m, 16);
     generate(&m, "chat", 8192, &s);
     check_regime(&s, 0.155, 0.155, 1.8, "chat on qwen3-235b-a22b");
 }
@@ -207,7 +207,7 @@ static void test_mixed_vs_esft(void **state)
     /* published ESFT-lite band: Gini 0.30-0.41, hottest 10% 0.23-0.28 */
     check_regime(&s, 0.355, 0.255, 3.65, "mixed on deepseek-v2-lite vs the published band");
     m = shape("deepseek-v3", 0, 0, 0);
-    m.layers = 16;
+    mp_model_set_layers(&m, 16);
     generate(&m, "mixed", 8192, &s);
     check_regime(&s, 0.355, 0.255, 3.65, "mixed on deepseek-v3");
 }
@@ -229,7 +229,7 @@ static void test_narrow_vs_reference(void **state)
     check_regime(&s, 0.69, 0.53, 10.5, "narrow on qwen3-30b-a3b");
     assert_true(s.dead > 0.005 && s.dead < 0.05);
     m = shape("deepseek-v3", 0, 0, 0);
-    m.layers = 16;
+    mp_model_set_layers(&m, 16);
     generate(&m, "narrow", 4096, &s);
     check_regime(&s, 0.69, 0.525, 10.8, "narrow on deepseek-v3");
     assert_true(s.dead > 0.005);

@@ -57,6 +57,8 @@ static void check_rules(const mp_model *m, const mp_step *p)
                     s += w[k];
                 }
                 if (m->normalize_topk) assert_float_equal(s, m->routed_scaling, 1e-4 * m->routed_scaling);
+                else if (m->scoring == MP_SCORING_SIGMOID)
+                    for (int32_t k = 0; k < K; k++) assert_true(w[k] < 1.0f); /* each a sigmoid */
                 else assert_true(s <= 1.0 + 1e-6);
             }
         }
@@ -72,7 +74,7 @@ static void test_group_limit_and_no_repeats(void **state)
             o.exact = exact;
             o.group_skew = 1.0;
             o.layer_affinity = 0.5;
-            if (exact) o.model.layers = 6;
+            if (exact) mp_model_set_layers(&o.model, 6);
             mp_step p = {0};
             fill(&o, &p);
             check_rules(&o.model, &p);
@@ -85,12 +87,12 @@ static void test_every_preset(void **state)
     (void)state;
     int n;
     const mp_gen_preset *pr = mp_gen_presets(&n);
-    assert_int_equal(n, 7);
+    assert_int_equal(n, 9);
     for (int i = 0; i < n; i++)
         for (int exact = 0; exact < 2; exact++) {
             mp_gen_opts o = opts_for(pr[i].model.name, "narrow", 200);
             o.exact = exact;
-            o.model.layers = 4;
+            mp_model_set_layers(&o.model, 4);
             mp_step p = {0};
             fill(&o, &p);
             check_rules(&o.model, &p);
@@ -119,7 +121,7 @@ static void test_threads_and_pieces_identical(void **state)
     for (int exact = 0; exact < 2; exact++) {
         mp_gen_opts o = opts_for("deepseek-v3", "mixed", 1000);
         o.exact = exact;
-        o.model.layers = exact ? 3 : 20;
+        mp_model_set_layers(&o.model, exact ? 3 : 20);
         o.topics = 3;
         o.dp_ranks = 4;
         o.rank_topic_bias = 0.5;
@@ -176,7 +178,7 @@ static void test_uniform_grouped_no_idle_gpu(void **state)
     (void)state;
     enum { T = 4096 };
     mp_gen_opts o = opts_for("deepseek-v3", "uniform", T);
-    o.model.layers = 16;
+    mp_model_set_layers(&o.model, 16);
     mp_step p = {0};
     fill(&o, &p);
     int32_t L = o.model.layers, K = o.model.top_k, E = o.model.experts;
@@ -249,7 +251,7 @@ static void compare_samplers(const char *skew, double group_skew)
 {
     enum { T = 3000 };
     mp_gen_opts o = opts_for("deepseek-v3", skew, T);
-    o.model.layers = 6;
+    mp_model_set_layers(&o.model, 6);
     o.group_skew = group_skew;
     profile f, x;
     measure(&o, &f);

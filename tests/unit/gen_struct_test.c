@@ -71,7 +71,7 @@ static void test_layer_affinity(void **state)
      * = 0.002 bits */
     mp_gen_opts o = base("mixtral-8x7b", "mixed");
     o.model.experts = 16;
-    o.model.layers = 5;
+    mp_model_set_layers(&o.model, 5);
     o.steps = 1;
     o.tokens_per_step = 20000;
     o.layer_affinity = 0;
@@ -87,7 +87,7 @@ static void test_layer_affinity(void **state)
     assert_true(mi9 > mi4);
     /* grouped deepseek-v3 shape keeps its rules with affinity (checked in gen_route_test); here: it also links layers */
     o = base("deepseek-v3", "uniform");
-    o.model.layers = 3;
+    mp_model_set_layers(&o.model, 3);
     o.tokens_per_step = 2000;
     o.layer_affinity = 0;
     double d0 = layer_mi(&o); /* plug-in bias of a 256 x 256 table: ~0.4 bits */
@@ -134,7 +134,7 @@ static void test_drift_and_shift(void **state)
 {
     (void)state;
     mp_gen_opts o = base("deepseek-v3", "mixed");
-    o.model.layers = 8;
+    mp_model_set_layers(&o.model, 8);
     o.steps = 40;
     o.tokens_per_step = 1024;
     int32_t L = o.model.layers, E = o.model.experts;
@@ -196,7 +196,7 @@ static void test_drift_and_shift(void **state)
 static double rank_corr_between_ranks(double bias)
 {
     mp_gen_opts o = base("qwen3-30b-a3b", "chat");
-    o.model.layers = 4;
+    mp_model_set_layers(&o.model, 4);
     o.steps = 1;
     o.tokens_per_step = 32768;
     o.request_tokens = 64;
@@ -242,7 +242,7 @@ static void test_decode_sequences(void **state)
     mp_gen_opts o = base("deepseek-v3", "mixed");
     mp_gen_opts_phase(&o, 1);
     assert_int_equal(o.tokens_per_step, 256);
-    o.model.layers = 2;
+    mp_model_set_layers(&o.model, 2);
     o.dp_ranks = 8;
     mp_gen *g;
     assert_int_equal(mp_gen_create(&g, &o, NULL), 0);

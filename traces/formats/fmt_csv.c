@@ -468,9 +468,11 @@ static int csv_open(void **state, const char *path, const mp_read_opts *opts, mp
         r->have_prev = 0;
         r->steps = r->tokens = 0;
     }
-    if ((rc = mp__model_apply_hint(&m, opts->model, path, err))) return rc;
-    if (!have_model && opts->model && opts->model->experts > 0 && r->max_id >= opts->model->experts)
-        return mp_err_set(err, MP_ERANGE, "%s: expert id %lld >= experts %d", path, (long long)r->max_id, opts->model->experts);
+    /* a configuration's model stands in for a missing header line */
+    const mp_model *hint = opts->model ? opts->model : !have_model ? opts->config : NULL;
+    if ((rc = mp__model_apply_hint(&m, hint, path, err))) return rc;
+    if (!have_model && hint && hint->experts > 0 && r->max_id >= hint->experts)
+        return mp_err_set(err, MP_ERANGE, "%s: expert id %lld >= experts %d", path, (long long)r->max_id, hint->experts);
     r->E = m.experts;
     *model = m;
     return 0;

@@ -403,7 +403,7 @@ static int npy_open(void **state, const char *path, const mp_read_opts *opts, mp
     if (r->h.kind == 'f')
         return mp_err_set(err, MP_EUNSUPPORTED, "%s: offset %lld: dtype is floating point; expert ids need an integer dtype",
                           path, (long long)r->h.data_off);
-    const mp_model *hint = opts->model;
+    const mp_model *hint = opts->model ? opts->model : opts->config; /* the array has no shape of its own */
     int32_t hl = hint && hint->layers > 0 ? hint->layers : 0;
     int64_t *d = r->h.dim;
     if (r->h.ndim == 2) {

@@ -426,7 +426,8 @@ static void layer_list(const unsigned char *has, int32_t L, char *buf, size_t ca
  * and fills moe_of, Lk and the model's decoder fields. */
 static int choose_layers(pt_dump *d, const unsigned char *has, mp_err *err)
 {
-    const mp_model *hint = d->opts ? d->opts->model : NULL;
+    /* a model given, as a hint or as a configuration (--model) */
+    const mp_model *hint = !d->opts ? NULL : d->opts->model ? d->opts->model : d->opts->config;
     if (!(d->moe_of = malloc((size_t)d->L * sizeof *d->moe_of))) return mp_err_set(err, MP_ENOMEM, "%s: out of memory", d->path);
     mp_model m = mp_model_default();
     d->Lk = 0;

@@ -58,6 +58,13 @@ typedef struct mp_read_opts {
     const mp_model *model;   /* shape for formats that lack one (npy, csv without a
                                 header line): fields > 0 override what is inferred */
     int64_t tokens_per_step; /* npy: tokens per step (0: the whole array is one step) */
+    const mp_model *config;  /* the model from a configuration (a Hugging Face
+                                config.json, a preset), or NULL: the trace's model
+                                must agree with it and takes what it lacks
+                                (mp_model_apply_config); formats that infer the
+                                shape (npy, csv without a header line) take its
+                                expert count and layers as `model` above would */
+    const char *config_name; /* names the configuration in messages            */
     /* Called with one line (no newline) for what a reader decided that the
      * user should know (pt: layers taken as dense); NULL: not told. */
     void (*notice)(void *ctx, const char *line);

@@ -121,6 +121,8 @@ int mp_trace_open(mp_trace **out, const char *path, const mp_read_opts *opts, mp
     t->info.provenance = "{}";
     rc = fmt->reader->open(&t->state, path, opts, &t->model, &t->info, err);
     if (rc == 0) rc = mp_model_validate(&t->model, path, err);
+    if (rc == 0 && opts->config)
+        rc = mp_model_apply_config(&t->model, opts->config, path, opts->config_name, err);
     if (rc) {
         if (t->state) fmt->reader->close(t->state);
         free(t->path);

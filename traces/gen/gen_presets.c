@@ -10,24 +10,29 @@
 #include "traces/gen/mp_gen.h"
 #include "traces/mp_text.h"
 
-#define P(nm, L, E, K, G, TG, SH, H, I, SC, NORM, RS, TL, NOTE) \
-    {{nm, L, E, K, G, TG, SH, H, I, SC, NORM, RS, 0, 0, 1, 0, 0}, TL, NOTE}
+/* decoder layers DL of which MoE: d >= FD and d % EVERY == PHASE (mp_model.h); BITS: expert weights as published */
+#define P(nm, L, E, K, G, TG, SH, H, I, SC, NORM, RS, DL, FD, EVERY, PHASE, BITS, NOTE) \
+    {{nm, L, E, K, G, TG, SH, H, I, SC, NORM, RS, DL, FD, EVERY, PHASE, BITS}, DL, NOTE}
 
 static const mp_gen_preset presets[] = {
-    P("deepseek-v3", 58, 256, 8, 8, 4, 1, 7168, 2048, MP_SCORING_SIGMOID, 1, 2.5, 61,
-      "DeepSeek-V3/R1: 61 layers, first 3 dense; sigmoid + bias, 8 groups keep 4"),
-    P("kimi-k2", 60, 384, 8, 1, 1, 1, 7168, 2048, MP_SCORING_SIGMOID, 1, 2.827, 61,
-      "Kimi K2: 61 layers, first 1 dense; sigmoid + bias, ungrouped"),
-    P("deepseek-v2-lite", 26, 64, 6, 1, 1, 2, 2048, 1408, MP_SCORING_SOFTMAX, 0, 1.0, 27,
+    P("deepseek-v3", 58, 256, 8, 8, 4, 1, 7168, 2048, MP_SCORING_SIGMOID, 1, 2.5, 61, 3, 1, 0, 8,
+      "DeepSeek-V3/R1: 61 layers, first 3 dense; sigmoid + bias, 8 groups keep 4; fp8"),
+    P("kimi-k2", 60, 384, 8, 1, 1, 1, 7168, 2048, MP_SCORING_SIGMOID, 1, 2.827, 61, 1, 1, 0, 8,
+      "Kimi K2: 61 layers, first 1 dense; sigmoid + bias, ungrouped; fp8"),
+    P("deepseek-v2-lite", 26, 64, 6, 1, 1, 2, 2048, 1408, MP_SCORING_SOFTMAX, 0, 1.0, 27, 1, 1, 0, 16,
       "DeepSeek-V2-Lite: 27 layers, first 1 dense; softmax, weights not renormalised"),
-    P("qwen3-235b-a22b", 94, 128, 8, 1, 1, 0, 4096, 1536, MP_SCORING_SOFTMAX, 1, 1.0, 94,
+    P("qwen3-235b-a22b", 94, 128, 8, 1, 1, 0, 4096, 1536, MP_SCORING_SOFTMAX, 1, 1.0, 94, 0, 1, 0, 16,
       "Qwen3-235B-A22B: softmax, normalised top-k"),
-    P("qwen3-30b-a3b", 48, 128, 8, 1, 1, 0, 2048, 768, MP_SCORING_SOFTMAX, 1, 1.0, 48,
+    P("qwen3-30b-a3b", 48, 128, 8, 1, 1, 0, 2048, 768, MP_SCORING_SOFTMAX, 1, 1.0, 48, 0, 1, 0, 16,
       "Qwen3-30B-A3B: softmax, normalised top-k"),
-    P("mixtral-8x7b", 32, 8, 2, 1, 1, 0, 4096, 14336, MP_SCORING_SOFTMAX_TOPK, 1, 1.0, 32,
+    P("mixtral-8x7b", 32, 8, 2, 1, 1, 0, 4096, 14336, MP_SCORING_SOFTMAX_TOPK, 1, 1.0, 32, 0, 1, 0, 16,
       "Mixtral 8x7B: softmax over the top-k logits"),
-    P("gpt-oss-120b", 36, 128, 4, 1, 1, 0, 2880, 2880, MP_SCORING_SOFTMAX_TOPK, 1, 1.0, 36,
-      "gpt-oss-120b: softmax over the top-k logits"),
+    P("gpt-oss-120b", 36, 128, 4, 1, 1, 0, 2880, 2880, MP_SCORING_SOFTMAX_TOPK, 1, 1.0, 36, 0, 1, 0, 4,
+      "gpt-oss-120b: softmax over the top-k logits; mxfp4 experts"),
+    P("llama-4-maverick", 24, 128, 1, 1, 1, 1, 5120, 8192, MP_SCORING_SIGMOID, 0, 1.0, 48, 0, 2, 1, 16,
+      "Llama 4 Maverick: 48 layers, MoE every 2nd (1, 3, ..., 47); top-1 + 1 shared"),
+    P("llama-4-scout", 48, 16, 1, 1, 1, 1, 5120, 8192, MP_SCORING_SIGMOID, 0, 1.0, 48, 0, 1, 0, 16,
+      "Llama 4 Scout: 48 layers, all MoE; top-1 + 1 shared"),
 };
 
 const mp_gen_preset *mp_gen_presets(int *n)

@@ -345,6 +345,10 @@ static ALWAYS_INLINE void plain_weight(const double *wb, const double *sh, const
         double psum = 0;
         for (int32_t q = 0; q < K; q++) psum += sh[id[q]];
         f /= ysum + (1.0 - psum > 0 ? 1.0 - psum : 0.0);
+    } else {
+        /* sigmoid, not normalised (Llama-4): each weight is a sigmoid, below 1 */
+        for (int32_t q = 0; q < K; q++)
+            if (y[q] >= 1.0) y[q] = 1.0 - 1.0 / 65536.0;
     }
     for (int32_t q = 0; q < K; q++) w[q] = (float)(y[q] * f);
 }

@@ -89,6 +89,25 @@ int mp_loads_count(mp_loads **out, mp_trace *t, int64_t step_begin, int64_t step
     return 0;
 }
 
+/* A load file's matrix takes the configuration's model: its layers and
+ * experts must be the model's MoE layers and experts. */
+static int apply_config(mp_loads *l, const mp_read_opts *opts, const char *path, mp_err *err)
+{
+    mp_model m;
+    if (l->has_model) m = l->model;
+    else {
+        m = mp_model_default();
+        m.layers = l->layers;
+        m.experts = l->experts;
+        m.top_k = opts->config->top_k; /* a load file does not record it */
+    }
+    int rc = mp_model_apply_config(&m, opts->config, path, opts->config_name, err);
+    if (rc) return rc;
+    l->model = m;
+    l->has_model = 1;
+    return 0;
+}
+
 int mp_loads_input(const char *path, const mp_read_opts *opts, int *is_loads, mp_err *err)
 {
     *is_loads = 0;
@@ -114,6 +133,10 @@ int mp_loads_read(mp_loads **out, const char *path, const mp_read_opts *opts, in
         mp_loads *l;
         int rc = f == MP_FMT_PT ? mp_loads_read_pt(&l, path, opts, err) : mp_loads_read_json(&l, path, err);
         if (rc) return rc;
+        if (opts && opts->config && (rc = apply_config(l, opts, path, err))) {
+            mp_loads_destroy(l);
+            return rc;
+        }
         if (l->steps > 1 && !per_step) {
             mp_err sub;
             rc = mp_loads_sum_steps(out, l, &sub);
