@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/engine.h"
+#include "sim/mp_sim.h"
 #include "cli/io_guard.h"
 #include "sim/mp_check.h"
 
@@ -24,8 +26,8 @@ const char cmd_check_usage[] =
     "unknown metric, misses a setup key or was recorded on another model is exit 1.\n"
     "--update rewrites the baseline atomically with the new figures;\n"
     "with --update and a baseline that does not exist yet, the setup comes from\n"
-    "--strategies, --plan, --gpus, --nodes, --redundant, --replica and --locality\n"
-    "(defaults 32, 4, 32, modulo, 0).\n";
+    "--strategies, --plan, --gpus, --nodes, --redundant, --replica (or --engine) and\n"
+    "--locality (defaults 32, 4, 32, vllm-modulo, 0).\n";
 
 
 static const char *status_name(int s)
@@ -100,7 +102,7 @@ int cmd_check(int argc, char **argv)
     for (int i = 0; i < nplans; i++) plans[i] = cli_nth(&A, CLI_O_CHECK_PLAN, i);
     /* the setup of a new baseline */
     static const int setup_opts[] = {CLI_O_STRATEGIES, CLI_O_CHECK_PLAN, CLI_O_GPUS,    CLI_O_NODES,
-                                     CLI_O_REDUNDANT,  CLI_O_REPLICA,    CLI_O_LOCALITY};
+                                     CLI_O_REDUNDANT,  CLI_O_REPLICA,    CLI_O_LOCALITY, CLI_O_ENGINE};
     int setup_flags = 0;
     for (size_t i = 0; i < sizeof setup_opts / sizeof setup_opts[0]; i++) setup_flags |= cli_has(&A, setup_opts[i]) > 0;
     mp_eval_setup fs = mp_eval_setup_default();
@@ -108,9 +110,10 @@ int cmd_check(int argc, char **argv)
     fs.nodes = cli_int(&A, CLI_O_NODES, fs.nodes);
     fs.redundant = cli_int(&A, CLI_O_REDUNDANT, fs.redundant);
     fs.locality = cli_num(&A, CLI_O_LOCALITY, fs.locality);
-    if (cli_has(&A, CLI_O_REPLICA)) {
-        if (cli_replica_check(cmd, cli_str(&A, CLI_O_REPLICA), NULL, NULL)) return CLI_EUSAGE;
-        snprintf(fs.policy, sizeof fs.policy, "%s", cli_str(&A, CLI_O_REPLICA));
+    if (cli_has(&A, CLI_O_REPLICA) || cli_has(&A, CLI_O_ENGINE)) {
+        const char *rep = cli_engine_replica(&A);
+        if (cli_replica_check(cmd, rep, NULL, NULL)) return CLI_EUSAGE;
+        snprintf(fs.policy, sizeof fs.policy, "%s", mp_policy_find(rep)->name);
     }
     if (c.help) return cli_help(stdout, cmd);
     if (A.first >= argc) return cli_usage_error(cmd, "missing TRACE");
@@ -182,6 +185,8 @@ int cmd_check(int argc, char **argv)
     mp_read_opts ro = cli_read_opts(&c);
     mp_eval *ev = NULL;
     int rc = mp_trace_source_open(&ts, trace, &ro, &err);
+    /* the replica rule may read each token's ids in gate-weight order (the policy is the baseline's) */
+    if (!rc) rc = mp_trace_source_keep_weights(ts, &err);
     if (!rc) {
         mp_model model = *mp_trace_model(ts->trace);
         if (cli_need_sizes("check", trace, &model, 0, 0, 0)) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/engine.h"
 #include "cli/io_guard.h"
 #include "planner/mp_planner.h"
 #include "traces/stats/mp_holdout.h"
@@ -452,6 +453,15 @@ int cmd_plan(int argc, char **argv)
     if (cli_has(&A, CLI_O_MOVE_BUDGET) && cli_parse_bytes("plan", "--move-budget", cli_str(&A, CLI_O_MOVE_BUDGET), &a.move_budget))
         return CLI_EUSAGE;
     a.check = cli_str(&A, CLI_O_PLAN_CHECK);
+    const cli_engine *eng = cli_engine_of(&A);
+    if (eng && !a.export_name && !a.compare && !a.check) { /* the engine's file, unless --export says otherwise */
+        int i = cli_enum_word(CLI_O_EXPORT, eng->exportn);
+        if (i < 0 || i >= (int)(sizeof exports / sizeof exports[0]))
+            return cli_usage_error("plan", "--engine %s writes the %s export, which this build lacks: give --export",
+                                   eng->name, eng->exportn);
+        a.export_name = eng->exportn;
+        a.export_kind = exports[i];
+    }
     if (a.c.help) return cli_help(stdout, "plan");
     cli_io_guard g;
     cli_io_guard_init(&g, "plan");

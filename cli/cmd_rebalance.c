@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/engine.h"
 #include "cli/io_guard.h"
 #include "cli/cmd_sim.h"
 #include "planner/mp_planner.h"
@@ -62,7 +63,7 @@ int cmd_rebalance(int argc, char **argv)
     if (A.first + 1 != argc) return cli_usage_error("rebalance", "wants exactly one TRACE");
     if (!f.strategy) f.strategy = "eplb";
     if (!mp_strategy_find(f.strategy)) return cli_usage_error("rebalance", "unknown strategy '%s'", f.strategy);
-    const char *rep = f.replica ? f.replica : "modulo";
+    const char *rep = cli_engine_replica(&A);
     if (cli_replica_check("rebalance", rep, NULL, NULL)) return CLI_EUSAGE;
     ro.sim.policy = mp_policy_find(rep);
     {
@@ -85,6 +86,10 @@ int cmd_rebalance(int argc, char **argv)
     mp_read_opts rdo = cli_read_opts(&c);
     mp_trace_source *ts = NULL;
     if (mp_trace_source_open(&ts, path, &rdo, &err)) return cli_fail(&err);
+    if (ro.sim.policy->gate_order && mp_trace_source_keep_weights(ts, &err)) { /* ids in gate-weight order */
+        mp_trace_source_close(ts);
+        return cli_fail(&err);
+    }
     mp_model m = *mp_trace_model(ts->trace);
     if ((rc = cli_need_sizes("rebalance", path, &m, ro.sim.cost.hidden, ro.sim.cost.intermediate, 1))) {
         mp_trace_source_close(ts);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/engine.h"
 #include "cli/io_guard.h"
 #include "cli/kernels.h"
 #include "cli/replay_nccl.h"
@@ -11,6 +12,7 @@
 #include "kernels/mp_replay.h"
 #include "planner/mp_planner.h"
 #include "sim/mp_cost.h"
+#include "sim/mp_sim.h"
 
 const char cmd_replay_usage[] =
     "usage: moeplace replay TRACE --plan PLAN.json|linear [options]\n"
@@ -249,7 +251,7 @@ static int run_replay(const replay_args *a, const cli_common *c)
     cli_doc_int(d, "choices_per_token", kk);
     cli_doc_str(d, "dtype", a->dtype == MP_KX_FP8 ? "fp8" : "bf16");
     cli_doc_str(d, "replica", a->selection == MP_KX_SEL_NONE ? "none"
-                                : a->selection == MP_KX_SEL_MODULO ? "modulo" : "random");
+                                : a->selection == MP_KX_SEL_MODULO ? "vllm-modulo" : "random");
     cli_doc_num(d, "copy_GBps", copy_gbps, 1);
     cli_doc_str(d, "step", "layout + (permute + combine) / ranks + max over ranks of expert time");
     cli_tab *tab = cli_doc_table(d, "results", "replay");
@@ -317,12 +319,15 @@ int cmd_replay(int argc, char **argv)
     a.link_cost = cli_str(&A, CLI_O_LINK_COST);
     a.cost = cli_str(&A, CLI_O_COST);
     a.dtype = cli_enum(&A, CLI_O_DTYPE, 0); /* bf16, fp8: as mp_kx_dtype */
-    if (cli_has(&A, CLI_O_REPLICA)) {
+    if (cli_has(&A, CLI_O_REPLICA) || cli_has(&A, CLI_O_ENGINE)) {
         /* the kernels implement these replica rules of the registry, and none (always the first replica) */
-        const char *r = cli_str(&A, CLI_O_REPLICA);
-        if (cli_replica_check("replay", r, "modulo|random", "none")) return CLI_EUSAGE;
-        a.selection = !strcmp(r, "none") ? REPLAY_SEL_NONE : !strcmp(r, "modulo") ? REPLAY_SEL_MODULO
-                                                                                      : REPLAY_SEL_RANDOM;
+        const char *r = cli_engine_replica(&A);
+        if (!cli_has(&A, CLI_O_REPLICA) && strcmp(r, "vllm-modulo") && strcmp(r, "random"))
+            return cli_usage_error("replay", "the kernels implement vllm-modulo, random and none, not --engine %s's "
+                                             "rule %s: give --replica", cli_engine_of(&A)->name, r);
+        if (cli_replica_check("replay", r, "vllm-modulo|random", "none")) return CLI_EUSAGE;
+        const mp_policy *pol = mp_policy_find(r);
+        a.selection = !pol ? REPLAY_SEL_NONE : !strcmp(pol->name, "vllm-modulo") ? REPLAY_SEL_MODULO : REPLAY_SEL_RANDOM;
     }
     if (c.help) return cli_help(stdout, "replay");
     if (a.calibrate) {

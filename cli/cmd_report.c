@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/engine.h"
+#include "sim/mp_sim.h"
 #include "cli/escape.h"
 #include "cli/io_guard.h"
 #include "cli/report.h"
@@ -121,9 +123,10 @@ static int parse(args *a, int argc, char **argv)
     a->setup.gpus = cli_int(&A, CLI_O_GPUS, a->setup.gpus);
     a->setup.nodes = cli_int(&A, CLI_O_NODES, a->setup.nodes);
     a->setup.redundant = cli_int(&A, CLI_O_REDUNDANT, a->setup.redundant);
-    if (cli_has(&A, CLI_O_REPLICA)) {
-        if (cli_replica_check(cmd, cli_str(&A, CLI_O_REPLICA), NULL, NULL)) return CLI_EUSAGE;
-        snprintf(a->setup.policy, sizeof a->setup.policy, "%s", cli_str(&A, CLI_O_REPLICA));
+    if (cli_has(&A, CLI_O_REPLICA) || cli_has(&A, CLI_O_ENGINE)) {
+        const char *rep = cli_engine_replica(&A);
+        if (cli_replica_check(cmd, rep, NULL, NULL)) return CLI_EUSAGE;
+        snprintf(a->setup.policy, sizeof a->setup.policy, "%s", mp_policy_find(rep)->name);
     }
     a->setup.locality = cli_num(&A, CLI_O_LOCALITY, a->setup.locality);
     a->setup.holdout = cli_num(&A, CLI_O_HOLDOUT, -1); /* -1: on when the trace has enough steps */
@@ -180,6 +183,11 @@ int cmd_report(int argc, char **argv)
     if (a.trace) {
         mp_read_opts ro = cli_read_opts(&a.c);
         if (mp_trace_source_open(&ts, a.trace, &ro, &err)) return cli_fail(&err);
+        /* the replica rule may read each token's ids in gate-weight order */
+        if (mp_policy_find(a.setup.policy)->gate_order && mp_trace_source_keep_weights(ts, &err)) {
+            mp_trace_source_close(ts);
+            return cli_fail(&err);
+        }
         src = ts->src;
         model = *mp_trace_model(ts->trace);
         if ((rc = cli_need_sizes("report", a.trace, &model, 0, 0, 0))) {

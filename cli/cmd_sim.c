@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 #include "cli/io_guard.h"
 #include "cli/cmd_sim.h"
+#include "cli/engine.h"
 #include "planner/mp_planner.h"
 #include "sim/mp_sim.h"
 #include "sim/mp_simrun.h"
@@ -106,17 +107,34 @@ static void summary_cells(cli_tab *t, const mp_summary *s)
     cli_tab_num(t, s->max);
 }
 
-static void emit_lanes(cli_doc *d, const mp_simrun_lane *ln, int n, int series, int traffic)
+/* The three engines' balance metrics of a run, in the table's order; the
+ * engine's own (metric, when not NULL) goes first, after the replica. */
+static const char *const BAL_NAMES[3] = {"vllm_balancedness", "sglang_balancedness", "trtllm_imbalance"};
+
+static int bal_first(const char *metric)
 {
+    for (int j = 0; metric && j < 3; j++)
+        if (!strcmp(metric, BAL_NAMES[j])) return j;
+    return -1;
+}
+
+static double bal_value(const mp_sim_result *r, int j)
+{
+    return j == 0 ? r->vllm_bal_run : j == 1 ? r->sglang_bal.mean : r->trt_imb.mean;
+}
+
+static void emit_lanes(cli_doc *d, const mp_simrun_lane *ln, int n, int series, int traffic, const char *metric)
+{
+    int first = bal_first(metric);
     cli_tab *t = cli_doc_table(d, "runs", "runs (ratios: mean over layers per step, then over steps)");
     cli_tab_col(t, "plan", -1);
     cli_tab_col(t, "replica", -1);
+    if (first >= 0) cli_tab_col(t, BAL_NAMES[first], 4);
     cli_tab_col(t, "plan_max_over_mean", 4);
     summary_cols(t, "max_over_mean", 4);
     cli_tab_col(t, "run_max_over_mean", 4);
-    cli_tab_col(t, "vllm_balancedness", 4);
-    cli_tab_col(t, "sglang_balancedness", 4);
-    cli_tab_col(t, "trtllm_imbalance", 4);
+    for (int j = 0; j < 3; j++)
+        if (j != first) cli_tab_col(t, BAL_NAMES[j], 4);
     cli_tab_col(t, "idle_gpus", 2);
     cli_tab_col(t, "gap_lb_rep", 4);
     cli_tab_col(t, "tokens_max_over_mean", 4);
@@ -128,12 +146,12 @@ static void emit_lanes(cli_doc *d, const mp_simrun_lane *ln, int n, int series, 
         const mp_sim_result *r = ln[i].res;
         cli_tab_str(t, ln[i].label);
         cli_tab_str(t, ln[i].pol->name);
+        if (first >= 0) cli_tab_num(t, bal_value(r, first));
         cli_tab_num(t, ln[i].plan_maxmean);
         summary_cells(t, &r->maxmean);
         cli_tab_num(t, r->run_maxmean);
-        cli_tab_num(t, r->vllm_bal_run);
-        cli_tab_num(t, r->sglang_bal.mean);
-        cli_tab_num(t, r->trt_imb.mean);
+        for (int j = 0; j < 3; j++)
+            if (j != first) cli_tab_num(t, bal_value(r, j));
         cli_tab_num(t, r->idle_gpus.mean);
         cli_tab_num(t, r->gap_rep.mean);
         cli_tab_num(t, r->tokens_maxmean.mean);
@@ -352,8 +370,9 @@ int cmd_sim(int argc, char **argv)
     if (plan_path && (f.gpus || f.spg || f.redundant >= 0 || f.fusion || f.groups))
         return cli_usage_error("sim", "--plan brings its own topology: no --gpus, --slots-per-gpu, --redundant, "
                                       "--groups or --shared-fusion with it");
-    const char *rep = f.replica ? f.replica : "modulo";
+    const char *rep = cli_engine_replica(&A);
     if (cli_replica_check("sim", rep, NULL, "all")) return CLI_EUSAGE;
+    const cli_engine *eng = cli_engine_of(&A);
     int all = !strcmp(rep, "all");
     const mp_policy *pol = all ? NULL : mp_policy_find(rep);
     if (all && nloc) return cli_usage_error("sim", "--sweep-locality takes one --replica policy, not all");
@@ -390,6 +409,11 @@ int cmd_sim(int argc, char **argv)
     mp_plan *plan = NULL;
     mp_simrun *run = NULL;
     if ((rc = mp_trace_source_open(&ts, path, &ro, &err))) return cli_fail(&err);
+    /* a rule that reads the ids in gate-weight order (the baseline's too) needs the weights */
+    if ((!pol || pol->gate_order || !nobase) && mp_trace_source_keep_weights(ts, &err)) {
+        rc = cli_fail(&err);
+        goto out;
+    }
     mp_model m = *mp_trace_model(ts->trace);
     mp_plan_request *q = &so.request;
     if ((rc = cli_need_sizes("sim", path, &m, so.sim.cost.hidden, so.sim.cost.intermediate, 1))) goto out;
@@ -422,7 +446,7 @@ int cmd_sim(int argc, char **argv)
         }
     }
     if (nloc) {
-        rc = emit_sweep(&c, path, &m, run->sweep, q, so.policy ? so.policy : mp_policy_find("modulo"));
+        rc = emit_sweep(&c, path, &m, run->sweep, q, so.policy ? so.policy : mp_policy_default());
         goto out;
     }
     const mp_plan *pl = run->placed->plan;
@@ -440,7 +464,8 @@ int cmd_sim(int argc, char **argv)
     cli_doc_int(d, "assignments", ln[0].res->assignments);
     cli_doc_str(d, "cost_model", so.sim.cost.name);
     cli_doc_str(d, "baseline", run->baseline >= 0 ? "linear" : "none");
-    emit_lanes(d, ln, run->n, series, traffic);
+    if (eng) cli_doc_str(d, "engine", eng->name);
+    emit_lanes(d, ln, run->n, series, traffic, eng ? eng->metric : NULL);
     rc = cli_doc_emit(d, &c);
     cli_doc_destroy(d);
 out:

@@ -32,7 +32,8 @@ static const cli_option OPTS[CLI_NOPTS] = {
 
 typedef struct cmd_row {
     const char *name;
-    unsigned groups, flags;
+    cli_groups groups;
+    unsigned flags;
     const char *usage;
 } cmd_row;
 
@@ -52,7 +53,7 @@ static const cmd_row *find_cmd(const char *cmd)
     return NULL;
 }
 
-int cli_command_groups(const char *cmd, unsigned *groups, unsigned *flags)
+int cli_command_groups(const char *cmd, cli_groups *groups, unsigned *flags)
 {
     const cmd_row *c = find_cmd(cmd);
     if (!c) return 0;
@@ -121,6 +122,21 @@ static int enum_index(const cli_option *o, const char *arg, unsigned flags)
     return -1;
 }
 
+int cli_enum_word(int id, const char *word)
+{
+    const cli_option *o = &OPTS[id];
+    if (o->kind != CLI_K_ENUM) return -1;
+    int i = 0;
+    size_t n = strlen(word);
+    for (const char *p = o->values; *p; i++) {
+        size_t l = strcspn(p, "|");
+        if (l == n && !strncmp(p, word, n)) return i;
+        p += l;
+        if (*p == '|') p++;
+    }
+    return -1;
+}
+
 static int reg_count(const char *reg) { return !strcmp(reg, "strategy") ? mp_strategy_count() : mp_policy_count(); }
 
 static const char *reg_name(const char *reg, int i, const char **desc)
@@ -169,7 +185,10 @@ void cli_names_list(const char *reg, const char *extra, char *buf, size_t n) { n
 
 int cli_replica_check(const char *cmd, const char *name, const char *only, const char *extra)
 {
-    if ((mp_policy_find(name) && (!only || in_list(only, name))) || in_list(extra, name)) return 0;
+    const char *alias = mp_policy_alias_of(name);
+    if (alias) fprintf(stderr, "moeplace %s: --replica %s is deprecated; use %s\n", cmd, name, alias);
+    const char *canon = alias ? alias : name;
+    if ((mp_policy_find(name) && (!only || in_list(only, canon))) || in_list(extra, name)) return 0;
     char list[512];
     names_join("replica", only, extra, list, sizeof list);
     return cli_usage_error(cmd, "--replica wants %s, not '%s'", list, name);
@@ -207,7 +226,8 @@ int cli_args_parse(cli_args *a, cli_common *c, const char *cmd, int argc, char *
     static struct option longs[CLI_NOPTS + 1];
     char shorts[3 * CLI_NOPTS + 2];
     int nl = 0, ns = 0;
-    unsigned groups = 0, flags = 0;
+    cli_groups groups = 0;
+    unsigned flags = 0;
     cli_command_groups(cmd, &groups, &flags);
     memset(a, 0, sizeof *a);
     a->cmd = cmd;
@@ -388,7 +408,7 @@ int cli_help(FILE *fp, const char *cmd)
             if (o->kind == CLI_K_NAMES) {
                 const char *extra = NULL, *only = NULL;
                 if (!strcmp(o->values, "replica") && !strcmp(cmd, "sim")) extra = "all";
-                if (!strcmp(o->values, "replica") && !strcmp(cmd, "replay")) only = "modulo|random", extra = "none";
+                if (!strcmp(o->values, "replica") && !strcmp(cmd, "replay")) only = "vllm-modulo|random", extra = "none";
                 names_join(o->values, only, extra, list, sizeof list);
             }
             if ((int)strlen(left) >= COL - 1) fprintf(fp, "%s\n%*s", left, COL, "");

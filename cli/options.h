@@ -27,7 +27,10 @@ enum cli_group_id {
 #include "cli/options.def"
     CLI_NGROUPS
 };
-#define CLI_G(g) (1u << CLI_GROUP_##g)
+/* a command's groups are the bits of a cli_groups mask */
+typedef uint64_t cli_groups;
+_Static_assert(CLI_NGROUPS <= 64, "more option groups than bits in a command's group mask");
+#define CLI_G(g) ((cli_groups)1 << CLI_GROUP_##g)
 #define CLI_CMDF_HTML 1u /* the command takes --format html */
 
 typedef enum cli_opt_id {
@@ -76,7 +79,7 @@ typedef struct cli_option {
 const cli_option *cli_option_at(int id); /* NULL outside 0..CLI_NOPTS-1 */
 
 /* The groups and flags of a command; 0 when the command is unknown. */
-int cli_command_groups(const char *cmd, unsigned *groups, unsigned *flags);
+int cli_command_groups(const char *cmd, cli_groups *groups, unsigned *flags);
 /* Whether a command accepts option id (an alias: its spelling). */
 int cli_accepts(const char *cmd, int id);
 
@@ -112,6 +115,8 @@ double cli_num(const cli_args *a, int id, double def);
 int cli_range(const cli_args *a, int id, int64_t *begin, int64_t *end);
 /* The index of the word given in the row's list; def when not given. */
 int cli_enum(const cli_args *a, int id, int def);
+/* The index of `word` in an enum row's list, or -1 when the row lacks it. */
+int cli_enum_word(int id, const char *word);
 
 /* `moeplace help CMD`: the command's synopsis and description, then its
  * options from the table.  Returns CLI_OK. */

@@ -56,7 +56,7 @@ static int sim_predict(const mp_replay_routing *rt, const mp_plan *plan, int32_t
     mp_sim_opts o = mp_sim_opts_default();
     o.cost = *cost;
     o.seed = seed;
-    o.policy = mp_policy_find(selection == 0 ? "none" : selection == 2 ? "random" : "modulo");
+    o.policy = mp_policy_find(selection == 0 ? "none" : selection == 2 ? "random" : "vllm-modulo");
     mp_sim *s;
     int rc = mp_sim_create(&s, plan, &rt->model, &o, err);
     if (rc) return rc;

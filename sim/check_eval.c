@@ -31,7 +31,7 @@ mp_eval_setup mp_eval_setup_default(void)
     s.gpus = 32;
     s.nodes = 4;
     s.redundant = 32;
-    snprintf(s.policy, sizeof s.policy, "modulo");
+    snprintf(s.policy, sizeof s.policy, "%s", mp_policy_default()->name);
     s.seed = 1;
     return s;
 }

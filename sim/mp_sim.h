@@ -36,7 +36,8 @@
 
 /* ---- replica selection: one signature, one table ---- */
 
-/* What a policy sees for a run of tokens of one step and one layer. */
+/* What a policy sees for a run of tokens of one step and one layer.  Runs of
+ * one (step, layer) come in token order. */
 typedef struct mp_select_args {
     const mp_plan *plan;
     int32_t layer;
@@ -45,25 +46,61 @@ typedef struct mp_select_args {
     int32_t kk;              /* choices per token (K, or K+1 with a fused shared expert) */
     int64_t first_token;     /* index within the step of experts[0]'s token              */
     int64_t tokens;
-    const int32_t *experts;  /* [tokens][kk] logical ids                                  */
+    const int32_t *experts;  /* [tokens][kk] logical ids (in gate-weight order for a policy
+                                with gate_order, when the trace has weights)              */
     const int32_t *src_gpu;  /* [tokens] source GPU of each token                         */
     int64_t *state;          /* [gpus] policy state of this step and layer, zeroed at each step */
+    int64_t *batch;          /* [batch_words] what prepare set up for this step and layer, or NULL */
+    const int32_t *cache;    /* [cache_words] the table build_cache made for this layer, or NULL */
 } mp_select_args;
 
 /* Fills slot_out[tokens][kk] with a physical slot hosting each assignment's expert. */
 typedef void (*mp_select_fn)(const mp_select_args *a, int32_t *slot_out);
 
+/* What prepare sees once per (step, layer), before that layer's first run. */
+typedef struct mp_prepare_args {
+    const mp_plan *plan;
+    int32_t layer;
+    int64_t step;
+    uint64_t seed;
+    int32_t kk;
+    int64_t tokens;              /* tokens of the batch (the step, or its first piece)   */
+    const int64_t *expert_rows;  /* [plan->experts] assignments of each expert in it      */
+} mp_prepare_args;
+
 typedef struct mp_policy {
-    const char *name;    /* "modulo", "random", "static", "local", "least-loaded" */
-    const char *summary;
+    const char *name;    /* "vllm", "vllm-modulo", "sglang-static", ... */
+    const char *summary; /* one line                                    */
+    const char *source;  /* the public code it follows, or "" for moeplace's own */
     mp_select_fn select;
+    int gate_order;      /* sees each token's ids by descending gate weight when weights are recorded */
+    int whole_batch;     /* prepare needs the whole step: a step in several pieces is gathered first */
+    /* optional: per-(step, layer) scratch of batch_words(plan) int64 words, set up by prepare */
+    int64_t (*batch_words)(const mp_plan *p);
+    void (*prepare)(const mp_prepare_args *a, int64_t *batch);
+    /* optional: a per-layer table of cache_words(plan) int32 words, built from the plan
+     * (again after each plan change); returns 0 or MP_ENOMEM */
+    int64_t (*cache_words)(const mp_plan *p);
+    int (*build_cache)(const mp_plan *p, int32_t layer, uint64_t seed, int32_t *cache);
 } mp_policy;
 
 /* The table of policies (mp_policy_count() entries, in a fixed order). */
 const mp_policy *mp_policy_table(void);
 int mp_policy_count(void);
-/* Looks a policy up by name; NULL when unknown. */
+/* Looks a policy up by name, or by a deprecated alias ("modulo": vllm-modulo);
+ * NULL when unknown. */
 const mp_policy *mp_policy_find(const char *name);
+/* The name a deprecated alias stands for, or NULL when `name` is no alias. */
+const char *mp_policy_alias_of(const char *name);
+/* The default policy (vllm-modulo: the rule before engines are chosen). */
+const mp_policy *mp_policy_default(void);
+
+/* sglang-lp's solver, exposed for tests: the smallest integer bound C such
+ * that the rows[e] assignments of every expert can be split over its replicas
+ * (plan->log2phy of `layer`) with no GPU receiving more than C; quota_out[R]
+ * (may be NULL) receives one split attaining it.  Returns C (0 for no rows),
+ * or -1 when out of memory. */
+int64_t mp_policy_lp_solve(const mp_plan *plan, int32_t layer, const int64_t *rows, int64_t *quota_out);
 
 /* ---- metrics ---- */
 
@@ -134,7 +171,7 @@ double mp_plan_even_maxmean(const mp_plan *plan, const mp_loads *loads, double *
 /* ---- the simulator ---- */
 
 typedef struct mp_sim_opts {
-    const mp_policy *policy; /* NULL: modulo                                   */
+    const mp_policy *policy; /* NULL: mp_policy_default()                      */
     uint64_t seed;
     int threads;             /* 0 or 1: one                                    */
     int keep_series;         /* keep per-step figures in the result            */

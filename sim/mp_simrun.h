@@ -23,7 +23,7 @@
 #include "traces/mp_loads.h"
 
 /* Lanes: one per replica policy at most, plus the linear baseline. */
-#define MP_SIMRUN_LANES_MAX 8
+#define MP_SIMRUN_LANES_MAX 16
 
 typedef struct mp_simrun_opts {
     mp_plan_request request;    /* how to plan (strategy, topology, ...) when no plan

@@ -25,6 +25,7 @@ typedef struct layer_acc {
     uint64_t *dmask;      /* P <= 64: [P] destination GPUs each source reached this step */
     int64_t *block;
     size_t block_len;
+    int64_t *batch;       /* the policy's per-(step, layer) scratch, or NULL */
 } layer_acc;
 
 /* Figures of one layer for one step. */
@@ -43,6 +44,7 @@ typedef struct worker {
     int32_t *hexp;        /* [E'] LB_rep: experts with rows, as a heap */
     int64_t *hcnt;        /* [E'] their replica counts in D'Hondt's apportionment */
     int32_t *gpu_active;  /* [P] scratch when P > 64 */
+    int64_t *erows;       /* [E'] assignments per expert of the batch, for the policy's prepare */
     layer_acc own;        /* one layer's accumulators, for steps played layer by layer */
     int bad_id;
     int64_t bad_token;
@@ -54,6 +56,10 @@ struct mp_sim {
     mp_model model;
     mp_sim_opts o;
     const mp_policy *pol;
+    int32_t *cache;    /* [L][cache_words] the policy's tables, or NULL */
+    int64_t cache_words, batch_words;
+    mp_step gather;    /* a step in several pieces, gathered for a whole_batch policy (own buffers) */
+    int64_t gather_cap; /* tokens gather's buffers hold */
     int32_t L, K, kk, E, P, N, R, gpn, nthreads;
     int fused;
     int32_t *slot_gpu; /* [R] */
@@ -70,6 +76,7 @@ struct mp_sim {
     const mp_step *piece;
     int closing;
     int whole;         /* the piece is a whole step (its first and last) */
+    int starts;        /* the piece is its step's first */
     /* run totals */
     mp_sim_layerm *layer_sum; /* [L] sums over steps */
     mp_sim_stepm *series;
@@ -89,7 +96,7 @@ mp_sim_opts mp_sim_opts_default(void)
 {
     mp_sim_opts o;
     memset(&o, 0, sizeof o);
-    o.policy = NULL;
+    o.policy = NULL; /* mp_policy_default() */
     o.seed = 1;
     o.threads = 1;
     o.cost = mp_cost_default();
@@ -104,6 +111,7 @@ static void play_layer(mp_sim *s, worker *w, layer_acc *a, const mp_step *pc, in
     const mp_plan *plan = s->plan;
     const int32_t K = s->K, kk = s->kk, L = s->L, P = s->P, gpn = s->gpn;
     const uint32_t E = (uint32_t)s->E;
+    const int gate = s->pol->gate_order && pc->weights;
     for (int64_t i = 0; i < n; i++) {
         const mp_expert_id *id = pc->ids + ((c0 + i) * L + l) * K;
         int32_t *e = w->experts + i * kk;
@@ -122,9 +130,34 @@ static void play_layer(mp_sim *s, worker *w, layer_acc *a, const mp_step *pc, in
                     }
                     e[k] = 0;
                 }
+        if (gate && K > 1) { /* descending gate weight, stable (insertion sort) */
+            const float *wt = pc->weights + ((c0 + i) * L + l) * K;
+            float ws[64];
+            for (int32_t k = 0; k < K && k < 64; k++) ws[k] = wt[k];
+            for (int32_t k = 1; k < K && k < 64; k++)
+                for (int32_t j = k; j > 0 && ws[j - 1] < ws[j]; j--) {
+                    float tw = ws[j];
+                    ws[j] = ws[j - 1], ws[j - 1] = tw;
+                    int32_t te = e[j];
+                    e[j] = e[j - 1], e[j - 1] = te;
+                }
+        }
         if (s->fused) e[K] = plan->shared_id;
     }
-    mp_select_args sa = {plan, l, s->cur_step, s->o.seed, kk, pc->first_token + c0, n, w->experts, w->src, a->state};
+    if (c0 == 0 && s->starts && s->pol->prepare) {
+        /* the batch's rows per expert at this layer (bad ids count as expert 0, as they are played) */
+        int64_t *rows = w->erows;
+        memset(rows, 0, (size_t)plan->experts * sizeof *rows);
+        for (int64_t t = 0; t < pc->tokens; t++) {
+            const mp_expert_id *id = pc->ids + (t * L + l) * K;
+            for (int32_t k = 0; k < K; k++) rows[id[k] < E ? id[k] : 0]++;
+        }
+        if (s->fused) rows[plan->shared_id] += pc->tokens;
+        mp_prepare_args pa = {plan, l, s->cur_step, s->o.seed, kk, pc->tokens, rows};
+        s->pol->prepare(&pa, a->batch);
+    }
+    mp_select_args sa = {plan, l, s->cur_step, s->o.seed, kk, pc->first_token + c0, n, w->experts, w->src, a->state,
+                         a->batch, s->cache ? s->cache + (int64_t)l * s->cache_words : NULL};
     s->pol->select(&sa, w->slots);
     const int32_t *sg = s->slot_gpu;
     int64_t *slot_rows = a->slot_rows;
@@ -507,6 +540,7 @@ static void run_all(mp_sim *s)
 
 static void acc_free(layer_acc *a)
 {
+    free(a->batch);
     free(a->block);
     free(a->touched);
     free(a->dmask);
@@ -521,6 +555,7 @@ static int acc_init(const mp_sim *s, layer_acc *a)
     a->block = calloc(blen, sizeof(int64_t));
     a->touched = malloc(((size_t)s->R + 1) * sizeof *a->touched); /* one spare: written ahead */
     a->dmask = calloc(P, sizeof *a->dmask);
+    if (s->batch_words > 0 && !(a->batch = calloc((size_t)s->batch_words, sizeof *a->batch))) return MP_ENOMEM;
     if (!a->block || !a->touched || !a->dmask) return MP_ENOMEM;
     a->block_len = blen;
     int64_t *b = a->block;
@@ -577,6 +612,7 @@ void mp_sim_destroy(mp_sim *s)
             free(s->wk[i].gpu_active);
             free(s->wk[i].hexp);
             free(s->wk[i].hcnt);
+            free(s->wk[i].erows);
         }
     free(s->wk);
     free(s->fig);
@@ -586,6 +622,9 @@ void mp_sim_destroy(mp_sim *s)
     free(s->layer_sum);
     free(s->series);
     free(s->run_rows);
+    free(s->cache);
+    free(s->gather.ids);
+    free(s->gather.src_rank);
     free(s);
 }
 
@@ -605,6 +644,14 @@ static int check_plan(const mp_sim *s, const mp_plan *plan, mp_err *err)
     return 0;
 }
 
+/* The policy's per-layer tables for `plan`. */
+static int build_caches(mp_sim *s, const mp_plan *plan)
+{
+    for (int32_t l = 0; l < s->L; l++)
+        if (s->pol->build_cache(plan, l, s->o.seed, s->cache + (int64_t)l * s->cache_words)) return MP_ENOMEM;
+    return 0;
+}
+
 int mp_sim_create(mp_sim **out, const mp_plan *plan, const mp_model *model, const mp_sim_opts *o, mp_err *err)
 {
     *out = NULL;
@@ -614,7 +661,7 @@ int mp_sim_create(mp_sim **out, const mp_plan *plan, const mp_model *model, cons
     mp_sim *s = calloc(1, sizeof *s);
     if (!s) return mp_err_set(err, MP_ENOMEM, "sim: out of memory");
     s->o = o ? *o : mp_sim_opts_default();
-    s->pol = s->o.policy ? s->o.policy : mp_policy_find("modulo");
+    s->pol = s->o.policy ? s->o.policy : mp_policy_default();
     s->plan = plan;
     s->model = *model;
     s->L = model->layers;
@@ -666,6 +713,11 @@ int mp_sim_create(mp_sim **out, const mp_plan *plan, const mp_model *model, cons
         }
     }
     size_t P = (size_t)s->P, N = (size_t)s->N;
+    s->batch_words = s->pol->batch_words ? s->pol->batch_words(plan) : 0;
+    s->cache_words = s->pol->cache_words ? s->pol->cache_words(plan) : 0;
+    if (s->cache_words > 0 && (!(s->cache = malloc((size_t)s->L * (size_t)s->cache_words * sizeof *s->cache)) ||
+                               build_caches(s, plan)))
+        goto oom;
     for (int32_t l = 0; l < s->L; l++)
         if (acc_init(s, &s->acc[l])) goto oom;
     for (int i = 0; i < nt; i++) {
@@ -679,9 +731,10 @@ int mp_sim_create(mp_sim **out, const mp_plan *plan, const mp_model *model, cons
         w->gpu_active = malloc(P * sizeof(int32_t));
         w->hexp = malloc(((size_t)plan->experts + 1) * sizeof(int32_t)); /* one spare: written ahead */
         w->hcnt = malloc((size_t)plan->experts * sizeof(int64_t));
+        w->erows = malloc((size_t)plan->experts * sizeof(int64_t));
         if (s->P <= TRAFFIC_GPUS_MAX) w->traffic = calloc(P * P, sizeof(int64_t));
         if (acc_init(s, &w->own)) goto oom;
-        if (!w->experts || !w->slots || !w->src || !w->gpu_rows || !w->node_tokens || !w->gpu_us || !w->gpu_active || !w->hexp || !w->hcnt ||
+        if (!w->experts || !w->slots || !w->src || !w->gpu_rows || !w->node_tokens || !w->gpu_us || !w->gpu_active || !w->hexp || !w->hcnt || !w->erows ||
             (s->P <= TRAFFIC_GPUS_MAX && !w->traffic))
             goto oom;
     }
@@ -718,6 +771,7 @@ int mp_sim_set_plan(mp_sim *s, const mp_plan *plan, mp_err *err)
         return mp_err_set(err, MP_ESHAPE, "sim: the new plan's topology or experts differ");
     int rc = check_plan(s, plan, err);
     if (rc) return rc;
+    if (s->cache && build_caches(s, plan)) return mp_err_set(err, MP_ENOMEM, "sim: out of memory");
     s->plan = plan;
     return 0;
 }
@@ -788,25 +842,40 @@ static int close_step(mp_sim *s, mp_err *err)
     return 0;
 }
 
-int mp_sim_feed(mp_sim *s, const mp_step *pc, mp_err *err)
+/* The most assignments of a step gathered for a whole_batch policy (512 MiB of ids). */
+#define GATHER_ASSIGN_MAX ((int64_t)1 << 28)
+
+/* Appends a piece to the gathered step (ids, and source ranks: -1 where a
+ * piece has none). */
+static int gather_append(mp_sim *s, const mp_step *pc, mp_err *err)
 {
-    if (pc->layers != s->L || pc->top_k != s->K)
-        return mp_err_set(err, MP_ESHAPE, "sim: step %lld: piece of %d layers x top-%d, want %d x top-%d",
-                          (long long)pc->step, (int)pc->layers, (int)pc->top_k, (int)s->L, (int)s->K);
-    if (pc->step < 0 || pc->first_token < 0 || pc->tokens < 0 || (pc->tokens > 0 && !pc->ids))
-        return mp_err_set(err, MP_EFORMAT, "sim: step %lld: piece of %lld tokens from token %lld is malformed",
-                          (long long)pc->step, (long long)pc->tokens, (long long)pc->first_token);
-    if (s->in_step && pc->step != s->cur_step)
-        return mp_err_set(err, MP_EFORMAT, "sim: step %lld began before step %lld ended", (long long)pc->step,
-                          (long long)s->cur_step);
-    s->whole = !s->in_step && pc->end_of_step;
-    if (!s->in_step) {
-        if (pc->step <= s->last_step)
-            return mp_err_set(err, MP_EFORMAT, "sim: step %lld after step %lld: steps out of order",
-                              (long long)pc->step, (long long)s->last_step);
-        s->in_step = 1;
-        s->cur_step = pc->step;
+    mp_step *g = &s->gather;
+    int64_t per = (int64_t)s->L * s->K, need = g->tokens + pc->tokens;
+    if (need * per > GATHER_ASSIGN_MAX)
+        return mp_err_set(err, MP_ELIMIT, "sim: step %lld has over %lld assignments; policy %s holds a whole step",
+                          (long long)pc->step, (long long)GATHER_ASSIGN_MAX, s->pol->name);
+    if (need > s->gather_cap) {
+        int64_t cap = s->gather_cap ? s->gather_cap : 1024;
+        while (cap < need) cap *= 2;
+        if (cap * per > GATHER_ASSIGN_MAX) cap = GATHER_ASSIGN_MAX / per;
+        mp_expert_id *ids = realloc(g->ids, (size_t)(cap * per) * sizeof *ids);
+        if (ids) g->ids = ids;
+        int32_t *src = ids ? realloc(g->src_rank, (size_t)cap * sizeof *src) : NULL;
+        if (src) g->src_rank = src;
+        if (!ids || !src) return mp_err_set(err, MP_ENOMEM, "sim: out of memory");
+        s->gather_cap = cap;
     }
+    if (pc->tokens > 0) memcpy(g->ids + g->tokens * per, pc->ids, (size_t)(pc->tokens * per) * sizeof *g->ids);
+    for (int64_t t = 0; t < pc->tokens; t++) g->src_rank[g->tokens + t] = pc->src_rank ? pc->src_rank[t] : -1;
+    g->tokens = need;
+    return 0;
+}
+
+/* Plays a piece (or the gathered step) through every layer. */
+static int play_piece(mp_sim *s, const mp_step *pc, int whole, int starts, mp_err *err)
+{
+    s->whole = whole;
+    s->starts = starts;
     s->piece = pc;
     s->closing = pc->end_of_step != 0;
     run_all(s);
@@ -821,6 +890,48 @@ int mp_sim_feed(mp_sim *s, const mp_step *pc, mp_err *err)
     return 0;
 }
 
+/* The gathered step as a whole piece. */
+static const mp_step *gathered(mp_sim *s)
+{
+    mp_step *g = &s->gather;
+    g->step = s->cur_step;
+    g->first_token = 0;
+    g->end_of_step = 1;
+    g->layers = s->L;
+    g->top_k = s->K;
+    g->weights = NULL;
+    return g;
+}
+
+int mp_sim_feed(mp_sim *s, const mp_step *pc, mp_err *err)
+{
+    if (pc->layers != s->L || pc->top_k != s->K)
+        return mp_err_set(err, MP_ESHAPE, "sim: step %lld: piece of %d layers x top-%d, want %d x top-%d",
+                          (long long)pc->step, (int)pc->layers, (int)pc->top_k, (int)s->L, (int)s->K);
+    if (pc->step < 0 || pc->first_token < 0 || pc->tokens < 0 || (pc->tokens > 0 && !pc->ids))
+        return mp_err_set(err, MP_EFORMAT, "sim: step %lld: piece of %lld tokens from token %lld is malformed",
+                          (long long)pc->step, (long long)pc->tokens, (long long)pc->first_token);
+    if (s->in_step && pc->step != s->cur_step)
+        return mp_err_set(err, MP_EFORMAT, "sim: step %lld began before step %lld ended", (long long)pc->step,
+                          (long long)s->cur_step);
+    int starts = !s->in_step;
+    if (starts) {
+        if (pc->step <= s->last_step)
+            return mp_err_set(err, MP_EFORMAT, "sim: step %lld after step %lld: steps out of order",
+                              (long long)pc->step, (long long)s->last_step);
+        s->in_step = 1;
+        s->cur_step = pc->step;
+    }
+    if (s->pol->whole_batch && !(starts && pc->end_of_step)) {
+        /* a policy that balances the whole step sees it at once */
+        if (starts) s->gather.tokens = 0;
+        int rc = gather_append(s, pc, err);
+        if (rc || !pc->end_of_step) return rc;
+        return play_piece(s, gathered(s), 1, 1, err);
+    }
+    return play_piece(s, pc, starts && pc->end_of_step, starts, err);
+}
+
 /* ---------- result ---------- */
 
 #define SUMMARIZE(field)                                                                    \
@@ -832,7 +943,11 @@ int mp_sim_feed(mp_sim *s, const mp_step *pc, mp_err *err)
 int mp_sim_finish(mp_sim *s, mp_sim_result **out, mp_err *err)
 {
     *out = NULL;
-    if (s->in_step) { /* a trace that ends inside a step: close it */
+    if (s->in_step && s->pol->whole_batch) { /* a trace that ends inside a gathered step: play it */
+        s->gather.end_of_step = 1;
+        int rc = play_piece(s, gathered(s), 1, 1, err);
+        if (rc) return rc;
+    } else if (s->in_step) { /* a trace that ends inside a step: close it */
         s->piece = NULL;
         s->closing = 1;
         s->whole = 0;

@@ -58,7 +58,7 @@ static int add_lanes(mp_simrun *r, const mp_simrun_opts *o, mp_err *err)
     mp_simrun_lane *l = &r->lane[r->n];
     snprintf(l->label, sizeof l->label, "linear");
     l->plan = r->linear->plan;
-    l->pol = mp_policy_find("modulo");
+    l->pol = mp_policy_default();
     l->plan_maxmean = r->linear->metrics->mean_max_over_mean;
     r->baseline = r->n++;
     return 0;
@@ -91,7 +91,7 @@ int mp_sim_evaluate(mp_simrun **out, mp_trace_source *ts, mp_plan *plan, const m
     if (o->nsweep > 0) {
         mp_plan_destroy(plan);
         mp_sim_opts so = o->sim;
-        so.policy = o->policy ? o->policy : mp_policy_find("modulo");
+        so.policy = o->policy ? o->policy : mp_policy_default();
         rc = mp_sweep_locality(&r->sweep, &ts->src, &r->model, r->loads, &o->request, o->sweep, o->nsweep, &so,
                                progress, pctx, err);
         if (rc) goto fail;

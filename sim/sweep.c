@@ -114,7 +114,7 @@ int mp_sweep_locality(mp_sweep_result **out, const mp_piece_source *src, const m
         }
         plans[n] = pr[n]->plan;
         p->plan_maxmean = pr[n]->metrics->mean_max_over_mean;
-        pols[n] = so->policy ? so->policy : mp_policy_find("modulo");
+        pols[n] = so->policy ? so->policy : mp_policy_default();
         if (i == nloc + 2) linear = n;
         n++;
     }

@@ -81,6 +81,8 @@ static const mp_vocab vocab[] = {
      "extra replicas of experts (slots minus distinct experts)"},
     {"emulated_step_us", "us", MP_DIR_LOWER, 1, MP_VOCAB_EXACT, NULL,
      "step time of the emulated exchange"},
+    {"engine", "text", MP_DIR_NONE, -1, MP_VOCAB_EXACT, NULL,
+     "the serving engine whose rules the run follows"},
     {"entropy", "ratio", MP_DIR_HIGHER, 3, MP_VOCAB_EXACT, NULL,
      "normalized entropy of the expert loads (1: uniform)"},
     {"entry", "text", MP_DIR_NONE, -1, MP_VOCAB_EXACT, NULL,

@@ -111,7 +111,7 @@ static void test_parse_errors(void **state)
                MP_ERANGE, "setup.nodes: 6 GPUs do not split over 4 nodes");
     expect_bad("{\"schema\":\"moeplace.baseline\",\"schema_version\":1,\"setup\":{\"gpus\":8,\"nodes\":2,\"redundant\":0,\"policy\":\"zz\",\"seed\":1,\"locality\":0},"
                "\"entries\":[{\"strategy\":\"eplb\"}]}",
-               MP_ERANGE, "setup.policy: unknown policy 'zz' (known: modulo, ");
+               MP_ERANGE, "setup.policy: unknown policy 'zz' (known: vllm, vllm-modulo, ");
     expect_bad(HEAD "\"entries\":[{\"strategy\":\"eplb\\q\"}]}", MP_EFORMAT, "offset 160: malformed JSON");
     /* a \u escape of a letter is that letter; the name is then checked as a name */
     expect_bad(HEAD "\"entries\":[{\"strategy\":\"\\u00e9\"}]}", MP_ERANGE, "entries[0].strategy: unknown strategy");

@@ -39,7 +39,7 @@ static const row ROWS[CLI_NOPTS] = {
 
 typedef struct cmd {
     const char *name;
-    unsigned groups;
+    cli_groups groups;
 } cmd;
 
 static const cmd CMDS[] = {
@@ -68,7 +68,7 @@ static void no_command_takes_a_spelling_twice(void **state)
 static void every_group_is_a_commands(void **state)
 {
     (void)state;
-    unsigned all = 0;
+    cli_groups all = 0;
     for (int c = 0; c < NCMDS; c++) all |= CMDS[c].groups;
     for (int g = 0; g < CLI_NGROUPS; g++)
         if (!(all >> g & 1u)) fail_msg("group %d is no command's", g);

@@ -114,7 +114,7 @@ static void local_prefers_node(void **state)
     mp_plan *p = make_plan(1, 2, 4, 2, 1, row);
     int32_t experts[4] = {1, 1, 0, 0}, srcg[4] = {0, 2, 1, 3}, slots[4];
     int64_t st[4] = {0};
-    mp_select_args a = {p, 0, 0, 7, 1, 0, 4, experts, srcg, st};
+    mp_select_args a = {p, 0, 0, 7, 1, 0, 4, experts, srcg, st, NULL, NULL};
     mp_policy_find("local")->select(&a, slots);
     assert_int_equal(slots[0], 1); /* GPU 0 wants 1: GPU 1, same node */
     assert_int_equal(slots[1], 3); /* GPU 2 wants 1: GPU 3 */
@@ -141,7 +141,7 @@ static void modulo_is_vllm_rule(void **state)
     for (int i = 0; i < T * K; i++) e[i] = (int32_t)(test_rng(&x) % 4);
     for (int i = 0; i < T; i++) src[i] = i % 4;
     int64_t st[4] = {0};
-    mp_select_args a = {p, 0, 5, 1, K, 1000, T, e, src, st};
+    mp_select_args a = {p, 0, 5, 1, K, 1000, T, e, src, st, NULL, NULL};
     mp_policy_find("modulo")->select(&a, slots);
     for (int t = 0; t < T; t++)
         for (int k = 0; k < K; k++) {
@@ -167,8 +167,8 @@ static void conservation_and_hosting(void **state)
     for (int pi = 0; pi < mp_policy_count(); pi++) {
         const mp_policy *pol = &mp_policy_table()[pi];
         int64_t st[4] = {0};
-        mp_select_args a = {p, 1, 3, 42, K, 0, T, e, src, st};
-        pol->select(&a, slots);
+        mp_select_args a = {p, 1, 3, 42, K, 0, T, e, src, st, NULL, NULL};
+        select_batch(pol, &a, slots);
         int64_t per_slot[8] = {0};
         for (int i = 0; i < T * K; i++) {
             assert_true(slots[i] >= 0 && slots[i] < 8);

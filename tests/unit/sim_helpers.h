@@ -49,6 +49,36 @@ static inline void make_step(mp_step *s, int64_t step, int32_t L, int32_t K, int
         for (int64_t t = 0; t < T; t++) s->src_rank[t] = src[t];
 }
 
+/* Runs a policy's select over one batch as the simulator does: its per-layer
+ * table built from the plan, its prepare given the batch's rows per expert.
+ * a->cache and a->batch are set here (and freed before returning). */
+static inline void select_batch(const mp_policy *pol, mp_select_args *a, int32_t *slots)
+{
+    const mp_plan *p = a->plan;
+    int32_t *cache = NULL;
+    int64_t *batch = NULL;
+    if (pol->cache_words) {
+        cache = malloc((size_t)pol->cache_words(p) * sizeof *cache + 1);
+        if (!cache || pol->build_cache(p, a->layer, a->seed, cache)) abort();
+    }
+    if (pol->batch_words) {
+        batch = calloc((size_t)pol->batch_words(p) + 1, sizeof *batch);
+        int64_t *rows = calloc((size_t)p->experts, sizeof *rows);
+        if (!batch || !rows) abort();
+        for (int64_t i = 0; i < a->tokens * a->kk; i++) rows[a->experts[i]]++;
+        mp_prepare_args pa = {p, a->layer, a->step, a->seed, a->kk, a->tokens, rows};
+        pol->prepare(&pa, batch);
+        free(rows);
+    }
+    a->cache = cache;
+    a->batch = batch;
+    pol->select(a, slots);
+    a->cache = NULL;
+    a->batch = NULL;
+    free(cache);
+    free(batch);
+}
+
 /* xorshift for test data */
 static inline uint64_t test_rng(uint64_t *x)
 {

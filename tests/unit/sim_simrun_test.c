@@ -88,7 +88,7 @@ static void test_plan_and_baseline(void **state)
     assert_int_equal(r->lane[0].plan->topo.slots_per_gpu, 33);
     assert_int_equal(r->lane[1].plan->topo.slots_per_gpu, 32);
     assert_int_equal(r->lane[1].plan->topo.nodes, 2);
-    assert_string_equal(r->lane[1].pol->name, "modulo");
+    assert_string_equal(r->lane[1].pol->name, "vllm-modulo");
     assert_true(r->lane[1].speedup == 1.0);
     assert_null(r->sweep);
     /* the plan is the planner's on the counted loads */

@@ -29,9 +29,14 @@ typedef struct mp_trace_source {
     mp_trace *trace;
     char *path;
     mp_read_opts opts;
+    int keep_weights; /* pieces carry gate weights (default: ids only) */
 } mp_trace_source;
 
+/* Opens a trace whose pieces carry ids and source ranks, not gate weights. */
 int mp_trace_source_open(mp_trace_source **out, const char *path, const mp_read_opts *opts, mp_err *err);
+/* Makes the pieces carry gate weights too, where the trace records them
+ * (call before the first piece: the trace is opened again). */
+int mp_trace_source_keep_weights(mp_trace_source *s, mp_err *err);
 void mp_trace_source_close(mp_trace_source *s); /* NULL is a no-op */
 
 #endif

@@ -16,7 +16,7 @@ static int ts_rewind(void *ctx, mp_err *err)
     mp_trace *t;
     int rc = mp_trace_open(&t, s->path, &s->opts, err);
     if (rc) return rc;
-    mp_trace_skip_weights(t); /* the simulator routes ids only */
+    if (!s->keep_weights) mp_trace_skip_weights(t); /* the simulator routes ids only */
     mp_trace_close(s->trace);
     s->trace = t;
     return 0;
@@ -48,6 +48,12 @@ int mp_trace_source_open(mp_trace_source **out, const char *path, const mp_read_
     s->src.rewind = ts_rewind;
     *out = s;
     return 0;
+}
+
+int mp_trace_source_keep_weights(mp_trace_source *s, mp_err *err)
+{
+    s->keep_weights = 1;
+    return ts_rewind(s, err);
 }
 
 void mp_trace_source_close(mp_trace_source *s)
