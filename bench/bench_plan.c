@@ -1,5 +1,5 @@
-/* bench_plan.c - planning time and quality of eplb (hierarchical), eplb-global
- * and balanced on one core: DeepSeek shape (58 x 256, Zipf s=1 and real-like
+/* bench_plan.c - planning time and quality of eplb (hierarchical), eplb-global,
+ * balanced and robust on one core: DeepSeek shape (58 x 256, Zipf s=1 and real-like
  * skew) on 64 GPUs x 5 slots and 32 x 9, the scaling case 60 x 384 on 256
  * GPUs, and the shipped real matrices.
  *
@@ -87,7 +87,7 @@ typedef struct result {
 static void measure(result *r, const mp_loads *l, const char *strategy, int32_t P, int32_t N, int32_t S, int32_t G,
                     int reps, const char *dump)
 {
-    mp_plan_request rq = {strategy, {P, N, S}, G, 0, 0, 0};
+    mp_plan_request rq = {strategy, {P, N, S}, G, 0, 0, 0, 0};
     mp_plan *p = NULL;
     r->runs.n = 0;
     for (int i = 0; i < reps; i++) {
@@ -124,15 +124,15 @@ static void measure(result *r, const mp_loads *l, const char *strategy, int32_t 
 static void run_case(bh *h, const char *name, const mp_loads *l, int32_t P, int32_t N, int32_t S, int32_t G, int reps,
                      const char *dir)
 {
-    static const char *strategies[] = {"eplb", "eplb-global", "balanced"};
+    static const char *strategies[] = {"eplb", "eplb-global", "balanced", "robust"};
     static result r;
     char path[512];
     if (dir) {
         snprintf(path, sizeof path, "%s/%s.json", dir, name);
         mp_loads_write_json(l, path, 0, NULL);
     }
-    double ms[3] = {0};
-    for (int i = 0; i < 3; i++) {
+    double ms[4] = {0};
+    for (int i = 0; i < 4; i++) {
         char dump[512], row_name[160], shape[64];
         if (dir && i < 2) snprintf(dump, sizeof dump, "%s/%s.%s.phy.json", dir, name, strategies[i]);
         measure(&r, l, strategies[i], P, N, S, G, reps, dir && i < 2 ? dump : NULL);
@@ -142,6 +142,7 @@ static void run_case(bh *h, const char *name, const mp_loads *l, int32_t P, int3
         bh_row *row = bh_row_begin(h, row_name, &r.runs);
         bh_row_text(row, "shape", shape);
         bh_row_num(row, "thread cpu ms", "%.2f", ms[i]);
+        bh_row_num(row, "x eplb", "%.2f", i ? ms[i] / ms[0] : 1.0);
         bh_row_num(row, "max/mean mean", "%.5f", r.mean);
         bh_row_num(row, "max/mean worst", "%.5f", r.worst);
         bh_row_num(row, "dups", "%.0f", (double)r.dups);
@@ -151,7 +152,7 @@ static void run_case(bh *h, const char *name, const mp_loads *l, int32_t P, int3
         snprintf(path, sizeof path, "%s/cases.txt", dir);
         FILE *fp = fopen(path, "a");
         if (fp) {
-            fprintf(fp, "%s %d %d %d %d %.3f %.3f %.3f\n", name, P, N, S, G, ms[0], ms[1], ms[2]);
+            fprintf(fp, "%s %d %d %d %d %.3f %.3f %.3f %.3f\n", name, P, N, S, G, ms[0], ms[1], ms[2], ms[3]);
             fclose(fp);
         }
     }
@@ -176,7 +177,7 @@ int main(int argc, char **argv)
         }
     }
     int reps = bh_runs_wanted(h);
-    bh_param(h, "strategies", "eplb, eplb-global, balanced");
+    bh_param(h, "strategies", "eplb, eplb-global, balanced, robust (x eplb: time over eplb's in the same run)");
     bh_param(h, "clock", "thread CPU time (one core)");
     bh_section(h, "synthetic loads: Zipf s=1 and real-like skew, DeepSeek shape");
     mp_loads *z = zipf(58, 256, 7), *s = skewed(58, 256, 11);

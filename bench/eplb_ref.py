@@ -111,7 +111,7 @@ def main():
     print("backend:", BACKEND, "| README vector:", "match" if readme_vector() else "MISMATCH")
     print("%-22s %-12s %10s %10s %9s  %s" % ("case", "policy", "python ms", "C ms", "ratio", "phy2log vs C"))
     for line in open(d + "/cases.txt"):
-        name, P, N, S, G, c_hier, c_glob, _ = line.split()
+        name, P, N, S, G, c_hier, c_glob = line.split()[:7]
         P, N, S, G = int(P), int(N), int(S), int(G)
         with open("%s/%s.json" % (d, name)) as f:
             w = np.array(json.load(f)["logical_count"], dtype=np.float64)

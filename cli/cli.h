@@ -122,7 +122,9 @@ typedef struct cli_tab cli_tab;
 
 /* schema names the document kind, e.g. "moeplace.stats"; JSON carries it and
  * CLI_SCHEMA_VERSION. */
-#define CLI_SCHEMA_VERSION 2 /* 2: one vocabulary (traces/mp_vocab.h): max_mean -> max_over_mean, ... */
+#define CLI_SCHEMA_VERSION 3 /* 2: one vocabulary (traces/mp_vocab.h): max_mean -> max_over_mean, ...;
+                              3: held-out figures (holdout_*, insample_*, train_*), the migration path,
+                              and report's headline on held-out steps by default */
 cli_doc *cli_doc_create(const char *schema);
 void cli_doc_destroy(cli_doc *d);
 /* Scalars shown as "key: value" above the tables (and as JSON members). */

@@ -91,8 +91,10 @@ int cmd_convert(int argc, char **argv)
     memset(&wo, 0, sizeof wo);
     mp_model hint = mp_model_default();
     hint.groups = hint.topk_group = 0;
-    int have_hint = cli_has(&A, CLI_O_EXPERTS) > 0, no_weights = cli_has(&A, CLI_O_NO_WEIGHTS) > 0;
+    int have_hint = cli_has(&A, CLI_O_EXPERTS) > 0 || cli_has(&A, CLI_O_TOP_K) > 0;
+    int no_weights = cli_has(&A, CLI_O_NO_WEIGHTS) > 0;
     hint.experts = cli_int(&A, CLI_O_EXPERTS, hint.experts);
+    hint.top_k = cli_int(&A, CLI_O_TOP_K, hint.top_k);
     static const mp_npy_layout layouts[] = {MP_NPY_LTK, MP_NPY_TLK};
     mp_npy_layout layout = cli_has(&A, CLI_O_LAYOUT) ? layouts[cli_enum(&A, CLI_O_LAYOUT, 0)] : MP_NPY_AUTO;
     const char *weights = cli_str(&A, CLI_O_WEIGHTS);
@@ -131,6 +133,7 @@ int cmd_convert(int argc, char **argv)
             return cli_message("moeplace: %s: a load file cannot become per-token routing (%s)", in, mp_format_name(of)),
                    CLI_EDATA;
         mp_loads *l;
+        ro.format = inf;
         if (mp_loads_read(&l, in, &ro, 1, &err)) return cli_fail(&err);
         int rc = mp_loads_write_json(l, c.output, wo.loads_per_step, &err);
         mp_loads_destroy(l);

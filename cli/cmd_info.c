@@ -80,8 +80,9 @@ int cmd_info(int argc, char **argv)
     if (prc) return prc;
     mp_model hint = mp_model_default();
     hint.groups = hint.topk_group = 0;
-    int have_hint = cli_has(&A, CLI_O_EXPERTS) > 0;
+    int have_hint = cli_has(&A, CLI_O_EXPERTS) > 0 || cli_has(&A, CLI_O_TOP_K) > 0;
     hint.experts = cli_int(&A, CLI_O_EXPERTS, hint.experts);
+    hint.top_k = cli_int(&A, CLI_O_TOP_K, hint.top_k);
     static const mp_npy_layout layouts[] = {MP_NPY_LTK, MP_NPY_TLK};
     mp_npy_layout layout = cli_has(&A, CLI_O_LAYOUT) ? layouts[cli_enum(&A, CLI_O_LAYOUT, 0)] : MP_NPY_AUTO;
     const char *weights = cli_str(&A, CLI_O_WEIGHTS);

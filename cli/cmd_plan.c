@@ -29,6 +29,8 @@ typedef struct plan_args {
     cli_common c;
     const char *input, *from, *export_name, *compare, *check, *eval;
     double holdout;
+    int by_rank;               /* --holdout-by rank */
+    int32_t train_ranks, holdout_ranks;
     int64_t max_moves, move_budget;
     int64_t step_begin, step_end;
     int steps_set;
@@ -82,7 +84,13 @@ static void add_layers(cli_doc *d, const mp_plan_metrics *m, const mp_plan_metri
     }
 }
 
-/* Reads the input loads of the selected steps: summed, or per step. */
+/* Per-step loads of a trace are kept (the strategy sees their variation)
+ * up to this many cells; a longer trace is summed unless per_step is asked. */
+#define PLAN_STEP_CELLS_MAX ((int64_t)1 << 24)
+
+/* Reads the input loads of the selected steps, per step (always with
+ * per_step; else as far as PLAN_STEP_CELLS_MAX allows: the planner sums them
+ * and hands the strategy windows of them). */
 static int read_loads(const plan_args *a, mp_loads **out, int per_step, mp_err *err)
 {
     mp_read_opts ro = cli_read_opts(&a->c);
@@ -95,6 +103,11 @@ static int read_loads(const plan_args *a, mp_loads **out, int per_step, mp_err *
         mp_trace *t;
         int rc = mp_trace_open(&t, a->input, &ro, err);
         if (rc) return rc;
+        mp_trace_info ti = mp_trace_get_info(t);
+        const mp_model *m = mp_trace_model(t);
+        if (!per_step)
+            per_step = ti.steps > 0 && ti.steps <= PLAN_STEP_CELLS_MAX &&
+                       ti.steps * (int64_t)m->layers * m->experts <= PLAN_STEP_CELLS_MAX;
         rc = mp_loads_count(out, t, a->step_begin, a->step_end, per_step, err);
         mp_trace_close(t);
         return rc;
@@ -118,10 +131,17 @@ static int read_loads(const plan_args *a, mp_loads **out, int per_step, mp_err *
         *out = all;
         return 0;
     }
+    /* the steps are kept; summing them here checks that their sums fit */
     mp_err sub;
-    rc = mp_loads_sum_steps(out, all, &sub);
-    mp_loads_destroy(all);
-    return rc ? mp_err_set(err, rc, "%s: %s", a->input, sub.msg) : 0;
+    mp_loads *sum;
+    rc = mp_loads_sum_steps(&sum, all, &sub);
+    mp_loads_destroy(sum);
+    if (rc) {
+        mp_loads_destroy(all);
+        return mp_err_set(err, rc, "%s: %s", a->input, sub.msg);
+    }
+    *out = all;
+    return 0;
 }
 
 /* The request for a strategy, its topology resolved by the planner; exact:
@@ -281,7 +301,7 @@ static int do_check(const plan_args *a)
         const mp_plan *pl = r->plan;
         mp_plan_request q;
         memset(&q, 0, sizeof q);
-        q.strategy = mp_strategy_find(pl->strategy) ? pl->strategy : "balanced";
+        q.strategy = mp_strategy_find(pl->strategy) ? pl->strategy : "robust";
         q.topo = pl->topo;
         q.top_k = pl->model.top_k;
         q.shared_fusion = pl->shared_id >= 0 ? mp_plan_count(pl, 0, pl->shared_id) : 0;
@@ -308,12 +328,41 @@ static int do_check(const plan_args *a)
     return rc;
 }
 
+/* --holdout-by rank: the trace's tokens counted by source rank, the last
+ * ranks' into *held. */
+static int split_ranks(plan_args *a, mp_loads **train, mp_loads **held, mp_err *err)
+{
+    mp_read_opts ro = cli_read_opts(&a->c);
+    int is_loads = 0;
+    int rc = mp_loads_input(a->input, &ro, &is_loads, err);
+    if (rc) return rc;
+    if (is_loads) return mp_err_set(err, MP_EINVAL, "holdout: a load file records no source ranks to split by");
+    mp_trace_source *ts = NULL;
+    int32_t R = 0, H = 0;
+    if ((rc = mp_trace_source_open(&ts, a->input, &ro, err))) return rc;
+    if ((rc = mp_source_ranks(&ts->src, &R, err)) == 0) {
+        if (R == 0) rc = mp_err_set(err, MP_EINVAL, "holdout: the trace records no source ranks to split by");
+        else rc = mp_holdout_ranks(R, a->holdout, &H, err);
+    }
+    if (rc == 0) rc = mp_loads_split_rank(train, held, &ts->src, mp_trace_model(ts->trace), R - H, err);
+    mp_trace_source_close(ts);
+    a->train_ranks = R - H;
+    a->holdout_ranks = H;
+    return rc;
+}
+
 static int do_plan(plan_args *a, const mp_loads *all)
 {
     mp_err err = {0}, why = {0};
     mp_loads *train = NULL, *held = NULL, *other = NULL;
     const mp_loads *l = all;
-    if (a->holdout > 0) {
+    if (a->holdout > 0 && a->by_rank) {
+        if (split_ranks(a, &train, &held, &err)) {
+            cli_message("moeplace: %s: %s", a->input, err.msg);
+            return CLI_EDATA;
+        }
+        l = train;
+    } else if (a->holdout > 0) {
         if (mp_loads_split_time(&train, &held, all, a->holdout, &err)) {
             cli_message("moeplace: %s: %s", a->input, err.msg);
             return CLI_EDATA;
@@ -326,7 +375,7 @@ static int do_plan(plan_args *a, const mp_loads *all)
     mp_plan_metrics *hm = NULL, *ho = NULL, *em = NULL, *eo = NULL;
     double *judge_load = NULL;
     int rc = CLI_OK;
-    if (make_request(a, l, a->req.strategy ? a->req.strategy : "balanced", 0, &err)) {
+    if (make_request(a, l, a->req.strategy ? a->req.strategy : "robust", 0, &err)) {
         rc = cli_topology_error("plan", &err);
         goto out;
     }
@@ -377,8 +426,14 @@ static int do_plan(plan_args *a, const mp_loads *all)
         add_summary(d, p, res->metrics);
         if (held) {
             cli_doc_num(d, "holdout", a->holdout, 3);
-            cli_doc_int(d, "train_steps", train->steps);
-            cli_doc_int(d, "holdout_steps", held->steps);
+            if (a->by_rank) {
+                cli_doc_str(d, "holdout_by", "rank");
+                cli_doc_int(d, "train_ranks", a->train_ranks);
+                cli_doc_int(d, "holdout_ranks", a->holdout_ranks);
+            } else {
+                cli_doc_int(d, "train_steps", train->steps);
+                cli_doc_int(d, "holdout_steps", held->steps);
+            }
             cli_doc_num(d, "insample_max_over_mean", res->metrics->mean_max_over_mean, 5);
             add_eval(d, "holdout", hm, ho);
         }
@@ -439,6 +494,7 @@ int cmd_plan(int argc, char **argv)
     a.experts = cli_int(&A, CLI_O_EXPERTS, 0);
     a.req.top_k = cli_int(&A, CLI_O_TOP_K, 0);
     a.req.locality = cli_num(&A, CLI_O_LOCALITY, 0);
+    a.req.batch_tokens = cli_num(&A, CLI_O_BATCH_TOKENS, 0);
     a.req.shared_fusion = cli_int(&A, CLI_O_SHARED_FUSION, 0);
     a.from = cli_str(&A, CLI_O_FROM);
     a.weight_bytes = cli_num(&A, CLI_O_WEIGHT_BYTES, -1); /* -1: the model's weight bits, else the default */
@@ -448,6 +504,7 @@ int cmd_plan(int argc, char **argv)
     a.compare = cli_str(&A, CLI_O_COMPARE);
     a.eval = cli_str(&A, CLI_O_EVAL);
     a.holdout = cli_num(&A, CLI_O_HOLDOUT, 0);
+    a.by_rank = cli_enum(&A, CLI_O_HOLDOUT_BY, 0) == 1;
     a.max_moves = cli_i64(&A, CLI_O_MAX_MOVES, -1);
     a.move_budget = -1;
     if (cli_has(&A, CLI_O_MOVE_BUDGET) && cli_parse_bytes("plan", "--move-budget", cli_str(&A, CLI_O_MOVE_BUDGET), &a.move_budget))
@@ -485,6 +542,10 @@ int cmd_plan(int argc, char **argv)
         return cli_usage_error("plan", "unknown strategy '%s'", a.req.strategy);
     if (a.compare && (a.from || a.export_name || a.holdout > 0 || a.eval))
         return cli_usage_error("plan", "--compare does not combine with --from, --export, --holdout or --eval");
+    if (cli_has(&A, CLI_O_HOLDOUT_BY) && !(a.holdout > 0))
+        return cli_usage_error("plan", "--holdout-by says what --holdout F holds out: give --holdout F");
+    if (a.by_rank && a.steps_set)
+        return cli_usage_error("plan", "--holdout-by rank splits the whole trace: no --steps with it");
     if ((a.max_moves >= 0 || a.move_budget >= 0) && !a.from)
         return cli_usage_error("plan", "--max-moves and --move-budget limit a migration: give --from OLD.json");
     cli_io_guard_add_input(&g, a.input);
@@ -495,7 +556,7 @@ int cmd_plan(int argc, char **argv)
 
     mp_err err = {0};
     mp_loads *l;
-    if (read_loads(&a, &l, a.holdout > 0 && !a.compare, &err)) return cli_fail(&err);
+    if (read_loads(&a, &l, a.holdout > 0 && !a.by_rank && !a.compare, &err)) return cli_fail(&err);
     int rc;
     if (a.experts && a.experts != l->experts) {
         cli_message("moeplace: %s: has %d experts per layer, --experts says %d", a.input, l->experts, a.experts);

@@ -15,6 +15,7 @@
 const char cmd_sim_usage[] =
     "usage: moeplace sim TRACE --strategy NAME --gpus P [plan options] [options]\n"
     "       moeplace sim TRACE --plan PLAN.json [options]\n"
+    "       moeplace sim TRACE (--strategy NAME ... | --plan PLAN.json) --holdout F\n"
     "       moeplace sim TRACE --sweep-locality[=W,W,...] --gpus P --nodes N [plan options]\n"
     "\n"
     "Replays every token of a routing trace through a placement, choosing a replica\n"
@@ -40,6 +41,7 @@ void cli_sim_flags_read(cli_sim_flags *f, const cli_args *a)
     f->groups = cli_int(a, CLI_O_GROUPS, 0);
     f->fusion = cli_int(a, CLI_O_SHARED_FUSION, 0);
     f->locality = cli_num(a, CLI_O_LOCALITY, 0);
+    f->batch_tokens = cli_num(a, CLI_O_BATCH_TOKENS, 0);
     /* cost overrides: < 0 = not given (the table holds them to the cost file's ranges) */
     f->hbm = cli_num(a, CLI_O_HBM_GBPS, -1);
     f->peak = cli_num(a, CLI_O_PEAK_TFLOPS, -1);
@@ -59,6 +61,7 @@ int cli_sim_request(const cli_sim_flags *f, const char *cmd, const mp_model *m, 
     memset(q, 0, sizeof *q);
     q->strategy = f->strategy;
     q->locality = f->locality;
+    q->batch_tokens = f->batch_tokens;
     q->groups = f->groups;
     q->shared_fusion = f->fusion;
     q->top_k = m->top_k;
@@ -123,7 +126,8 @@ static double bal_value(const mp_sim_result *r, int j)
     return j == 0 ? r->vllm_bal_run : j == 1 ? r->sglang_bal.mean : r->trt_imb.mean;
 }
 
-static void emit_lanes(cli_doc *d, const mp_simrun_lane *ln, int n, int series, int traffic, const char *metric)
+static void emit_lanes(cli_doc *d, const mp_simrun_lane *ln, int n, int series, int traffic, const char *metric,
+                       int held)
 {
     int first = bal_first(metric);
     cli_tab *t = cli_doc_table(d, "runs", "runs (ratios: mean over layers per step, then over steps)");
@@ -142,6 +146,14 @@ static void emit_lanes(cli_doc *d, const mp_simrun_lane *ln, int n, int series, 
     cli_tab_col(t, "network_bytes", 0);
     summary_cols(t, "step_us", 1);
     cli_tab_col(t, "speedup", 4);
+    if (held) {
+        cli_tab_col(t, "insample_max_over_mean", 4);
+        cli_tab_col(t, "holdout_max_over_mean", 4);
+        cli_tab_col(t, "insample_sim_max_over_mean", 4);
+        cli_tab_col(t, "holdout_sim_max_over_mean", 4);
+        cli_tab_col(t, "insample_step_us", 1);
+        cli_tab_col(t, "holdout_step_us", 1);
+    }
     for (int i = 0; i < n; i++) {
         const mp_sim_result *r = ln[i].res;
         cli_tab_str(t, ln[i].label);
@@ -159,6 +171,14 @@ static void emit_lanes(cli_doc *d, const mp_simrun_lane *ln, int n, int series, 
         cli_tab_num(t, r->total_net_bytes);
         summary_cells(t, &r->time_us);
         cli_tab_num(t, ln[i].speedup);
+        if (held) {
+            cli_tab_num(t, ln[i].plan_maxmean);
+            cli_tab_num(t, ln[i].holdout_plan_maxmean);
+            cli_tab_num(t, ln[i].insample_sim_maxmean);
+            cli_tab_num(t, ln[i].holdout_sim_maxmean);
+            cli_tab_num(t, ln[i].insample_step_us);
+            cli_tab_num(t, ln[i].holdout_step_us);
+        }
     }
     t = cli_doc_table(d, "layers", "per layer (means over steps)");
     cli_tab_col(t, "plan", -1);
@@ -351,6 +371,8 @@ int cmd_sim(int argc, char **argv)
     int64_t pb = 0, pe = -1;
     cli_range(&A, CLI_O_PLAN_STEPS, &pb, &pe);
     const char *plan_path = cli_str(&A, CLI_O_PLAN);
+    double holdout = cli_num(&A, CLI_O_HOLDOUT, 0);
+    int by_rank = cli_enum(&A, CLI_O_HOLDOUT_BY, 0) == 1;
     if (cli_has(&A, CLI_O_SWEEP_LOCALITY)) {
         const char *list = cli_str(&A, CLI_O_SWEEP_LOCALITY);
         if (list) {
@@ -370,6 +392,10 @@ int cmd_sim(int argc, char **argv)
     if (plan_path && (f.gpus || f.spg || f.redundant >= 0 || f.fusion || f.groups))
         return cli_usage_error("sim", "--plan brings its own topology: no --gpus, --slots-per-gpu, --redundant, "
                                       "--groups or --shared-fusion with it");
+    if (cli_has(&A, CLI_O_HOLDOUT_BY) && !(holdout > 0))
+        return cli_usage_error("sim", "--holdout-by says what --holdout F holds out: give --holdout F");
+    if (holdout > 0 && (nloc || cli_has(&A, CLI_O_PLAN_STEPS)))
+        return cli_usage_error("sim", "--holdout splits the whole trace itself: no --plan-steps or --sweep-locality with it");
     const char *rep = cli_engine_replica(&A);
     if (cli_replica_check("sim", rep, NULL, "all")) return CLI_EUSAGE;
     const cli_engine *eng = cli_engine_of(&A);
@@ -401,6 +427,8 @@ int cmd_sim(int argc, char **argv)
     so.plan_end = pe;
     so.sweep = loc;
     so.nsweep = nloc;
+    so.holdout = holdout;
+    so.holdout_by_rank = by_rank;
 
     const char *path = argv[A.first];
     mp_err err = {0};
@@ -441,7 +469,12 @@ int cmd_sim(int argc, char **argv)
         plan = NULL; /* the run took it over */
         cli_progress_done(&pr);
         if (rc) {
-            rc = cli_fail(&err);
+            if (holdout > 0 && rc == MP_EINVAL) {
+                cli_message("moeplace: %s: %s", path, err.msg);
+                rc = CLI_EDATA;
+            } else {
+                rc = cli_fail(&err);
+            }
             goto out;
         }
     }
@@ -465,7 +498,22 @@ int cmd_sim(int argc, char **argv)
     cli_doc_str(d, "cost_model", so.sim.cost.name);
     cli_doc_str(d, "baseline", run->baseline >= 0 ? "linear" : "none");
     if (eng) cli_doc_str(d, "engine", eng->name);
-    emit_lanes(d, ln, run->n, series, traffic, eng ? eng->metric : NULL);
+    if (run->held) {
+        cli_doc_num(d, "holdout", run->holdout, 3);
+        cli_doc_str(d, "holdout_plan", plan_path ? "given: judged on both parts, not made from the training part"
+                                        : run->by_rank ? "made from the training ranks' tokens"
+                                                       : "made from the training steps");
+        cli_doc_str(d, "holdout_by", run->by_rank ? "rank" : "time");
+        if (run->by_rank) {
+            cli_doc_int(d, "train_ranks", run->train_ranks);
+            cli_doc_int(d, "holdout_ranks", run->holdout_ranks);
+        } else {
+            cli_doc_int(d, "train_steps", run->train_steps);
+            cli_doc_int(d, "holdout_steps", run->holdout_steps);
+        }
+        cli_doc_num(d, "holdout_oracle_max_over_mean", run->oracle_maxmean, 5);
+    }
+    emit_lanes(d, ln, run->n, series, traffic, eng ? eng->metric : NULL, run->held != NULL);
     rc = cli_doc_emit(d, &c);
     cli_doc_destroy(d);
 out:

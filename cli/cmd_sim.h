@@ -14,7 +14,7 @@
 typedef struct cli_sim_flags {
     const char *strategy;
     int gpus, nodes, spg, redundant, groups, fusion;
-    double locality;
+    double locality, batch_tokens;
     const char *cost_path, *write_cost, *replica;
     /* cost overrides: < 0 = not given */
     double hbm, peak, efixed, wbytes, abytes, nvlink, net, disp, comb;

@@ -77,7 +77,8 @@ int cli_fail(const mp_err *err)
     /* library messages name fields, never flags: the flag that sets a field,
      * or that answers the message, is put in here */
     static const char *const hint[][2] = {
-        {": unknown format (", "; name it with --input-format mpt|npy|csv|json|pt"},
+        {": unknown format (", "; name it with --input-format mpt|npy|csv|json|pt|trtllm|vllm-eplb|routed"},
+        {"top-k apart: give the model", " (moeplace convert --top-k K -o trace.mpt, once)"},
         {": cannot tell the output format from the name", "; name it with --to mpt|npy|csv|json"},
         {": the layout must be given", " with --layout LTK or TLK"},
         {" is too large for the oracle to hold", " (--no-oracle)"},

@@ -307,7 +307,8 @@ int cli_args_parse(cli_args *a, cli_common *c, const char *cmd, int argc, char *
     }
     static const cli_format fmts[] = {CLI_FMT_TABLE, CLI_FMT_JSON, CLI_FMT_CSV, CLI_FMT_TABLE /* html */};
     c->format = fmts[cli_enum(a, CLI_O_FORMAT, 0)];
-    static const mp_format files[] = {MP_FMT_MPT, MP_FMT_NPY, MP_FMT_CSV, MP_FMT_JSON, MP_FMT_PT}; /* as the rows list them */
+    static const mp_format files[] = {MP_FMT_MPT,    MP_FMT_NPY,    MP_FMT_CSV,       MP_FMT_JSON,
+                                      MP_FMT_PT,     MP_FMT_TRTLLM, MP_FMT_VLLM_EPLB, MP_FMT_ROUTED}; /* as the rows list them */
     if (cli_has(a, CLI_O_INPUT_FORMAT)) c->in_format = files[cli_enum(a, CLI_O_INPUT_FORMAT, 0)];
     if (cli_has(a, CLI_O_TO)) c->out_format = files[cli_enum(a, CLI_O_TO, 0)];
     if (!c->help && cli_has(a, CLI_O_MODEL)) return cli_model_load(c, cli_str(a, CLI_O_MODEL));

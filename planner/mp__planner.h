@@ -20,6 +20,9 @@ int mp__eplb_layer(const double *w, int32_t E, int32_t R, int32_t G, int32_t N, 
 /* Checks EPLB's preconditions (E % G, G % N, P % N, R % P, R >= E). */
 int mp__eplb_check(const mp_strategy_input *in, int32_t G, int32_t N, mp_err *err);
 
+/* The balanced strategy (robust hands --locality plans to it). */
+int mp__strategy_balanced(const mp_strategy_input *in, int32_t *phy2log, mp_err *err);
+
 /* balanced for one layer of E experts on m GPUs x s slots: row gets m*s
  * entries.  ident may be NULL; the last nfixed experts keep one replica. */
 int mp__balance_layer(const double *w, const int32_t *ident, int32_t E, int32_t m, int32_t s, int32_t nfixed,

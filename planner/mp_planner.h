@@ -33,6 +33,12 @@ typedef struct mp_strategy_input {
     double locality;     /* --locality W in [0, 1] (balanced)                  */
     int32_t fixed;       /* the last `fixed` items keep exactly one replica    */
                          /* (the fused shared expert's copies); 0: none        */
+    /* What the input says about variation (robust; the others ignore it):   */
+    int32_t windows;     /* W >= 2 windows of consecutive steps in step_load,  */
+                         /* or 0: one matrix (no variation recorded)           */
+    const double *step_load; /* [W][L][E] per-window loads (load is their sum) */
+    double batch_load;   /* load one served step puts on a layer, in the units */
+                         /* of `load` (tokens x top-k); 0: unknown             */
 } mp_strategy_input;
 
 /* Fills phy2log [L][R] (every entry in 0..E-1, every expert at least once).
@@ -65,7 +71,9 @@ typedef struct mp_strategy {
  * + MP_PLAN_GPUS_MAX, a valid topology with R >= E (R == E when
  * !redundant) and R <= 64 E, L x R x P <= MP_PLAN_WORK_MAX, 0 <= fixed <= E,
  * groups >= 0, locality in [0, 1], ident (when given) in 0..E-1, and every
- * weight finite and >= 0 with every layer's total <= MP_PLAN_LOAD_MAX.
+ * weight finite and >= 0 with every layer's total <= MP_PLAN_LOAD_MAX; with
+ * windows: 2 <= windows <= MP_PLAN_WINDOWS_MAX, step_load given, its weights
+ * as those of load; batch_load finite and >= 0.
  * `who` names the caller in messages.  Returns 0, MP_EINVAL (shapes) or
  * MP_ERANGE (weights) with a message naming the layer and expert. */
 int mp_strategy_input_check(const mp_strategy_input *in, int redundant, const char *who, mp_err *err);
@@ -128,10 +136,19 @@ typedef struct mp_plan_request {
     double locality;       /* balanced --locality W                            */
     int32_t shared_fusion; /* N >= 1: the shared expert becomes N replicas     */
     int32_t top_k;         /* 0: from the model; needed for shared fusion      */
+    double batch_tokens;   /* tokens of one served step (robust); 0: the loads'
+                              mean tokens per step when they have steps, else
+                              unknown                                          */
 } mp_plan_request;
 
+/* Most windows a strategy sees: more steps are summed into this many windows
+ * of consecutive steps (mp_planner_run). */
+#define MP_PLAN_WINDOWS_MAX 64
 
-/* Plans the summed loads (all steps of `loads` are summed) with the request's
+
+/* Plans the summed loads (all steps of `loads` are summed; loads with two or
+ * more steps also reach the strategy as at most MP_PLAN_WINDOWS_MAX windows of
+ * consecutive steps, with the served batch of req->batch_tokens) with the request's
  * strategy (its input checked by mp_strategy_input_check: MP_ERANGE for NaN,
  * infinite or negative loads or layer totals beyond MP_PLAN_LOAD_MAX).  With shared fusion the plan has E + 1 logical experts, the last
  * being the shared one with load (sum of routed load) / top_k, and exactly N

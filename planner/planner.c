@@ -60,18 +60,49 @@ int mp_strategy_input_check(const mp_strategy_input *in, int redundant, const ch
             if (in->ident[e] < 0 || in->ident[e] >= E)
                 return mp_err_set(err, MP_EINVAL, "%s: identity %d of expert %d is outside 0..%d", who, in->ident[e], e,
                                   E - 1);
-    for (int32_t l = 0; l < L; l++) {
-        const double *w = in->load + (int64_t)l * E;
-        double t = 0;
-        for (int32_t e = 0; e < E; e++) {
-            if (!(w[e] >= 0) || !isfinite(w[e])) /* NaN, negative or infinite */
-                return mp_err_set(err, MP_ERANGE, "%s: load of layer %d expert %d is %g", who, l, e, w[e]);
-            t += w[e];
+    if (in->windows != 0 && (in->windows < 2 || in->windows > MP_PLAN_WINDOWS_MAX || !in->step_load))
+        return mp_err_set(err, MP_EINVAL, "%s: %d windows (2..%d with their loads, or 0)", who, in->windows,
+                          MP_PLAN_WINDOWS_MAX);
+    if (!(in->batch_load >= 0) || !isfinite(in->batch_load))
+        return mp_err_set(err, MP_ERANGE, "%s: served batch load %g", who, in->batch_load);
+    for (int32_t k = -1; k < in->windows; k++) {
+        const double *m = k < 0 ? in->load : in->step_load + (int64_t)k * L * E;
+        for (int32_t l = 0; l < L; l++) {
+            const double *w = m + (int64_t)l * E;
+            double t = 0;
+            for (int32_t e = 0; e < E; e++) {
+                if (!(w[e] >= 0) || !isfinite(w[e])) { /* NaN, negative or infinite */
+                    if (k < 0) return mp_err_set(err, MP_ERANGE, "%s: load of layer %d expert %d is %g", who, l, e, w[e]);
+                    return mp_err_set(err, MP_ERANGE, "%s: load of window %d layer %d expert %d is %g", who, k, l, e,
+                                      w[e]);
+                }
+                t += w[e];
+            }
+            if (!(t <= MP_PLAN_LOAD_MAX))
+                return mp_err_set(err, MP_ERANGE, "%s: the loads of layer %d sum to %g, beyond 2^64", who, l, t);
         }
-        if (!(t <= MP_PLAN_LOAD_MAX))
-            return mp_err_set(err, MP_ERANGE, "%s: the loads of layer %d sum to %g, beyond 2^64", who, l, t);
     }
     return 0;
+}
+
+/* The steps of `loads` as nw windows of consecutive steps, each with the
+ * items' columns of mp_planner_run (E routed, then F copies of the shared
+ * expert's load split F ways): [nw][L][items]. */
+static double *windows_of(const mp_loads *loads, int32_t nw, int64_t items, int32_t F, int32_t K)
+{
+    int32_t L = loads->layers, E = loads->experts, S = loads->steps;
+    double *out = calloc((size_t)nw * L * items, sizeof *out);
+    if (!out) return NULL;
+    for (int32_t s = 0; s < S; s++) {
+        int32_t k = (int32_t)((int64_t)s * nw / S);
+        for (int32_t l = 0; l < L; l++) {
+            const double *src = mp_loads_row(loads, s, l);
+            double *dst = out + ((int64_t)k * L + l) * items, t = 0;
+            for (int32_t e = 0; e < E; e++) dst[e] += src[e], t += src[e];
+            for (int32_t f = 0; f < F; f++) dst[E + f] += t / K / F;
+        }
+    }
+    return out;
 }
 
 int mp_planner_run(mp_plan **out, const mp_loads *loads, const mp_plan_request *req, mp_err *err)
@@ -135,8 +166,18 @@ int mp_planner_run(mp_plan **out, const mp_loads *loads, const mp_plan_request *
         for (int32_t f = 0; f < F; f++) items_w[(int64_t)l * items + E + f] = w[(int64_t)l * p->experts + E] / F;
     }
     for (int64_t e = 0; e < items; e++) ident[e] = e < E ? (int32_t)e : E;
-    mp_strategy_input in = {L, (int32_t)items, items_w, F > 0 ? ident : NULL, G, req->topo, req->locality, F};
-    if (!(rc = mp_strategy_input_check(&in, st->redundant, "plan", err))) rc = st->run(&in, p->phy2log, err);
+    mp_strategy_input in = {L, (int32_t)items, items_w, F > 0 ? ident : NULL, G, req->topo, req->locality, F, 0, NULL, 0};
+    /* the variation the input records: windows of its steps, the served batch */
+    int32_t nw = loads->steps < MP_PLAN_WINDOWS_MAX ? loads->steps : MP_PLAN_WINDOWS_MAX;
+    double *win = NULL, tot = 0;
+    for (int64_t i = 0; i < (int64_t)L * items; i++) tot += items_w[i];
+    if (req->batch_tokens > 0 && isfinite(req->batch_tokens)) in.batch_load = req->batch_tokens * (K > 0 ? K : 1);
+    else if (loads->steps >= 2) in.batch_load = tot / L / loads->steps;
+    if (nw >= 2 && !(win = windows_of(loads, nw, items, F, K > 0 ? K : 1))) rc = MP_ENOMEM;
+    else if (nw >= 2) in.windows = nw, in.step_load = win;
+    if (rc) rc = mp_err_set(err, rc, "plan: out of memory");
+    else if (!(rc = mp_strategy_input_check(&in, st->redundant, "plan", err))) rc = st->run(&in, p->phy2log, err);
+    free(win);
     if (!rc && F > 0)
         for (int64_t i = 0; i < (int64_t)L * R; i++)
             if (p->phy2log[i] >= E) p->phy2log[i] = E;

@@ -34,6 +34,13 @@ typedef struct mp_simrun_opts {
     int baseline;               /* 1: replay the linear baseline too, for speedups */
     const double *sweep;        /* nsweep > 0: the locality sweep at these localities */
     int nsweep;                 /* instead of lanes (one policy; NULL: modulo)    */
+    double holdout;             /* > 0: held-out evaluation: the last fraction of the
+                                   steps (mp_holdout_steps) is held out, the plan is
+                                   made from the others (a given plan is only judged
+                                   on both parts); not with a sweep, and plan_begin /
+                                   plan_end must be 0 / -1                          */
+    int holdout_by_rank;        /* 1: hold out the tokens of the last source ranks
+                                   (mp_loads_split_rank) instead of the last steps */
     mp_sim_opts sim;            /* seed, threads, keep_series, cost; policy unused */
 } mp_simrun_opts;
 
@@ -48,6 +55,12 @@ typedef struct mp_simrun_lane {
                                    (mean over layers, even split)                  */
     double speedup;             /* the baseline's total predicted time / this lane's;
                                    NAN without a baseline or a time               */
+    /* held out (NAN without --holdout): the plan's even-split max/mean on the
+       held-out steps, and the replay's means over the training and held-out
+       steps of the per-step max/mean and predicted step time */
+    double holdout_plan_maxmean;
+    double insample_sim_maxmean, holdout_sim_maxmean;
+    double insample_step_us, holdout_step_us;
     mp_sim_result *res;
 } mp_simrun_lane;
 
@@ -61,6 +74,15 @@ typedef struct mp_simrun {
     mp_simrun_lane lane[MP_SIMRUN_LANES_MAX];
     int baseline;               /* the lane of the linear placement, or -1        */
     mp_sweep_result *sweep;     /* the sweep (nsweep > 0), else NULL              */
+    /* held out (o->holdout > 0): `loads` then holds the training steps only */
+    double holdout;             /* the fraction in force (0: none)                */
+    int by_rank;                /* split by source rank (else in time)            */
+    int64_t train_steps, holdout_steps; /* the first train_steps steps train      */
+    int32_t train_ranks, holdout_ranks; /* by rank: ranks below train_ranks train */
+    mp_loads *held;             /* 1 x L x E: the held-out steps summed, or NULL  */
+    double oracle_maxmean;      /* a plan made with the same strategy and topology
+                                   on the held-out steps: the bound; NAN when the
+                                   given plan's strategy is not in the registry   */
 } mp_simrun;
 
 /* Runs the pipeline over `ts` (read from its start).  plan: replay this plan

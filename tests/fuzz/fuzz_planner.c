@@ -297,7 +297,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* the matrix handed to the strategies: L x E, or a dummy when the shape is absurd */
     int sane = L >= 1 && L <= 4 && E >= 1 && E <= 24;
     int64_t cells = sane ? (int64_t)L * E : 1;
-    double *w = malloc((size_t)cells * sizeof *w);
+    double *w = malloc((size_t)cells * sizeof *w), *win = NULL;
     int32_t *ident = malloc((size_t)(sane ? E : 1) * sizeof *ident);
     int64_t out_cells = sane && R >= 1 && R <= 512 ? (int64_t)L * R : 1;
     int32_t *phy2log = malloc((size_t)out_cells * sizeof *phy2log);
@@ -306,8 +306,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int32_t e = 0; e < (sane ? E : 1); e++) ident[e] = u8(&b) % 8 == 0 ? (int32_t)u8(&b) - 2 : e;
 
     /* 1. every strategy, called directly */
-    mp_strategy_input in = {sane ? L : 1, sane ? E : 1, w, use_ident ? ident : NULL, groups, {P, N, S}, locality, fixed};
+    mp_strategy_input in = {sane ? L : 1, sane ? E : 1, w, use_ident ? ident : NULL, groups, {P, N, S}, locality, fixed, 0, NULL, 0};
     if (!sane) in.layers = L, in.experts = E; /* the guard must refuse before touching w */
+    /* sometimes windows of per-step loads and a served batch (robust reads them;
+     * the guard checks them for every strategy) */
+    if (u8(&b) % 3 == 0) {
+        int32_t nw = (int32_t)(u8(&b) % 5); /* 0..4: 1 is refused */
+        if ((win = malloc((size_t)(nw > 0 ? nw : 1) * cells * sizeof *win))) {
+            for (int64_t i = 0; i < (int64_t)nw * cells; i++) win[i] = weight(&b, mode);
+            in.windows = nw, in.step_load = u8(&b) % 8 ? win : NULL;
+            in.batch_load = u8(&b) % 4 ? u8(&b) * 16.0 : weight(&b, 1);
+        }
+    }
     for (int i = 0; i < mp_strategy_count(); i++) {
         const mp_strategy *st = mp_strategy_at(i);
         mp_err err = {0};
@@ -369,6 +379,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     mp_loads_destroy(loads);
 out:
     free(w);
+    free(win);
     free(ident);
     free(phy2log);
     return 0;

@@ -16,7 +16,7 @@
 
 static mp_plan *run(const mp_loads *l, const char *s, int32_t P, int32_t N, int32_t S, int32_t G, double W)
 {
-    mp_plan_request rq = {s, {P, N, S}, G, W, 0, 0};
+    mp_plan_request rq = {s, {P, N, S}, G, W, 0, 0, 0};
     mp_plan *p = NULL;
     mp_err err = {0};
     int rc = mp_planner_run(&p, l, &rq, &err);
@@ -177,7 +177,7 @@ static void test_shared_fusion(void **state)
 {
     (void)state;
     mp_loads *l = th_zipf(2, 16, 1.0, 100, 9);
-    mp_plan_request rq = {"balanced", {4, 1, 6}, 1, 0, 4, 2};
+    mp_plan_request rq = {"balanced", {4, 1, 6}, 1, 0, 4, 2, 0};
     mp_plan *p;
     mp_err err = {0};
     assert_int_equal(mp_planner_run(&p, l, &rq, &err), 0);

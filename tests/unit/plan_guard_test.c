@@ -51,7 +51,7 @@ static void fill(double *w, double v)
 
 static mp_strategy_input input_of(const double *w)
 {
-    mp_strategy_input in = {L_, E_, w, NULL, 1, {P_, 1, S_}, 0, 0};
+    mp_strategy_input in = {L_, E_, w, NULL, 1, {P_, 1, S_}, 0, 0, 0, NULL, 0};
     return in;
 }
 
@@ -112,7 +112,7 @@ static void planner_refuses(void **state)
     mp_loads *l;
     assert_int_equal(mp_loads_create(&l, 1, 1, 8, NULL), 0);
     for (int e = 0; e < 8; e++) l->count[e] = e < 4 ? 1e308 : e;
-    mp_plan_request rq = {"balanced", {2, 1, 8}, 0, 0, 0, 0};
+    mp_plan_request rq = {"balanced", {2, 1, 8}, 0, 0, 0, 0, 0};
     mp_plan *p = NULL;
     mp_err err = {0};
     assert_int_equal(mp_planner_run(&p, l, &rq, &err), MP_ERANGE);

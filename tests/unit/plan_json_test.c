@@ -14,7 +14,7 @@
 
 static mp_plan *small_plan(const mp_loads *l, const char *s)
 {
-    mp_plan_request rq = {s, {4, 2, 5}, 4, 0, 0, 0};
+    mp_plan_request rq = {s, {4, 2, 5}, 4, 0, 0, 0, 0};
     mp_plan *p = NULL;
     assert_int_equal(mp_planner_run(&p, l, &rq, NULL), 0);
     return p;

@@ -51,7 +51,7 @@ static void test_assignment_bruteforce(void **state)
 
 static mp_plan *run(const mp_loads *l, const char *s)
 {
-    mp_plan_request rq = {s, {8, 2, 5}, 1, 0, 0, 0};
+    mp_plan_request rq = {s, {8, 2, 5}, 1, 0, 0, 0, 0};
     mp_plan *p = NULL;
     assert_int_equal(mp_planner_run(&p, l, &rq, NULL), 0);
     return p;
@@ -104,7 +104,7 @@ static void test_migration(void **state)
     assert_int_equal(mig.moved_experts, 0);
     assert_memory_equal(same->phy2log, old->phy2log, 6 * 40 * sizeof(int32_t));
     /* shapes must match */
-    mp_plan_request rq = {"balanced", {4, 1, 10}, 1, 0, 0, 0};
+    mp_plan_request rq = {"balanced", {4, 1, 10}, 1, 0, 0, 0, 0};
     mp_plan *other;
     assert_int_equal(mp_planner_run(&other, a, &rq, NULL), 0);
     assert_int_equal(mp_plan_migrate(other, old, 0, &mig, &err), MP_ESHAPE);

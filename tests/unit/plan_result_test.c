@@ -109,7 +109,7 @@ static void test_evaluate(void **state)
     const char *names[] = {"eplb", "balanced", "round-robin", "eplb-global"};
     mp_err err = {0};
     for (int i = 0; i < 4; i++) {
-        mp_plan_request q = {names[i], {4, 2, 10}, 0, 0.5, 0, 0};
+        mp_plan_request q = {names[i], {4, 2, 10}, 0, 0.5, 0, 0, 0};
         mp_plan_result *r = NULL;
         int rc = mp_plan_evaluate(&r, l, &q, &err);
         if (!strcmp(names[i], "round-robin")) { /* places no redundant experts: R must be E */
@@ -124,7 +124,7 @@ static void test_evaluate(void **state)
         mp_plan_result_destroy(r);
     }
     /* shared fusion: the result's loads carry the shared expert's column */
-    mp_plan_request q = {"balanced", {4, 1, 10}, 0, 0, 4, 4};
+    mp_plan_request q = {"balanced", {4, 1, 10}, 0, 0, 4, 4, 0};
     mp_plan_result *r = NULL;
     assert_int_equal(mp_plan_evaluate(&r, l, &q, &err), 0);
     assert_int_equal(r->plan->experts, 33);
@@ -146,7 +146,7 @@ static void test_result_of(void **state)
     (void)state;
     mp_loads *l = th_lognormal(2, 16, 1.0, 0.1, 3);
     mp_err err = {0};
-    mp_plan_request q = {"eplb", {4, 1, 5}, 0, 0, 0, 0};
+    mp_plan_request q = {"eplb", {4, 1, 5}, 0, 0, 0, 0, 0};
     mp_plan *p;
     assert_int_equal(mp_planner_run(&p, l, &q, &err), 0);
     mp_plan_result *r = NULL;
@@ -215,7 +215,7 @@ static void test_linear_baseline(void **state)
         for (int32_t s = 0; s < 32; s++) assert_int_equal(mp_plan_layer(p, l)[s], s);
     /* the same placement as the linear strategy */
     mp_loads *ld = th_zipf(3, 32, 1.0, 100, 1);
-    mp_plan_request q = {"linear", {8, 2, 4}, 0, 0, 0, 0};
+    mp_plan_request q = {"linear", {8, 2, 4}, 0, 0, 0, 0, 0};
     mp_plan *lp;
     assert_int_equal(mp_planner_run(&lp, ld, &q, &err), 0);
     assert_memory_equal(lp->phy2log, p->phy2log, (size_t)3 * 32 * sizeof(int32_t));

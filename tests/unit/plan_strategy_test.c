@@ -21,7 +21,7 @@ static mp_loads *loads_of(int32_t L, int32_t E, const double *w)
 
 static mp_plan *plan_of(const mp_loads *l, const char *strategy, int32_t P, int32_t N, int32_t S, int32_t G)
 {
-    mp_plan_request rq = {strategy, {P, N, S}, G, 0, 0, 0};
+    mp_plan_request rq = {strategy, {P, N, S}, G, 0, 0, 0, 0};
     mp_plan *p = NULL;
     mp_err err = {0};
     int rc = mp_planner_run(&p, l, &rq, &err);
@@ -196,7 +196,7 @@ static void test_preconditions(void **state)
     mp_loads *l = loads_of(1, 12, w);
     mp_err err = {0};
     mp_plan *p = NULL;
-    mp_plan_request rq = {"linear", {4, 1, 4}, 1, 0, 0, 0};
+    mp_plan_request rq = {"linear", {4, 1, 4}, 1, 0, 0, 0, 0};
     assert_int_equal(mp_planner_run(&p, l, &rq, &err), MP_EINVAL); /* redundant slots */
     assert_non_null(strstr(err.msg, "no redundant"));
     rq.strategy = "eplb";
@@ -219,7 +219,8 @@ static void test_preconditions(void **state)
     mp_plan_destroy(g);
     mp_plan_destroy(p);
     /* registry */
-    assert_int_equal(mp_strategy_count(), 6);
+    assert_int_equal(mp_strategy_count(), 7);
+    assert_non_null(mp_strategy_find("robust"));
     assert_non_null(mp_strategy_find("balanced"));
     assert_null(mp_strategy_find("Balanced"));
     mp_loads_destroy(l);

@@ -656,4 +656,4 @@ static void csvw_abort(void *state)
 static const mp__reader_ops csv_reader_ops = {csv_open, csv_next, csv_close};
 static const mp__writer_ops csv_writer_ops = {csvw_open, csvw_put, csvw_commit, csvw_abort};
 
-const mp__format mp__format_csv = {MP_FMT_CSV, "csv", ".csv", &csv_reader_ops, &csv_writer_ops, csv_sniff};
+const mp__format mp__format_csv = {MP_FMT_CSV, "csv", ".csv", &csv_reader_ops, &csv_writer_ops, csv_sniff, NULL, NULL};

@@ -881,4 +881,10 @@ static int jsonw_commit(void *state, mp_err *err)
 
 static const mp__writer_ops json_writer_ops = {jsonw_open, jsonw_put, jsonw_commit, jsonw_abort};
 
-const mp__format mp__format_json = {MP_FMT_JSON, "json", ".json", NULL, &json_writer_ops, json_sniff};
+static int json_read_loads(mp_loads **out, const char *path, const mp_read_opts *opts, mp_err *err)
+{
+    (void)opts;
+    return mp_loads_read_json(out, path, err);
+}
+
+const mp__format mp__format_json = {MP_FMT_JSON, "json", ".json", NULL, &json_writer_ops, json_sniff, json_read_loads, NULL};

@@ -842,4 +842,4 @@ static int writer_commit(void *state, mp_err *err)
 static const mp__writer_ops mpt_writer_ops = {writer_open, writer_put, writer_commit, writer_abort};
 
 /* The reader checks ids < E itself (naming the chunk's offset); trace.c relies on that. */
-const mp__format mp__format_mpt = {MP_FMT_MPT, "mpt", ".mpt", &mpt_reader_ops, &mpt_writer_ops, mpt_sniff};
+const mp__format mp__format_mpt = {MP_FMT_MPT, "mpt", ".mpt", &mpt_reader_ops, &mpt_writer_ops, mpt_sniff, NULL, NULL};

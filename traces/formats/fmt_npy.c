@@ -728,4 +728,4 @@ static int npyw_commit(void *state, mp_err *err)
 static const mp__reader_ops npy_reader_ops = {npy_open, npy_next, npy_close};
 static const mp__writer_ops npy_writer_ops = {npyw_open, npyw_put, npyw_commit, npyw_abort};
 
-const mp__format mp__format_npy = {MP_FMT_NPY, "npy", ".npy", &npy_reader_ops, &npy_writer_ops, npy_sniff};
+const mp__format mp__format_npy = {MP_FMT_NPY, "npy", ".npy", &npy_reader_ops, &npy_writer_ops, npy_sniff, NULL, NULL};

@@ -863,7 +863,7 @@ static int ptr_next(void *state, mp_step *piece, mp_trace_info *info, mp_err *er
 
 static const mp__reader_ops pt_reader_ops = {ptr_open, ptr_next, ptr_close};
 
-const mp__format mp__format_pt = {MP_FMT_PT, "pt", ".pt", &pt_reader_ops, NULL, pt_sniff};
+const mp__format mp__format_pt = {MP_FMT_PT, "pt", ".pt", &pt_reader_ops, NULL, pt_sniff, mp_loads_read_pt, mp__pt_dir_sniff};
 
 int mp__pt_read_mem(const void *mem, size_t memlen, const mp_read_opts *opts, mp_loads **out, mp_err *err)
 {

@@ -34,14 +34,28 @@ typedef struct mp__format {
     const char *ext; /* ".mpt" */
     const mp__reader_ops *reader; /* NULL when the format cannot be read as a trace */
     const mp__writer_ops *writer; /* NULL when it cannot be written from a trace   */
-    /* Returns 1 when the first bytes (n of them) look like this format. */
+    /* Returns 1 when the first bytes (n of them, up to MP__SNIFF_BYTES) look like this format. */
     int (*sniff)(const unsigned char *head, size_t n);
+    /* Load formats: reads the file (or folder) as loads, one matrix per
+     * recorded step (opts may be NULL); NULL for routing formats.  A format
+     * with both a reader and read_loads (pt) holds either, as its contents
+     * say (mp_loads_input). */
+    int (*read_loads)(mp_loads **out, const char *path, const mp_read_opts *opts, mp_err *err);
+    /* Folder formats: returns 1 when the folder's contents look like this
+     * format; NULL when the format is a single file. */
+    int (*sniff_dir)(const char *dir);
 } mp__format;
+
+/* Bytes of a file's head the sniffers see. */
+#define MP__SNIFF_BYTES (1 << 20)
 
 extern const mp__format mp__format_mpt;
 extern const mp__format mp__format_npy;
 extern const mp__format mp__format_csv;
 extern const mp__format mp__format_json;
+extern const mp__format mp__format_trtllm;
+extern const mp__format mp__format_vllm_eplb;
+extern const mp__format mp__format_routed;
 extern const mp__format mp__format_pt;
 
 /* 1 when path is a folder holding a .pt file (fmt_pt.c). */
@@ -52,7 +66,4 @@ int mp__pt_dir_sniff(const char *path);
  * for the fuzz harness. */
 int mp__pt_read_mem(const void *mem, size_t memlen, const mp_read_opts *opts, mp_loads **out, mp_err *err);
 
-
-
-#include "traces/mp_loads.h"
 #endif

@@ -18,6 +18,12 @@
  * MP_ENOMEM with err naming the file and the JSON path or offset. */
 int mp_loads_read_json(mp_loads **out, const char *path, mp_err *err);
 
+/* Reads a load file of any load format (json, trtllm, vllm-eplb, pt holding
+ * loads), as opts->format says or mp_format_guess tells (opts may be NULL),
+ * one matrix per recorded step.  Returns 0, or the reader's MP_E* with err
+ * naming the file; MP_EUNSUPPORTED when the input is a routing format. */
+int mp_loads_read_file(mp_loads **out, const char *path, const mp_read_opts *opts, mp_err *err);
+
 /* Writes {"format": "moeplace-loads", "version": 1, "logical_count": ...}
  * ([L][E] when S == 1 and !keep_steps, else [S][L][E]) atomically. */
 int mp_loads_write_json(const mp_loads *l, const char *path, int keep_steps, mp_err *err);

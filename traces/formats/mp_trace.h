@@ -3,11 +3,13 @@
  * knows, as a stream of step pieces in bounded memory.
  *
  * Formats: mpt (native, chunked, zlib + CRC32), npy (NumPy top-k id arrays),
- * csv (step,token,layer,e0..), json (load counts only: SGLang logical_count
- * and vLLM-style per-layer arrays; see mp_loads.h), pt (SGLang expert
- * distribution recorder dumps, torch.save files or a folder of them: a
- * per_token dump is a trace, stat and per_pass dumps hold loads; see
- * mp_loadfile.h).
+ * csv (step,token,layer,e0..), routed (engines' routed-experts API responses,
+ * JSON lines), pt (SGLang expert distribution recorder dumps, torch.save files
+ * or a folder of them: a per_token dump is a trace, stat and per_pass dumps
+ * hold loads; see mp_loadfile.h); load formats, read through mp_loads_read:
+ * json (SGLang logical_count and vLLM-style per-layer arrays), trtllm
+ * (TensorRT-LLM's expert statistic folder), vllm-eplb (vLLM EPLB load
+ * statistics JSONL).
  *
  * Memory: mp_trace_open and mp_writer_open return handles the caller frees
  * with mp_trace_close and mp_writer_commit/mp_writer_abort; every pointer a
@@ -29,10 +31,14 @@ typedef enum mp_format {
     MP_FMT_CSV,
     MP_FMT_JSON,
     MP_FMT_PT,
+    MP_FMT_TRTLLM,    /* TensorRT-LLM expert statistic folder (loads)          */
+    MP_FMT_VLLM_EPLB, /* vLLM EPLB load statistics, JSON lines (loads)         */
+    MP_FMT_ROUTED,    /* routed-experts API responses, JSON lines (routing)    */
     MP_FMT_COUNT
 } mp_format;
 
-/* "mpt", "npy", "csv", "json", "pt"; "auto" for MP_FMT_AUTO. */
+/* "mpt", "npy", "csv", "json", "pt", "trtllm", "vllm-eplb", "routed"; "auto"
+ * for MP_FMT_AUTO. */
 const char *mp_format_name(mp_format f);
 /* Parses a format name; returns 0, or MP_ENOTFOUND. */
 int mp_format_parse(const char *name, mp_format *out);
@@ -40,9 +46,15 @@ int mp_format_parse(const char *name, mp_format *out);
 mp_format mp_format_from_path(const char *path);
 
 /* The format of an input: `asked` unless MP_FMT_AUTO, else the folder's
- * contents (a folder of .pt files is pt), the extension, the first bytes.
+ * contents (a folder of .pt files is pt, one of rank{r}.safetensors files
+ * trtllm), the extension, the first bytes (JSON lines by their first line).
  * Returns 0, or MP_EIO / MP_EFORMAT naming the path. */
 int mp_format_guess(const char *path, mp_format asked, mp_format *out, mp_err *err);
+
+/* 1 when files of format f always hold expert loads (json, trtllm,
+ * vllm-eplb: read them with mp_loads_read); 0 for routing formats and for pt,
+ * which holds either (mp_loads_input tells). */
+int mp_format_is_loads(mp_format f);
 
 typedef enum mp_npy_layout {
     MP_NPY_AUTO = 0, /* [T,K] is one layer; 3-D arrays use the model's L to tell */

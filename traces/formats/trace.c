@@ -4,11 +4,16 @@
 #include <string.h>
 #include <strings.h>
 
+#include <sys/stat.h>
+
 #include "traces/formats/mp__format.h"
 #include "traces/formats/mp__mpt.h"
+#include "traces/formats/mp_loadfile.h"
 
-static const mp__format *const formats[] = {&mp__format_mpt, &mp__format_npy, &mp__format_csv, &mp__format_json,
-                                            &mp__format_pt};
+/* Sniffers run in this order: the JSON-lines formats before plain JSON. */
+static const mp__format *const formats[] = {&mp__format_mpt,       &mp__format_npy,    &mp__format_csv,
+                                            &mp__format_vllm_eplb, &mp__format_routed, &mp__format_json,
+                                            &mp__format_pt,        &mp__format_trtllm};
 #define NFORMATS (sizeof formats / sizeof formats[0])
 
 static const mp__format *format_get(mp_format id)
@@ -44,34 +49,51 @@ mp_format mp_format_from_path(const char *path)
     const char *slash = strrchr(path, '/');
     if (!dot || (slash && dot < slash)) return MP_FMT_AUTO;
     for (size_t i = 0; i < NFORMATS; i++)
-        if (strcasecmp(dot, formats[i]->ext) == 0) return formats[i]->id;
+        if (formats[i]->ext[0] && strcasecmp(dot, formats[i]->ext) == 0) return formats[i]->id;
     return MP_FMT_AUTO;
 }
 
-/* The format of a folder given as input, or MP_FMT_AUTO when it is not a
- * folder (or one no format reads). */
-static mp_format folder_format(const char *path)
+int mp_format_is_loads(mp_format f)
 {
-    if (mp__pt_dir_sniff(path)) return MP_FMT_PT;
-    return MP_FMT_AUTO;
+    const mp__format *d = format_get(f);
+    return d && d->read_loads != NULL && d->reader == NULL;
 }
 
+/* The one place an input's format is told from what it is: a folder by its
+ * contents (each folder format's sniff_dir, in table order), a file by its
+ * extension, else by its first MP__SNIFF_BYTES bytes (each format's sniff, in
+ * table order). */
 int mp_format_guess(const char *path, mp_format asked, mp_format *out, mp_err *err)
 {
     mp_format f = asked;
-    if (f == MP_FMT_AUTO) f = folder_format(path);
+    struct stat st;
+    if (f == MP_FMT_AUTO && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        for (size_t i = 0; i < NFORMATS && f == MP_FMT_AUTO; i++)
+            if (formats[i]->sniff_dir && formats[i]->sniff_dir(path)) f = formats[i]->id;
+        if (f == MP_FMT_AUTO)
+            return mp_err_set(err, MP_EFORMAT,
+                              "%s: a folder of no known recording (.pt files of one SGLang dump, or a TensorRT-LLM "
+                              "statistic folder with rank{r}.safetensors)",
+                              path);
+    }
     if (f == MP_FMT_AUTO) f = mp_format_from_path(path);
     if (f == MP_FMT_AUTO) {
-        unsigned char head[64];
         FILE *fp = fopen(path, "rb");
         if (!fp) return mp_err_set(err, MP_EIO, "%s: cannot open", path);
-        size_t n = fread(head, 1, sizeof head, fp);
+        unsigned char *head = malloc(MP__SNIFF_BYTES);
+        if (!head) {
+            fclose(fp);
+            return mp_err_set(err, MP_ENOMEM, "%s: out of memory", path);
+        }
+        size_t n = fread(head, 1, MP__SNIFF_BYTES, fp);
         fclose(fp);
         for (size_t i = 0; i < NFORMATS && f == MP_FMT_AUTO; i++)
             if (formats[i]->sniff && formats[i]->sniff(head, n)) f = formats[i]->id;
+        free(head);
         if (f == MP_FMT_AUTO)
             return mp_err_set(err, MP_EFORMAT,
-                              "%s: unknown format (not .mpt, .npy, .csv, .json or .pt by its name or first bytes)",
+                              "%s: unknown format (not .mpt, .npy, .csv, .json, .pt or an engine recording by its name "
+                              "or contents)",
                               path);
     }
     *out = f;
@@ -86,6 +108,17 @@ static int guess_format(const char *path, mp_format asked, const mp__format **ou
     if (rc) return rc;
     *out = format_get(f);
     return 0;
+}
+
+int mp_loads_read_file(mp_loads **out, const char *path, const mp_read_opts *opts, mp_err *err)
+{
+    *out = NULL;
+    const mp__format *d = NULL;
+    int rc = guess_format(path, opts ? opts->format : MP_FMT_AUTO, &d, err);
+    if (rc) return rc;
+    if (!d->read_loads)
+        return mp_err_set(err, MP_EUNSUPPORTED, "%s: a %s file holds per-token routing, not loads", path, d->name);
+    return d->read_loads(out, path, opts, err);
 }
 
 struct mp_trace {
@@ -218,6 +251,7 @@ int mp_writer_open(mp_writer **out, const char *path, const mp_model *m, const m
         return mp_err_set(err, MP_EINVAL, "%s: cannot tell the output format from the name (not .mpt, .npy, .csv or .json)",
                           path);
     const mp__format *fmt = format_get(f);
+    if (!fmt) return mp_err_set(err, MP_EINVAL, "%s: unknown output format", path);
     if (!fmt->writer) return mp_err_set(err, MP_EUNSUPPORTED, "%s: cannot write %s", path, fmt->name);
     mp_writer *w = calloc(1, sizeof *w);
     if (!w) return mp_err_set(err, MP_ENOMEM, "%s: out of memory", path);

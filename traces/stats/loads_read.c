@@ -114,7 +114,7 @@ int mp_loads_input(const char *path, const mp_read_opts *opts, int *is_loads, mp
     mp_format f;
     int rc = mp_format_guess(path, opts ? opts->format : MP_FMT_AUTO, &f, err);
     if (rc) return rc;
-    if (f == MP_FMT_JSON) *is_loads = 1;
+    if (mp_format_is_loads(f)) *is_loads = 1;
     else if (f == MP_FMT_PT) return mp_pt_holds_loads(path, opts, is_loads, err);
     return 0;
 }
@@ -122,16 +122,22 @@ int mp_loads_input(const char *path, const mp_read_opts *opts, int *is_loads, mp
 int mp_loads_read(mp_loads **out, const char *path, const mp_read_opts *opts, int per_step, mp_err *err)
 {
     *out = NULL;
-    mp_format f = opts && opts->format != MP_FMT_AUTO ? opts->format : mp_format_from_path(path);
-    if (f == MP_FMT_AUTO && mp_format_guess(path, MP_FMT_AUTO, &f, err) != 0) f = MP_FMT_AUTO;
-    int is_loads = f == MP_FMT_JSON;
-    if (f == MP_FMT_PT) {
-        int rc = mp_pt_holds_loads(path, opts, &is_loads, err);
-        if (rc) return rc;
+    mp_read_opts o;
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof o);
+    mp_format f = MP_FMT_AUTO;
+    int is_loads = 0;
+    if (mp_format_guess(path, o.format, &f, err) == 0) { /* else mp_trace_open below says what is wrong */
+        o.format = f;
+        is_loads = mp_format_is_loads(f);
+        if (f == MP_FMT_PT) {
+            int rc = mp_pt_holds_loads(path, &o, &is_loads, err);
+            if (rc) return rc;
+        }
     }
     if (is_loads) {
         mp_loads *l;
-        int rc = f == MP_FMT_PT ? mp_loads_read_pt(&l, path, opts, err) : mp_loads_read_json(&l, path, err);
+        int rc = mp_loads_read_file(&l, path, &o, err);
         if (rc) return rc;
         if (opts && opts->config && (rc = apply_config(l, opts, path, err))) {
             mp_loads_destroy(l);

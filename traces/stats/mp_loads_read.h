@@ -27,7 +27,8 @@ int mp_loads_count(mp_loads **out, mp_trace *t, int64_t step_begin, int64_t step
 int mp_loads_read(mp_loads **out, const char *path, const mp_read_opts *opts, int per_step, mp_err *err);
 
 /* Sets *is_loads to 1 when the input holds expert loads (a JSON load file,
- * an SGLang stat or per_pass dump), 0 when it holds per-token routing (read
+ * a TensorRT-LLM statistic folder, vLLM EPLB load statistics, an SGLang stat
+ * or per_pass dump), 0 when it holds per-token routing (read
  * it with mp_trace_open).  opts may be NULL.  Returns 0 or MP_E* naming the
  * path. */
 int mp_loads_input(const char *path, const mp_read_opts *opts, int *is_loads, mp_err *err);
