@@ -10,6 +10,8 @@ if ls .kxdebs/*.deb >/dev/null 2>&1; then
   mkdir -p /tmp/deps && for f in .kxdebs/*.deb; do dpkg -x "$f" /tmp/deps; done
   [ -e /usr/include/zlib.h ] || ln -sf /usr/lib/x86_64-linux-gnu/libz.so.1 /tmp/deps/usr/lib/x86_64-linux-gnu/libz.so
   export LD_LIBRARY_PATH=/tmp/deps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
+  # libzip's .pc names /usr: read it from the extracted tree
+  export PKG_CONFIG_PATH=/tmp/deps/usr/lib/x86_64-linux-gnu/pkgconfig PKG_CONFIG_SYSROOT_DIR=/tmp/deps
   PFX=-DCMAKE_PREFIX_PATH=/tmp/deps/usr
 fi
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,memory.total --format=csv,noheader
@@ -35,6 +37,9 @@ if [ "${1:-all}" = all ] || [ "${1:-all}" = cli ]; then
   $B/moeplace replay tests/data/small.mpt --plan /tmp/sb.json --dtype fp8 --replica random -n 5 -G 0
   $B/moeplace replay --calibrate -o "$OUT/cost.json"
   ctest --test-dir /tmp/b -j8 2>&1 | tail -4
+  # the kernels are a module that only replay loads: --version touches no CUDA
+  ldd $B/moeplace | grep -c -E "cuda|cublas|nccl" || true
+  ls -la $B/moeplace_kernels.so 2>&1 | tail -1
 fi
 # sanitizers: compute-sanitizer on the GPU test, and the host code under
 # ASan+UBSan with the kernels (replay with the CPU check, plan with replicas)

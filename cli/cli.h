@@ -39,6 +39,7 @@ typedef struct cli_common {
     uint64_t seed;      /* --seed (default 1)               */
     int seed_set;
     int quiet;          /* -q, --quiet: no progress bar     */
+    int wide;           /* --wide: tables whole on a terminal */
     int help;           /* -h, --help                       */
     mp_format in_format;  /* --input-format FMT            */
     mp_format out_format; /* --to FMT (output format)       */
@@ -133,31 +134,71 @@ void cli_doc_num(cli_doc *d, const char *key, double val, int decimals);
 /* A table: name is its JSON key; title its caption in text output. */
 cli_tab *cli_doc_table(cli_doc *d, const char *name, const char *title);
 /* Columns, then cells row by row in column order. */
+/* A column's priority (which columns a narrow terminal keeps, MP_PRIO_* of
+ * traces/mp_vocab.h) comes from the vocabulary (mp_vocab_priority); the
+ * first column of a table says which row it is and is always kept. */
 void cli_tab_col(cli_tab *t, const char *name, int decimals); /* decimals < 0: integer/string */
+/* Sets the priority of the column declared last, where this table's use of a name differs. */
+void cli_tab_prio(cli_tab *t, int prio);
 void cli_tab_str(cli_tab *t, const char *val);
 void cli_tab_int(cli_tab *t, int64_t val);
 void cli_tab_num(cli_tab *t, double val);
-/* Renders to fp; returns 0 or -1 on a write error. */
+/* Renders to fp, every column; returns 0 or -1 on a write error. */
 int cli_doc_print(const cli_doc *d, FILE *fp, cli_format f);
-/* Renders to c->output (atomically) or stdout; returns an exit status. */
+/* The same, tables fitted to `cols` columns (0: whole; cli/term.h says how):
+ * lines never wider than cols, dropped columns named in a legend line.  JSON
+ * and CSV never change. */
+int cli_doc_print_fit(const cli_doc *d, FILE *fp, cli_format f, int cols);
+/* Renders to standard output, fitted to the terminal when it is one
+ * (cli_term_columns; not with --wide); returns an exit status. */
+int cli_doc_stdout(const cli_doc *d, const cli_common *c);
+/* Renders to c->output (atomically) or, fitted like cli_doc_stdout, to
+ * standard output; returns an exit status. */
 int cli_doc_emit(const cli_doc *d, const cli_common *c);
 
 /* `moeplace help metrics [NAME...] [--format F]`: the output vocabulary
  * (traces/mp_vocab.h); argv[0] is "metrics".  Exit 1 when a NAME is not in it. */
 int cli_help_metrics(int argc, char **argv);
 
-/* ---- progress bar on stderr, only when it is a terminal and not --quiet ---- */
+/* ---- progress bar on stderr, only when it is a terminal and not --quiet ----
+ * "LABEL [####....]  27.0%  12.3k tokens/s  ETA 0:12" (cli/term.h,
+ * cli_progress_format): drawn at 0% when the job starts, at most 10 times a
+ * second, and wiped by cli_progress_done.  The callback counts what the
+ * library counts (assignments, steps); `per` of them make one `unit` shown. */
 typedef struct cli_progress {
-    int on;
+    int on;            /* drawing: standard error is a terminal, no --quiet */
+    int cols;          /* its width                                        */
     const char *label;
-    double last; /* time of the last redraw */
+    const char *unit;  /* "tokens", "steps", ... (default "items")          */
+    double per;        /* counted per unit shown (assignments per token)    */
+    int64_t total;     /* counted in the whole job when the callback says -1; -1: unknown */
+    double last;       /* time of the last redraw */
     double start;
     int drawn;
 } cli_progress;
 void cli_progress_init(cli_progress *p, const cli_common *c, const char *label);
-/* mp_progress_fn-compatible: ctx is the cli_progress. */
+/* (Re)starts the bar for a job (a new label unless NULL) and draws it at 0%. */
+void cli_progress_start(cli_progress *p, const char *label, const char *unit, double per, int64_t total);
+/* cli_progress_start for a pass over trace t counting assignments: shown
+ * as tokens, the total from its header when it says. */
+void cli_progress_trace(cli_progress *p, const char *label, const mp_trace *t);
+/* mp_progress_fn-compatible: ctx is the cli_progress; total <= 0: p->total. */
 void cli_progress_update(void *ctx, int64_t done, int64_t total);
 void cli_progress_done(cli_progress *p);
+
+/* The evaluation's two passes over a trace (sim/mp_check.h mp_eval_run calls
+ * back (steps read, -1) while counting, then (steps + steps replayed,
+ * 2 * steps)) as two bars in steps, each from 0%: "LABEL: reading", then
+ * "LABEL: replaying".  steps: the trace's, when known up front (else -1). */
+typedef struct cli_eval_progress {
+    cli_progress bar;
+    const char *label; /* "report", "check" */
+    int64_t steps;
+    int phase;         /* 0 before, 1 reading, 2 replaying */
+    char text[64];
+} cli_eval_progress;
+void cli_eval_progress_init(cli_eval_progress *p, const cli_common *c, const char *label, int64_t steps);
+void cli_eval_progress_update(void *ctx, int64_t done, int64_t total);
 
 /* ---- commands ---- */
 typedef struct cli_command {

@@ -75,19 +75,6 @@ static int print_diff(const mp_check_diff *d, const mp_eval *ev, const char *tra
     return rc;
 }
 
-/* progress over both passes of the evaluation when the trace knows its steps */
-typedef struct steps_progress {
-    cli_progress bar;
-    int64_t steps;
-} steps_progress;
-
-static void steps_update(void *ctx, int64_t done, int64_t total)
-{
-    steps_progress *p = ctx;
-    if (total < 0 && p->steps > 0) total = 2 * p->steps;
-    cli_progress_update(&p->bar, done, total);
-}
-
 /* the folder of a path ("" when none), into buf */
 static void dir_of(const char *path, char *buf, size_t cap)
 {
@@ -211,10 +198,9 @@ int cmd_check(int argc, char **argv)
            fails closed before the replay when the baseline lacks figures or is of another model */
         if (exists && !(rc = mp_baseline_fit(b, &model, &err)) && !update) rc = mp_baseline_gate(b, &model, &err);
         if (!rc) {
-            steps_progress pr;
-            pr.steps = mp_trace_get_info(ts->trace).steps;
-            cli_progress_init(&pr.bar, &c, "check: replaying");
-            rc = mp_eval_run(&ev, &b->setup, &ts->src, &model, c.threads, bdir, steps_update, &pr, &err);
+            cli_eval_progress pr;
+            cli_eval_progress_init(&pr, &c, "check", mp_trace_get_info(ts->trace).steps);
+            rc = mp_eval_run(&ev, &b->setup, &ts->src, &model, c.threads, bdir, cli_eval_progress_update, &pr, &err);
             cli_progress_done(&pr.bar);
             if (rc == MP_EINVAL && exists) {
                 /* the setup came from the file: a data error, not a usage error */

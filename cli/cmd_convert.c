@@ -159,6 +159,7 @@ int cmd_convert(int argc, char **argv)
     }
     cli_progress pr;
     cli_progress_init(&pr, &c, "converting");
+    cli_progress_trace(&pr, NULL, t);
     unsigned max_id = 0;
     int rc = copy_trace(t, w, &pr, &max_id, &err);
     cli_progress_done(&pr);

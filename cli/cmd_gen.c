@@ -140,6 +140,10 @@ int cmd_gen(int argc, char **argv)
     }
     cli_progress pr;
     cli_progress_init(&pr, &c, "generating");
+    {
+        const mp_model *gm = mp_gen_model(g);
+        cli_progress_start(&pr, NULL, "tokens", (double)gm->layers * gm->top_k, go.steps * go.tokens_per_step * gm->layers * gm->top_k);
+    }
     int rc = mp_gen_write(g, w, cli_progress_update, &pr, &err);
     cli_progress_done(&pr);
     mp_gen_destroy(g);

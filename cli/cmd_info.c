@@ -131,6 +131,7 @@ int cmd_info(int argc, char **argv)
         mp_trace_skip_weights(t);
         cli_progress pr;
         cli_progress_init(&pr, &c, "reading");
+        cli_progress_trace(&pr, NULL, t);
         mp_step p = {0};
         int rc;
         int64_t done = 0;

@@ -513,8 +513,7 @@ static int do_plan(plan_args *a, const mp_loads *all)
         }
         add_layers(d, res->metrics, hm);
         if (path) add_path(d, path);
-        rc = cli_doc_print(d, stdout, a->c.format) || fflush(stdout) ? CLI_EDATA : CLI_OK;
-        if (rc) cli_stdout_error(); /* main says it, once */
+        rc = cli_doc_stdout(d, &a->c);
         cli_doc_destroy(d);
     }
     goto out;

@@ -106,6 +106,7 @@ int cmd_rebalance(int argc, char **argv)
     mp_rebalance_result *r;
     cli_progress pr;
     cli_progress_init(&pr, &c, "rebalance");
+    cli_progress_trace(&pr, NULL, ts->trace);
     rc = mp_rebalance_run(&r, &ts->src, &m, &ro, cli_progress_update, &pr, &err);
     cli_progress_done(&pr);
     mp_trace_source_close(ts);

@@ -264,6 +264,7 @@ static int run_replay(const replay_args *a, const cli_common *c)
     cli_progress_init(&pr, c, "replaying");
     int64_t npts = 0, done = 0;
     for (int64_t T = tmin; T <= tmax; T = (int64_t)(T * a->factor) > T ? (int64_t)(T * a->factor) : T + 1) npts++;
+    cli_progress_start(&pr, NULL, "layers", 1, npts * (lend - a->layer_begin));
     for (int64_t T = tmin; T <= tmax; T = (int64_t)(T * a->factor) > T ? (int64_t)(T * a->factor) : T + 1)
         for (int64_t l = a->layer_begin; l < lend; l++) {
             double lstep = 0, pstep = 0;

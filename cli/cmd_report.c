@@ -76,9 +76,8 @@ static int print_table(const mp_eval *ev, const char *input, const cli_common *c
             cli_tab_num(t, ev->r[i].oracle_plan_maxmean);
         }
     }
-    int rc = cli_doc_print(d, stdout, c->format) || fflush(stdout) ? CLI_EDATA : CLI_OK;
+    int rc = cli_doc_stdout(d, c);
     cli_doc_destroy(d);
-    if (rc) cli_stdout_error(); /* main says it, once */
     return rc;
 }
 
@@ -102,19 +101,6 @@ static int write_plans(const mp_eval *ev, const char *dir, mp_err *err)
         if (rc) return rc;
     }
     return 0;
-}
-
-/* progress over both passes when the step count is known in advance */
-typedef struct steps_progress {
-    cli_progress bar;
-    int64_t steps; /* 0: unknown */
-} steps_progress;
-
-static void steps_update(void *ctx, int64_t done, int64_t total)
-{
-    steps_progress *p = ctx;
-    if (total < 0 && p->steps > 0) total = 2 * p->steps;
-    cli_progress_update(&p->bar, done, total);
 }
 
 typedef struct args {
@@ -192,8 +178,8 @@ int cmd_report(int argc, char **argv)
     mp_trace_source *ts = NULL;
     mp_gen_source *gs = NULL;
     char input[512];
-    steps_progress pr;
-    pr.steps = 0;
+    cli_eval_progress pr;
+    int64_t in_steps = -1; /* the input's steps when known up front */
     if (a.trace) {
         mp_read_opts ro = cli_read_opts(&a.c);
         if (mp_trace_source_open(&ts, a.trace, &ro, &err)) return cli_fail(&err);
@@ -208,7 +194,7 @@ int cmd_report(int argc, char **argv)
             mp_trace_source_close(ts);
             return rc;
         }
-        pr.steps = mp_trace_get_info(ts->trace).steps;
+        in_steps = mp_trace_get_info(ts->trace).steps;
         snprintf(input, sizeof input, "%s", a.trace);
     } else {
         mp_gen_opts go;
@@ -229,7 +215,7 @@ int cmd_report(int argc, char **argv)
         char skew[64];
         mp_skew_format(&go.skew, skew, sizeof skew);
         if (mp_gen_source_open(&gs, &go, &src, &model, &err)) return cli_fail(&err);
-        pr.steps = go.steps;
+        in_steps = go.steps;
         snprintf(input, sizeof input, "generated %s trace (skew %s, %lld steps x %lld tokens, seed %llu)",
                  model.name, skew, (long long)go.steps, (long long)go.tokens_per_step,
                  (unsigned long long)go.seed);
@@ -244,16 +230,18 @@ int cmd_report(int argc, char **argv)
     mp_eval *ev = NULL;
     mp_rebalance_result *rb = NULL;
     mp_sweep_result *sw = NULL;
-    cli_progress_init(&pr.bar, &a.c, "report: replaying");
-    rc = mp_eval_run(&ev, &a.setup, &src, &model, a.c.threads, NULL, steps_update, &pr, &err);
+    cli_eval_progress_init(&pr, &a.c, "report", in_steps);
+    rc = mp_eval_run(&ev, &a.setup, &src, &model, a.c.threads, NULL, cli_eval_progress_update, &pr, &err);
+    /* the later passes count assignments: shown as tokens */
+    double per_token = (double)model.layers * model.top_k;
     if (!rc && a.rebalance) {
         int64_t iv = a.interval ? a.interval : (ev->steps >= 8 ? ev->steps / 8 : 1);
         int64_t win = a.window ? a.window : iv;
-        pr.bar.label = "report: rebalancing";
+        cli_progress_start(&pr.bar, "report: rebalancing", "tokens", per_token, (int64_t)(ev->tokens * per_token));
         rc = mp_eval_rebalance(&rb, ev, "eplb", iv, win, &src, a.c.threads, cli_progress_update, &pr.bar, &err);
     }
     if (!rc && a.pareto) {
-        pr.bar.label = "report: locality sweep";
+        cli_progress_start(&pr.bar, "report: locality sweep", "tokens", per_token, (int64_t)(ev->tokens * per_token));
         rc = mp_eval_sweep(&sw, ev, &src, a.c.threads, cli_progress_update, &pr.bar, &err);
     }
     cli_progress_done(&pr.bar);

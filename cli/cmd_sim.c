@@ -464,6 +464,7 @@ int cmd_sim(int argc, char **argv)
     {
         cli_progress pr;
         cli_progress_init(&pr, &c, nloc ? "sweep" : "sim");
+        cli_progress_trace(&pr, NULL, ts->trace);
         rc = mp_sim_evaluate(&run, ts, plan, &so, cli_progress_update, &pr, &err);
         plan = NULL; /* the run took it over */
         cli_progress_done(&pr);

@@ -64,6 +64,7 @@ static int read_input(input *in, const cli_common *c, int64_t b, int64_t e, mp_e
     if (rc) return rc;
     cli_progress pr;
     cli_progress_init(&pr, c, "counting");
+    cli_progress_trace(&pr, NULL, t);
     mp_scan_opts so = {b, e, c->threads, 1, cli_progress_update, &pr};
     mp_scan_totals tot;
     rc = mp_stats_scan(t, &so, &in->sum, &in->sv, &tot, err);

@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "cli/escape.h"
+#include "cli/term.h"
 #include "traces/mp_file.h"
 #include "traces/mp_jsonw.h"
 #include "traces/mp_vocab.h"
@@ -23,6 +24,7 @@ typedef struct cell {
 typedef struct col {
     char *name;
     int decimals;
+    int prio; /* MP_PRIO_*: which columns a narrow terminal keeps */
 } col;
 
 struct cli_tab {
@@ -153,7 +155,13 @@ void cli_tab_col(cli_tab *t, const char *name, int decimals)
     t->cols = xrealloc(t->cols, (size_t)(t->ncols + 1) * sizeof *t->cols);
     t->cols[t->ncols].name = xstrdup(word(name));
     t->cols[t->ncols].decimals = decimals;
+    t->cols[t->ncols].prio = t->ncols == 0 ? MP_PRIO_KEY : mp_vocab_priority(name);
     t->ncols++;
+}
+
+void cli_tab_prio(cli_tab *t, int prio)
+{
+    if (t->ncols > 0) t->cols[t->ncols - 1].prio = prio;
 }
 
 static cell *add_cell(cli_tab *t)
@@ -235,39 +243,170 @@ static void csv_cell(FILE *fp, const cell *c)
     csv_field(fp, buf);
 }
 
-static void print_table_text(const cli_tab *t, FILE *fp)
+/* s padded to w columns (left: text after, else before); the last column of a line is not padded after */
+static void pad(FILE *fp, const char *s, int w, int left, int last)
+{
+    int n = w - cli_text_width(s);
+    if (!left)
+        for (int i = 0; i < n; i++) fputc(' ', fp);
+    fputs(s, fp);
+    if (left && !last)
+        for (int i = 0; i < n; i++) fputc(' ', fp);
+}
+
+/* text wrapped to cols (0: not wrapped); continuation lines start with `indent` spaces */
+static void wrapped(FILE *fp, const char *s, int first, int indent, int cols)
+{
+    if (cols <= 0 || !*s) {
+        fprintf(fp, "%s\n", s);
+        return;
+    }
+    int avail = cols - first;
+    for (int line = 0; *s; line++) {
+        if (line) {
+            for (int i = 0; i < indent; i++) fputc(' ', fp);
+            avail = cols - indent;
+        }
+        size_t k = cli_wrap_next(s, avail < 10 ? 10 : avail);
+        fwrite(s, 1, k, fp);
+        fputc('\n', fp);
+        s += k;
+        while (*s == ' ') s++;
+    }
+}
+
+/* a growing string for the legend */
+typedef struct sbuf {
+    char *s;
+    size_t len, cap;
+} sbuf;
+
+static void sb_add(sbuf *b, const char *s)
+{
+    size_t k = strlen(s);
+    if (b->len + k + 1 > b->cap) {
+        b->cap = (b->len + k + 1) * 2;
+        b->s = xrealloc(b->s, b->cap);
+    }
+    memcpy(b->s + b->len, s, k + 1);
+    b->len += k;
+}
+
+#define LABEL_MAX 64
+
+typedef struct legend_ctx {
+    sbuf *b;
+    int *n;
+} legend_ctx;
+
+/* "SHORT = FULL" once in the legend */
+static void legend_word(void *ctx, const char *shorter, const char *full)
+{
+    legend_ctx *l = ctx;
+    char item[160];
+    snprintf(item, sizeof item, "%s = %s", shorter, full);
+    size_t k = strlen(item);
+    for (const char *p = l->b->s; p && (p = strstr(p, item)) != NULL; p++)
+        if ((p == l->b->s || p[-1] == ' ') && (p[k] == ',' || p[k] == '\0')) return;
+    sb_add(l->b, (*l->n)++ ? ", " : "");
+    sb_add(l->b, item);
+}
+
+/* The table as text: whole when cols is 0, else fitted to cols columns
+ * (term.h: cli_fit), with a legend naming short labels and dropped columns. */
+static void print_table_text(const cli_tab *t, FILE *fp, int cols)
 {
     char buf[128];
     size_t nrows = t->ncols ? t->ncells / (size_t)t->ncols : 0;
-    int *w = calloc((size_t)t->ncols, sizeof *w);
-    if (!w) return;
-    for (int c = 0; c < t->ncols; c++) w[c] = (int)strlen(t->cols[c].name);
+    cli_fit_col *fc = calloc((size_t)t->ncols + 1, sizeof *fc);
+    char(*label)[LABEL_MAX] = calloc((size_t)t->ncols + 1, LABEL_MAX);
+    if (!fc || !label) {
+        free(fc);
+        free(label);
+        return;
+    }
+    for (int c = 0; c < t->ncols; c++) {
+        fc[c].head = cli_text_width(t->cols[c].name);
+        fc[c].shorter = mp_vocab_short(t->cols[c].name, label[c], LABEL_MAX) ? cli_text_width(label[c]) : fc[c].head;
+        fc[c].prio = t->cols[c].prio;
+        fc[c].text = nrows > 0 && t->cells[c].kind == CELL_STR;
+        fc[c].shown = 1;
+    }
     for (size_t i = 0; i < t->ncells; i++) {
         cell_text(&t->cells[i], buf, sizeof buf);
-        int l = (int)strlen(buf), c = (int)(i % (size_t)t->ncols);
-        if (l > w[c]) w[c] = l;
+        int l = cli_text_width(buf), c = (int)(i % (size_t)t->ncols);
+        if (l > fc[c].data) fc[c].data = l;
     }
-    fprintf(fp, "%s\n", t->title);
+    if (cols > 0) {
+        cli_fit(fc, t->ncols, cols);
+    } else {
+        for (int c = 0; c < t->ncols; c++) fc[c].width = fc[c].head > fc[c].data ? fc[c].head : fc[c].data;
+    }
+    int lastc = -1;
+    for (int c = 0; c < t->ncols; c++)
+        if (fc[c].shown) lastc = c;
+    wrapped(fp, t->title, 0, 2, cols);
     /* a column's header aligns like its cells: strings left, numbers right */
+    int first = 1;
     for (int c = 0; c < t->ncols; c++) {
-        int left = nrows > 0 && t->cells[c].kind == CELL_STR;
-        int last = c == t->ncols - 1;
-        fprintf(fp, "%s%*s", c ? "  " : "", left ? (last ? 0 : -w[c]) : w[c], t->cols[c].name);
+        if (!fc[c].shown) continue;
+        cli_text_cut(buf, sizeof buf, fc[c].abbrev ? label[c] : t->cols[c].name, fc[c].width);
+        if (!first) fputs("  ", fp);
+        pad(fp, buf, fc[c].width, fc[c].text, c == lastc);
+        first = 0;
     }
     fputc('\n', fp);
+    int lastx = 0; /* where the last column starts */
+    for (int c = 0, k = 0; c < lastc; c++)
+        if (fc[c].shown) lastx += fc[c].width + 2, k++;
     for (size_t r = 0; r < nrows; r++) {
+        first = 1;
         for (int c = 0; c < t->ncols; c++) {
+            if (!fc[c].shown) continue;
             const cell *ce = &t->cells[r * (size_t)t->ncols + (size_t)c];
+            char cut[128];
             cell_text(ce, buf, sizeof buf);
-            if (ce->kind == CELL_STR) fprintf(fp, "%s%-*s", c ? "  " : "", c == t->ncols - 1 ? 0 : w[c], buf);
-            else fprintf(fp, "%s%*s", c ? "  " : "", w[c], buf);
+            if (!first) fputs("  ", fp);
+            first = 0;
+            if (c == lastc && ce->kind == CELL_STR && cli_text_width(buf) > fc[c].width) {
+                /* the last column's text goes on under itself */
+                wrapped(fp, buf, lastx, lastx, lastx + fc[c].width);
+                goto next_row;
+            }
+            cli_text_cut(cut, sizeof cut, buf, fc[c].width);
+            pad(fp, cut, fc[c].width, ce->kind == CELL_STR, c == lastc);
         }
         fputc('\n', fp);
+    next_row:;
     }
-    free(w);
+    /* the legend: what a short label stands for, which columns are not shown */
+    sbuf lg = {0};
+    int nabbrev = 0, ndropped = 0;
+    legend_ctx lc = {&lg, &nabbrev};
+    for (int c = 0; c < t->ncols; c++) {
+        if (fc[c].shown && fc[c].abbrev) mp_vocab_short_words(t->cols[c].name, legend_word, &lc);
+        ndropped += !fc[c].shown;
+    }
+    if (ndropped) {
+        snprintf(buf, sizeof buf, "%s%d more column%s (--wide or --format csv): ", nabbrev ? "; " : "", ndropped,
+                 ndropped > 1 ? "s" : "");
+        sb_add(&lg, buf);
+        int k = 0;
+        for (int c = 0; c < t->ncols; c++)
+            if (!fc[c].shown) {
+                sb_add(&lg, k++ ? ", " : "");
+                sb_add(&lg, t->cols[c].name);
+            }
+    }
+    if (lg.len) wrapped(fp, lg.s, 0, 2, cols);
+    free(lg.s);
+    free(label);
+    free(fc);
 }
 
-int cli_doc_print(const cli_doc *d, FILE *fp, cli_format f)
+int cli_doc_print(const cli_doc *d, FILE *fp, cli_format f) { return cli_doc_print_fit(d, fp, f, 0); }
+
+int cli_doc_print_fit(const cli_doc *d, FILE *fp, cli_format f, int cols)
 {
     char buf[128];
     if (f == CLI_FMT_JSON) {
@@ -333,27 +472,33 @@ int cli_doc_print(const cli_doc *d, FILE *fp, cli_format f)
             if ((int)strlen(d->sc[i].key) > kw) kw = (int)strlen(d->sc[i].key);
         for (int i = 0; i < d->nsc; i++) {
             cell_text(&d->sc[i].v, buf, sizeof buf);
-            fprintf(fp, "%-*s  %s\n", kw + 1, d->sc[i].key, buf);
+            fprintf(fp, "%-*s  ", kw + 1, d->sc[i].key);
+            wrapped(fp, buf, kw + 3, kw + 3, cols);
         }
         for (int t = 0; t < d->ntabs; t++) {
             if (d->nsc || t) fputc('\n', fp);
-            print_table_text(d->tabs[t], fp);
+            print_table_text(d->tabs[t], fp, cols);
         }
     }
     return ferror(fp) ? -1 : 0;
 }
 
+int cli_doc_stdout(const cli_doc *d, const cli_common *c)
+{
+    /* a table on a terminal fits it; anything else prints whole */
+    int cols = c->format == CLI_FMT_TABLE ? cli_term_columns(c->wide) : 0;
+    /* standard output: main reports a write error, once */
+    if (cli_doc_print_fit(d, stdout, c->format, cols) != 0 || fflush(stdout) != 0) {
+        cli_stdout_error();
+        return CLI_EDATA;
+    }
+    return CLI_OK;
+}
+
 int cli_doc_emit(const cli_doc *d, const cli_common *c)
 {
     mp_err err = {0};
-    if (!c->output || strcmp(c->output, "-") == 0) {
-        /* standard output: main reports a write error, once */
-        if (cli_doc_print(d, stdout, c->format) != 0 || fflush(stdout) != 0) {
-            cli_stdout_error();
-            return CLI_EDATA;
-        }
-        return CLI_OK;
-    }
+    if (!c->output || strcmp(c->output, "-") == 0) return cli_doc_stdout(d, c);
     mp_ofile *f;
     if (mp_ofile_open(&f, c->output, &err)) return cli_fail(&err);
     if (cli_doc_print(d, mp_ofile_stream(f), c->format) != 0) {

@@ -298,6 +298,7 @@ int cli_args_parse(cli_args *a, cli_common *c, const char *cmd, int argc, char *
     /* the options every command reads through cli_common */
     c->help = cli_has(a, CLI_O_HELP) > 0;
     c->quiet = cli_has(a, CLI_O_QUIET) > 0;
+    c->wide = cli_has(a, CLI_O_WIDE) > 0;
     c->output = cli_str(a, CLI_O_OUTPUT);
     c->threads = cli_int(a, CLI_O_THREADS, CLI_THREADS_DEFAULT);
     if (cli_has(a, CLI_O_SEED)) {

@@ -172,6 +172,34 @@ static void image(emit *e, const char *stem, const char *caption)
 
 static double pct(double a, double b) { return b != 0 ? 100 * (a / b - 1) : 0; }
 
+/* --pareto: the locality sweep's points as a table, and which are on the front */
+static void pareto_section(emit *e)
+{
+    const mp_sweep_result *sw = e->r->sweep;
+    double steps = e->r->ev->steps > 0 ? (double)e->r->ev->steps : 1;
+    heading(e, 2, "Locality sweep (Pareto front)");
+    int front = 0;
+    for (int k = 0; k < sw->n; k++) front += sw->pt[k].pareto != 0;
+    para(e, "Plans at each locality weight W (balanced@W: W = 0 balances only, 1 keeps experts on few nodes) and EPLB, "
+            "each replayed over the whole trace. On the Pareto front (%d of %d points): no other point has both a lower "
+            "plan max/mean and less network traffic.%s",
+         front, sw->n,
+         sw->eplb_dominated ? " Every EPLB point is dominated by a balanced point." : "");
+    static const char *const ph[] = {"point", "plan max/mean", "replay max/mean", "net MB/step", "step time (us)",
+                                     "Pareto"};
+    table_begin(e, 6, ph, 1);
+    for (int k = 0; k < sw->n; k++) {
+        const mp_sweep_point *p = &sw->pt[k];
+        cell(e, 0, "%s", in(e, p->label));
+        cell(e, 1, "%.4f", p->plan_maxmean);
+        cell(e, 2, "%.4f", p->maxmean);
+        cell(e, 3, "%.2f", p->net_bytes / steps / 1e6);
+        cell(e, 4, "%.1f", p->time_us / steps);
+        cell(e, 5, "%s", p->pareto ? "yes" : (p->dominated ? "no (dominated by a balanced point)" : "no"));
+    }
+    table_end(e);
+}
+
 static void document(emit *e)
 {
     const report_ctx *r = e->r;
@@ -291,6 +319,8 @@ static void document(emit *e)
         }
         table_end(e);
     }
+
+    if (r->sweep) pareto_section(e);
 
     heading(e, 2, "Plots");
     if (r->plots) {

@@ -256,7 +256,143 @@ static int write_data(const report_ctx *r, mp_err *err)
 
 /* ---- the gnuplot script ---- */
 
-static void body(FILE *fp, const report_ctx *r, int i, double heat_max, double bound)
+/* the figure plot `kind` draws for entry i at x (layer or step); NAN when absent */
+static double series_at(const report_ctx *r, int kind, int i, int64_t x)
+{
+    const mp_eval_result *e = &r->ev->r[i];
+    if (kind == PL_LAYERS) return e->pm->max_over_mean[x];
+    return x < e->sim->steps ? e->sim->series[x].maxmean : NAN;
+}
+
+static int64_t series_len(const report_ctx *r, int kind)
+{
+    return kind == PL_LAYERS ? r->ev->model.layers : r->ev->steps;
+}
+
+/* the first entry before i whose line in plot `kind` is i's exactly, or -1 */
+static int same_as(const report_ctx *r, int kind, int i)
+{
+    int64_t n = series_len(r, kind);
+    for (int j = 0; j < i; j++) {
+        int64_t x = 0;
+        for (; x < n; x++) {
+            double a = series_at(r, kind, i, x), b = series_at(r, kind, j, x);
+            if (!(a == b || (isnan(a) && isnan(b)))) break;
+        }
+        if (x == n) return j;
+    }
+    return -1;
+}
+
+/* y from the lowest to the highest value plotted, padded so that a line at
+ * the bottom (1 = perfect balance) is not drawn on the frame */
+static void y_range(FILE *fp, const report_ctx *r, int kind)
+{
+    double lo = INFINITY, hi = -INFINITY;
+    int64_t n = series_len(r, kind);
+    for (int i = 0; i < r->ev->n; i++)
+        for (int64_t x = 0; x < n; x++) {
+            double v = series_at(r, kind, i, x);
+            if (isfinite(v)) lo = v < lo ? v : lo, hi = v > hi ? v : hi;
+        }
+    if (kind == PL_STEPS && r->rb)
+        for (int g = MP_REGIME_STATIC; g <= MP_REGIME_ONLINE; g++) {
+            const mp_sim_result *x = r->rb->regime[g];
+            for (int64_t s = 0; x && s < x->steps && s < n; s++) {
+                double v = x->series[s].maxmean;
+                if (isfinite(v)) lo = v < lo ? v : lo, hi = v > hi ? v : hi;
+            }
+        }
+    if (!(lo <= hi)) return; /* nothing to plot: gnuplot's own range */
+    double pad = 0.05 * (hi - lo);
+    if (pad < 0.02) pad = 0.02;
+    fprintf(fp, "set yrange [%.4f:%.4f]\n", lo - pad, hi + pad);
+}
+
+/* "plot" and one line per strategy (column i + 2 of `file`); a strategy
+ * whose line is another's exactly is drawn dashed and wider on top of it and
+ * says so in the key, so that neither hides the other */
+static void strategy_lines(FILE *fp, const report_ctx *r, int kind, const char *file, const char *style)
+{
+    gpstr q;
+    fprintf(fp, "plot ");
+    for (int i = 0; i < r->ev->n; i++) {
+        int j = same_as(r, kind, i);
+        const char *name = r->ev->r[i].entry.name;
+        fprintf(fp, "%s'%s' using 1:%d with %s", i ? ", \\\n     " : "", file, i + 2, style);
+        if (j >= 0)
+            fprintf(fp, " lw 3 dt 2 title %s", gq(&q, "%s (same as %s)", name, r->ev->r[j].entry.name));
+        else
+            fprintf(fp, " lw 1.5 title %s", gq(&q, "%s", name));
+    }
+}
+
+/* Pareto labels placed without overlap: in character cells of the plot area
+ * (about 125 x 34 at 1100 x 650), each label right of its point, nudged up or
+ * down a line at a time (nearest first) until it overlaps no label placed
+ * before it, points taken top to bottom.  The axes are fixed here so that the
+ * cells are the ones gnuplot draws. */
+#define PARETO_COLS 125.0
+#define PARETO_ROWS 34.0
+static void pareto_labels(FILE *fp, const report_ctx *r)
+{
+    const mp_sweep_result *sw = r->sweep;
+    double steps = r->ev->steps > 0 ? (double)r->ev->steps : 1;
+    int n = sw->n;
+    if (n <= 0) return;
+    double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+    for (int k = 0; k < n; k++) {
+        double x = sw->pt[k].net_bytes / steps / 1e6, y = sw->pt[k].plan_maxmean;
+        x0 = x < x0 ? x : x0, x1 = x > x1 ? x : x1, y0 = y < y0 ? y : y0, y1 = y > y1 ? y : y1;
+    }
+    double dx = x1 - x0, dy = y1 - y0;
+    if (dx <= 0) dx = fabs(x0) > 0 ? fabs(x0) * 0.2 : 1;
+    if (dy <= 0) dy = fabs(y0) > 0 ? fabs(y0) * 0.05 : 1;
+    x0 -= 0.05 * dx, x1 += 0.3 * dx; /* room for the labels on the right */
+    y0 -= 0.12 * dy, y1 += 0.12 * dy;
+    fprintf(fp, "set xrange [%.4f:%.4f]\nset yrange [%.6f:%.6f]\n", x0, x1, y0, y1);
+    int *ord = malloc((size_t)n * sizeof *ord);
+    double *lx = malloc((size_t)n * sizeof *lx), *ly = malloc((size_t)n * sizeof *ly), *lw = malloc((size_t)n * sizeof *lw);
+    if (!ord || !lx || !ly || !lw) {
+        free(ord), free(lx), free(ly), free(lw);
+        return;
+    }
+    for (int k = 0; k < n; k++) ord[k] = k;
+    for (int a = 1; a < n; a++) /* top first, then left first, then index: a total order */
+        for (int b = a; b > 0; b--) {
+            const mp_sweep_point *p = &sw->pt[ord[b - 1]], *c = &sw->pt[ord[b]];
+            if (p->plan_maxmean > c->plan_maxmean ||
+                (p->plan_maxmean == c->plan_maxmean && (p->net_bytes < c->net_bytes ||
+                                                        (p->net_bytes == c->net_bytes && ord[b - 1] < ord[b]))))
+                break;
+            int t = ord[b];
+            ord[b] = ord[b - 1];
+            ord[b - 1] = t;
+        }
+    gpstr q;
+    for (int a = 0; a < n; a++) {
+        int k = ord[a];
+        const mp_sweep_point *p = &sw->pt[k];
+        double x = p->net_bytes / steps / 1e6;
+        lx[a] = (x - x0) / (x1 - x0) * PARETO_COLS + 1;
+        lw[a] = strlen(p->label) * 9.0 / 11.0 + 1; /* font 9 on an 11-point terminal, and a margin */
+        double base = (p->plan_maxmean - y0) / (y1 - y0) * PARETO_ROWS, off = 0;
+        for (int t = 0; t < 2 * n + 1; t++) {
+            off = (t % 2 ? 1 : -1) * ((t + 1) / 2) * 1.0; /* 0, +1, -1, +2, -2, ... lines */
+            if (t == 0) off = 0;
+            int clash = 0;
+            for (int b = 0; b < a && !clash; b++)
+                clash = fabs(ly[b] - (base + off)) < 1.0 && lx[a] < lx[b] + lw[b] && lx[b] < lx[a] + lw[a];
+            if (!clash) break;
+        }
+        ly[a] = base + off;
+        fprintf(fp, "set label %d %s at %.4f,%.6f offset char 1,char %.1f font ',9'\n", k + 1, gq(&q, "%s", p->label), x,
+                p->plan_maxmean, off);
+    }
+    free(ord), free(lx), free(ly), free(lw);
+}
+
+static void body(FILE *fp, const report_ctx *r, int i, double heat_max)
 {
     const mp_eval *ev = r->ev;
     i = plot_kind(r, i);
@@ -273,17 +409,19 @@ static void body(FILE *fp, const report_ctx *r, int i, double heat_max, double b
                 gq(&q, "Predicted time of one step per strategy (%s, %d GPUs)",
                    ev->model.name[0] ? ev->model.name : "trace", ev->setup.gpus),
                 n - 1);
+        /* each strategy's own bound, a dashed bar across its box (column 4 of strategies.dat) */
         fprintf(fp,
                 "plot 'data/strategies.dat' using 1:3:xtic(2) with boxes lc rgb '#4477aa' title 'predicted step time', \\\n"
-                "     %.3f with lines dt 2 lw 2 lc rgb '#cc3311' title 'balanced bound (expert time at mean GPU load)'\n",
-                bound);
+                "     'data/strategies.dat' using ($1-0.3):4:(0.6):(0) with vectors nohead dt 2 lw 3 lc rgb '#cc3311' "
+                "title 'balanced bound of each strategy (its expert time at the mean GPU load)'\n");
         break;
     case PL_LAYERS:
         fprintf(fp,
                 "set title 'Max/mean GPU load per MoE layer (1 = perfect balance)'\n"
-                "set xlabel 'MoE layer'\nset ylabel 'max / mean GPU load (ratio)'\nset key autotitle columnhead\n"
-                "plot for [i=2:%d] 'data/layers.dat' using 1:i with linespoints pt 7 ps 0.5 lw 1.5\n",
-                n + 1);
+                "set xlabel 'MoE layer'\nset ylabel 'max / mean GPU load (ratio)'\nset key autotitle columnhead\n");
+        y_range(fp, r, PL_LAYERS);
+        strategy_lines(fp, r, PL_LAYERS, "data/layers.dat", "linespoints pt 7 ps 0.5");
+        fputc('\n', fp);
         break;
     case PL_STEPS:
         fprintf(fp,
@@ -291,15 +429,16 @@ static void body(FILE *fp, const report_ctx *r, int i, double heat_max, double b
                 "set xlabel 'step (forward pass)'\nset ylabel 'max / mean GPU rows (ratio)'\n"
                 "set key autotitle columnhead\nset xtics %lld\n",
                 (long long)(ev->steps >= 10 ? ev->steps / 10 : 1));
+        y_range(fp, r, PL_STEPS);
+        strategy_lines(fp, r, PL_STEPS, "data/steps.dat", r->rb ? "lines" : "linespoints pt 7 ps 0.5");
         if (r->rb)
             fprintf(fp,
-                    "plot for [i=2:%d] 'data/steps.dat' using 1:i with lines lw 1.5, \\\n"
+                    ", \\\n"
                     "     'data/steps.dat' using 1:%d with lines lw 2 dt 2, \\\n"
                     "     'data/steps.dat' using 1:%d with lines lw 2.5, \\\n"
-                    "     'data/rebalance.dat' using 1:2 with points pt 9 ps 1.8 lc rgb 'black' title 'rebalance applied'\n",
-                    n + 1, n + 2, n + 3);
-        else
-            fprintf(fp, "plot for [i=2:%d] 'data/steps.dat' using 1:i with linespoints pt 7 ps 0.5 lw 1.5\n", n + 1);
+                    "     'data/rebalance.dat' using 1:2 with points pt 9 ps 1.8 lc rgb 'black' title 'rebalance applied'",
+                    n + 2, n + 3);
+        fputc('\n', fp);
         break;
     case PL_SORTED:
         fprintf(fp,
@@ -309,16 +448,10 @@ static void body(FILE *fp, const report_ctx *r, int i, double heat_max, double b
                 "plot for [i=2:*] 'data/sorted.dat' using 1:i with lines lw 2\n");
         break;
     case PL_PARETO:
-        /* labels spread vertically in turn so that neighbours do not overwrite each other */
-        for (int k = 0; k < r->sweep->n; k++) {
-            const mp_sweep_point *p = &r->sweep->pt[k];
-            fprintf(fp, "set label %d %s at %.4f,%.6f offset char 1,char %.1f font ',9'\n", k + 1, gq(&q, "%s", p->label),
-                    p->net_bytes / (ev->steps > 0 ? (double)ev->steps : 1) / 1e6, p->plan_maxmean,
-                    1.2 * (k % 4) - 1.8);
-        }
+        pareto_labels(fp, r);
         fprintf(fp,
                 "set title 'Locality sweep: balance against inter-node traffic (balanced at W = 0..1, EPLB)'\n"
-                "set xlabel 'network dispatch per step (MB)'\nset ylabel 'plan max/mean GPU load (ratio)'\nset offsets graph 0.05, graph 0.2, graph 0.1, graph 0.1\n"
+                "set xlabel 'network dispatch per step (MB)'\nset ylabel 'plan max/mean GPU load (ratio)'\n"
                 "plot 'data/pareto.dat' using 3:2 with points pt 7 ps 1.5 lc rgb '#4477aa' title 'plans', \\\n"
                 "     'data/pareto.dat' using ($4 > 0 ? $3 : 1/0):2 with linespoints pt 6 ps 2.5 lw 2 "
                 "lc rgb '#cc3311' title 'Pareto front', \\\n"
@@ -344,11 +477,9 @@ static void body(FILE *fp, const report_ctx *r, int i, double heat_max, double b
 static int write_script(const report_ctx *r, mp_err *err)
 {
     const mp_eval *ev = r->ev;
-    double heat_max = 2, bound = INFINITY;
-    for (int i = 0; i < ev->n; i++) {
+    double heat_max = 2;
+    for (int i = 0; i < ev->n; i++)
         if (ev->r[i].pm->worst_max_over_mean > heat_max) heat_max = ev->r[i].pm->worst_max_over_mean;
-        if (ev->r[i].bound_us < bound) bound = ev->r[i].bound_us;
-    }
     out o;
     int rc = out_open(&o, r, "plots.gp", err);
     if (rc) return rc;
@@ -359,10 +490,10 @@ static int write_script(const report_ctx *r, mp_err *err)
         report_plot_name(r, i, stem, sizeof stem, &cap);
         fprintf(o.fp, "\n# %s\nset terminal pngcairo size 1100,650 font 'Sans,11'\nset output 'plots/%s.png'\n",
                 cap, stem);
-        body(o.fp, r, i, heat_max, bound);
+        body(o.fp, r, i, heat_max);
         fprintf(o.fp, "set terminal svg size 1100,650 font 'Sans,11' background rgb 'white'\nset output 'plots/%s.svg'\n",
                 stem);
-        body(o.fp, r, i, heat_max, bound);
+        body(o.fp, r, i, heat_max);
         fprintf(o.fp, "unset output\n");
     }
     return out_close(&o, 0, err);

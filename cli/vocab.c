@@ -41,8 +41,10 @@ int cli_help_metrics(int argc, char **argv)
             else if (strcmp(v, "json") == 0) c.format = CLI_FMT_JSON;
             else if (strcmp(v, "csv") == 0) c.format = CLI_FMT_CSV;
             else return cli_usage_error("help", "--format wants table, json or csv, not '%s'", v);
+        } else if (strcmp(a, "--wide") == 0) {
+            c.wide = 1;
         } else if (a[0] == '-' && a[1]) {
-            return cli_usage_error("help", "unknown option '%s' (help metrics takes --format and names)", a);
+            return cli_usage_error("help", "unknown option '%s' (help metrics takes --format, --wide and names)", a);
         } else if (nnames < (int)(sizeof names / sizeof names[0])) {
             names[nnames++] = a;
         } else {

@@ -9,6 +9,13 @@
 #include "sim/mp_sim.h"
 
 #define CHUNK 256            /* tokens gathered at a time per layer          */
+#if defined(__GNUC__)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE inline
+#endif
+#define VC_PLANES 8           /* bit planes of the (source, destination) counters */
+#define VC_MAX 255            /* counts they hold before a flush             */
 #define TRAFFIC_GPUS_MAX 1024 /* GPU-to-GPU matrix kept up to this many GPUs  */
 
 /* Integer accumulators of one layer for the current step. */
@@ -23,6 +30,8 @@ typedef struct layer_acc {
     int32_t ntouched;
     uint64_t src_seen;    /* P <= 64: source GPUs seen this step (rows of tmat/nmat in use) */
     uint64_t *dmask;      /* P <= 64: [P] destination GPUs each source reached this step */
+    uint64_t *vc;         /* P <= 64: [P][VC_PLANES] tokens per (source, destination) not yet in tmat, as bit planes */
+    int32_t *vcn;         /* P <= 64: [P] tokens added to vc per source since its last flush */
     int64_t *block;
     size_t block_len;
     int64_t *batch;       /* the policy's per-(step, layer) scratch, or NULL */
@@ -37,6 +46,7 @@ typedef struct layer_fig {
 /* Per-thread scratch and run totals. */
 typedef struct worker {
     int32_t *experts, *src, *slots;
+    int32_t *lexp;        /* [L][LEXP_STRIDE]: a chunk's experts, layer by layer */
     int64_t *traffic;     /* [P][P] or NULL */
     int64_t *gpu_rows;    /* [P] */
     int64_t *node_tokens; /* [N] */
@@ -106,15 +116,49 @@ mp_sim_opts mp_sim_opts_default(void)
 /* ---------- per-layer work ---------- */
 
 
-static void play_layer(mp_sim *s, worker *w, layer_acc *a, const mp_step *pc, int64_t c0, int64_t n, int32_t l)
+/* Moves source src's bit-plane counts (a->vc) into its row of a->tmat. */
+static void vc_flush(layer_acc *a, int32_t src, int32_t P)
 {
-    const mp_plan *plan = s->plan;
-    const int32_t K = s->K, kk = s->kk, L = s->L, P = s->P, gpn = s->gpn;
+    uint64_t *vc = a->vc + (int64_t)src * VC_PLANES, any = 0;
+    int64_t *trow = a->tmat + (int64_t)src * P;
+    for (int32_t b = 0; b < VC_PLANES; b++) any |= vc[b];
+    while (any) {
+        int32_t g = __builtin_ctzll(any);
+        any &= any - 1;
+        int64_t c = 0;
+        for (int32_t b = 0; b < VC_PLANES; b++) c |= (int64_t)((vc[b] >> g) & 1) << b;
+        trow[g] += c;
+    }
+    memset(vc, 0, VC_PLANES * sizeof *vc);
+    a->vcn[src] = 0;
+}
+
+/* Orders a token's K experts by descending gate weight, stable (insertion
+ * sort), for a policy that sees them in gate order. */
+static inline void gate_sort(int32_t *e, const float *wt, int32_t K)
+{
+    float ws[64];
+    for (int32_t k = 0; k < K && k < 64; k++) ws[k] = wt[k];
+    for (int32_t k = 1; k < K && k < 64; k++)
+        for (int32_t j = k; j > 0 && ws[j - 1] < ws[j]; j--) {
+            float tw = ws[j];
+            ws[j] = ws[j - 1], ws[j - 1] = tw;
+            int32_t te = e[j];
+            e[j] = e[j - 1], e[j - 1] = te;
+        }
+}
+
+/* Logical experts of tokens [c0, c0 + n) of the piece at layer l into
+ * ex[n][kk] (the fused shared expert last); an id >= E is recorded (the first
+ * one a worker meets) and played as expert 0. */
+static void gather_layer(const mp_sim *s, worker *w, const mp_step *pc, int64_t c0, int64_t n, int32_t l, int32_t *ex)
+{
+    const int32_t K = s->K, kk = s->kk, L = s->L;
     const uint32_t E = (uint32_t)s->E;
     const int gate = s->pol->gate_order && pc->weights;
     for (int64_t i = 0; i < n; i++) {
         const mp_expert_id *id = pc->ids + ((c0 + i) * L + l) * K;
-        int32_t *e = w->experts + i * kk;
+        int32_t *e = ex + i * kk;
         uint32_t bad = 0;
         for (int32_t k = 0; k < K; k++) {
             e[k] = id[k];
@@ -130,20 +174,117 @@ static void play_layer(mp_sim *s, worker *w, layer_acc *a, const mp_step *pc, in
                     }
                     e[k] = 0;
                 }
-        if (gate && K > 1) { /* descending gate weight, stable (insertion sort) */
-            const float *wt = pc->weights + ((c0 + i) * L + l) * K;
-            float ws[64];
-            for (int32_t k = 0; k < K && k < 64; k++) ws[k] = wt[k];
-            for (int32_t k = 1; k < K && k < 64; k++)
-                for (int32_t j = k; j > 0 && ws[j - 1] < ws[j]; j--) {
-                    float tw = ws[j];
-                    ws[j] = ws[j - 1], ws[j - 1] = tw;
-                    int32_t te = e[j];
-                    e[j] = e[j - 1], e[j - 1] = te;
-                }
-        }
-        if (s->fused) e[K] = plan->shared_id;
+        if (gate && K > 1) gate_sort(e, pc->weights + ((c0 + i) * L + l) * K, K); /* descending gate weight */
+        if (s->fused) e[K] = s->plan->shared_id;
     }
+}
+
+/* Layer stride of worker.lexp: a chunk's experts plus 16 ints, so that the
+ * layers' rows do not all fall in one cache set. */
+#define LEXP_STRIDE(kk) ((int64_t)CHUNK * (kk) + 16)
+
+/* Logical experts of tokens [c0, c0 + n) at every layer of [l0, l1) into
+ * w->lexp (layer l at (l - l0) * LEXP_STRIDE): one pass over the piece in its
+ * own order (token by token, each token's layers in turn) instead of a
+ * strided gather per layer.  The same values as gather_layer; a chunk with
+ * an id >= E is redone layer by layer so that the same first one is kept. */
+static void gather_chunk(const mp_sim *s, worker *w, const mp_step *pc, int64_t c0, int64_t n, int32_t l0, int32_t l1)
+{
+    const int32_t K = s->K, kk = s->kk, L = s->L;
+    const int64_t stride = LEXP_STRIDE(kk);
+    const uint32_t E = (uint32_t)s->E;
+    const int32_t shared = s->plan->shared_id;
+    const int gate = s->pol->gate_order && pc->weights;
+    uint32_t bad = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const mp_expert_id *id = pc->ids + ((c0 + i) * L + l0) * K;
+        int32_t *e = w->lexp + i * kk;
+        for (int32_t l = l0; l < l1; l++, id += K, e += stride) {
+            if (K == 8) { /* the common top-8: fixed trip count */
+                for (int32_t k = 0; k < 8; k++) {
+                    e[k] = id[k];
+                    bad |= id[k] >= E;
+                }
+            } else {
+                for (int32_t k = 0; k < K; k++) {
+                    e[k] = id[k];
+                    bad |= id[k] >= E;
+                }
+            }
+            if (gate && K > 1) gate_sort(e, pc->weights + ((c0 + i) * L + l) * K, K);
+            if (s->fused) e[K] = shared;
+        }
+    }
+    if (bad)
+        for (int32_t l = l0; l < l1; l++) gather_layer(s, w, pc, c0, n, l, w->lexp + (l - l0) * stride);
+}
+
+/* Tokens [0, n) of a chunk whose slots are chosen, P <= 64 and n >= 4P: rows
+ * per slot, and distinct tokens per (source, destination) counted in the
+ * layer's accumulators.  The state in locals (stores through the int
+ * pointers could otherwise alias it); the (source, destination) counts in
+ * bit planes, VC_PLANES per source: adding a token's GPU mask is a fixed
+ * chain of and/xor instead of a branchy loop over its GPUs; vc_flush moves
+ * them into tmat before a plane could overflow and at the layer's close.
+ * Inlined with kk a constant for the common top-8 (with or without a fused
+ * shared expert). */
+static ALWAYS_INLINE void play_pairs(const mp_sim *s, const worker *w, layer_acc *a, int64_t n, const int32_t kk)
+{
+    const int32_t *sg = s->slot_gpu, *gnode = s->gpu_node, *srcv = w->src;
+    const int32_t N = s->N, P = s->P;
+    const int64_t shared_add = !s->fused;
+    int64_t *slot_rows = a->slot_rows, *shared_rows = a->shared_rows, *nmat = a->nmat;
+    uint64_t *dmask = a->dmask, *vcb = a->vc;
+    int32_t *touched = a->touched, nt = a->ntouched;
+    uint64_t seen = a->src_seen;
+    for (int64_t i = 0; i < n; i++) {
+        int32_t src = srcv[i];
+        const int32_t *sl = w->slots + i * kk;
+        uint64_t gm = 0;
+        for (int32_t k = 0; k < kk; k++) {
+            int32_t slot = sl[k];
+            int64_t r = slot_rows[slot];
+            touched[nt] = slot; /* kept when first used: no branch */
+            slot_rows[slot] = r + 1;
+            nt += r == 0;
+            gm |= (uint64_t)1 << sg[slot];
+        }
+        shared_rows[src] += shared_add;
+        seen |= (uint64_t)1 << src;
+        dmask[src] |= gm;
+        uint64_t *vc = vcb + (int64_t)src * VC_PLANES, carry = gm;
+        for (int32_t b = 0; b < VC_PLANES; b++) {
+            uint64_t t = vc[b] & carry;
+            vc[b] ^= carry;
+            carry = t;
+        }
+        if (++a->vcn[src] == VC_MAX) vc_flush(a, src, P);
+        int64_t *nrow = nmat + (int64_t)src * N;
+        if (N <= 8) {
+            for (int32_t nd = 0; nd < N; nd++) nrow[nd] += (gm & s->node_mask[nd]) != 0;
+        } else {
+            uint64_t nm = 0;
+            while (gm) {
+                nm |= (uint64_t)1 << gnode[__builtin_ctzll(gm)];
+                gm &= gm - 1;
+            }
+            while (nm) {
+                nrow[__builtin_ctzll(nm)]++;
+                nm &= nm - 1;
+            }
+        }
+    }
+    a->ntouched = nt;
+    a->src_seen = seen;
+}
+
+/* Plays tokens [c0, c0 + n) of the piece at layer l, their logical experts in ex[n][kk]. */
+static void play_layer(mp_sim *s, worker *w, layer_acc *a, const mp_step *pc, int64_t c0, int64_t n, int32_t l,
+                       const int32_t *ex)
+{
+    const mp_plan *plan = s->plan;
+    const int32_t K = s->K, kk = s->kk, L = s->L, P = s->P, gpn = s->gpn;
+    const uint32_t E = (uint32_t)s->E;
     if (c0 == 0 && s->starts && s->pol->prepare) {
         /* the batch's rows per expert at this layer (bad ids count as expert 0, as they are played) */
         int64_t *rows = w->erows;
@@ -156,7 +297,7 @@ static void play_layer(mp_sim *s, worker *w, layer_acc *a, const mp_step *pc, in
         mp_prepare_args pa = {plan, l, s->cur_step, s->o.seed, kk, pc->tokens, rows};
         s->pol->prepare(&pa, a->batch);
     }
-    mp_select_args sa = {plan, l, s->cur_step, s->o.seed, kk, pc->first_token + c0, n, w->experts, w->src, a->state,
+    mp_select_args sa = {plan, l, s->cur_step, s->o.seed, kk, pc->first_token + c0, n, ex, w->src, a->state,
                          a->batch, s->cache ? s->cache + (int64_t)l * s->cache_words : NULL};
     s->pol->select(&sa, w->slots);
     const int32_t *sg = s->slot_gpu;
@@ -203,32 +344,9 @@ static void play_layer(mp_sim *s, worker *w, layer_acc *a, const mp_step *pc, in
             }
             return;
         }
-        for (int64_t i = 0; i < n; i++) {
-            int32_t src = w->src[i];
-            const int32_t *sl = w->slots + i * kk;
-            uint64_t gm = 0, nm = 0;
-            for (int32_t k = 0; k < kk; k++) {
-                int32_t slot = sl[k];
-                a->touched[a->ntouched] = slot; /* kept when first used: no branch */
-                a->ntouched += slot_rows[slot]++ == 0;
-                gm |= (uint64_t)1 << sg[slot];
-            }
-            a->shared_rows[src] += shared_add;
-            a->src_seen |= (uint64_t)1 << src;
-            a->dmask[src] |= gm;
-            /* counted per (source, destination); bytes are derived at the step's end */
-            int64_t *trow = a->tmat + (int64_t)src * P, *nrow = a->nmat + (int64_t)src * s->N;
-            while (gm) {
-                int32_t g = __builtin_ctzll(gm);
-                gm &= gm - 1;
-                trow[g]++;
-                nm |= (uint64_t)1 << gnode[g];
-            }
-            while (nm) {
-                nrow[__builtin_ctzll(nm)]++;
-                nm &= nm - 1;
-            }
-        }
+        if (kk == 8) play_pairs(s, w, a, n, 8);
+        else if (kk == 9) play_pairs(s, w, a, n, 9);
+        else play_pairs(s, w, a, n, kk);
         return;
     }
     for (int64_t i = 0; i < n; i++) {
@@ -338,6 +456,7 @@ static void close_layer(mp_sim *s, worker *w, layer_acc *a, int32_t l)
     const int32_t *row = mp_plan_layer(plan, l);
     if (a->tmat) { /* DeepEP routes from the per-(source, destination) counts */
         const int32_t N = s->N, gpn = s->gpn;
+        for (uint64_t seen = a->src_seen; seen; seen &= seen - 1) vc_flush(a, __builtin_ctzll(seen), P);
         for (uint64_t seen = a->src_seen; seen; seen &= seen - 1) {
             int32_t src = __builtin_ctzll(seen);
             int64_t *tr = a->tmat + (int64_t)src * P, *nr = a->nmat + (int64_t)src * N;
@@ -467,7 +586,8 @@ static void run_layers(mp_sim *s, worker *w, int32_t l0, int32_t l1)
     if (pc && s->whole && pc->tokens <= CHUNK) {
         fill_src(s, w, pc, 0, pc->tokens);
         for (int32_t l = l0; l < l1; l++) {
-            play_layer(s, w, &w->own, pc, 0, pc->tokens, l);
+            gather_layer(s, w, pc, 0, pc->tokens, l, w->experts);
+            play_layer(s, w, &w->own, pc, 0, pc->tokens, l, w->experts);
             close_layer(s, w, &w->own, l);
         }
         return;
@@ -476,7 +596,9 @@ static void run_layers(mp_sim *s, worker *w, int32_t l0, int32_t l1)
         for (int64_t c0 = 0; c0 < pc->tokens; c0 += CHUNK) {
             int64_t n = pc->tokens - c0 < CHUNK ? pc->tokens - c0 : CHUNK;
             fill_src(s, w, pc, c0, n);
-            for (int32_t l = l0; l < l1; l++) play_layer(s, w, &s->acc[l], pc, c0, n, l);
+            gather_chunk(s, w, pc, c0, n, l0, l1);
+            for (int32_t l = l0; l < l1; l++)
+                play_layer(s, w, &s->acc[l], pc, c0, n, l, w->lexp + (l - l0) * LEXP_STRIDE(s->kk));
         }
     }
     if (s->closing)
@@ -544,6 +666,8 @@ static void acc_free(layer_acc *a)
     free(a->block);
     free(a->touched);
     free(a->dmask);
+    free(a->vc);
+    free(a->vcn);
 }
 
 /* One layer's accumulators, zeroed, in one block. */
@@ -555,8 +679,10 @@ static int acc_init(const mp_sim *s, layer_acc *a)
     a->block = calloc(blen, sizeof(int64_t));
     a->touched = malloc(((size_t)s->R + 1) * sizeof *a->touched); /* one spare: written ahead */
     a->dmask = calloc(P, sizeof *a->dmask);
+    a->vc = calloc(P * VC_PLANES, sizeof *a->vc);
+    a->vcn = calloc(P, sizeof *a->vcn);
     if (s->batch_words > 0 && !(a->batch = calloc((size_t)s->batch_words, sizeof *a->batch))) return MP_ENOMEM;
-    if (!a->block || !a->touched || !a->dmask) return MP_ENOMEM;
+    if (!a->block || !a->touched || !a->dmask || !a->vc || !a->vcn) return MP_ENOMEM;
     a->block_len = blen;
     int64_t *b = a->block;
     a->slot_rows = b, b += s->R;
@@ -603,6 +729,7 @@ void mp_sim_destroy(mp_sim *s)
         for (int i = 0; i < s->nthreads; i++) {
             acc_free(&s->wk[i].own);
             free(s->wk[i].experts);
+            free(s->wk[i].lexp);
             free(s->wk[i].src);
             free(s->wk[i].slots);
             free(s->wk[i].traffic);
@@ -723,6 +850,8 @@ int mp_sim_create(mp_sim **out, const mp_plan *plan, const mp_model *model, cons
     for (int i = 0; i < nt; i++) {
         worker *w = &s->wk[i];
         w->experts = malloc((size_t)CHUNK * s->kk * sizeof(int32_t));
+        /* every layer: a small piece runs all of them on worker 0 (run_all) */
+        w->lexp = malloc((size_t)s->L * (size_t)LEXP_STRIDE(s->kk) * sizeof(int32_t));
         w->slots = malloc((size_t)CHUNK * s->kk * sizeof(int32_t));
         w->src = malloc((size_t)CHUNK * sizeof(int32_t));
         w->gpu_rows = calloc(P, sizeof(int64_t));
@@ -734,7 +863,7 @@ int mp_sim_create(mp_sim **out, const mp_plan *plan, const mp_model *model, cons
         w->erows = malloc((size_t)plan->experts * sizeof(int64_t));
         if (s->P <= TRAFFIC_GPUS_MAX) w->traffic = calloc(P * P, sizeof(int64_t));
         if (acc_init(s, &w->own)) goto oom;
-        if (!w->experts || !w->slots || !w->src || !w->gpu_rows || !w->node_tokens || !w->gpu_us || !w->gpu_active || !w->hexp || !w->hcnt || !w->erows ||
+        if (!w->experts || !w->lexp || !w->slots || !w->src || !w->gpu_rows || !w->node_tokens || !w->gpu_us || !w->gpu_active || !w->hexp || !w->hcnt || !w->erows ||
             (s->P <= TRAFFIC_GPUS_MAX && !w->traffic))
             goto oom;
     }

@@ -2,6 +2,7 @@
  * sorted by name (byte order), so a lookup is a binary search. */
 #include "traces/mp_vocab.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* name, unit, better, decimals, family, spelling before schema_version 2, what it is */
@@ -584,4 +585,219 @@ const mp_vocab *mp_vocab_find_was(const char *old)
 const char *mp_vocab_direction_name(int direction)
 {
     return direction == MP_DIR_LOWER ? "lower" : direction == MP_DIR_HIGHER ? "higher" : "none";
+}
+
+/* ---- narrow terminals (mp_vocab_priority, mp_vocab_short) ----
+ * Kept apart from the table above so that adding a name never needs a
+ * priority or a label: names not listed are MP_PRIO_NORMAL and get their
+ * label from the word rules. */
+typedef struct fit_row {
+    const char *name;
+    int prio;
+    const char *label; /* NULL: the word rules */
+} fit_row;
+
+/* sorted by name (byte order); a unit test checks each is a vocabulary name */
+static const fit_row fit_rows[] = {
+    {"change_pct", MP_PRIO_HEAD, "change_%"},
+    {"choices_per_token", MP_PRIO_NORMAL, "choices/tok"},
+    {"compression_ratio", MP_PRIO_NORMAL, "compr"},
+    {"decimals", MP_PRIO_DETAIL, "dec"},
+    {"description", MP_PRIO_HEAD, NULL},
+    {"dominated_by_balanced", MP_PRIO_NORMAL, "dom_by_bal"},
+    {"dst", MP_PRIO_KEY, NULL},
+    {"entry", MP_PRIO_KEY, NULL},
+    {"expert", MP_PRIO_KEY, NULL},
+    {"first_step", MP_PRIO_KEY, "first"},
+    {"gap_lb_rep", MP_PRIO_DETAIL, "gap"},
+    {"gpu", MP_PRIO_KEY, NULL},
+    {"holdout_oracle_max_over_mean", MP_PRIO_DETAIL, NULL},
+    {"holdout_sim_max_over_mean", MP_PRIO_HEAD, NULL},
+    {"idle_gpus", MP_PRIO_DETAIL, "idle"},
+    {"insample_sim_max_over_mean", MP_PRIO_DETAIL, NULL},
+    {"last_step", MP_PRIO_KEY, "last"},
+    {"layer", MP_PRIO_KEY, NULL},
+    {"max_over_mean", MP_PRIO_HEAD, NULL},
+    {"metric", MP_PRIO_KEY, NULL},
+    {"moe_layers", MP_PRIO_NORMAL, "moe_L"},
+    {"name", MP_PRIO_KEY, NULL},
+    {"node", MP_PRIO_KEY, NULL},
+    {"normalize_topk", MP_PRIO_DETAIL, "norm"},
+    {"nvlink_MB_per_step", MP_PRIO_DETAIL, NULL},
+    {"nvlink_bytes", MP_PRIO_DETAIL, NULL},
+    {"op", MP_PRIO_KEY, NULL},
+    {"phase", MP_PRIO_KEY, NULL},
+    {"plan", MP_PRIO_KEY, NULL},
+    {"plan_max_over_mean", MP_PRIO_HEAD, NULL},
+    {"plan_worst_max_over_mean", MP_PRIO_DETAIL, "plan_worst"},
+    {"pre_shift_max_over_mean", MP_PRIO_DETAIL, NULL},
+    {"preset", MP_PRIO_KEY, NULL},
+    {"rank", MP_PRIO_KEY, NULL},
+    {"recovery_steps", MP_PRIO_DETAIL, NULL},
+    {"regime", MP_PRIO_KEY, NULL},
+    {"replica", MP_PRIO_KEY, NULL},
+    {"routed_scaling", MP_PRIO_DETAIL, "scale"},
+    {"run_max_over_mean", MP_PRIO_NORMAL, NULL},
+    {"sglang_balancedness", MP_PRIO_DETAIL, NULL},
+    {"shared_experts", MP_PRIO_NORMAL, "shared"},
+    {"sim_max_over_mean", MP_PRIO_HEAD, NULL},
+    {"sim_max_over_mean_p99", MP_PRIO_NORMAL, "sim_p99"},
+    {"slots_per_gpu", MP_PRIO_NORMAL, "slots/gpu"},
+    {"src", MP_PRIO_KEY, NULL},
+    {"stat", MP_PRIO_KEY, NULL},
+    {"status", MP_PRIO_HEAD, NULL},
+    {"step", MP_PRIO_KEY, NULL},
+    {"step_time_us", MP_PRIO_HEAD, "step_us"},
+    {"step_us", MP_PRIO_HEAD, NULL},
+    {"strategy", MP_PRIO_KEY, NULL},
+    {"tokens_max_over_mean", MP_PRIO_DETAIL, NULL},
+    {"topk_group", MP_PRIO_NORMAL, "tk_grp"},
+    {"trtllm_imbalance", MP_PRIO_DETAIL, NULL},
+    {"was", MP_PRIO_DETAIL, NULL},
+};
+
+#define NFIT ((int)(sizeof fit_rows / sizeof fit_rows[0]))
+
+static const fit_row *fit_find(const char *name, size_t len)
+{
+    int lo = 0, hi = NFIT - 1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2;
+        const char *v = fit_rows[mid].name;
+        int c = strncmp(v, name, len);
+        if (c == 0) c = v[len] != '\0';
+        if (c == 0) return &fit_rows[mid];
+        if (c < 0) lo = mid + 1;
+        else hi = mid - 1;
+    }
+    return NULL;
+}
+
+/* the length of NAME's family stem when it is a member of a DIST family
+ * (NAME_mean .. NAME_max) that is not listed itself, else 0 */
+static size_t dist_stem(const char *name, const char **suffix)
+{
+    static const char *const sfx[] = {"_mean", "_p50", "_p90", "_p99", "_max"};
+    size_t n = strlen(name);
+    if (fit_find(name, n)) return 0;
+    for (size_t i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
+        size_t k = strlen(sfx[i]);
+        if (n > k && strcmp(name + n - k, sfx[i]) == 0) {
+            const mp_vocab *v = find_exact(name, n - k);
+            if (v && v->family == MP_VOCAB_DIST) {
+                *suffix = sfx[i];
+                return n - k;
+            }
+        }
+    }
+    return 0;
+}
+
+int mp_vocab_priority(const char *name)
+{
+    if (!name) return MP_PRIO_NORMAL;
+    const char *sfx = NULL;
+    size_t stem = dist_stem(name, &sfx);
+    if (stem) {
+        /* the median and p90 repeat the mean; the mean speaks for the family */
+        if (strcmp(sfx, "_p50") == 0 || strcmp(sfx, "_p90") == 0) return MP_PRIO_DETAIL;
+        const fit_row *r = fit_find(name, stem);
+        int base = r ? r->prio : MP_PRIO_NORMAL;
+        if (strcmp(sfx, "_mean") == 0) return base;
+        return base < MP_PRIO_NORMAL ? MP_PRIO_NORMAL : base;
+    }
+    const fit_row *r = fit_find(name, strlen(name));
+    return r ? r->prio : MP_PRIO_NORMAL;
+}
+
+/* long words and what a label writes for them, applied left to right */
+static const char *const words[][2] = {
+    {"max_over_mean", "m/m"}, {"balancedness", "bal"}, {"imbalance", "imb"}, {"holdout", "ho"},
+    {"insample", "in"},       {"oracle", "orc"},       {"nvlink", "nvl"},    {"network", "net"},
+    {"_per_step", ""},        {"sglang", "sgl"},       {"trtllm", "trt"},    {"duplicates", "dups"},
+    {"experts", "exp"},       {"transfer", "xfer"},    {"recovery", "recov"}, {"pre_shift", "pre"},
+    {"intermediate", "inter"}, {"group", "grp"},       {"tokens", "tok"},    {"layers", "L"},
+};
+
+static void put(char *buf, size_t n, size_t *at, const char *s, size_t len)
+{
+    for (size_t i = 0; i < len && *at + 1 < n; i++) buf[(*at)++] = s[i];
+    buf[*at] = '\0';
+}
+
+/* name[0..len) with the word rules applied (or its listed label) into buf at *at */
+static void short_stem(const char *name, size_t len, char *buf, size_t n, size_t *at)
+{
+    const fit_row *r = fit_find(name, len);
+    if (r && r->label) {
+        put(buf, n, at, r->label, strlen(r->label));
+        return;
+    }
+    size_t i = 0;
+    while (i < len) {
+        size_t w, hit = 0;
+        for (w = 0; w < sizeof words / sizeof words[0]; w++) {
+            size_t k = strlen(words[w][0]);
+            if (k <= len - i && memcmp(name + i, words[w][0], k) == 0) {
+                hit = k;
+                break;
+            }
+        }
+        if (hit) {
+            put(buf, n, at, words[w][1], strlen(words[w][1]));
+            i += hit;
+        } else {
+            put(buf, n, at, name + i, 1);
+            i++;
+        }
+    }
+}
+
+int mp_vocab_short(const char *name, char *buf, size_t n)
+{
+    if (!buf || n == 0) return 0;
+    buf[0] = '\0';
+    if (!name) return 0;
+    size_t at = 0, len = strlen(name);
+    const char *sfx = NULL;
+    size_t stem = dist_stem(name, &sfx);
+    if (stem) {
+        short_stem(name, stem, buf, n, &at);
+        put(buf, n, &at, sfx, strlen(sfx));
+    } else {
+        short_stem(name, len, buf, n, &at);
+    }
+    return at < len;
+}
+
+void mp_vocab_short_words(const char *name, void (*each)(void *ctx, const char *shorter, const char *full), void *ctx)
+{
+    char label[128];
+    if (!name || !mp_vocab_short(name, label, sizeof label)) return;
+    const char *sfx = NULL;
+    size_t stem = dist_stem(name, &sfx), len = stem ? stem : strlen(name);
+    const fit_row *r = fit_find(name, len);
+    if (r && r->label) {
+        char full[128];
+        snprintf(full, sizeof full, "%.*s", (int)len, name);
+        each(ctx, r->label, full);
+        return;
+    }
+    for (size_t w = 0; w < sizeof words / sizeof words[0]; w++)
+        if (!words[w][1][0] && strstr(name, words[w][0])) { /* a word dropped: the label says too little */
+            each(ctx, label, name);
+            return;
+        }
+    for (size_t i = 0; i < len;) {
+        size_t hit = 0, w;
+        for (w = 0; w < sizeof words / sizeof words[0]; w++) {
+            size_t k = strlen(words[w][0]);
+            if (k <= len - i && memcmp(name + i, words[w][0], k) == 0) {
+                hit = k;
+                break;
+            }
+        }
+        if (hit) each(ctx, words[w][1], words[w][0]);
+        i += hit ? hit : 1;
+    }
 }

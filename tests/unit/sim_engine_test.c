@@ -277,6 +277,35 @@ static void piece_invariance(void **state)
     mp_plan_destroy(p);
 }
 
+/* Many tokens per source GPU in one step and layer (past the 255 that the
+ * engine's bit-plane counters hold between flushes), top-8 (the inlined
+ * play loop): the per-(source, destination) counts agree with the
+ * token-by-token path (1-token pieces) and with other splits. */
+static void piece_invariance_many_per_source(void **state)
+{
+    (void)state;
+    mp_model m = tiny_model(3, 16, 8);
+    int32_t row[20];
+    for (int32_t i = 0; i < 20; i++) row[i] = i % 16; /* 4 experts twice */
+    mp_plan *p = make_plan(3, 16, 4, 2, 5, row);
+    assert_non_null(p);
+    const int64_t pieces[] = {5000, 1, 7, 300};
+    for (int pi = 0; pi < mp_policy_count(); pi++) {
+        const mp_policy *pol = &mp_policy_table()[pi];
+        mp_sim_result *a = random_trace_pieces(p, &m, pol, 1, pieces[0], 1100, 250);
+        int64_t tot = 0;
+        for (int g = 0; g < 4; g++) tot += a->gpu_rows[g];
+        assert_int_equal(tot, a->tokens * 3 * 8);
+        for (int j = 1; j < 4; j++) {
+            mp_sim_result *b = random_trace_pieces(p, &m, pol, 1 + (j == 3), pieces[j], 1100, 250);
+            assert_same_result(a, b, 3, 4);
+            mp_sim_result_destroy(b);
+        }
+        mp_sim_result_destroy(a);
+    }
+    mp_plan_destroy(p);
+}
+
 static void thread_invariance(void **state)
 {
     (void)state;
@@ -602,6 +631,7 @@ int main(void)
         cmocka_unit_test(shared_fusion),          cmocka_unit_test(bad_input),
         cmocka_unit_test(summary_percentiles),   cmocka_unit_test(traffic_bitmask_path),
         cmocka_unit_test(traffic_general_path),   cmocka_unit_test(piece_invariance),
+        cmocka_unit_test(piece_invariance_many_per_source),
         cmocka_unit_test(lb_rep_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -694,7 +694,8 @@ static int write_oldest(mpt_writer *w, mp_err *err)
     w->assign += e->tokens * w->shape.layers * w->shape.top_k;
     w->payload += mpt_raw_size(&w->shape, e->tokens);
     w->steps += e->end_of_step != 0;
-    rc = write_bytes(w, e->out, e->out_len, err);
+    rc = write_bytes(w, e->out, MPT_CHUNK_HEADER_BYTES, err);
+    for (int i = 0; !rc && i < MPT_STREAMS; i++) rc = write_bytes(w, e->seg[i], e->seg_len[i], err);
     mpt_pool_release_oldest(w->pool);
     return rc;
 }
@@ -787,7 +788,7 @@ static int writer_put(void *state, const mp_step *p, mp_err *err)
         } else {
             memcpy(e->ids + 2 * at, p->ids + from, a * 2);
         }
-        if (w->shape.has_weights) memcpy(e->weights + at, p->weights + from, a * sizeof(float));
+        if (w->shape.has_weights) mpt_enc_put_weights(e, &w->shape, at, p->weights + from, a);
         if (w->shape.has_src) memcpy(e->src + e->tokens, p->src_rank + done, (size_t)n * sizeof(int32_t));
         e->tokens += n;
         done += n;

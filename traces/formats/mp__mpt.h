@@ -121,27 +121,32 @@ void mpt_chunk_head_encode(const mpt_chunk_head *h, unsigned char *out);
  * unknown flags, 3 for a reserved field that is not 0. */
 int mpt_chunk_head_decode(const unsigned char *in, mpt_chunk_head *h);
 
-/* A chunk being encoded: the three arrays of the payload, then its compressed form. */
+/* A chunk being encoded: the arrays of the payload, then its compressed form. */
 typedef struct mpt_enc {
     unsigned char *ids; /* [tokens][L][K] of id_bytes each */
-    float *weights;     /* or NULL */
     int32_t *src;       /* or NULL */
-    unsigned char *planes; /* the weights' four byte planes, or NULL */
+    unsigned char *planes; /* the weights' four byte planes, cap_tokens * L * K bytes apart, or NULL */
     void *z;            /* a deflate stream (z_stream), made on first use */
     int zlevel;
     int64_t cap_tokens;
     int64_t tokens;
     int64_t step, first_token;
     int end_of_step;
-    unsigned char *out; /* chunk header + payload, ready to write */
-    size_t out_len, out_cap;
+    unsigned char *out; /* chunk header, then the deflated streams */
+    size_t out_cap;
+    /* the payload to write after the header, stream by stream: in out when
+     * deflated, else the stream's own array (stored streams are not copied) */
+    const unsigned char *seg[MPT_STREAMS];
+    size_t seg_len[MPT_STREAMS];
 } mpt_enc;
 
 int mpt_enc_reserve(mpt_enc *e, const mpt_shape *s, int64_t cap_tokens, mp_err *err);
 void mpt_enc_free(mpt_enc *e);
-/* Compresses the chunk at `level` into e->out (header included); stores each
- * stream raw when deflate does not make it at least 1/32 smaller.  Returns 0
- * or MP_ENOMEM. */
+/* Splits n gate weights into the byte planes at assignment `at` of the chunk. */
+void mpt_enc_put_weights(mpt_enc *e, const mpt_shape *s, size_t at, const float *w, size_t n);
+/* Compresses the chunk at `level`: the header into e->out, the payload as
+ * e->seg; stores each stream raw when deflate does not make it at least 1/32
+ * smaller.  Returns 0 or MP_ENOMEM. */
 int mpt_enc_finish(mpt_enc *e, const mpt_shape *s, int level);
 
 /* A chunk being decoded: its payload as read, then the piece. */

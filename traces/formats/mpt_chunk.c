@@ -93,14 +93,13 @@ int mpt_enc_reserve(mpt_enc *e, const mpt_shape *s, int64_t cap_tokens, mp_err *
     size_t a = (size_t)(cap_tokens * s->layers * s->top_k);
     size_t n = a ? a : 1;
     e->ids = malloc(n * (size_t)s->id_bytes);
-    e->weights = s->has_weights ? malloc(n * sizeof(float)) : NULL;
     e->planes = s->has_weights ? malloc(n * 4) : NULL;
     e->src = s->has_src ? malloc((cap_tokens ? (size_t)cap_tokens : 1) * sizeof(int32_t)) : NULL;
     /* each stream may take up to compressBound of its raw size */
     e->out_cap = MPT_CHUNK_HEADER_BYTES + 64;
     for (int i = 0; i < MPT_STREAMS; i++) e->out_cap += (size_t)compressBound((uLong)mpt_stream_raw(s, cap_tokens, i));
     e->out = malloc(e->out_cap);
-    if (!e->ids || (s->has_weights && (!e->weights || !e->planes)) || (s->has_src && !e->src) || !e->out) {
+    if (!e->ids || (s->has_weights && !e->planes) || (s->has_src && !e->src) || !e->out) {
         mpt_enc_free(e);
         return mp_err_set(err, MP_ENOMEM, "mpt: out of memory for a chunk of %lld tokens", (long long)cap_tokens);
     }
@@ -113,7 +112,6 @@ void mpt_enc_free(mpt_enc *e)
 {
     if (!e) return;
     free(e->ids);
-    free(e->weights);
     free(e->planes);
     free(e->src);
     free(e->out);
@@ -140,11 +138,22 @@ static size_t deflate_into(z_stream *z, const unsigned char *p, size_t n, unsign
     return zr == Z_STREAM_END ? (size_t)z->total_out : 0;
 }
 
-/* Splits n float32 values into their four little-endian byte planes. */
-static void shuffle(unsigned char *restrict planes, const float *restrict w, size_t n)
+/* Splits n float32 values into their four little-endian byte planes.  Four
+ * restrict planes and fixed-length inner loops let GCC vectorise it at -O2. */
+static void split4(unsigned char *restrict p0, unsigned char *restrict p1, unsigned char *restrict p2,
+                   unsigned char *restrict p3, const float *restrict w, size_t n)
 {
-    unsigned char *p0 = planes, *p1 = planes + n, *p2 = planes + 2 * n, *p3 = planes + 3 * n;
-    for (size_t i = 0; i < n; i++) {
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64)
+        for (int j = 0; j < 64; j++) {
+            uint32_t v;
+            memcpy(&v, &w[i + j], 4);
+            p0[i + j] = (unsigned char)v;
+            p1[i + j] = (unsigned char)(v >> 8);
+            p2[i + j] = (unsigned char)(v >> 16);
+            p3[i + j] = (unsigned char)(v >> 24);
+        }
+    for (; i < n; i++) {
         uint32_t v;
         memcpy(&v, &w[i], 4);
         p0[i] = (unsigned char)v;
@@ -154,16 +163,26 @@ static void shuffle(unsigned char *restrict planes, const float *restrict w, siz
     }
 }
 
+/* The same into planes `stride` bytes apart. */
+static void shuffle(unsigned char *planes, size_t stride, const float *w, size_t n)
+{
+    split4(planes, planes + stride, planes + 2 * stride, planes + 3 * stride, w, n);
+}
+
+void mpt_enc_put_weights(mpt_enc *e, const mpt_shape *s, size_t at, const float *w, size_t n)
+{
+    shuffle(e->planes + at, (size_t)(e->cap_tokens * s->layers * s->top_k), w, n);
+}
+
 int mpt_enc_finish(mpt_enc *e, const mpt_shape *s, int level)
 {
-    size_t a = (size_t)(e->tokens * s->layers * s->top_k);
+    size_t a = (size_t)(e->tokens * s->layers * s->top_k), cap_a = (size_t)(e->cap_tokens * s->layers * s->top_k);
     if (!host_is_le()) {
         if (s->id_bytes == 2) swap_bytes(e->ids, a, 2);
         if (s->has_src) swap_bytes(e->src, (size_t)e->tokens, 4);
     }
-    if (s->has_weights) shuffle(e->planes, e->weights, a);
     const unsigned char *part[MPT_STREAMS] = {e->ids, NULL, NULL, NULL, NULL, (const unsigned char *)e->src};
-    for (int j = 0; j < 4; j++) part[MPT_S_PLANE0 + j] = e->planes ? e->planes + (size_t)j * a : NULL;
+    for (int j = 0; j < 4; j++) part[MPT_S_PLANE0 + j] = e->planes ? e->planes + (size_t)j * cap_a : NULL;
     if (e->z && e->zlevel != level) {
         deflateEnd(e->z);
         free(e->z);
@@ -199,16 +218,18 @@ int mpt_enc_finish(mpt_enc *e, const mpt_shape *s, int level)
             int worth = n < PROBE_MIN_RAW || deflate_into(e->z, part[i], m, dst, m - m / 32) > 0;
             if (worth) got = deflate_into(e->z, part[i], n, dst, n - n / 32 - 1);
         }
-        if (got == 0 && n > 0) memcpy(dst, part[i], n);
+        /* a stored stream is written from where it lies (no copy into out) */
+        const unsigned char *src = got ? dst : part[i];
         mpt_stream *d = &h.s[i];
         d->method = got ? MPT_METHOD_ZLIB : MPT_METHOD_STORED;
         d->raw = (uint32_t)n;
         d->size = (uint32_t)(got ? got : n);
-        d->crc = mpt_crc32(0, dst, d->size);
-        o += d->size;
+        d->crc = mpt_crc32(0, src, d->size);
+        e->seg[i] = src;
+        e->seg_len[i] = d->size;
+        o += got;
     }
     mpt_chunk_head_encode(&h, e->out);
-    e->out_len = o;
     return 0;
 }
 
