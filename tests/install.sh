@@ -46,7 +46,7 @@ if [ $gpu -eq 0 ]; then
 fi
 [ $fail -eq 0 ] || exit 1
 # a "minimized" Ubuntu has a man that only prints how to unminimize: not man-db
-if ! command -v man >/dev/null 2>&1 || ! man --version >/dev/null 2>&1; then
+if ! command -v man >/dev/null 2>&1 || ! man --version 2>/dev/null | grep -q '^man '; then
   echo "man is not installed (sh scripts/deps.sh --man): skipping man -w"
   exit 77
 fi
