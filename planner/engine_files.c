@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "planner/mp__planner.h"
 #include "planner/mp_planner.h"
 #include "traces/mp_file.h"
 #include "traces/mp_text.h"
@@ -766,35 +767,11 @@ int mp_engine_text_check(const char *text, size_t len, const char *what, const m
 
 int mp_engine_file_check(const char *path, const mp_engine_expect *x, mp_engine_info *out, mp_err *err)
 {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return mp_err_set(err, MP_EIO, "%s: cannot open", path);
-    long long size = mp_file_size(fp);
-    if (size > MP_PLAN_FILE_MAX) {
-        fclose(fp);
-        return mp_err_set(err, MP_ELIMIT, "%s: %lld bytes is larger than a plan may be", path, size);
-    }
-    size_t cap = size > 0 ? (size_t)size + 1 : 65536, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n, fp);
-        if (n < cap) break;
-        if ((long long)cap >= MP_PLAN_FILE_MAX) {
-            free(buf);
-            fclose(fp);
-            return mp_err_set(err, MP_ELIMIT, "%s: larger than a plan may be", path);
-        }
-        char *nb = realloc(buf, cap * 2);
-        if (!nb) free(buf);
-        buf = nb, cap *= 2;
-    }
-    int ioerr = ferror(fp);
-    fclose(fp);
-    if (!buf) return mp_err_set(err, MP_ENOMEM, "%s: out of memory", path);
-    if (ioerr) {
-        free(buf);
-        return mp_err_set(err, MP_EIO, "%s: read failed", path);
-    }
-    int rc = mp_engine_text_check(buf, n, path, x, out, err);
+    char *buf;
+    size_t n;
+    int rc = mp__plan_file_read(path, &buf, &n, err);
+    if (rc) return rc;
+    rc = mp_engine_text_check(buf, n, path, x, out, err);
     free(buf);
     return rc;
 }

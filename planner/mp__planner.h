@@ -7,6 +7,9 @@
 /* idx = 0..n-1 sorted by w descending, lower index first on ties (stable,
  * a total order).  Returns 0 or MP_ENOMEM. */
 int mp__sort_desc(int32_t *idx, int32_t n, const double *w);
+/* Reads a plan or engine file whole (at most MP_PLAN_FILE_MAX bytes) into *text
+ * (NUL not added; the caller frees it); errors name `path`. */
+int mp__plan_file_read(const char *path, char **text, size_t *len, mp_err *err);
 
 /* mp_dhondt where the last nfixed experts never get a second replica. */
 int mp__dhondt_fixed(const double *w, int32_t E, int32_t R, int32_t cap, int32_t nfixed, int32_t *cnt, int32_t *extra);

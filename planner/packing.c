@@ -66,34 +66,38 @@ int mp__dhondt_fixed(const double *w, int32_t E, int32_t R, int32_t cap, int32_t
     return 0;
 }
 
-/* A total order sort without globals: insertion into a merge sort. */
-static void merge_sort(int32_t *a, int32_t *tmp, int32_t n, const double *w)
-{
-    if (n < 2) return;
-    if (n <= 16) {
-        for (int32_t i = 1; i < n; i++) {
-            int32_t v = a[i], j = i;
-            while (j > 0 && (w[a[j - 1]] < w[v] || (w[a[j - 1]] == w[v] && a[j - 1] > v))) {
-                a[j] = a[j - 1];
-                j--;
-            }
-            a[j] = v;
-        }
-        return;
+/* A total order sort without globals (weight descending, lower index first
+ * on ties): insertion into a merge sort, for double and float weights. */
+#define MERGE_SORT(NAME, T)                                                                 \
+    static void NAME(int32_t *a, int32_t *tmp, int32_t n, const T *w)                      \
+    {                                                                                       \
+        if (n < 2) return;                                                                  \
+        if (n <= 16) {                                                                      \
+            for (int32_t i = 1; i < n; i++) {                                               \
+                int32_t v = a[i], j = i;                                                    \
+                while (j > 0 && (w[a[j - 1]] < w[v] || (w[a[j - 1]] == w[v] && a[j - 1] > v))) { \
+                    a[j] = a[j - 1];                                                        \
+                    j--;                                                                    \
+                }                                                                           \
+                a[j] = v;                                                                   \
+            }                                                                               \
+            return;                                                                         \
+        }                                                                                   \
+        int32_t h = n / 2;                                                                  \
+        NAME(a, tmp, h, w);                                                                 \
+        NAME(a + h, tmp, n - h, w);                                                         \
+        int32_t i = 0, j = h, k = 0;                                                        \
+        while (i < h && j < n) {                                                            \
+            int32_t x = a[i], y = a[j];                                                     \
+            if (w[x] > w[y] || (w[x] == w[y] && x < y)) tmp[k++] = a[i++];                  \
+            else tmp[k++] = a[j++];                                                         \
+        }                                                                                   \
+        while (i < h) tmp[k++] = a[i++];                                                    \
+        while (j < n) tmp[k++] = a[j++];                                                    \
+        for (int32_t t = 0; t < n; t++) a[t] = tmp[t];                                      \
     }
-    int32_t h = n / 2;
-    merge_sort(a, tmp, h, w);
-    merge_sort(a + h, tmp, n - h, w);
-    int32_t i = 0, j = h, k = 0;
-    while (i < h && j < n) {
-        int32_t x = a[i], y = a[j];
-        if (w[x] > w[y] || (w[x] == w[y] && x < y)) tmp[k++] = a[i++];
-        else tmp[k++] = a[j++];
-    }
-    while (i < h) tmp[k++] = a[i++];
-    while (j < n) tmp[k++] = a[j++];
-    for (int32_t t = 0; t < n; t++) a[t] = tmp[t];
-}
+MERGE_SORT(merge_sort, double)
+MERGE_SORT(merge_sort_f32, float)
 
 int mp__sort_desc(int32_t *idx, int32_t n, const double *w)
 {
@@ -189,34 +193,6 @@ int mp__dhondt_f32(const float *w, int32_t E, int32_t R, int32_t nfixed, int32_t
     }
     free(h);
     return 0;
-}
-
-static void merge_sort_f32(int32_t *a, int32_t *tmp, int32_t n, const float *w)
-{
-    if (n < 2) return;
-    if (n <= 16) {
-        for (int32_t i = 1; i < n; i++) {
-            int32_t v = a[i], j = i;
-            while (j > 0 && (w[a[j - 1]] < w[v] || (w[a[j - 1]] == w[v] && a[j - 1] > v))) {
-                a[j] = a[j - 1];
-                j--;
-            }
-            a[j] = v;
-        }
-        return;
-    }
-    int32_t h = n / 2;
-    merge_sort_f32(a, tmp, h, w);
-    merge_sort_f32(a + h, tmp, n - h, w);
-    int32_t i = 0, j = h, k = 0;
-    while (i < h && j < n) {
-        int32_t x = a[i], y = a[j];
-        if (w[x] > w[y] || (w[x] == w[y] && x < y)) tmp[k++] = a[i++];
-        else tmp[k++] = a[j++];
-    }
-    while (i < h) tmp[k++] = a[i++];
-    while (j < n) tmp[k++] = a[j++];
-    for (int32_t t = 0; t < n; t++) a[t] = tmp[t];
 }
 
 int mp__eplb_pack_f32(const float *w, int32_t n, int32_t m, int32_t *pack, int32_t *place)

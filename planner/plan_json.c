@@ -6,7 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "planner/mp_planner.h"
+#include "planner/mp__planner.h"
 #include "traces/mp_file.h"
 #include "traces/mp_jsonw.h"
 #include "traces/mp_text.h"
@@ -406,10 +406,10 @@ int mp_plan_parse_json(mp_plan **out, double **load_out, const char *text, size_
     return rc;
 }
 
-int mp_plan_read_json(mp_plan **out, double **load_out, const char *path, mp_err *err)
+int mp__plan_file_read(const char *path, char **text, size_t *len, mp_err *err)
 {
-    *out = NULL;
-    if (load_out) *load_out = NULL;
+    *text = NULL;
+    *len = 0;
     FILE *fp = fopen(path, "rb");
     if (!fp) return mp_err_set(err, MP_EIO, "%s: cannot open", path);
     long long size = mp_file_size(fp);
@@ -439,7 +439,20 @@ int mp_plan_read_json(mp_plan **out, double **load_out, const char *path, mp_err
         free(buf);
         return mp_err_set(err, MP_EIO, "%s: read failed", path);
     }
-    int rc = mp_plan_parse_json(out, load_out, buf, n, path, err);
+    *text = buf;
+    *len = n;
+    return 0;
+}
+
+int mp_plan_read_json(mp_plan **out, double **load_out, const char *path, mp_err *err)
+{
+    *out = NULL;
+    if (load_out) *load_out = NULL;
+    char *buf;
+    size_t n;
+    int rc = mp__plan_file_read(path, &buf, &n, err);
+    if (rc) return rc;
+    rc = mp_plan_parse_json(out, load_out, buf, n, path, err);
     free(buf);
     return rc;
 }
