@@ -86,7 +86,7 @@ mp_eval_setup mp_eval_setup_default(void);
 int mp_eval_add_strategies(mp_eval_setup *s, const char *list, mp_err *err);
 
 /* The default comparison: linear, round-robin, group-aware, eplb, balanced. */
-#define MP_EVAL_DEFAULT_STRATEGIES "linear,round-robin,group-aware,eplb,balanced"
+#define MP_EVAL_DEFAULT_STRATEGIES "linear,round-robin,group-aware,eplb,balanced,robust"
 
 /* The topology of a strategy entry (mp_topology_resolve): exactly E slots
  * for a strategy that places no redundant experts, E + redundant for the
