@@ -519,7 +519,8 @@ static int check_trtllm(const char *text, size_t len, const char *what, const mp
         line++;
         const char *q = skip_ws(p, eol), *le = eol;
         if (le > q && le[-1] == '\r') le--;
-        const char *hash = memchr(q, '#', (size_t)(le - q));
+        size_t span = le > q ? (size_t)(le - q) : 0;
+        const char *hash = span ? memchr(q, '#', span) : NULL;
         if (hash) le = hash;
         while (le > q && (le[-1] == ' ' || le[-1] == '\t')) le--;
         int indented = q > p;
