@@ -199,9 +199,14 @@ int report_dir_begin(report_dir *rd, const char *dir, mp_err *err)
     if (rc || (rc = check_target(dir, rd->dir, err))) return rc;
     sweep(rd->dir);
     if (mp_tmp_name(rd->tmp, sizeof rd->tmp, rd->dir) != 0) return mp_err_set(err, MP_EINVAL, "%s: name too long", dir);
-    if (mkdir(rd->tmp, 0777) != 0)
-        return mp_err_set(err, MP_EIO, "%s: cannot create the report folder beside it: %s", dir, strerror(errno));
+    /* listed before it exists, so a signal in between cannot leave it */
     rd->slot = mp_tmp_track(rd->tmp, 1);
+    if (mkdir(rd->tmp, 0777) != 0) {
+        int e = errno;
+        mp_tmp_untrack(rd->slot);
+        rd->slot = -1;
+        return mp_err_set(err, MP_EIO, "%s: cannot create the report folder beside it: %s", dir, strerror(e));
+    }
     char mark[MP_PATH_MAX + sizeof REPORT_MARKER + 1];
     snprintf(mark, sizeof mark, "%s/%s", rd->tmp, REPORT_MARKER);
     FILE *fp = fopen(mark, "wb");

@@ -396,7 +396,16 @@ int mp_ofile_open(mp_ofile **out, const char *path, mp_err *err)
          * file itself allows, not even while it is written (0400 so that a
          * hard-linked target can be copied from it) */
         mode_t mode = f->t.kind == MP_OT_REPLACE ? (mode_t)((f->t.mode & 0777) | 0400) : 0666;
+        /* listed before it exists: a signal between the two must not leave it
+         * (the name holds our PID and a counter, so it names no one else's file) */
+        f->slot = mp_tmp_track(f->tmp, 0);
         fd = open(f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+        if (fd < 0) {
+            int e = errno;
+            mp_tmp_untrack(f->slot);
+            f->slot = -1;
+            errno = e;
+        }
         if (fd < 0 && (errno != EEXIST || tries > 100)) {
             int e = errno, replace = f->t.kind == MP_OT_REPLACE;
             ofile_free(f);
@@ -405,7 +414,6 @@ int mp_ofile_open(mp_ofile **out, const char *path, mp_err *err)
             return mp_err_set(err, MP_EIO, "%s: cannot create: %s", path, strerror(e));
         }
     }
-    f->slot = mp_tmp_track(f->tmp, 0);
     if (!(f->fp = fdopen(fd, "wb"))) {
         int e = errno;
         close(fd);
