@@ -13,19 +13,22 @@ static int above(const double *w, const int32_t *cnt, int32_t a, int32_t b)
     return qa > qb || (qa == qb && a < b);
 }
 
-static void sift_down(int32_t *h, int32_t n, int32_t i, const double *w, const int32_t *cnt)
-{
-    for (;;) {
-        int32_t l = 2 * i + 1, r = l + 1, best = i;
-        if (l < n && above(w, cnt, h[l], h[best])) best = l;
-        if (r < n && above(w, cnt, h[r], h[best])) best = r;
-        if (best == i) return;
-        int32_t t = h[i];
-        h[i] = h[best];
-        h[best] = t;
-        i = best;
+/* A max-heap of experts by quotient (ABOVE), for double and float weights. */
+#define SIFT_DOWN(NAME, T, ABOVE)                                                   \
+    static void NAME(int32_t *h, int32_t n, int32_t i, const T *w, const int32_t *cnt) \
+    {                                                                               \
+        for (;;) {                                                                  \
+            int32_t l = 2 * i + 1, r = l + 1, best = i;                             \
+            if (l < n && ABOVE(w, cnt, h[l], h[best])) best = l;                    \
+            if (r < n && ABOVE(w, cnt, h[r], h[best])) best = r;                    \
+            if (best == i) return;                                                  \
+            int32_t t = h[i];                                                       \
+            h[i] = h[best];                                                         \
+            h[best] = t;                                                            \
+            i = best;                                                               \
+        }                                                                           \
     }
-}
+SIFT_DOWN(sift_down, double, above)
 
 int mp_dhondt(const double *w, int32_t E, int32_t R, int32_t cap, int32_t *cnt, int32_t *extra)
 {
@@ -154,19 +157,7 @@ static int above_f32(const float *w, const int32_t *cnt, int32_t a, int32_t b)
     return qa > qb || (qa == qb && a < b);
 }
 
-static void sift_down_f32(int32_t *h, int32_t n, int32_t i, const float *w, const int32_t *cnt)
-{
-    for (;;) {
-        int32_t l = 2 * i + 1, r = l + 1, best = i;
-        if (l < n && above_f32(w, cnt, h[l], h[best])) best = l;
-        if (r < n && above_f32(w, cnt, h[r], h[best])) best = r;
-        if (best == i) return;
-        int32_t t = h[i];
-        h[i] = h[best];
-        h[best] = t;
-        i = best;
-    }
-}
+SIFT_DOWN(sift_down_f32, float, above_f32)
 
 int mp__dhondt_f32(const float *w, int32_t E, int32_t R, int32_t nfixed, int32_t *cnt, int32_t *extra)
 {
