@@ -3,6 +3,7 @@
  * writes a report folder with plots.  The figures come from sim/mp_check.h;
  * cli/report_*.c lay them out. */
 #define _POSIX_C_SOURCE 200809L
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "sim/mp_sim.h"
 #include "cli/escape.h"
 #include "cli/io_guard.h"
+#include "cli/sim_e2e.h"
 #include "cli/report.h"
 #include "sim/mp_check.h"
 #include "traces/gen/mp_gen.h"
@@ -33,7 +35,7 @@ const char cmd_report_usage[] =
 
 
 /* the comparison table printed on the terminal (and as JSON/CSV) */
-static int print_table(const mp_eval *ev, const char *input, const cli_common *c)
+static int print_table(const mp_eval *ev, const char *input, const cli_common *c, const cli_e2e *e2e)
 {
     cli_doc *d = cli_doc_create("moeplace.report");
     if (!d) return CLI_EDATA;
@@ -58,6 +60,16 @@ static int print_table(const mp_eval *ev, const char *input, const cli_common *c
     cli_tab_col(t, "slots_per_gpu", -1);
     for (int m = 0; m < MP_METRICS; m++) cli_tab_col(t, mp_metric_at(m)->name, json ? 6 : mp_metric_at(m)->decimals);
     cli_tab_col(t, "bound_us", json ? 6 : 1);
+    /* --e2e: the whole decoder step around each strategy's MoE step time (steps of the mean tokens) */
+    double e2e_lin = NAN, tps = ev->steps > 0 ? (double)ev->tokens / (double)ev->steps : 0;
+    mp_cost cost = mp_cost_default(); /* the evaluation's cost model */
+    if (e2e->on) {
+        cli_tab_col(t, "e2e_step_us_mean", json ? 6 : 1);
+        cli_tab_col(t, "e2e_speedup", json ? 6 : 4);
+        for (int i = 0; i < ev->n; i++)
+            if (!strcmp(ev->r[i].entry.name, "linear"))
+                e2e_lin = cli_e2e_step_us(e2e, &ev->model, &cost, tps, ev->setup.gpus, ev->r[i].metric[MP_M_STEP_US]);
+    }
     if (ho) {
         cli_tab_col(t, "insample_sim_max_over_mean", json ? 6 : 4);
         cli_tab_col(t, "holdout_sim_max_over_mean", json ? 6 : 4);
@@ -69,6 +81,11 @@ static int print_table(const mp_eval *ev, const char *input, const cli_common *c
         cli_tab_int(t, ev->r[i].plan->topo.slots_per_gpu);
         for (int m = 0; m < MP_METRICS; m++) cli_tab_num(t, ev->r[i].metric[m]);
         cli_tab_num(t, ev->r[i].bound_us);
+        if (e2e->on) {
+            double us = cli_e2e_step_us(e2e, &ev->model, &cost, tps, ev->setup.gpus, ev->r[i].metric[MP_M_STEP_US]);
+            cli_tab_num(t, us);
+            cli_tab_num(t, us > 0 ? e2e_lin / us : NAN);
+        }
         if (ho) {
             cli_tab_num(t, ev->r[i].insample_sim_maxmean);
             cli_tab_num(t, ev->r[i].holdout_sim_maxmean);
@@ -110,6 +127,7 @@ typedef struct args {
     int64_t interval, window, gen_steps, gen_tokens;
     const char *gen_skew, *gnuplot, *strategies;
     mp_eval_setup setup;
+    cli_e2e e2e;
 } args;
 
 static int parse(args *a, int argc, char **argv)
@@ -139,6 +157,7 @@ static int parse(args *a, int argc, char **argv)
     a->gen_skew = cli_str(&A, CLI_O_GEN_SKEW);
     a->gnuplot = cli_str(&A, CLI_O_GNUPLOT);
     a->no_plots = cli_has(&A, CLI_O_NO_PLOTS) > 0;
+    cli_e2e_read(&a->e2e, &A);
     a->html = cli_enum(&A, CLI_O_FORMAT, 0) == 3; /* table|json|csv|html: the table printed, and report.html */
     if (a->c.help) return CLI_OK;
     if (A.first < argc) a->trace = argv[A.first++];
@@ -146,6 +165,8 @@ static int parse(args *a, int argc, char **argv)
     if (a->trace && a->use_default) return cli_usage_error(cmd, "give a TRACE or --default, not both");
     if (a->trace && (a->gen_steps || a->gen_tokens || a->gen_skew))
         return cli_usage_error(cmd, "--gen-* options apply to the generated default input only");
+    if (!a->e2e.on && (cli_has(&A, CLI_O_E2E_PHASE) || cli_has(&A, CLI_O_KV_BYTES) || cli_has(&A, CLI_O_NO_LM_HEAD)))
+        return cli_usage_error(cmd, "--phase, --kv-bytes and --no-lm-head shape --e2e: give --e2e");
     if (a->c.seed_set) a->setup.seed = a->c.seed;
     mp_err err = {0};
     if (mp_eval_add_strategies(&a->setup, a->strategies ? a->strategies : MP_EVAL_DEFAULT_STRATEGIES, &err))
@@ -220,6 +241,11 @@ int cmd_report(int argc, char **argv)
                  model.name, skew, (long long)go.steps, (long long)go.tokens_per_step,
                  (unsigned long long)go.seed);
     }
+    if ((rc = cli_e2e_check(&a.e2e, &model, a.trace ? a.trace : "the default input"))) {
+        mp_trace_source_close(ts);
+        mp_gen_source_close(gs);
+        return rc;
+    }
     /* the folder is built beside DIR from here on (removed on a signal) */
     report_dir rd;
     if (report_dir_begin(&rd, dir, &err)) {
@@ -255,7 +281,7 @@ int cmd_report(int argc, char **argv)
         return cli_fail(&err);
     }
 
-    int status = print_table(ev, input, &a.c);
+    int status = print_table(ev, input, &a.c, &a.e2e);
     char gp[4096];
     const char *gnuplot = NULL;
     if (a.gnuplot)

@@ -93,3 +93,12 @@ void cli_e2e_emit(cli_doc *d, const cli_e2e *e, const mp_simrun *run, const mp_m
         cli_tab_num(t, s.step > 0 ? base / s.step : NAN);
     }
 }
+
+double cli_e2e_step_us(const cli_e2e *e, const mp_model *m, const mp_cost *c, double tokens_per_step, int32_t gpus,
+                       double moe_us)
+{
+    double rows = gpus > 0 ? tokens_per_step / gpus : 0;
+    mp_e2e_opts o = e->o;
+    o.decode = e->phase >= 0 ? e->phase == 0 : rows <= CLI_E2E_DECODE_TOKENS;
+    return mp_e2e_parts_of(m, c, &o, rows).total_us + moe_us;
+}

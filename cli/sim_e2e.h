@@ -28,4 +28,10 @@ int cli_e2e_check(const cli_e2e *e, const mp_model *m, const char *path);
  * their per-step series. */
 void cli_e2e_emit(cli_doc *d, const cli_e2e *e, const mp_simrun *run, const mp_model *m, const mp_cost *c);
 
+/* The whole step of a placement whose MoE layers take moe_us per step, for
+ * steps of tokens_per_step tokens on `gpus` GPUs (phase from e->phase, else by
+ * tokens per GPU). */
+double cli_e2e_step_us(const cli_e2e *e, const mp_model *m, const mp_cost *c, double tokens_per_step, int32_t gpus,
+                       double moe_us);
+
 #endif
