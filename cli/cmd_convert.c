@@ -63,6 +63,8 @@ static void npy_losses(const char *out, const mp_trace *t, const mp_write_opts *
     MODEL_ITEM(m->shared != d.shared, "shared experts");
     MODEL_ITEM(m->hidden != d.hidden || m->intermediate != d.intermediate, "sizes");
     MODEL_ITEM(m->decoder_layers > 0 || m->weight_bits != 0, "decoder layers and weight bits");
+    MODEL_ITEM(m->attn != MP_ATTN_UNKNOWN || m->vocab || m->dense_intermediate || m->shared_intermediate,
+               "attention and dense sizes");
     MODEL_ITEM(m->scoring != d.scoring || m->normalize_topk != d.normalize_topk ||
                    m->routed_scaling != d.routed_scaling,
                "scoring");
