@@ -37,13 +37,18 @@ static void model_rows(cli_doc *d, const mp_model *m, int full)
     cli_doc_str(d, "moe_decoder_layers", which);
     cli_doc_int(d, "weight_bits", m->weight_bits);
     if (m->attn != MP_ATTN_UNKNOWN) {
-        char a[96];
+        char a[160];
         if (m->attn == MP_ATTN_MLA)
             snprintf(a, sizeof a, "mla (%d heads, kv_lora %d + rope %d)", (int)m->heads, (int)m->kv_lora_rank,
                      (int)m->qk_rope_head_dim);
         else
             snprintf(a, sizeof a, "gqa (%d heads, %d kv heads x %d)", (int)m->heads, (int)m->kv_heads,
                      (int)(m->head_dim > 0 ? m->head_dim : m->hidden / m->heads));
+        if (m->local_layers > 0) {
+            size_t l = strlen(a);
+            snprintf(a + l, sizeof a - l, "; %d layers local over %d tokens", (int)m->local_layers,
+                     (int)m->attn_window);
+        }
         cli_doc_str(d, "attention", a);
         cli_doc_int(d, "kv_bytes_per_token", mp_model_kv_bytes_per_token(m, 2.0));
     }

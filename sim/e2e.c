@@ -70,7 +70,15 @@ mp_e2e_parts mp_e2e_parts_of(const mp_model *m, const mp_cost *c, const mp_e2e_o
     core_bytes = o->decode ? r * ctx * kv_elems * o->kv_bytes : 2.0 * r * kv_elems * o->kv_bytes;
     double core = core_bytes / hbm > core_flops / peak ? core_bytes / hbm : core_flops / peak;
     const double layers = mp_model_decoder_count(m), dense_layers = layers - m->layers;
-    p.attn_us = layers * (proj + core);
+    /* local-attention layers: the attended tokens are at most the window */
+    double local_core = core, nl = m->local_layers > 0 && m->attn_window > 0 ? m->local_layers : 0;
+    if (nl > 0) {
+        double w = m->attn_window, full = o->decode ? ctx : (ctx + 1) / 2;
+        double f = full > w ? w / full : 1.0; /* the core's bytes (decode) and flops scale with the tokens attended */
+        double lb = o->decode ? core_bytes * f : core_bytes, lf = core_flops * f;
+        local_core = lb / hbm > lf / peak ? lb / hbm : lf / peak;
+    }
+    p.attn_us = layers * proj + (layers - nl) * core + nl * local_core;
     if (dense_layers > 0) p.dense_us = dense_layers * 3 * gemm_us(c, wb, r, H * (double)m->dense_intermediate);
     double other = layers * 8.0 * r * H * c->act_bytes / hbm + r * H * c->act_bytes / hbm;
     if (o->lm_head) {

@@ -24,6 +24,9 @@
  *     attends (context + 1) / 2 tokens on average): MLA flops = 2 * r * heads
  *     * avg * (nope + rope + v), GQA 4 * r * heads * avg * d; bytes = 2 * r *
  *     kv_elems * kv_bytes (the cache written and read once);
+ *   local-attention layers (sliding window or chunk of W tokens: gpt-oss,
+ *     Llama-4) attend min(context, W) tokens in decode, min((context+1)/2,
+ *     W) on average in prefill;
  *   norms and residuals: 8 * r * H * act_bytes / HBM (two RMSNorms and two
  *     residual adds, each reading and writing the hidden state);
  *   dense decoder layers add an MLP: 3 gemms of H x dense_intermediate.

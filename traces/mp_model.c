@@ -33,13 +33,15 @@ static int is_moe(const mp_model *m, int32_t d)
 void mp_model_set_layers(mp_model *m, int32_t layers)
 {
     m->layers = layers;
-    if (m->decoder_layers <= 0) return;
-    int32_t n = 0;
-    for (int32_t d = 0; d < m->decoder_layers; d++) n += is_moe(m, d);
-    if (n != layers) {
-        m->decoder_layers = m->first_dense = m->moe_phase = 0;
-        m->moe_every = 1;
+    if (m->decoder_layers > 0) {
+        int32_t n = 0;
+        for (int32_t d = 0; d < m->decoder_layers; d++) n += is_moe(m, d);
+        if (n != layers) {
+            m->decoder_layers = m->first_dense = m->moe_phase = 0;
+            m->moe_every = 1;
+        }
     }
+    if (m->local_layers > mp_model_decoder_count(m)) m->local_layers = m->attn_window = 0;
 }
 
 int32_t mp_model_decoder_of(const mp_model *m, int32_t moe_layer)
@@ -124,6 +126,10 @@ int mp_model_validate(const mp_model *m, const char *what, mp_err *err)
     if (m->vocab < 0 || m->vocab > (1 << 24) || m->dense_intermediate < 0 || m->dense_intermediate > (1 << 24) ||
         m->shared_intermediate < 0 || m->shared_intermediate > (1 << 24))
         return mp_err_set(err, MP_ERANGE, "%s: vocab/dense/shared size out of range", what);
+    if (m->attn_window < 0 || m->attn_window > (1 << 30) || m->local_layers < 0 ||
+        m->local_layers > mp_model_decoder_count(m) || (m->attn_window > 0) != (m->local_layers > 0))
+        return mp_err_set(err, MP_ERANGE, "%s: local attention of %d tokens on %d of %d decoder layers", what,
+                          (int)m->attn_window, (int)m->local_layers, (int)mp_model_decoder_count(m));
     if (m->first_dense < 0 || m->first_dense > MP_LAYERS_MAX)
         return mp_err_set(err, MP_ERANGE, "%s: first_dense %d out of range", what, m->first_dense);
     if (m->decoder_layers > 0) {
@@ -183,6 +189,13 @@ int mp_model_apply_config(mp_model *m, const mp_model *cfg, const char *what, co
     FILL(vocab, 0, "vocabulary")
     FILL(dense_intermediate, 0, "dense MLP size")
     FILL(shared_intermediate, 0, "shared expert size")
+    if (r.local_layers == 0) {
+        r.local_layers = cfg->local_layers;
+        r.attn_window = cfg->attn_window;
+    } else if (cfg->local_layers != 0 && (r.local_layers != cfg->local_layers || r.attn_window != cfg->attn_window))
+        return mp_err_set(err, MP_ESHAPE, "%s has local attention of %d tokens on %d layers, %s of %d on %d", what,
+                          (int)r.attn_window, (int)r.local_layers, cfg_what, (int)cfg->attn_window,
+                          (int)cfg->local_layers);
     if (r.attn == MP_ATTN_UNKNOWN) {
         r.attn = cfg->attn;
         r.heads = cfg->heads;
@@ -296,6 +309,10 @@ char *mp_model_to_json(const mp_model *m)
     if (m->vocab) cJSON_AddNumberToObject(o, "vocab", (double)m->vocab);
     if (m->dense_intermediate) cJSON_AddNumberToObject(o, "dense_intermediate", (double)m->dense_intermediate);
     if (m->shared_intermediate) cJSON_AddNumberToObject(o, "shared_intermediate", (double)m->shared_intermediate);
+    if (m->local_layers) {
+        cJSON_AddNumberToObject(o, "attn_window", m->attn_window);
+        cJSON_AddNumberToObject(o, "local_layers", m->local_layers);
+    }
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return s;
@@ -378,6 +395,8 @@ int mp_model_from_json(mp_model *out, const char *json, size_t len, const char *
     INT_FIELD("vocab", 0, 1 << 24, m.vocab);
     INT_FIELD("dense_intermediate", 0, 1 << 24, m.dense_intermediate);
     INT_FIELD("shared_intermediate", 0, 1 << 24, m.shared_intermediate);
+    INT_FIELD("attn_window", 0, 1 << 30, m.attn_window);
+    INT_FIELD("local_layers", 0, MP_LAYERS_MAX, m.local_layers);
 #undef INT_FIELD
     if (rc == 0) {
         const cJSON *sc = cJSON_GetObjectItemCaseSensitive(o, "scoring");

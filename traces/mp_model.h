@@ -70,6 +70,8 @@ typedef struct mp_model {
     int64_t vocab;                /* vocabulary size (LM head), 0 = unknown              */
     int64_t dense_intermediate;   /* MLP size of the dense decoder layers, 0 = unknown   */
     int64_t shared_intermediate;  /* MLP size of all shared experts together, 0 = shared * intermediate */
+    int32_t attn_window;          /* tokens a local-attention layer attends (sliding window or chunk), 0 = none */
+    int32_t local_layers;         /* decoder layers with local attention (0 = every layer global) */
 } mp_model;
 
 /* A model with every field at its neutral value: groups = topk_group = 1,
@@ -82,7 +84,8 @@ mp_model mp_model_default(void);
  * when decoder_layers > 0, the layer rule above yields exactly `layers` MoE layers;
  * attention: unknown with every attention field 0, or MLA with heads and
  * kv_lora_rank > 0, or GQA with heads > 0 and kv_heads dividing heads; sizes
- * at most 2^24 (dims 2^16).
+ * at most 2^24 (dims 2^16); local_layers at most the decoder layers, and
+ * attn_window > 0 exactly when local_layers > 0.
  * Returns 0 or MP_ERANGE with a message starting with `what` (a file name, say). */
 int mp_model_validate(const mp_model *m, const char *what, mp_err *err);
 
@@ -92,8 +95,8 @@ int mp_model_validate(const mp_model *m, const char *what, mp_err *err);
  * moe_phase and weight_bits only when they differ from their defaults;
  * attention ("mla"|"gqa"), heads, kv_heads, head_dim, q_lora_rank,
  * kv_lora_rank, qk_rope_head_dim, qk_nope_head_dim, v_head_dim only when the
- * attention is known; vocab, dense_intermediate, shared_intermediate only
- * when set).  Older readers ignore the keys they do not know.  Returns a heap
+ * attention is known; vocab, dense_intermediate, shared_intermediate,
+ * attn_window and local_layers only when set).  Older readers ignore the keys they do not know.  Returns a heap
  * string the caller frees, or NULL when out of memory. */
 char *mp_model_to_json(const mp_model *m);
 
@@ -108,15 +111,16 @@ int mp_model_from_json(mp_model *out, const char *json, size_t len, const char *
  * layers (MoE layers) must agree: MP_ESHAPE naming both (`what` names m's
  * file, `cfg_what` the configuration).  A field m does not know (name "",
  * hidden or intermediate 0, shared 0, groups 1, decoder_layers 0,
- * weight_bits 0, attention unknown, vocab, dense_intermediate or
- * shared_intermediate 0) takes cfg's; a known one that differs from cfg's is
+ * weight_bits 0, attention unknown, vocab, dense_intermediate,
+ * shared_intermediate or local_layers 0) takes cfg's; a known one that differs from cfg's is
  * MP_ESHAPE too (a config of another model).  The routing fields (scoring,
  * normalize_topk, routed_scaling) are cfg's.  The result is validated;
  * m is unchanged on failure. */
 int mp_model_apply_config(mp_model *m, const mp_model *cfg, const char *what, const char *cfg_what, mp_err *err);
 
 /* Sets the MoE layer count to `layers`; when the decoder-layer rule no longer
- * gives that many, the rule is dropped (decoder_layers 0: unknown). */
+ * gives that many, the rule is dropped (decoder_layers 0: unknown), and so is
+ * a local attention on more layers than are left. */
 void mp_model_set_layers(mp_model *m, int32_t layers);
 
 /* Decoder layers of the model: decoder_layers, or layers when unknown. */
@@ -133,6 +137,8 @@ int32_t mp_model_moe_of(const mp_model *m, int32_t decoder);
  *   MLA: (kv_lora_rank + qk_rope_head_dim) elements per layer (the latent
  *        and the rotary key, as vLLM and SGLang cache them);
  *   GQA: 2 * kv_heads * head_dim elements per layer (K and V).
+ * Local-attention layers count in full (the cache a token takes when it is
+ * written; engines may free it once it leaves the window).
  * Rounded to the nearest byte; 0 when the attention is unknown. */
 int64_t mp_model_kv_bytes_per_token(const mp_model *m, double bytes_per_elem);
 

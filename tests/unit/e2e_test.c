@@ -107,6 +107,26 @@ static void test_mla(void **state)
     assert_true(fabs(p2.attn_us - p.attn_us - 61 * core) / p.attn_us < 1e-9);
 }
 
+static void test_local_attention(void **state)
+{
+    (void)state;
+    mp_model m = gqa();
+    mp_cost c = slow_hbm();
+    mp_e2e_opts o = mp_e2e_opts_default();
+    o.context = 100;
+    double r = 10, core = 10.0 * 100 * 64 * 2 / 1e3;
+    mp_e2e_parts full = mp_e2e_parts_of(&m, &c, &o, r);
+    /* two of the four layers read a window of 25 tokens: a quarter of their KV */
+    m.attn_window = 25, m.local_layers = 2;
+    assert_int_equal(mp_model_validate(&m, "t", NULL), 0);
+    mp_e2e_parts loc = mp_e2e_parts_of(&m, &c, &o, r);
+    assert_true(fabs(full.attn_us - loc.attn_us - 2 * 0.75 * core) < 1e-9);
+    /* a window longer than the context changes nothing */
+    m.attn_window = 1000;
+    loc = mp_e2e_parts_of(&m, &c, &o, r);
+    assert_true(fabs(full.attn_us - loc.attn_us) < 1e-9);
+}
+
 static void test_check(void **state)
 {
     (void)state;
@@ -139,6 +159,7 @@ int main(void)
         cmocka_unit_test(test_gqa_decode_by_hand),
         cmocka_unit_test(test_compute_bound_prefill),
         cmocka_unit_test(test_mla),
+        cmocka_unit_test(test_local_attention),
         cmocka_unit_test(test_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -329,6 +329,8 @@ static void test_attention(void **state)
         assert_int_equal(p.v_head_dim, h.v_head_dim);
         assert_int_equal(p.vocab, h.vocab);
         assert_int_equal(p.dense_intermediate, h.dense_intermediate);
+        assert_int_equal(p.attn_window, h.attn_window);
+        assert_int_equal(p.local_layers, h.local_layers);
         assert_int_equal(mp_model_kv_bytes_per_token(&p, 2.0), cases[i].kv_bf16);
         assert_int_equal(mp_model_kv_bytes_per_token(&h, 1.0), cases[i].kv_bf16 / 2);
         /* the trace header keeps them */
@@ -338,8 +340,7 @@ static void test_attention(void **state)
         assert_int_equal(mp_model_from_json(&back, js, strlen(js), "t", &err), 0);
         free(js);
         assert_memory_equal(&back.attn, &p.attn,
-                            offsetof(mp_model, shared_intermediate) + sizeof p.shared_intermediate -
-                                offsetof(mp_model, attn));
+                            offsetof(mp_model, local_layers) + sizeof p.local_layers - offsetof(mp_model, attn));
     }
     /* DeepSeek-V2-Lite: no query compression; DeepSeek-V3: dense layers of 18432 */
     mp_model m;
@@ -403,6 +404,39 @@ static void test_attention(void **state)
                       &m, &err) < 0);
     assert_string_equal(err.msg, "config.json: no \"head_dim\", and \"hidden_size\" is not a multiple of "
                                  "\"num_attention_heads\"");
+    /* local attention: gpt-oss's sliding layers, Llama-4's chunked RoPE layers */
+    assert_int_equal(mp_gen_preset_find("gpt-oss-120b", &m, &err), 0);
+    assert_int_equal(m.attn_window, 128);
+    assert_int_equal(m.local_layers, 18);
+    assert_int_equal(parse("{\"model_type\":\"llama4\",\"text_config\":{\"num_local_experts\":4,"
+                           "\"num_experts_per_tok\":1,\"num_hidden_layers\":4,\"num_attention_heads\":2,"
+                           "\"head_dim\":8,\"attention_chunk_size\":64,\"no_rope_layers\":[1,0,1,0]}}",
+                           &m, &err),
+                     0);
+    assert_int_equal(m.attn_window, 64);
+    assert_int_equal(m.local_layers, 2);
+    static const struct {
+        const char *json, *msg;
+    } bad_local[] = {
+        {"{\"num_experts\":8,\"num_experts_per_tok\":2,\"num_hidden_layers\":2,\"num_attention_heads\":2,"
+         "\"head_dim\":8,\"layer_types\":[\"sliding_attention\",\"full_attention\"]}",
+         "config.json: \"layer_types\" has sliding layers but there is no \"sliding_window\""},
+        {"{\"num_experts\":8,\"num_experts_per_tok\":2,\"num_hidden_layers\":1,\"num_attention_heads\":2,"
+         "\"head_dim\":8,\"sliding_window\":4,\"layer_types\":[\"sliding_attention\",\"full_attention\"]}",
+         "config.json: \"layer_types\"[1] is not the kind of a decoder layer"},
+        {"{\"model_type\":\"llama4\",\"text_config\":{\"num_local_experts\":4,\"num_experts_per_tok\":1,"
+         "\"num_hidden_layers\":2,\"num_attention_heads\":2,\"head_dim\":8,\"attention_chunk_size\":64,"
+         "\"no_rope_layers\":[1,2]}}",
+         "config.json: \"text_config.no_rope_layers\"[1] is not 0 or 1 of a decoder layer"},
+        {"{\"layers\":2,\"experts\":8,\"top_k\":2,\"attn_window\":4}",
+         "t: local attention of 4 tokens on 0 of 2 decoder layers"},
+    };
+    for (size_t i = 0; i < sizeof bad_local / sizeof bad_local[0]; i++) {
+        const char *js = bad_local[i].json;
+        int rc = js[2] == 'l' ? mp_model_from_json(&u, js, strlen(js), "t", &err) : parse(js, &m, &err);
+        assert_true(rc < 0);
+        assert_string_equal(err.msg, bad_local[i].msg);
+    }
     /* MHA when num_key_value_heads is absent */
     assert_int_equal(parse("{\"num_experts\":8,\"num_experts_per_tok\":2,\"num_hidden_layers\":4,"
                            "\"num_attention_heads\":4,\"hidden_size\":64}",

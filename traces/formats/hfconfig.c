@@ -226,6 +226,59 @@ static int attention(mp_model *m, const cfg *c)
     return 0;
 }
 
+/* Local attention over decoder layers [0, n): gpt-oss and others list each
+ * layer's kind in layer_types ("sliding_attention" takes sliding_window);
+ * Llama-4 attends in chunks of attention_chunk_size on its RoPE layers
+ * (no_rope_layers[d] == 1, default every layer but each
+ * no_rope_layer_interval-th, 4). */
+static int local_attention(mp_model *m, int32_t n, int is_llama4, const cfg *c)
+{
+    char w[96];
+    int rc, found;
+    int64_t win = 0;
+    if (is_llama4) {
+        if ((rc = get_int(c, "attention_chunk_size", 1, 1 << 30, &win, &found))) return rc;
+        if (!found) return 0;
+        int32_t local = 0;
+        const cJSON *nr = get(c, "no_rope_layers", w, sizeof w);
+        if (nr && !cJSON_IsArray(nr)) return mp_err_set(c->err, MP_EFORMAT, "%s: \"%s\" is not a list", c->what, w);
+        if (nr && cJSON_GetArraySize(nr) > 0) {
+            int i = 0;
+            for (const cJSON *e = nr->child; e; e = e->next, i++) {
+                if (i >= n || !cJSON_IsNumber(e) || (e->valuedouble != 0 && e->valuedouble != 1))
+                    return mp_err_set(c->err, MP_EFORMAT, "%s: \"%s\"[%d] is not 0 or 1 of a decoder layer", c->what,
+                                      w, i);
+                local += e->valuedouble == 1;
+            }
+        } else {
+            int64_t every = 4;
+            if ((rc = get_int(c, "no_rope_layer_interval", 1, MP_LAYERS_MAX, &every, NULL))) return rc;
+            for (int32_t d = 0; d < n; d++) local += (d + 1) % every != 0;
+        }
+        m->attn_window = local > 0 ? (int32_t)win : 0;
+        m->local_layers = local;
+        return 0;
+    }
+    const cJSON *lt = get(c, "layer_types", w, sizeof w);
+    if (!lt) return 0;
+    if (!cJSON_IsArray(lt)) return mp_err_set(c->err, MP_EFORMAT, "%s: \"%s\" is not a list", c->what, w);
+    int32_t local = 0;
+    int i = 0;
+    for (const cJSON *e = lt->child; e; e = e->next, i++) {
+        if (i >= n || !cJSON_IsString(e))
+            return mp_err_set(c->err, MP_EFORMAT, "%s: \"%s\"[%d] is not the kind of a decoder layer", c->what, w, i);
+        local += !strcmp(e->valuestring, "sliding_attention");
+    }
+    if (!local) return 0;
+    if ((rc = get_int(c, "sliding_window", 1, 1 << 30, &win, &found))) return rc;
+    if (!found)
+        return mp_err_set(c->err, MP_EFORMAT, "%s: \"%s\" has sliding layers but there is no \"sliding_window\"",
+                          c->what, w);
+    m->attn_window = (int32_t)win;
+    m->local_layers = local;
+    return 0;
+}
+
 static int parse(mp_model *out, const cfg *c)
 {
     mp_model m = mp_model_default();
@@ -336,6 +389,7 @@ static int parse(mp_model *out, const cfg *c)
     if ((rc = get_int(c, "num_hidden_layers", 1, MP_LAYERS_MAX, &v, &found))) return rc;
     if (!found) return mp_err_set(c->err, MP_EFORMAT, "%s: no \"num_hidden_layers\"", c->what);
     if ((rc = layer_rule(&m, (int32_t)v, c))) return rc;
+    if (m.attn != MP_ATTN_UNKNOWN && (rc = local_attention(&m, (int32_t)v, is_llama4, c))) return rc;
     if ((rc = weight_bits(&m, c))) return rc;
     if ((rc = mp_model_validate(&m, c->what, c->err))) return rc;
     *out = m;

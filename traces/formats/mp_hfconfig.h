@@ -40,6 +40,10 @@
  *                 name the expert size moe_intermediate_size):
  *                 intermediate_size; else 0
  *   shared_intermediate  shared_expert_intermediate_size (Qwen2-MoE)
+ *   attn_window, local_layers  layer_types' "sliding_attention" layers with
+ *                 sliding_window (gpt-oss); Llama-4: attention_chunk_size on
+ *                 its RoPE layers (no_rope_layers entries 1; default all but
+ *                 every no_rope_layer_interval-th, 4)
  * Messages name the file and the key (its JSON path), never a flag.
  *
  * Memory: nothing is allocated that outlives a call.

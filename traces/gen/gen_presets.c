@@ -16,7 +16,10 @@
 #define MLA(h, q, kv, rope, nope, v) MP_ATTN_MLA, h, h, 0, q, kv, rope, nope, v
 #define GQA(h, kvh, hd) MP_ATTN_GQA, h, kvh, hd, 0, 0, 0, 0, 0
 #define P(nm, L, E, K, G, TG, SH, H, I, SC, NORM, RS, DL, FD, EVERY, PHASE, BITS, ATTN, VOCAB, DENSE, NOTE) \
-    {{nm, L, E, K, G, TG, SH, H, I, SC, NORM, RS, DL, FD, EVERY, PHASE, BITS, ATTN, VOCAB, DENSE, 0}, DL, NOTE}
+    {{nm, L, E, K, G, TG, SH, H, I, SC, NORM, RS, DL, FD, EVERY, PHASE, BITS, ATTN, VOCAB, DENSE, 0, 0, 0}, DL, NOTE}
+/* the same with local attention: W tokens on NL of the decoder layers */
+#define PL(nm, L, E, K, G, TG, SH, H, I, SC, NORM, RS, DL, FD, EVERY, PHASE, BITS, ATTN, VOCAB, DENSE, W, NL, NOTE) \
+    {{nm, L, E, K, G, TG, SH, H, I, SC, NORM, RS, DL, FD, EVERY, PHASE, BITS, ATTN, VOCAB, DENSE, 0, W, NL}, DL, NOTE}
 
 static const mp_gen_preset presets[] = {
     P("deepseek-v3", 58, 256, 8, 8, 4, 1, 7168, 2048, MP_SCORING_SIGMOID, 1, 2.5, 61, 3, 1, 0, 8,
@@ -37,14 +40,14 @@ static const mp_gen_preset presets[] = {
     P("mixtral-8x7b", 32, 8, 2, 1, 1, 0, 4096, 14336, MP_SCORING_SOFTMAX_TOPK, 1, 1.0, 32, 0, 1, 0, 16,
       GQA(32, 8, 128), 32000, 0,
       "Mixtral 8x7B: softmax over the top-k logits"),
-    P("gpt-oss-120b", 36, 128, 4, 1, 1, 0, 2880, 2880, MP_SCORING_SOFTMAX_TOPK, 1, 1.0, 36, 0, 1, 0, 4,
-      GQA(64, 8, 64), 201088, 0,
+    PL("gpt-oss-120b", 36, 128, 4, 1, 1, 0, 2880, 2880, MP_SCORING_SOFTMAX_TOPK, 1, 1.0, 36, 0, 1, 0, 4,
+      GQA(64, 8, 64), 201088, 0, 128, 18,
       "gpt-oss-120b: softmax over the top-k logits; mxfp4 experts"),
-    P("llama-4-maverick", 24, 128, 1, 1, 1, 1, 5120, 8192, MP_SCORING_SIGMOID, 0, 1.0, 48, 0, 2, 1, 16,
-      GQA(40, 8, 128), 202048, 16384,
+    PL("llama-4-maverick", 24, 128, 1, 1, 1, 1, 5120, 8192, MP_SCORING_SIGMOID, 0, 1.0, 48, 0, 2, 1, 16,
+      GQA(40, 8, 128), 202048, 16384, 8192, 36,
       "Llama 4 Maverick: 48 layers, MoE every 2nd (1, 3, ..., 47); top-1 + 1 shared"),
-    P("llama-4-scout", 48, 16, 1, 1, 1, 1, 5120, 8192, MP_SCORING_SIGMOID, 0, 1.0, 48, 0, 1, 0, 16,
-      GQA(40, 8, 128), 202048, 16384,
+    PL("llama-4-scout", 48, 16, 1, 1, 1, 1, 5120, 8192, MP_SCORING_SIGMOID, 0, 1.0, 48, 0, 1, 0, 16,
+      GQA(40, 8, 128), 202048, 16384, 8192, 36,
       "Llama 4 Scout: 48 layers, all MoE; top-1 + 1 shared"),
 };
 
