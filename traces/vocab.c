@@ -503,6 +503,8 @@ static const mp_vocab vocab[] = {
      "expert time per active expert"},
     {"valid", "text", MP_DIR_NONE, -1, MP_VOCAB_EXACT, NULL,
      "yes when the plan file is valid"},
+    {"verdict", "text", MP_DIR_NONE, -1, MP_VOCAB_EXACT, NULL,
+     "whether a change pays, and why, in one line"},
     {"vllm_balancedness", "ratio", MP_DIR_HIGHER, 4, MP_VOCAB_EXACT, "vllm_bal",
      "vLLM balancedness: sum of mean GPU loads over sum of max GPU loads"},
     {"vocabulary", "table", MP_DIR_NONE, -1, MP_VOCAB_EXACT, NULL,
