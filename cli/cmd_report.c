@@ -230,6 +230,7 @@ int cmd_report(int argc, char **argv)
     mp_eval *ev = NULL;
     mp_rebalance_result *rb = NULL;
     mp_sweep_result *sw = NULL;
+    report_pay *pay = NULL;
     cli_eval_progress_init(&pr, &a.c, "report", in_steps);
     rc = mp_eval_run(&ev, &a.setup, &src, &model, a.c.threads, NULL, cli_eval_progress_update, &pr, &err);
     /* the later passes count assignments: shown as tokens */
@@ -239,6 +240,10 @@ int cmd_report(int argc, char **argv)
         int64_t win = a.window ? a.window : iv;
         cli_progress_start(&pr.bar, "report: rebalancing", "tokens", per_token, (int64_t)(ev->tokens * per_token));
         rc = mp_eval_rebalance(&rb, ev, "eplb", iv, win, &src, a.c.threads, cli_progress_update, &pr.bar, &err);
+    }
+    if (!rc) { /* "will it pay?": prefill and decode batches, 0..R replicas, lp routing, online */
+        cli_progress_start(&pr.bar, "report: will it pay", "tokens", 1, 0);
+        rc = report_pay_run(&pay, ev, &src, a.c.threads, cli_progress_update, &pr.bar, &err);
     }
     if (!rc && a.pareto) {
         cli_progress_start(&pr.bar, "report: locality sweep", "tokens", per_token, (int64_t)(ev->tokens * per_token));
@@ -251,6 +256,7 @@ int cmd_report(int argc, char **argv)
         report_dir_abort(&rd);
         mp_rebalance_result_destroy(rb);
         mp_sweep_result_destroy(sw);
+        report_pay_destroy(pay);
         mp_eval_destroy(ev);
         return cli_fail(&err);
     }
@@ -262,7 +268,7 @@ int cmd_report(int argc, char **argv)
         gnuplot = a.gnuplot;
     else if (report_find_gnuplot(gp, sizeof gp) == 0)
         gnuplot = gp;
-    report_ctx r = {ev, rd.tmp, input, gnuplot, 0, a.html, rb, "eplb", sw};
+    report_ctx r = {ev, rd.tmp, input, gnuplot, 0, a.html, rb, "eplb", sw, pay};
     if ((rc = write_plans(ev, rd.tmp, &err)) || (rc = report_write_plot_data(&r, &err))) goto fail;
     if (!a.no_plots) {
         mp_err gerr = {0};
@@ -289,6 +295,7 @@ fail:
     report_dir_abort(&rd);
     status = cli_fail(&err);
 out:
+    report_pay_destroy(pay);
     mp_rebalance_result_destroy(rb);
     mp_sweep_result_destroy(sw);
     mp_eval_destroy(ev);

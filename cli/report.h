@@ -14,6 +14,45 @@
 #include "sim/mp_check.h"
 #include "traces/mp_file.h"
 
+/* ---- "will it pay?" (report_pay.c) ---- */
+#define REPORT_PAY_STRATEGY "eplb"        /* the static placement the engines ship            */
+#define REPORT_PAY_R_MAX 4                /* most redundant experts per GPU in the table      */
+#define REPORT_PAY_REGIMES 2              /* prefill, decode                                   */
+#define REPORT_PAY_PREFILL_PER_GPU 4096   /* tokens per GPU per step: DeepEP's normal-kernel batch */
+#define REPORT_PAY_DECODE_PER_GPU 128     /* DeepEP's low-latency-kernel batch                */
+#define REPORT_PAY_STEPS_MAX 64           /* steps replayed per regime at most                 */
+/* A gain below this fraction is within the model's uncertainty: no change pays. */
+#define REPORT_NOISE 0.03
+
+typedef struct report_pay_regime {
+    int64_t batch, steps;           /* tokens per step, steps replayed           */
+    double linear_us;               /* predicted step time of linear placement   */
+    double static_us[REPORT_PAY_R_MAX + 1], static_maxmean[REPORT_PAY_R_MAX + 1]; /* eplb, r per GPU */
+    double lp_us, lp_maxmean;       /* sglang-lp routing over the r_setup plan   */
+    double online_static_us, online_steps_us, online_stall_us; /* NAN: too few steps */
+    int64_t online_interval;
+    int online_verdict;             /* MP_REB_*, -1: not run                     */
+    double online_moved_bytes;
+    char online_text[512];
+} report_pay_regime;
+
+typedef struct report_pay {
+    int r_max, r_setup;             /* rows 0..r_max; the setup's replicas per GPU */
+    double replica_bytes;           /* GPU memory of one redundant expert per GPU (every MoE layer) */
+    double kv_bytes_per_token;      /* 0: unknown                                  */
+    report_pay_regime reg[REPORT_PAY_REGIMES];
+} report_pay;
+
+/* Computes the figures (replays the source twice per regime).  *out is freed
+ * with report_pay_destroy. */
+int report_pay_run(report_pay **out, const mp_eval *ev, const mp_piece_source *src, int threads,
+                   mp_progress_fn progress, void *pctx, mp_err *err);
+void report_pay_destroy(report_pay *p);
+/* One line (no newline) for regime g: the best option, what it gains over
+ * linear and whether that pays (more than REPORT_NOISE), whether redundant
+ * experts pay, and what per-batch routing and online rebalancing add. */
+const char *report_pay_verdict(const report_pay *p, int g, char *buf, size_t cap);
+
 typedef struct report_ctx {
     const mp_eval *ev;
     const char *dir;       /* folder being built (report_dir.tmp)            */
@@ -24,6 +63,7 @@ typedef struct report_ctx {
     const mp_rebalance_result *rb; /* or NULL                               */
     const char *rb_strategy;
     const mp_sweep_result *sweep;  /* or NULL                              */
+    const report_pay *pay;         /* or NULL                              */
 } report_ctx;
 
 /* The plot names in the order the report shows them; *n gets the count. */

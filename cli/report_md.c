@@ -200,6 +200,64 @@ static void pareto_section(emit *e)
     table_end(e);
 }
 
+/* "Will it pay?": every option against linear placement, for prefill and decode batches */
+static void pay_section(emit *e)
+{
+    const report_pay *p = e->r->pay;
+    const mp_eval *ev = e->r->ev;
+    int P = ev->setup.gpus;
+    heading(e, 2, "Will it pay?");
+    para(e, "Predicted step time of each option against linear placement (the engines' default), replayed in steps "
+            "of a prefill batch (%lld tokens, %lld per GPU) and of a decode batch (%lld tokens, %lld per GPU; "
+            "DeepEP's README benchmarks its normal kernels at 4096 tokens per GPU and its low-latency kernels at "
+            "128). Static placement is " B "%s" B " with 0..%d redundant experts per GPU, planned once; each replica "
+            "costs GPU memory (its weights in every MoE layer) and a weight read per step. Per-batch routing splits "
+            "each expert's tokens over its replicas anew every step and layer (SGLang's lp rule); online "
+            "rebalancing re-plans every few steps from the last ones and moves weights (a stall unless the engine "
+            "moves them asynchronously, as vLLM does by default since PR #43219). Negative is faster; a change of "
+            "less than %.0f%% is within the model's uncertainty.",
+         (long long)p->reg[0].batch, (long long)(p->reg[0].batch / P), (long long)p->reg[1].batch,
+         (long long)(p->reg[1].batch / P), REPORT_PAY_STRATEGY, p->r_max, 100 * REPORT_NOISE);
+    int kv = p->kv_bytes_per_token > 0;
+    static const char *const hd[] = {"option", "replicas/GPU", "GB/GPU", "prefill step (us)", "prefill vs linear",
+                                     "decode step (us)", "decode vs linear", "KV tokens lost/GPU"};
+    table_begin(e, kv ? 8 : 7, hd, 1);
+    const report_pay_regime *a = &p->reg[0], *d = &p->reg[1];
+    int last = kv ? 7 : 6;
+#define ROW(label_fmt, label_arg, r, ta, td)                                                                          \
+    do {                                                                                                           \
+        cell(e, 0, label_fmt, label_arg);                                                                          \
+        cell(e, 1, "%d", (r));                                                                                     \
+        cell(e, 2, "%.2f", (r) * p->replica_bytes / 1e9);                                                          \
+        if (isfinite(ta)) cell(e, 3, "%.1f", (ta)), cell(e, 4, "%+.2f%%", pct((ta), a->linear_us));               \
+        else cell(e, 3, "-"), cell(e, 4, "-");                                                                     \
+        if (isfinite(td)) cell(e, 5, "%.1f", (td)), cell(e, 6, "%+.2f%%", pct((td), d->linear_us));               \
+        else cell(e, 5, "-"), cell(e, 6, "-");                                                                     \
+        if (kv) cell(e, last, "%.0f", (r) * p->replica_bytes / p->kv_bytes_per_token);                             \
+    } while (0)
+    ROW("%s", "linear (the engines' default)", 0, a->linear_us, d->linear_us);
+    for (int r = 0; r <= p->r_max; r++) ROW("static " REPORT_PAY_STRATEGY ", %d redundant per GPU", r, r, a->static_us[r], d->static_us[r]);
+    ROW("per-batch routing (sglang-lp) over static, %d per GPU", p->r_setup, p->r_setup, a->lp_us, d->lp_us);
+    if (isfinite(a->online_stall_us) || isfinite(d->online_stall_us)) {
+        ROW("online " REPORT_PAY_STRATEGY ", %d per GPU, moves stall", p->r_setup, p->r_setup, a->online_stall_us,
+            d->online_stall_us);
+        ROW("online " REPORT_PAY_STRATEGY ", %d per GPU, moves async", p->r_setup, p->r_setup, a->online_steps_us,
+            d->online_steps_us);
+    }
+#undef ROW
+    table_end(e);
+    if (!kv)
+        para(e, "KV-cache tokens lost: not shown (the model's attention shape is not known here).");
+    static const char *const rn[REPORT_PAY_REGIMES] = {"Prefill", "Decode"};
+    for (int g = 0; g < REPORT_PAY_REGIMES; g++) {
+        const report_pay_regime *x = &p->reg[g];
+        char v[1024];
+        report_pay_verdict(p, g, v, sizeof v);
+        item(e, B "%s" B " (%lld tokens per step): %s", rn[g], (long long)x->batch, v);
+    }
+    if (!e->html) fputc('\n', e->fp);
+}
+
 static void document(emit *e)
 {
     const report_ctx *r = e->r;
@@ -301,6 +359,8 @@ static void document(emit *e)
     item(e, "Network dispatch %.2f MB per step, NVLink %.2f MB per step.", b->metric[MP_M_NET_MB],
          b->metric[MP_M_NVL_MB]);
     if (!e->html) fputc('\n', e->fp);
+
+    if (r->pay) pay_section(e);
 
     if (r->rb) {
         const mp_rebalance_result *rb = r->rb;
