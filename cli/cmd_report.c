@@ -15,6 +15,7 @@
 #include "cli/escape.h"
 #include "cli/io_guard.h"
 #include "cli/report.h"
+#include "cli/term.h"
 #include "sim/mp_check.h"
 #include "traces/gen/mp_gen.h"
 #include "traces/mp_file.h"
@@ -32,6 +33,53 @@ const char cmd_report_usage[] =
     "writes DIR/report.html with the SVG plots inlined.\n";
 
 
+/* s as lines of at most `cols` columns (0: one line), the first starting
+ * with `first`, the others indented as deep */
+static void print_wrapped(const char *first, const char *s, int cols)
+{
+    int indent = (int)strlen(first);
+    fputs(first, stdout);
+    int width = cols > indent + 20 ? cols - indent : 1 << 20;
+    for (int line = 0; *s; line++) {
+        size_t n = cli_wrap_next(s, width);
+        if (line) printf("%*s", indent, "");
+        fwrite(s, 1, n, stdout);
+        fputc('\n', stdout);
+        s += n;
+        while (*s == ' ') s++;
+    }
+}
+
+/* The main job's advice on the terminal: what to deploy, why, the plan file's
+ * path, and the "will it pay?" verdicts; paths are escaped for the terminal. */
+static void print_advice(const mp_eval *ev, const report_pay *pay, const char *dir, const cli_common *c)
+{
+    report_advice a;
+    report_advise(ev, &a);
+    size_t dl = strlen(dir);
+    while (dl > 1 && dir[dl - 1] == '/') dl--;
+    char shown[MP_PATH_MAX * 3], name[MP_EVAL_NAME_MAX * 4], line[4 * MP_PATH_MAX + 1024];
+    cli_esc_term(shown, sizeof shown, dir, dl);
+    cli_esc_term(name, sizeof name, ev->r[a.deploy].entry.name, strlen(ev->r[a.deploy].entry.name));
+    int cols = cli_term_columns(c->wide);
+    snprintf(line, sizeof line, "%s %s: plan file %s/%s", a.deploy == a.best ? "deploy" : "keep", name, shown,
+             a.plan_file);
+    printf("\n");
+    print_wrapped("advice: ", line, cols);
+    char why[sizeof a.why];
+    cli_esc_term(why, sizeof why, a.why, strlen(a.why));
+    print_wrapped("why:    ", why, cols);
+    if (pay) {
+        static const char *const rn[REPORT_PAY_REGIMES] = {"prefill", "decode"};
+        for (int g = 0; g < REPORT_PAY_REGIMES; g++) {
+            char v[1024], head[128];
+            snprintf(head, sizeof head, "will it pay, %s (%lld tokens per step): ", rn[g], (long long)pay->reg[g].batch);
+            snprintf(line, sizeof line, "%s%s", head, report_pay_verdict(pay, g, v, sizeof v));
+            print_wrapped("        ", line, cols);
+        }
+    }
+}
+
 /* the comparison table printed on the terminal (and as JSON/CSV) */
 static int print_table(const mp_eval *ev, const char *input, const cli_common *c)
 {
@@ -46,6 +94,11 @@ static int print_table(const mp_eval *ev, const char *input, const cli_common *c
     cli_doc_int(d, "redundant", ev->setup.redundant);
     cli_doc_str(d, "replica", ev->setup.policy);
     cli_doc_str(d, "best", ev->r[ev->best].entry.name);
+    report_advice adv;
+    report_advise(ev, &adv);
+    cli_doc_str(d, "deploy", ev->r[adv.deploy].entry.name);
+    cli_doc_str(d, "plan_file", adv.plan_file);
+    cli_doc_str(d, "verdict", adv.why);
     int ho = ev->holdout > 0;
     cli_doc_num(d, "holdout", ev->holdout, 3);
     if (ho) {
@@ -280,15 +333,18 @@ int cmd_report(int argc, char **argv)
         else
             r.plots = 1;
     }
-    if ((rc = report_write_md(&r, &err)) || (a.html && (rc = report_write_html(&r, &err)))) goto fail;
+    if ((rc = report_write_md(&r, &err)) || (a.html && (rc = report_write_html(&r, &err))) ||
+        (rc = report_write_summary(&r, &err)))
+        goto fail;
     if ((rc = report_dir_commit(&rd, &err))) goto fail;
     if (!a.c.quiet) {
         size_t dl = strlen(dir);
         while (dl > 1 && dir[dl - 1] == '/') dl--;
         char shown[MP_PATH_MAX * 3];
         cli_esc_term(shown, sizeof shown, dir, dl); /* a name from the command line: text only */
-        fprintf(a.c.format == CLI_FMT_TABLE ? stdout : stderr, "\nreport: %s/report.md%s%s (%d plots)\n", shown,
-                a.html ? ", " : "", a.html ? "report.html" : "", r.plots ? report_plot_count(&r) : 0);
+        fprintf(a.c.format == CLI_FMT_TABLE ? stdout : stderr, "\nreport: %s/report.md%s%s (%d plots), summary.json\n",
+                shown, a.html ? ", " : "", a.html ? "report.html" : "", r.plots ? report_plot_count(&r) : 0);
+        if (a.c.format == CLI_FMT_TABLE) print_advice(ev, pay, dir, &a.c);
     }
     goto out;
 fail:

@@ -23,6 +23,7 @@
 #define REPORT_PAY_STEPS_MAX 64           /* steps replayed per regime at most                 */
 /* A gain below this fraction is within the model's uncertainty: no change pays. */
 #define REPORT_NOISE 0.03
+#define REPORT_SUMMARY_VERSION 1 /* summary.json's schema_version */
 
 typedef struct report_pay_regime {
     int64_t batch, steps;           /* tokens per step, steps replayed           */
@@ -52,6 +53,24 @@ void report_pay_destroy(report_pay *p);
  * linear and whether that pays (more than REPORT_NOISE), whether redundant
  * experts pay, and what per-batch routing and online rebalancing add. */
 const char *report_pay_verdict(const report_pay *p, int g, char *buf, size_t cap);
+
+/* ---- the recommendation (report_pay.c): one rule for the terminal, report.md and summary.json ---- */
+typedef struct report_advice {
+    int best;      /* entry with the lowest predicted step time                     */
+    int linear;    /* the linear entry, or -1 when not compared                     */
+    int deploy;    /* the entry to deploy: best, or linear when best does not pay    */
+    int pays;      /* best is faster than linear by REPORT_NOISE or more (1 without linear) */
+    double gain;   /* 1 - best / linear step time (0 without linear)                */
+    char plan_file[MP_EVAL_NAME_MAX * 4 + 16]; /* "plans/STEM.json", relative to the report folder */
+    char why[768]; /* one sentence                                                   */
+} report_advice;
+void report_advise(const mp_eval *ev, report_advice *a);
+
+/* Mean per step of an entry's predicted step time split in expert, dispatch,
+ * combine and other (today's model: dispatch and combine each take half of the
+ * link time and their own fixed latency; other is what the step time holds
+ * beyond the three). */
+void report_breakdown(const mp_eval_result *x, double out[4]);
 
 typedef struct report_ctx {
     const mp_eval *ev;
@@ -85,6 +104,10 @@ int report_find_gnuplot(char *buf, size_t cap);
 /* Writes report.md (and report.html when r->html). */
 int report_write_md(const report_ctx *r, mp_err *err);
 int report_write_html(const report_ctx *r, mp_err *err);
+/* Writes summary.json (schema moeplace.report): the setup, every strategy's
+ * predicted step time and its parts, the recommendation and the "will it
+ * pay?" figures. */
+int report_write_summary(const report_ctx *r, mp_err *err);
 
 /* ---- the report folder (report_dir.c) ----
  * A report is built in a temporary folder beside DIR (".DIR.mptmp.PID.N",

@@ -18,6 +18,7 @@
 #include "cli/escape.h"
 #include "cli/report.h"
 #include "traces/mp_file.h"
+#include "traces/mp_jsonw.h"
 
 #define IN_MAX 2048 /* bytes of one escaped input string; longer ones end in "..." */
 #define IN_RING 4
@@ -267,6 +268,10 @@ static void document(emit *e)
     char title[TEXT_MAX];
     snprintf(title, sizeof title, "moeplace report: %s on %d GPUs", in(e, m->name[0] ? m->name : "trace"), s->gpus);
     heading(e, 1, title);
+    report_advice adv;
+    report_advise(ev, &adv);
+    para(e, B "%s %s" B " (plan file %s): %s.", adv.deploy == adv.best ? "Deploy" : "Keep",
+         in(e, ev->r[adv.deploy].entry.name), in(e, adv.plan_file), in(e, adv.why));
 
     heading(e, 2, "Setup");
     static const char *const kv[2] = {"item", "value"};
@@ -340,8 +345,14 @@ static void document(emit *e)
     }
     char plan_stem[MP_EVAL_NAME_MAX];
     report_plan_stem(b->entry.name, plan_stem, sizeof plan_stem);
-    para(e, "Deploy " B "%s" B " (plan file plans/%s.json): its predicted step time is the lowest, %.1f us.",
-         in(e, b->entry.name), in(e, plan_stem), b->metric[MP_M_STEP_US]);
+    if (adv.deploy != adv.best)
+        para(e, "Keep " B "%s" B " (plan file %s): %s. The lowest predicted step time is " B "%s" B "'s (plan "
+                "file plans/%s.json), %.1f us.",
+             in(e, ev->r[adv.deploy].entry.name), in(e, adv.plan_file), in(e, adv.why), in(e, b->entry.name),
+             in(e, plan_stem), b->metric[MP_M_STEP_US]);
+    else
+        para(e, "Deploy " B "%s" B " (plan file plans/%s.json): its predicted step time is the lowest, %.1f us.",
+             in(e, b->entry.name), in(e, plan_stem), b->metric[MP_M_STEP_US]);
     if (second >= 0 && second != lin)
         item(e, "%.1f%% faster than the runner-up, %s (%.1f us).",
              -pct(b->metric[MP_M_STEP_US], ev->r[second].metric[MP_M_STEP_US]), in(e, ev->r[second].entry.name),
@@ -457,3 +468,108 @@ static int write_one(const report_ctx *r, int html, mp_err *err)
 int report_write_md(const report_ctx *r, mp_err *err) { return write_one(r, 0, err); }
 
 int report_write_html(const report_ctx *r, mp_err *err) { return write_one(r, 1, err); }
+
+/* ---- summary.json ---- */
+
+static void jnum(mp_jw *w, const char *key, double v, int last)
+{
+    mp_jw_key(w, key);
+    mp_jw_num(w, v);
+    mp_jw_raw(w, last ? "" : ", ");
+}
+
+int report_write_summary(const report_ctx *r, mp_err *err)
+{
+    const mp_eval *ev = r->ev;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/summary.json", r->dir);
+    mp_ofile *f;
+    int rc = mp_ofile_open(&f, path, err);
+    if (rc) return rc;
+    mp_jw w;
+    mp_jw_file(&w, mp_ofile_stream(f));
+    report_advice a;
+    report_advise(ev, &a);
+    mp_jw_raw(&w, "{\"schema\": \"moeplace.report\", \"schema_version\": %d,\n \"input\": ", REPORT_SUMMARY_VERSION);
+    mp_jw_str(&w, r->input);
+    mp_jw_raw(&w, ", \"model\": ");
+    mp_jw_str(&w, ev->model.name[0] ? ev->model.name : "-");
+    mp_jw_raw(&w, ", \"gpus\": %d, \"nodes\": %d, \"redundant\": %d, \"replica\": ", ev->setup.gpus, ev->setup.nodes,
+              ev->setup.redundant);
+    mp_jw_str(&w, ev->setup.policy);
+    mp_jw_raw(&w, ", \"steps\": %lld, \"tokens\": %lld, \"holdout\": ", (long long)ev->steps, (long long)ev->tokens);
+    mp_jw_num(&w, ev->holdout);
+    mp_jw_raw(&w, ",\n \"recommendation\": {\"deploy\": ");
+    mp_jw_str(&w, ev->r[a.deploy].entry.name);
+    mp_jw_raw(&w, ", \"plan_file\": ");
+    mp_jw_str(&w, a.plan_file);
+    mp_jw_raw(&w, ", \"best\": ");
+    mp_jw_str(&w, ev->r[a.best].entry.name);
+    mp_jw_raw(&w, ", \"pays\": %s, ", a.pays ? "true" : "false");
+    jnum(&w, "gain", a.linear >= 0 ? a.gain : NAN, 0);
+    jnum(&w, "noise_fraction", REPORT_NOISE, 0);
+    mp_jw_key(&w, "verdict");
+    mp_jw_str(&w, a.why);
+    mp_jw_raw(&w, "},\n \"strategies\": [");
+    for (int i = 0; i < ev->n; i++) {
+        const mp_eval_result *x = &ev->r[i];
+        double part[4];
+        report_breakdown(x, part);
+        char stem[MP_EVAL_NAME_MAX * 3];
+        report_plan_stem(x->entry.name, stem, sizeof stem);
+        char pf[MP_EVAL_NAME_MAX * 3 + 16];
+        snprintf(pf, sizeof pf, "plans/%s.json", stem);
+        mp_jw_raw(&w, "%s\n  {\"strategy\": ", i ? "," : "");
+        mp_jw_str(&w, x->entry.name);
+        mp_jw_raw(&w, ", \"plan_file\": ");
+        mp_jw_str(&w, pf);
+        mp_jw_raw(&w, ", \"slots_per_gpu\": %d, ", x->plan->topo.slots_per_gpu);
+        jnum(&w, "step_us", x->metric[MP_M_STEP_US], 0);
+        jnum(&w, "expert_us", part[0], 0);
+        jnum(&w, "dispatch_us", part[1], 0);
+        jnum(&w, "combine_us", part[2], 0);
+        jnum(&w, "other_us", part[3], 0);
+        jnum(&w, "bound_us", x->bound_us, 0);
+        jnum(&w, "sim_max_over_mean", x->metric[MP_M_SIM_MAXMEAN], 0);
+        jnum(&w, "holdout_sim_max_over_mean", x->holdout_sim_maxmean, 0);
+        jnum(&w, "plan_max_over_mean", x->metric[MP_M_PLAN_MAXMEAN], 1);
+        mp_jw_raw(&w, "}");
+    }
+    mp_jw_raw(&w, "]");
+    if (r->pay) {
+        const report_pay *p = r->pay;
+        static const char *const rn[REPORT_PAY_REGIMES] = {"prefill", "decode"};
+        mp_jw_raw(&w, ",\n \"will_it_pay\": {\"strategy\": ");
+        mp_jw_str(&w, REPORT_PAY_STRATEGY);
+        mp_jw_raw(&w, ", \"redundant\": %d, ", p->r_setup);
+        jnum(&w, "replica_bytes", p->replica_bytes, 0);
+        jnum(&w, "kv_tokens_lost", p->kv_bytes_per_token > 0 ? p->replica_bytes / p->kv_bytes_per_token : NAN, 0);
+        mp_jw_raw(&w, "\"regimes\": [");
+        for (int g = 0; g < REPORT_PAY_REGIMES; g++) {
+            const report_pay_regime *x = &p->reg[g];
+            char v[1024];
+            mp_jw_raw(&w, "%s\n  {\"phase\": \"%s\", \"batch_tokens\": %lld, \"steps\": %lld, ", g ? "," : "", rn[g],
+                      (long long)x->batch, (long long)x->steps);
+            jnum(&w, "linear_step_us", x->linear_us, 0);
+            mp_jw_raw(&w, "\"static_step_us\": [");
+            for (int k = 0; k <= p->r_max; k++) {
+                mp_jw_raw(&w, k ? ", " : "");
+                mp_jw_num(&w, x->static_us[k]);
+            }
+            mp_jw_raw(&w, "], ");
+            jnum(&w, "lp_step_us", x->lp_us, 0);
+            jnum(&w, "online_stall_step_us", x->online_stall_us, 0);
+            jnum(&w, "online_async_step_us", x->online_steps_us, 0);
+            mp_jw_key(&w, "verdict");
+            mp_jw_str(&w, report_pay_verdict(p, g, v, sizeof v));
+            mp_jw_raw(&w, "}");
+        }
+        mp_jw_raw(&w, "]}");
+    }
+    mp_jw_raw(&w, "}\n");
+    if (mp_jw_status(&w)) {
+        mp_ofile_abort(f);
+        return mp_err_set(err, MP_EIO, "%s: cannot write", path);
+    }
+    return mp_ofile_commit(f, err);
+}

@@ -263,3 +263,64 @@ const char *report_pay_verdict(const report_pay *p, int g, char *buf, size_t cap
 #undef ADD
     return buf;
 }
+
+void report_advise(const mp_eval *ev, report_advice *a)
+{
+    memset(a, 0, sizeof *a);
+    a->best = ev->best;
+    a->linear = -1;
+    for (int i = 0; i < ev->n; i++)
+        if (strcmp(ev->r[i].entry.strategy, "linear") == 0) a->linear = i;
+    const mp_eval_result *b = &ev->r[a->best];
+    double tb = b->metric[MP_M_STEP_US];
+    a->deploy = a->best;
+    a->pays = 1;
+    if (a->linear >= 0) {
+        const mp_eval_result *l = &ev->r[a->linear];
+        double tl = l->metric[MP_M_STEP_US];
+        a->gain = tl > 0 ? 1 - tb / tl : 0;
+        a->pays = a->best != a->linear && a->gain >= REPORT_NOISE;
+        if (!a->pays) a->deploy = a->linear;
+        if (a->best == a->linear)
+            snprintf(a->why, sizeof a->why, "no placement change pays: linear placement (the engines' default) has the "
+                     "lowest predicted step time, %.1f us", tl);
+        else if (!a->pays)
+            snprintf(a->why, sizeof a->why, "no placement change pays: %s is predicted only %.1f%% faster than linear "
+                     "(%.1f vs %.1f us), within the model's uncertainty of %.0f%%; keep the engines' default",
+                     b->entry.name, 100 * a->gain, tb, tl, 100 * REPORT_NOISE);
+        else
+            snprintf(a->why, sizeof a->why, "%s has the lowest predicted step time, %.1f us: %.1f%% faster than linear "
+                     "(%.1f us), more than the model's uncertainty of %.0f%%; busiest GPU %.3fx the mean load "
+                     "(linear %.3fx)",
+                     b->entry.name, tb, 100 * a->gain, tl, 100 * REPORT_NOISE, b->metric[MP_M_SIM_MAXMEAN],
+                     l->metric[MP_M_SIM_MAXMEAN]);
+    } else {
+        snprintf(a->why, sizeof a->why, "%s has the lowest predicted step time of the strategies compared, %.1f us "
+                 "(linear was not compared, so its gain over the engines' default is unknown)",
+                 b->entry.name, tb);
+    }
+    char stem[MP_EVAL_NAME_MAX * 3];
+    report_plan_stem(ev->r[a->deploy].entry.name, stem, sizeof stem);
+    snprintf(a->plan_file, sizeof a->plan_file, "plans/%s.json", stem);
+}
+
+void report_breakdown(const mp_eval_result *x, double out[4])
+{
+    const mp_sim_result *s = x->sim;
+    mp_cost c = mp_cost_default();
+    double ex = 0, cm = 0, t = 0, fixed = 0;
+    int64_t n = s->steps;
+    for (int64_t i = 0; i < n; i++) {
+        ex += s->series[i].expert_us;
+        cm += s->series[i].comm_us;
+        t += s->series[i].time_us;
+    }
+    double d = n > 0 ? (double)n : 1;
+    ex /= d, cm /= d, t /= d;
+    if (cm > 0) fixed = (double)s->layers * (c.dispatch_fixed_us + c.combine_fixed_us);
+    double link = cm > fixed ? (cm - fixed) / 2 : 0;
+    out[0] = ex;
+    out[1] = cm > 0 ? link + (double)s->layers * c.dispatch_fixed_us : 0;
+    out[2] = cm - out[1];
+    out[3] = t - ex - cm > 1e-9 * t ? t - ex - cm : 0; /* not rounding noise */
+}
