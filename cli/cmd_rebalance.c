@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "cli/engine.h"
 #include "cli/io_guard.h"
+#include "cli/term.h"
 #include "cli/cmd_sim.h"
 #include "planner/mp_planner.h"
 #include "sim/mp_rebalance.h"
@@ -256,7 +257,7 @@ int cmd_rebalance(int argc, char **argv)
     rc = cli_doc_emit(d, &c);
     cli_doc_destroy(d);
     if (!rc && c.format == CLI_FMT_TABLE) /* the verdict in full (the table above fits the terminal) */
-        printf("\nonline rebalancing: %s\n", verdict);
+        fputc('\n', stdout), cli_print_wrapped(stdout, "online rebalancing: ", verdict, cli_term_columns(c.wide));
     mp_rebalance_result_destroy(r);
     return rc;
 }

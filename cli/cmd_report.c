@@ -33,23 +33,6 @@ const char cmd_report_usage[] =
     "writes DIR/report.html with the SVG plots inlined.\n";
 
 
-/* s as lines of at most `cols` columns (0: one line), the first starting
- * with `first`, the others indented as deep */
-static void print_wrapped(const char *first, const char *s, int cols)
-{
-    int indent = (int)strlen(first);
-    fputs(first, stdout);
-    int width = cols > indent + 20 ? cols - indent : 1 << 20;
-    for (int line = 0; *s; line++) {
-        size_t n = cli_wrap_next(s, width);
-        if (line) printf("%*s", indent, "");
-        fwrite(s, 1, n, stdout);
-        fputc('\n', stdout);
-        s += n;
-        while (*s == ' ') s++;
-    }
-}
-
 /* The main job's advice on the terminal: what to deploy, why, the plan file's
  * path, and the "will it pay?" verdicts; paths are escaped for the terminal. */
 static void print_advice(const mp_eval *ev, const report_pay *pay, const char *dir, const cli_common *c)
@@ -65,17 +48,17 @@ static void print_advice(const mp_eval *ev, const report_pay *pay, const char *d
     snprintf(line, sizeof line, "%s %s: plan file %s/%s", a.deploy == a.best ? "deploy" : "keep", name, shown,
              a.plan_file);
     printf("\n");
-    print_wrapped("advice: ", line, cols);
+    cli_print_wrapped(stdout, "advice: ", line, cols);
     char why[sizeof a.why];
     cli_esc_term(why, sizeof why, a.why, strlen(a.why));
-    print_wrapped("why:    ", why, cols);
+    cli_print_wrapped(stdout, "why:    ", why, cols);
     if (pay) {
-        static const char *const rn[REPORT_PAY_REGIMES] = {"prefill", "decode"};
+        static const char *const rn[REPORT_PAY_REGIMES] = {"prefill: ", "decode:  "};
         for (int g = 0; g < REPORT_PAY_REGIMES; g++) {
-            char v[1024], head[128];
-            snprintf(head, sizeof head, "will it pay, %s (%lld tokens per step): ", rn[g], (long long)pay->reg[g].batch);
-            snprintf(line, sizeof line, "%s%s", head, report_pay_verdict(pay, g, v, sizeof v));
-            print_wrapped("        ", line, cols);
+            char v[1024];
+            snprintf(line, sizeof line, "will it pay at %lld tokens per step? %s", (long long)pay->reg[g].batch,
+                     report_pay_verdict(pay, g, v, sizeof v));
+            cli_print_wrapped(stdout, rn[g], line, cols);
         }
     }
 }
