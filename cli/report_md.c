@@ -259,6 +259,34 @@ static void pay_section(emit *e)
     if (!e->html) fputc('\n', e->fp);
 }
 
+/* the recommendation in one paragraph: what to deploy, its plan file, why */
+static void recommend(emit *e, const report_advice *a)
+{
+    const mp_eval *ev = e->r->ev;
+    char dstem[MP_EVAL_NAME_MAX], bstem[MP_EVAL_NAME_MAX];
+    report_plan_stem(ev->r[a->deploy].entry.name, dstem, sizeof dstem);
+    report_plan_stem(ev->r[a->best].entry.name, bstem, sizeof bstem);
+    double tb = ev->r[a->best].metric[MP_M_STEP_US], tl = a->linear >= 0 ? ev->r[a->linear].metric[MP_M_STEP_US] : NAN;
+    if (a->linear < 0)
+        para(e, B "Deploy %s" B " (plan file plans/%s.json): the lowest predicted step time of the strategies "
+                "compared, %.1f us (linear placement was not compared, so the gain over the engines' default is "
+                "unknown).",
+             in(e, ev->r[a->best].entry.name), in(e, bstem), tb);
+    else if (a->best == a->linear)
+        para(e, B "Keep %s" B " (plan file plans/%s.json): no placement change pays; linear placement, the engines' "
+                "default, has the lowest predicted step time, %.1f us.",
+             in(e, ev->r[a->deploy].entry.name), in(e, dstem), tl);
+    else if (!a->pays)
+        para(e, B "Keep %s" B " (plan file plans/%s.json): no placement change pays. The best, %s, is predicted only "
+                "%.1f%% faster than linear placement (%.1f vs %.1f us), within the model's uncertainty of %.0f%%.",
+             in(e, ev->r[a->deploy].entry.name), in(e, dstem), in(e, ev->r[a->best].entry.name), 100 * a->gain, tb, tl,
+             100 * REPORT_NOISE);
+    else
+        para(e, B "Deploy %s" B " (plan file plans/%s.json): the lowest predicted step time, %.1f us, %.1f%% faster "
+                "than linear placement (%.1f us), more than the model's uncertainty of %.0f%%.",
+             in(e, ev->r[a->best].entry.name), in(e, bstem), tb, 100 * a->gain, tl, 100 * REPORT_NOISE);
+}
+
 static void document(emit *e)
 {
     const report_ctx *r = e->r;
@@ -270,8 +298,7 @@ static void document(emit *e)
     heading(e, 1, title);
     report_advice adv;
     report_advise(ev, &adv);
-    para(e, B "%s %s" B " (plan file %s): %s.", adv.deploy == adv.best ? "Deploy" : "Keep",
-         in(e, ev->r[adv.deploy].entry.name), in(e, adv.plan_file), in(e, adv.why));
+    recommend(e, &adv);
 
     heading(e, 2, "Setup");
     static const char *const kv[2] = {"item", "value"};
@@ -346,10 +373,7 @@ static void document(emit *e)
     char plan_stem[MP_EVAL_NAME_MAX];
     report_plan_stem(b->entry.name, plan_stem, sizeof plan_stem);
     if (adv.deploy != adv.best)
-        para(e, "Keep " B "%s" B " (plan file %s): %s. The lowest predicted step time is " B "%s" B "'s (plan "
-                "file plans/%s.json), %.1f us.",
-             in(e, ev->r[adv.deploy].entry.name), in(e, adv.plan_file), in(e, adv.why), in(e, b->entry.name),
-             in(e, plan_stem), b->metric[MP_M_STEP_US]);
+        recommend(e, &adv);
     else
         para(e, "Deploy " B "%s" B " (plan file plans/%s.json): its predicted step time is the lowest, %.1f us.",
              in(e, b->entry.name), in(e, plan_stem), b->metric[MP_M_STEP_US]);
