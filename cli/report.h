@@ -23,7 +23,6 @@
 #define REPORT_PAY_STEPS_MAX 64           /* steps replayed per regime at most                 */
 /* A gain below this fraction is within the model's uncertainty: no change pays. */
 #define REPORT_NOISE 0.03
-#define REPORT_SUMMARY_VERSION 1 /* summary.json's schema_version */
 
 typedef struct report_pay_regime {
     int64_t batch, steps;           /* tokens per step, steps replayed           */

@@ -514,7 +514,7 @@ int report_write_summary(const report_ctx *r, mp_err *err)
     mp_jw_file(&w, mp_ofile_stream(f));
     report_advice a;
     report_advise(ev, &a);
-    mp_jw_raw(&w, "{\"schema\": \"moeplace.report\", \"schema_version\": %d,\n \"input\": ", REPORT_SUMMARY_VERSION);
+    mp_jw_raw(&w, "{\"schema\": \"moeplace.report\", \"schema_version\": %d,\n \"input\": ", CLI_SCHEMA_VERSION);
     mp_jw_str(&w, r->input);
     mp_jw_raw(&w, ", \"model\": ");
     mp_jw_str(&w, ev->model.name[0] ? ev->model.name : "-");
