@@ -1,4 +1,5 @@
 /* cmd_info.c - `moeplace info FILE`. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +36,17 @@ static void model_rows(cli_doc *d, const mp_model *m, int full)
     cli_moe_layers_text(m, which, sizeof which);
     cli_doc_str(d, "moe_decoder_layers", which);
     cli_doc_int(d, "weight_bits", m->weight_bits);
+    if (m->attn != MP_ATTN_UNKNOWN) {
+        char a[96];
+        if (m->attn == MP_ATTN_MLA)
+            snprintf(a, sizeof a, "mla (%d heads, kv_lora %d + rope %d)", (int)m->heads, (int)m->kv_lora_rank,
+                     (int)m->qk_rope_head_dim);
+        else
+            snprintf(a, sizeof a, "gqa (%d heads, %d kv heads x %d)", (int)m->heads, (int)m->kv_heads,
+                     (int)(m->head_dim > 0 ? m->head_dim : m->hidden / m->heads));
+        cli_doc_str(d, "attention", a);
+        cli_doc_int(d, "kv_bytes_per_token", mp_model_kv_bytes_per_token(m, 2.0));
+    }
 }
 
 /* `info --model X` alone: the model. */

@@ -7,6 +7,7 @@
 #include "cli/io_guard.h"
 #include "cli/cmd_sim.h"
 #include "cli/engine.h"
+#include "cli/sim_e2e.h"
 #include "planner/mp_planner.h"
 #include "sim/mp_sim.h"
 #include "sim/mp_simrun.h"
@@ -367,6 +368,8 @@ int cmd_sim(int argc, char **argv)
     cli_sim_flags_read(&f, &A);
     int series = cli_has(&A, CLI_O_SERIES) > 0, traffic = cli_has(&A, CLI_O_TRAFFIC) > 0;
     int nobase = cli_has(&A, CLI_O_NO_BASELINE) > 0, nloc = 0;
+    cli_e2e e2e;
+    cli_e2e_read(&e2e, &A);
     double loc[CLI_SWEEP_POINTS_MAX];
     int64_t pb = 0, pe = -1;
     cli_range(&A, CLI_O_PLAN_STEPS, &pb, &pe);
@@ -392,6 +395,9 @@ int cmd_sim(int argc, char **argv)
     if (plan_path && (f.gpus || f.spg || f.redundant >= 0 || f.fusion || f.groups))
         return cli_usage_error("sim", "--plan brings its own topology: no --gpus, --slots-per-gpu, --redundant, "
                                       "--groups or --shared-fusion with it");
+    if (e2e.on && nloc) return cli_usage_error("sim", "--e2e states each run's whole step: not with --sweep-locality");
+    if (!e2e.on && (cli_has(&A, CLI_O_E2E_PHASE) || cli_has(&A, CLI_O_KV_BYTES) || cli_has(&A, CLI_O_NO_LM_HEAD)))
+        return cli_usage_error("sim", "--phase, --kv-bytes and --no-lm-head shape --e2e: give --e2e");
     if (cli_has(&A, CLI_O_HOLDOUT_BY) && !(holdout > 0))
         return cli_usage_error("sim", "--holdout-by says what --holdout F holds out: give --holdout F");
     if (holdout > 0 && (nloc || cli_has(&A, CLI_O_PLAN_STEPS)))
@@ -420,7 +426,7 @@ int cmd_sim(int argc, char **argv)
     if (rc) return rc;
     so.sim.seed = c.seed;
     so.sim.threads = c.threads;
-    so.sim.keep_series = series;
+    so.sim.keep_series = series || e2e.on; /* --e2e sums each step's own tokens */
     so.policy = pol;
     so.baseline = !nobase;
     so.plan_begin = pb;
@@ -445,6 +451,7 @@ int cmd_sim(int argc, char **argv)
     mp_model m = *mp_trace_model(ts->trace);
     mp_plan_request *q = &so.request;
     if ((rc = cli_need_sizes("sim", path, &m, so.sim.cost.hidden, so.sim.cost.intermediate, 1))) goto out;
+    if ((rc = cli_e2e_check(&e2e, &m, path))) goto out;
     if (plan_path) {
         if (mp_plan_read_json(&plan, NULL, plan_path, &err)) {
             rc = cli_fail(&err);
@@ -514,6 +521,7 @@ int cmd_sim(int argc, char **argv)
         cli_doc_num(d, "holdout_oracle_max_over_mean", run->oracle_maxmean, 5);
     }
     emit_lanes(d, ln, run->n, series, traffic, eng ? eng->metric : NULL, run->held != NULL);
+    cli_e2e_emit(d, &e2e, run, &m, &so.sim.cost);
     rc = cli_doc_emit(d, &c);
     cli_doc_destroy(d);
 out:

@@ -248,7 +248,12 @@ static void pay_section(emit *e)
 #undef ROW
     table_end(e);
     if (!kv)
-        para(e, "KV-cache tokens lost: not shown (the model's attention shape is not known here).");
+        para(e, "KV-cache tokens lost: not shown (the model's attention shape is not known here; give --model with "
+                "its config).");
+    else
+        para(e, "KV tokens lost: the tokens of KV cache (bf16, every decoder layer: %.0f bytes per token) that the "
+                "replicas' GPU memory would otherwise hold.",
+             p->kv_bytes_per_token);
     static const char *const rn[REPORT_PAY_REGIMES] = {"Prefill", "Decode"};
     for (int g = 0; g < REPORT_PAY_REGIMES; g++) {
         const report_pay_regime *x = &p->reg[g];

@@ -129,7 +129,8 @@ int report_pay_run(report_pay **out, const mp_eval *ev, const mp_piece_source *s
     if (p->r_max > REPORT_PAY_R_MAX) p->r_max = REPORT_PAY_R_MAX;
     if (p->r_setup > p->r_max) p->r_setup = p->r_max;
     p->replica_bytes = expert_bytes(ev, &so.cost) * ev->model.layers; /* one more expert per MoE layer */
-    p->kv_bytes_per_token = 0;
+    /* KV-cache tokens the replicas' memory would hold: bf16 cache (2 bytes per element), all decoder layers */
+    p->kv_bytes_per_token = (double)mp_model_kv_bytes_per_token(&ev->model, 2.0);
     const mp_loads *from = ev->train ? ev->train : ev->loads;
     int64_t tokens = ev->tokens;
 

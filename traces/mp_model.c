@@ -100,6 +100,30 @@ int mp_model_validate(const mp_model *m, const char *what, mp_err *err)
     if (m->moe_every < 0 || m->moe_every > MP_LAYERS_MAX || m->moe_phase < 0 || m->moe_phase >= every)
         return mp_err_set(err, MP_ERANGE, "%s: moe_every %d / moe_phase %d do not name a layer rule", what,
                           m->moe_every, m->moe_phase);
+    if ((unsigned)m->attn > MP_ATTN_MLA) return mp_err_set(err, MP_ERANGE, "%s: unknown attention kind %d", what, (int)m->attn);
+    {
+        const int32_t dims[] = {m->heads, m->kv_heads, m->head_dim, m->q_lora_rank, m->kv_lora_rank,
+                                m->qk_rope_head_dim, m->qk_nope_head_dim, m->v_head_dim};
+        int any = 0;
+        for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++) {
+            if (dims[i] < 0 || dims[i] > MP_MODEL_DIM_MAX)
+                return mp_err_set(err, MP_ERANGE, "%s: attention size %d outside 0..%d", what, (int)dims[i],
+                                  MP_MODEL_DIM_MAX);
+            any |= dims[i] != 0;
+        }
+        if (m->attn == MP_ATTN_UNKNOWN && any)
+            return mp_err_set(err, MP_ERANGE, "%s: attention sizes without an attention kind", what);
+        if (m->attn == MP_ATTN_MLA && (m->heads < 1 || m->kv_lora_rank < 1))
+            return mp_err_set(err, MP_ERANGE, "%s: MLA attention needs heads and kv_lora_rank", what);
+        if (m->attn == MP_ATTN_GQA && (m->heads < 1 || m->kv_heads < 1 || m->heads % m->kv_heads != 0))
+            return mp_err_set(err, MP_ERANGE, "%s: GQA attention needs heads (%d) a multiple of kv_heads (%d)", what,
+                              (int)m->heads, (int)m->kv_heads);
+        if (m->attn == MP_ATTN_GQA && m->head_dim < 1 && (m->hidden < 1 || m->hidden % m->heads != 0))
+            return mp_err_set(err, MP_ERANGE, "%s: GQA attention needs head_dim (or hidden a multiple of heads)", what);
+    }
+    if (m->vocab < 0 || m->vocab > (1 << 24) || m->dense_intermediate < 0 || m->dense_intermediate > (1 << 24) ||
+        m->shared_intermediate < 0 || m->shared_intermediate > (1 << 24))
+        return mp_err_set(err, MP_ERANGE, "%s: vocab/dense/shared size out of range", what);
     if (m->first_dense < 0 || m->first_dense > MP_LAYERS_MAX)
         return mp_err_set(err, MP_ERANGE, "%s: first_dense %d out of range", what, m->first_dense);
     if (m->decoder_layers > 0) {
@@ -156,6 +180,30 @@ int mp_model_apply_config(mp_model *m, const mp_model *cfg, const char *what, co
             return mp_err_set(err, MP_ESHAPE, "%s has %d decoder layers, %s has %d", what, (int)r.decoder_layers,
                               cfg_what, (int)cfg->decoder_layers);
     }
+    FILL(vocab, 0, "vocabulary")
+    FILL(dense_intermediate, 0, "dense MLP size")
+    FILL(shared_intermediate, 0, "shared expert size")
+    if (r.attn == MP_ATTN_UNKNOWN) {
+        r.attn = cfg->attn;
+        r.heads = cfg->heads;
+        r.kv_heads = cfg->kv_heads;
+        r.head_dim = cfg->head_dim;
+        r.q_lora_rank = cfg->q_lora_rank;
+        r.kv_lora_rank = cfg->kv_lora_rank;
+        r.qk_rope_head_dim = cfg->qk_rope_head_dim;
+        r.qk_nope_head_dim = cfg->qk_nope_head_dim;
+        r.v_head_dim = cfg->v_head_dim;
+    } else if (cfg->attn != MP_ATTN_UNKNOWN) {
+        FILL(attn, MP_ATTN_UNKNOWN, "attention kind")
+        FILL(heads, 0, "attention heads")
+        FILL(kv_heads, 0, "key/value heads")
+        FILL(head_dim, 0, "head dim")
+        FILL(q_lora_rank, 0, "q_lora_rank")
+        FILL(kv_lora_rank, 0, "kv_lora_rank")
+        FILL(qk_rope_head_dim, 0, "qk_rope_head_dim")
+        FILL(qk_nope_head_dim, 0, "qk_nope_head_dim")
+        FILL(v_head_dim, 0, "v_head_dim")
+    }
 #undef MUST
 #undef FILL
     if (!r.name[0]) memcpy(r.name, cfg->name, sizeof r.name);
@@ -165,6 +213,30 @@ int mp_model_apply_config(mp_model *m, const mp_model *cfg, const char *what, co
     int rc = mp_model_validate(&r, what, err);
     if (rc == 0) *m = r;
     return rc;
+}
+
+int64_t mp_model_kv_bytes_per_token(const mp_model *m, double bytes_per_elem)
+{
+    double per_layer;
+    if (m->attn == MP_ATTN_MLA) per_layer = (double)m->kv_lora_rank + m->qk_rope_head_dim;
+    else if (m->attn == MP_ATTN_GQA && m->heads > 0) {
+        double hd = m->head_dim > 0 ? m->head_dim : (double)m->hidden / m->heads;
+        per_layer = 2.0 * m->kv_heads * hd;
+    } else return 0;
+    if (!(bytes_per_elem > 0) || !isfinite(bytes_per_elem)) return 0;
+    return llround(per_layer * mp_model_decoder_count(m) * bytes_per_elem);
+}
+
+int64_t mp_model_shared_size(const mp_model *m)
+{
+    return m->shared_intermediate > 0 ? m->shared_intermediate : (int64_t)m->shared * m->intermediate;
+}
+
+static const char *const attn_names[] = {"unknown", "gqa", "mla"};
+
+const char *mp_attn_name(mp_attn_kind a)
+{
+    return (unsigned)a <= MP_ATTN_MLA ? attn_names[a] : "unknown";
 }
 
 static const char *const scoring_names[] = {"softmax", "sigmoid", "softmax-topk"};
@@ -207,6 +279,23 @@ char *mp_model_to_json(const mp_model *m)
         cJSON_AddNumberToObject(o, "moe_phase", m->moe_phase);
     }
     if (m->weight_bits) cJSON_AddNumberToObject(o, "weight_bits", m->weight_bits);
+    if (m->attn != MP_ATTN_UNKNOWN) {
+        cJSON_AddStringToObject(o, "attention", mp_attn_name(m->attn));
+        cJSON_AddNumberToObject(o, "heads", m->heads);
+        cJSON_AddNumberToObject(o, "kv_heads", m->kv_heads);
+        if (m->attn == MP_ATTN_GQA) {
+            if (m->head_dim) cJSON_AddNumberToObject(o, "head_dim", m->head_dim);
+        } else {
+            cJSON_AddNumberToObject(o, "q_lora_rank", m->q_lora_rank);
+            cJSON_AddNumberToObject(o, "kv_lora_rank", m->kv_lora_rank);
+            cJSON_AddNumberToObject(o, "qk_rope_head_dim", m->qk_rope_head_dim);
+            cJSON_AddNumberToObject(o, "qk_nope_head_dim", m->qk_nope_head_dim);
+            cJSON_AddNumberToObject(o, "v_head_dim", m->v_head_dim);
+        }
+    }
+    if (m->vocab) cJSON_AddNumberToObject(o, "vocab", (double)m->vocab);
+    if (m->dense_intermediate) cJSON_AddNumberToObject(o, "dense_intermediate", (double)m->dense_intermediate);
+    if (m->shared_intermediate) cJSON_AddNumberToObject(o, "shared_intermediate", (double)m->shared_intermediate);
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return s;
@@ -278,6 +367,17 @@ int mp_model_from_json(mp_model *out, const char *json, size_t len, const char *
     INT_FIELD("moe_every", 0, MP_LAYERS_MAX, m.moe_every);
     INT_FIELD("moe_phase", 0, MP_LAYERS_MAX, m.moe_phase);
     INT_FIELD("weight_bits", 0, 32, m.weight_bits);
+    INT_FIELD("heads", 0, MP_MODEL_DIM_MAX, m.heads);
+    INT_FIELD("kv_heads", 0, MP_MODEL_DIM_MAX, m.kv_heads);
+    INT_FIELD("head_dim", 0, MP_MODEL_DIM_MAX, m.head_dim);
+    INT_FIELD("q_lora_rank", 0, MP_MODEL_DIM_MAX, m.q_lora_rank);
+    INT_FIELD("kv_lora_rank", 0, MP_MODEL_DIM_MAX, m.kv_lora_rank);
+    INT_FIELD("qk_rope_head_dim", 0, MP_MODEL_DIM_MAX, m.qk_rope_head_dim);
+    INT_FIELD("qk_nope_head_dim", 0, MP_MODEL_DIM_MAX, m.qk_nope_head_dim);
+    INT_FIELD("v_head_dim", 0, MP_MODEL_DIM_MAX, m.v_head_dim);
+    INT_FIELD("vocab", 0, 1 << 24, m.vocab);
+    INT_FIELD("dense_intermediate", 0, 1 << 24, m.dense_intermediate);
+    INT_FIELD("shared_intermediate", 0, 1 << 24, m.shared_intermediate);
 #undef INT_FIELD
     if (rc == 0) {
         const cJSON *sc = cJSON_GetObjectItemCaseSensitive(o, "scoring");
@@ -288,6 +388,14 @@ int mp_model_from_json(mp_model *out, const char *json, size_t len, const char *
             if (!cJSON_IsBool(nt)) rc = mp_err_set(err, MP_EFORMAT, "%s: \"normalize_topk\" is not a boolean", what);
             else m.normalize_topk = cJSON_IsTrue(nt);
         }
+        const cJSON *at = cJSON_GetObjectItemCaseSensitive(o, "attention");
+        if (rc == 0 && at) {
+            if (cJSON_IsString(at) && !strcmp(at->valuestring, "mla")) m.attn = MP_ATTN_MLA;
+            else if (cJSON_IsString(at) && !strcmp(at->valuestring, "gqa")) m.attn = MP_ATTN_GQA;
+            else rc = mp_err_set(err, MP_EFORMAT, "%s: model field \"attention\" is neither \"mla\" nor \"gqa\"", what);
+        }
+        /* an MLA header may leave kv_heads out: it is heads */
+        if (rc == 0 && m.attn == MP_ATTN_MLA && m.kv_heads == 0) m.kv_heads = m.heads;
         const cJSON *rs = cJSON_GetObjectItemCaseSensitive(o, "routed_scaling");
         if (rc == 0 && rs) {
             if (!cJSON_IsNumber(rs)) rc = mp_err_set(err, MP_EFORMAT, "%s: \"routed_scaling\" is not a number", what);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "traces/formats/mp_hfconfig.h"
+#include "traces/gen/mp_gen.h"
 #include "traces/mp_model.h"
 
 static mp_model rule(int32_t layers, int32_t decoder, int32_t first, int32_t every, int32_t phase)
@@ -291,6 +292,127 @@ static void test_hf_bad(void **state)
     assert_int_equal(mp_hfconfig_read(&m, "/nonexistent/config.json", &err), MP_EIO);
 }
 
+/* Attention and the rest of a decoder layer: each preset agrees with its
+ * model's published config.json (tests/data/hf), the KV-cache bytes per token
+ * follow from them, and they survive a trace header and a config merge. */
+static void test_attention(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *preset, *file;
+        int64_t kv_bf16; /* KV bytes per token over all decoder layers at 2 bytes per element */
+    } cases[] = {
+        {"deepseek-v3", "deepseek-v3", 61 * (512 + 64) * 2},        /* MLA: latent + rope key */
+        {"kimi-k2", "kimi-k2", 61 * (512 + 64) * 2},
+        {"deepseek-v2-lite", "deepseek-v2-lite", 27 * (512 + 64) * 2},
+        {"qwen3-235b-a22b", "qwen3-235b-a22b", 94 * 2 * 4 * 128 * 2}, /* GQA: K and V of 4 kv heads */
+        {"mixtral-8x7b", "mixtral-8x7b", 32 * 2 * 8 * 128 * 2},      /* head_dim = 4096 / 32 */
+        {"gpt-oss-120b", "gpt-oss-120b", 36 * 2 * 8 * 64 * 2},
+        {"llama-4-maverick", "llama-4-maverick", 48 * 2 * 8 * 128 * 2},
+        {"llama-4-scout", "llama-4-scout", 48 * 2 * 8 * 128 * 2},
+    };
+    mp_err err;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        mp_model p, h;
+        char path[512];
+        snprintf(path, sizeof path, "%s/hf/%s.json", MP_TEST_DATA, cases[i].file);
+        assert_int_equal(mp_gen_preset_find(cases[i].preset, &p, &err), 0);
+        assert_int_equal(mp_hfconfig_read(&h, path, &err), 0);
+        assert_int_equal(p.attn, h.attn);
+        assert_int_equal(p.heads, h.heads);
+        assert_int_equal(p.kv_heads, h.kv_heads);
+        assert_int_equal(p.head_dim, h.head_dim);
+        assert_int_equal(p.q_lora_rank, h.q_lora_rank);
+        assert_int_equal(p.kv_lora_rank, h.kv_lora_rank);
+        assert_int_equal(p.qk_rope_head_dim, h.qk_rope_head_dim);
+        assert_int_equal(p.qk_nope_head_dim, h.qk_nope_head_dim);
+        assert_int_equal(p.v_head_dim, h.v_head_dim);
+        assert_int_equal(p.vocab, h.vocab);
+        assert_int_equal(p.dense_intermediate, h.dense_intermediate);
+        assert_int_equal(mp_model_kv_bytes_per_token(&p, 2.0), cases[i].kv_bf16);
+        assert_int_equal(mp_model_kv_bytes_per_token(&h, 1.0), cases[i].kv_bf16 / 2);
+        /* the trace header keeps them */
+        char *js = mp_model_to_json(&p);
+        assert_non_null(js);
+        mp_model back;
+        assert_int_equal(mp_model_from_json(&back, js, strlen(js), "t", &err), 0);
+        free(js);
+        assert_memory_equal(&back.attn, &p.attn,
+                            offsetof(mp_model, shared_intermediate) + sizeof p.shared_intermediate -
+                                offsetof(mp_model, attn));
+    }
+    /* DeepSeek-V2-Lite: no query compression; DeepSeek-V3: dense layers of 18432 */
+    mp_model m;
+    assert_int_equal(mp_gen_preset_find("deepseek-v2-lite", &m, &err), 0);
+    assert_int_equal(m.attn, MP_ATTN_MLA);
+    assert_int_equal(m.q_lora_rank, 0);
+    assert_string_equal(mp_attn_name(m.attn), "mla");
+    /* Qwen2-MoE: one shared expert of shared_expert_intermediate_size */
+    char path[512];
+    snprintf(path, sizeof path, "%s/hf/qwen2-57b-a14b.json", MP_TEST_DATA);
+    assert_int_equal(mp_hfconfig_read(&m, path, &err), 0);
+    assert_int_equal(m.attn, MP_ATTN_GQA);
+    assert_int_equal(m.head_dim, 128); /* 3584 / 28 */
+    assert_int_equal(m.shared_intermediate, 20480);
+    assert_int_equal(mp_model_shared_size(&m), 20480);
+    assert_int_equal(m.dense_intermediate, 18944);
+    /* unknown attention: no KV figure; an old header (no attention keys) reads as unknown */
+    mp_model u = mp_model_default();
+    u.layers = 2, u.experts = 8, u.top_k = 2, u.intermediate = 100, u.shared = 2;
+    assert_int_equal(mp_model_kv_bytes_per_token(&u, 2.0), 0);
+    assert_int_equal(mp_model_shared_size(&u), 200);
+    const char *old = "{\"layers\":2,\"experts\":8,\"top_k\":2}";
+    assert_int_equal(mp_model_from_json(&u, old, strlen(old), "t", &err), 0);
+    assert_int_equal(u.attn, MP_ATTN_UNKNOWN);
+    /* a trace without attention takes the config's; a different one is refused */
+    mp_model cfg;
+    assert_int_equal(mp_gen_preset_find("deepseek-v3", &cfg, &err), 0);
+    mp_model t = mp_model_default();
+    t.layers = 58, t.experts = 256, t.top_k = 8;
+    assert_int_equal(mp_model_apply_config(&t, &cfg, "trace", "config", &err), 0);
+    assert_int_equal(t.attn, MP_ATTN_MLA);
+    assert_int_equal(t.kv_lora_rank, 512);
+    assert_int_equal(t.vocab, 129280);
+    cfg.kv_lora_rank = 256;
+    assert_int_equal(mp_model_apply_config(&t, &cfg, "trace", "config", &err), MP_ESHAPE);
+    assert_string_equal(err.msg, "trace has kv_lora_rank 512, config has 256");
+    /* bad attention in headers and configs */
+    static const struct {
+        const char *json, *msg;
+    } bad_hdr[] = {
+        {"{\"layers\":2,\"experts\":8,\"top_k\":2,\"attention\":\"mha\"}",
+         "t: model field \"attention\" is neither \"mla\" nor \"gqa\""},
+        {"{\"layers\":2,\"experts\":8,\"top_k\":2,\"attention\":\"gqa\",\"heads\":6,\"kv_heads\":4,\"head_dim\":8}",
+         "t: GQA attention needs heads (6) a multiple of kv_heads (4)"},
+        {"{\"layers\":2,\"experts\":8,\"top_k\":2,\"attention\":\"mla\",\"heads\":6}",
+         "t: MLA attention needs heads and kv_lora_rank"},
+        {"{\"layers\":2,\"experts\":8,\"top_k\":2,\"heads\":6}", "t: attention sizes without an attention kind"},
+        {"{\"layers\":2,\"experts\":8,\"top_k\":2,\"vocab\":1e9}", "t: model field \"vocab\" = 1000000000 out of range"},
+    };
+    for (size_t i = 0; i < sizeof bad_hdr / sizeof bad_hdr[0]; i++) {
+        assert_true(mp_model_from_json(&u, bad_hdr[i].json, strlen(bad_hdr[i].json), "t", &err) < 0);
+        assert_string_equal(err.msg, bad_hdr[i].msg);
+    }
+    assert_true(parse("{\"num_experts\":8,\"num_experts_per_tok\":2,\"num_hidden_layers\":4,"
+                      "\"num_attention_heads\":6,\"num_key_value_heads\":4,\"head_dim\":8}",
+                      &m, &err) < 0);
+    assert_string_equal(err.msg,
+                        "config.json: \"num_attention_heads\" 6 is not a multiple of \"num_key_value_heads\" 4");
+    assert_true(parse("{\"num_experts\":8,\"num_experts_per_tok\":2,\"num_hidden_layers\":4,"
+                      "\"num_attention_heads\":6,\"hidden_size\":100}",
+                      &m, &err) < 0);
+    assert_string_equal(err.msg, "config.json: no \"head_dim\", and \"hidden_size\" is not a multiple of "
+                                 "\"num_attention_heads\"");
+    /* MHA when num_key_value_heads is absent */
+    assert_int_equal(parse("{\"num_experts\":8,\"num_experts_per_tok\":2,\"num_hidden_layers\":4,"
+                           "\"num_attention_heads\":4,\"hidden_size\":64}",
+                           &m, &err),
+                     0);
+    assert_int_equal(m.kv_heads, 4);
+    assert_int_equal(m.head_dim, 16);
+    assert_int_equal(mp_model_kv_bytes_per_token(&m, 2.0), 4 * 2 * 4 * 16 * 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -299,6 +421,7 @@ int main(void)
         cmocka_unit_test(test_apply_config),
         cmocka_unit_test(test_hf_families),
         cmocka_unit_test(test_hf_bad),
+        cmocka_unit_test(test_attention),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

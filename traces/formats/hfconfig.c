@@ -185,6 +185,47 @@ static int weight_bits(mp_model *m, const cfg *c)
     return 0;
 }
 
+/* Attention: MLA when kv_lora_rank is given (DeepSeek-V2/V3, Kimi-K2), else
+ * GQA from num_attention_heads, num_key_value_heads (absent: MHA) and
+ * head_dim (absent: hidden_size / heads).  No num_attention_heads: unknown. */
+static int attention(mp_model *m, const cfg *c)
+{
+    int rc, found;
+    int64_t heads = 0, kvh = 0, v = 0;
+    if ((rc = get_int(c, "num_attention_heads", 1, MP_MODEL_DIM_MAX, &heads, &found))) return rc;
+    if (!found) return 0;
+    if ((rc = get_int(c, "num_key_value_heads", 1, MP_MODEL_DIM_MAX, &kvh, &found))) return rc;
+    if (!found) kvh = heads;
+    if ((rc = get_int(c, "kv_lora_rank", 0, MP_MODEL_DIM_MAX, &v, &found))) return rc;
+    m->heads = (int32_t)heads;
+    m->kv_heads = (int32_t)kvh;
+    if (found && v > 0) {
+        m->attn = MP_ATTN_MLA;
+        m->kv_lora_rank = (int32_t)v;
+        static const char *const keys[] = {"q_lora_rank", "qk_rope_head_dim", "qk_nope_head_dim", "v_head_dim"};
+        int32_t *dst[] = {&m->q_lora_rank, &m->qk_rope_head_dim, &m->qk_nope_head_dim, &m->v_head_dim};
+        for (int i = 0; i < 4; i++) {
+            v = 0; /* q_lora_rank null (DeepSeek-V2-Lite): a full q projection */
+            if ((rc = get_int(c, keys[i], 0, MP_MODEL_DIM_MAX, &v, NULL))) return rc;
+            *dst[i] = (int32_t)v;
+        }
+        return 0;
+    }
+    if (heads % kvh != 0)
+        return mp_err_set(c->err, MP_ERANGE, "%s: \"num_attention_heads\" %lld is not a multiple of "
+                          "\"num_key_value_heads\" %lld", c->what, (long long)heads, (long long)kvh);
+    m->attn = MP_ATTN_GQA;
+    if ((rc = get_int(c, "head_dim", 1, MP_MODEL_DIM_MAX, &v, &found))) return rc;
+    if (!found) {
+        if (m->hidden < 1 || m->hidden % heads != 0)
+            return mp_err_set(c->err, MP_EFORMAT, "%s: no \"head_dim\", and \"hidden_size\" is not a multiple of "
+                              "\"num_attention_heads\"", c->what);
+        v = m->hidden / heads;
+    }
+    m->head_dim = (int32_t)v;
+    return 0;
+}
+
 static int parse(mp_model *out, const cfg *c)
 {
     mp_model m = mp_model_default();
@@ -275,6 +316,20 @@ static int parse(mp_model *out, const cfg *c)
             return mp_err_set(c->err, MP_ERANGE, "%s: \"%s\" is not a positive number", c->what, w);
         m.routed_scaling = rs->valuedouble;
     }
+
+    /* the rest of a decoder layer */
+    int have_moe_size = 0;
+    {
+        int64_t x = 0;
+        if ((rc = get_int(c, "moe_intermediate_size", 0, 1 << 24, &x, &have_moe_size))) return rc;
+    }
+    if ((rc = attention(&m, c))) return rc;
+    if ((rc = get_int(c, "vocab_size", 0, 1 << 24, &m.vocab, NULL))) return rc;
+    if (is_llama4) {
+        if ((rc = get_int(c, "intermediate_size_mlp", 0, 1 << 24, &m.dense_intermediate, NULL))) return rc;
+    } else if (have_moe_size && (rc = get_int(c, "intermediate_size", 0, 1 << 24, &m.dense_intermediate, NULL)))
+        return rc;
+    if ((rc = get_int(c, "shared_expert_intermediate_size", 0, 1 << 24, &m.shared_intermediate, NULL))) return rc;
 
     /* decoder layers */
     v = 0;

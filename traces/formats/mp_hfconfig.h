@@ -30,6 +30,16 @@
  *                 its "bits" when 4 or 8; no quantization_config: torch_dtype
  *                 (or dtype) bfloat16/float16 -> 16, float32 -> 32; else 0
  *   name          model_type with '_' as '-' ("deepseek-v3")
+ *   attention     MLA when kv_lora_rank > 0: q_lora_rank (null: 0),
+ *                 kv_lora_rank, qk_rope_head_dim, qk_nope_head_dim,
+ *                 v_head_dim; else GQA: num_attention_heads,
+ *                 num_key_value_heads (absent: heads), head_dim (absent:
+ *                 hidden_size / heads); no num_attention_heads: unknown
+ *   vocab         vocab_size
+ *   dense_intermediate  Llama-4: intermediate_size_mlp; DeepSeek, Qwen (which
+ *                 name the expert size moe_intermediate_size):
+ *                 intermediate_size; else 0
+ *   shared_intermediate  shared_expert_intermediate_size (Qwen2-MoE)
  * Messages name the file and the key (its JSON path), never a flag.
  *
  * Memory: nothing is allocated that outlives a call.

@@ -10,28 +10,41 @@
 #include "traces/gen/mp_gen.h"
 #include "traces/mp_text.h"
 
-/* decoder layers DL of which MoE: d >= FD and d % EVERY == PHASE (mp_model.h); BITS: expert weights as published */
-#define P(nm, L, E, K, G, TG, SH, H, I, SC, NORM, RS, DL, FD, EVERY, PHASE, BITS, NOTE) \
-    {{nm, L, E, K, G, TG, SH, H, I, SC, NORM, RS, DL, FD, EVERY, PHASE, BITS}, DL, NOTE}
+/* decoder layers DL of which MoE: d >= FD and d % EVERY == PHASE (mp_model.h); BITS: expert weights as published;
+ * ATTN: MLA(heads, q_lora_rank, kv_lora_rank, rope dim, nope dim, v dim) or GQA(heads, kv heads, head dim);
+ * VOCAB; DENSE: MLP size of the dense layers as the config names it (0: none named) */
+#define MLA(h, q, kv, rope, nope, v) MP_ATTN_MLA, h, h, 0, q, kv, rope, nope, v
+#define GQA(h, kvh, hd) MP_ATTN_GQA, h, kvh, hd, 0, 0, 0, 0, 0
+#define P(nm, L, E, K, G, TG, SH, H, I, SC, NORM, RS, DL, FD, EVERY, PHASE, BITS, ATTN, VOCAB, DENSE, NOTE) \
+    {{nm, L, E, K, G, TG, SH, H, I, SC, NORM, RS, DL, FD, EVERY, PHASE, BITS, ATTN, VOCAB, DENSE, 0}, DL, NOTE}
 
 static const mp_gen_preset presets[] = {
     P("deepseek-v3", 58, 256, 8, 8, 4, 1, 7168, 2048, MP_SCORING_SIGMOID, 1, 2.5, 61, 3, 1, 0, 8,
+      MLA(128, 1536, 512, 64, 128, 128), 129280, 18432,
       "DeepSeek-V3/R1: 61 layers, first 3 dense; sigmoid + bias, 8 groups keep 4; fp8"),
     P("kimi-k2", 60, 384, 8, 1, 1, 1, 7168, 2048, MP_SCORING_SIGMOID, 1, 2.827, 61, 1, 1, 0, 8,
+      MLA(64, 1536, 512, 64, 128, 128), 163840, 18432,
       "Kimi K2: 61 layers, first 1 dense; sigmoid + bias, ungrouped; fp8"),
     P("deepseek-v2-lite", 26, 64, 6, 1, 1, 2, 2048, 1408, MP_SCORING_SOFTMAX, 0, 1.0, 27, 1, 1, 0, 16,
+      MLA(16, 0, 512, 64, 128, 128), 102400, 10944,
       "DeepSeek-V2-Lite: 27 layers, first 1 dense; softmax, weights not renormalised"),
     P("qwen3-235b-a22b", 94, 128, 8, 1, 1, 0, 4096, 1536, MP_SCORING_SOFTMAX, 1, 1.0, 94, 0, 1, 0, 16,
+      GQA(64, 4, 128), 151936, 12288,
       "Qwen3-235B-A22B: softmax, normalised top-k"),
     P("qwen3-30b-a3b", 48, 128, 8, 1, 1, 0, 2048, 768, MP_SCORING_SOFTMAX, 1, 1.0, 48, 0, 1, 0, 16,
+      GQA(32, 4, 128), 151936, 6144,
       "Qwen3-30B-A3B: softmax, normalised top-k"),
     P("mixtral-8x7b", 32, 8, 2, 1, 1, 0, 4096, 14336, MP_SCORING_SOFTMAX_TOPK, 1, 1.0, 32, 0, 1, 0, 16,
+      GQA(32, 8, 128), 32000, 0,
       "Mixtral 8x7B: softmax over the top-k logits"),
     P("gpt-oss-120b", 36, 128, 4, 1, 1, 0, 2880, 2880, MP_SCORING_SOFTMAX_TOPK, 1, 1.0, 36, 0, 1, 0, 4,
+      GQA(64, 8, 64), 201088, 0,
       "gpt-oss-120b: softmax over the top-k logits; mxfp4 experts"),
     P("llama-4-maverick", 24, 128, 1, 1, 1, 1, 5120, 8192, MP_SCORING_SIGMOID, 0, 1.0, 48, 0, 2, 1, 16,
+      GQA(40, 8, 128), 202048, 16384,
       "Llama 4 Maverick: 48 layers, MoE every 2nd (1, 3, ..., 47); top-1 + 1 shared"),
     P("llama-4-scout", 48, 16, 1, 1, 1, 1, 5120, 8192, MP_SCORING_SIGMOID, 0, 1.0, 48, 0, 1, 0, 16,
+      GQA(40, 8, 128), 202048, 16384,
       "Llama 4 Scout: 48 layers, all MoE; top-1 + 1 shared"),
 };
 
