@@ -319,17 +319,23 @@ static int64_t series_len(const report_ctx *r, int kind)
     return kind == PL_LAYERS ? r->ev->model.layers : r->ev->steps;
 }
 
-/* the first entry before i whose line in plot `kind` is i's exactly, or -1 */
-static int same_as(const report_ctx *r, int kind, int i)
+/* the first entry before i whose line in plot `kind` is i's exactly, or -1;
+ * else, in *near, the first whose line is within 0.1% of i's at every point
+ * (drawn on top of each other at any scale a reader can tell), or -1 */
+static int same_as(const report_ctx *r, int kind, int i, int *near)
 {
     int64_t n = series_len(r, kind);
+    *near = -1;
     for (int j = 0; j < i; j++) {
-        int64_t x = 0;
-        for (; x < n; x++) {
+        int exact = 1, close = 1;
+        for (int64_t x = 0; x < n && close; x++) {
             double a = series_at(r, kind, i, x), b = series_at(r, kind, j, x);
-            if (!(a == b || (isnan(a) && isnan(b)))) break;
+            if (a == b || (isnan(a) && isnan(b))) continue;
+            exact = 0;
+            close = isfinite(a) && isfinite(b) && fabs(a - b) <= 1e-3 * fabs(b);
         }
-        if (x == n) return j;
+        if (exact) return j;
+        if (close && *near < 0) *near = j;
     }
     return -1;
 }
@@ -367,11 +373,13 @@ static void strategy_lines(FILE *fp, const report_ctx *r, int kind, const char *
     gpstr q;
     fprintf(fp, "plot ");
     for (int i = 0; i < r->ev->n; i++) {
-        int j = same_as(r, kind, i);
+        int near, j = same_as(r, kind, i, &near);
         const char *name = r->ev->r[i].entry.name;
         fprintf(fp, "%s'%s' using 1:%d with %s", i ? ", \\\n     " : "", file, i + 2, style);
         if (j >= 0)
             fprintf(fp, " lw 3 dt 2 title %s", gq(&q, "%s (same as %s)", name, r->ev->r[j].entry.name));
+        else if (near >= 0)
+            fprintf(fp, " lw 3 dt 2 title %s", gq(&q, "%s (within 0.1%% of %s)", name, r->ev->r[near].entry.name));
         else
             fprintf(fp, " lw 1.5 title %s", gq(&q, "%s", name));
     }
