@@ -20,7 +20,7 @@
 #define REPORT_PAY_REGIMES 2              /* prefill, decode                                   */
 #define REPORT_PAY_PREFILL_PER_GPU 4096   /* tokens per GPU per step: DeepEP's normal-kernel batch */
 #define REPORT_PAY_DECODE_PER_GPU 128     /* DeepEP's low-latency-kernel batch                */
-#define REPORT_PAY_STEPS_MAX 64           /* steps replayed per regime at most                 */
+#define REPORT_PAY_STEPS_MAX 8            /* steps replayed per regime at most                 */
 /* A gain below this fraction is within the model's uncertainty: no change pays. */
 #define REPORT_NOISE 0.03
 

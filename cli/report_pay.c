@@ -152,54 +152,86 @@ int report_pay_run(report_pay **out, const mp_eval *ev, const mp_piece_source *s
         if (steps > REPORT_PAY_STEPS_MAX) steps = REPORT_PAY_STEPS_MAX;
         p->reg[g].batch = B;
         p->reg[g].steps = steps;
-        total_tok += (B * steps < tokens ? B * steps : tokens) * (nplan + 3);
+        p->reg[g].online_steps_us = p->reg[g].online_stall_us = p->reg[g].online_static_us = NAN;
+        p->reg[g].online_verdict = -1;
+        int64_t t = B * steps < tokens ? B * steps : tokens;
+        total_tok += t > total_tok ? t - total_tok : 0; /* the one pass reads as far as the longest regime */
+        if (steps >= 3) total_tok += 2 * t;            /* the rebalancer's two passes */
     }
+    /* one pass over the source feeds every regime: each input piece is cut
+     * into views at the regime's step boundaries (the source's token count
+     * is known, so the last step ends with the last token) */
     const mp_policy *lp = mp_policy_find("sglang-lp");
+    mp_sim *sim[REPORT_PAY_REGIMES][NPLAN + 1];
+    memset(sim, 0, sizeof sim);
+    for (int g = 0; g < REPORT_PAY_REGIMES && !rc; g++) {
+        for (int i = 0; i < nplan && !rc; i++) rc = mp_sim_create(&sim[g][i], plan[i], &ev->model, &so, err);
+        if (!rc) {
+            mp_sim_opts lo = so;
+            lo.policy = lp;
+            rc = mp_sim_create(&sim[g][nplan], plan[1 + p->r_setup], &ev->model, &lo, err);
+        }
+    }
+    int64_t step[REPORT_PAY_REGIMES] = {0}, filled[REPORT_PAY_REGIMES] = {0}, seen = 0;
+    mp_step pc = {0};
+    if (!rc) rc = src->rewind(src->ctx, err);
+    while (!rc && (rc = src->next(src->ctx, &pc, err)) == 1) {
+        rc = 0;
+        size_t per = (size_t)pc.layers * pc.top_k;
+        int more = 0;
+        for (int g = 0; g < REPORT_PAY_REGIMES && !rc; g++) {
+            report_pay_regime *x = &p->reg[g];
+            for (int64_t pos = 0; pos < pc.tokens && step[g] < x->steps && !rc;) {
+                int64_t n = pc.tokens - pos;
+                if (n > x->batch - filled[g]) n = x->batch - filled[g];
+                mp_step v = pc; /* a view: the sims only read it */
+                v.ids = pc.ids + (size_t)pos * per;
+                v.weights = pc.weights ? pc.weights + (size_t)pos * per : NULL;
+                v.src_rank = pc.src_rank ? pc.src_rank + pos : NULL;
+                v.tokens = n;
+                v.step = step[g];
+                v.first_token = filled[g];
+                pos += n;
+                filled[g] += n;
+                v.end_of_step = filled[g] == x->batch || seen + pos == tokens;
+                for (int i = 0; i <= nplan && !rc; i++) rc = mp_sim_feed(sim[g][i], &v, err);
+                if (v.end_of_step) step[g]++, filled[g] = 0;
+            }
+            more |= step[g] < x->steps;
+        }
+        seen += pc.tokens;
+        if (progress) progress(pctx, seen, total_tok);
+        if (!more) break; /* every regime has its steps */
+    }
+    if (rc > 0) rc = 0;
+    mp_step_release(&pc);
+    for (int g = 0; g < REPORT_PAY_REGIMES; g++)
+        for (int i = 0; i <= nplan; i++) {
+            mp_sim_result *res = NULL;
+            if (!rc && !(rc = mp_sim_finish(sim[g][i], &res, err))) {
+                report_pay_regime *x = &p->reg[g];
+                double t = res->time_us.mean;
+                if (i == 0)
+                    x->linear_us = t;
+                else if (i < nplan)
+                    x->static_us[i - 1] = t, x->static_maxmean[i - 1] = res->maxmean.mean;
+                else
+                    x->lp_us = t, x->lp_maxmean = res->maxmean.mean;
+                mp_sim_result_destroy(res);
+            }
+            mp_sim_destroy(sim[g][i]);
+        }
+    done_tok = seen;
     for (int g = 0; g < REPORT_PAY_REGIMES && !rc; g++) {
         report_pay_regime *x = &p->reg[g];
+        if (x->steps < 3) continue; /* too few steps to rebalance between: no online row */
+        /* online rebalancing from the setup's plan, every steps/8 steps (at least 2) from as many (no oracle) */
         rebatch b;
         memset(&b, 0, sizeof b);
         b.in = src;
         b.batch = x->batch;
         b.max_steps = x->steps;
         mp_piece_source rs = {&b, rebatch_next, rebatch_rewind};
-        mp_sim *sim[NPLAN + 1] = {0};
-        mp_step pc = {0};
-        for (int i = 0; i < nplan && !rc; i++) rc = mp_sim_create(&sim[i], plan[i], &ev->model, &so, err);
-        if (!rc) {
-            mp_sim_opts lo = so;
-            lo.policy = lp;
-            rc = mp_sim_create(&sim[nplan], plan[1 + p->r_setup], &ev->model, &lo, err);
-        }
-        if (!rc) rc = rs.rewind(rs.ctx, err);
-        while (!rc && (rc = rs.next(rs.ctx, &pc, err)) == 1) {
-            rc = 0;
-            for (int i = 0; i <= nplan && !rc; i++) rc = mp_sim_feed(sim[i], &pc, err);
-            done_tok += pc.tokens * (nplan + 1);
-            if (progress) progress(pctx, done_tok, total_tok);
-        }
-        if (rc > 0) rc = 0;
-        for (int i = 0; i <= nplan && !rc; i++) {
-            mp_sim_result *res = NULL;
-            if ((rc = mp_sim_finish(sim[i], &res, err))) break;
-            double t = res->time_us.mean;
-            if (i == 0)
-                x->linear_us = t;
-            else if (i < nplan)
-                x->static_us[i - 1] = t, x->static_maxmean[i - 1] = res->maxmean.mean;
-            else
-                x->lp_us = t, x->lp_maxmean = res->maxmean.mean;
-            mp_sim_result_destroy(res);
-        }
-        for (int i = 0; i <= nplan; i++) mp_sim_destroy(sim[i]);
-        mp_step_release(&pc);
-        x->online_steps_us = x->online_stall_us = NAN;
-        x->online_verdict = -1;
-        if (rc || x->steps < 3) { /* too few steps to rebalance between: no online row */
-            mp_step_release(&b.cur);
-            continue;
-        }
-        /* online rebalancing from the setup's plan, every steps/8 steps from as many (no oracle) */
         mp_rebalance_opts o = mp_rebalance_opts_default();
         o.interval = x->steps >= 16 ? x->steps / 8 : 2;
         o.window = o.interval;
@@ -220,9 +252,9 @@ int report_pay_run(report_pay **out, const mp_eval *ev, const mp_piece_source *s
             mp_rebalance_verdict_text(rb, x->online_text, sizeof x->online_text);
         }
         mp_rebalance_result_destroy(rb);
-        done_tok += x->batch * x->steps * 2;
-        if (progress) progress(pctx, done_tok < total_tok ? done_tok : total_tok, total_tok);
         mp_step_release(&b.cur);
+        done_tok += 2 * (x->batch * x->steps < tokens ? x->batch * x->steps : tokens);
+        if (progress) progress(pctx, done_tok < total_tok ? done_tok : total_tok, total_tok);
     }
 done:
     for (int i = 0; i < NPLAN; i++) mp_plan_destroy(plan[i]);
