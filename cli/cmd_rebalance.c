@@ -1,11 +1,13 @@
 /* cmd_rebalance.c - `moeplace rebalance`: online EPLB over time. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "cli/engine.h"
 #include "cli/io_guard.h"
+#include "cli/term.h"
 #include "cli/cmd_sim.h"
 #include "planner/mp_planner.h"
 #include "sim/mp_rebalance.h"
@@ -34,6 +36,38 @@ static int replan_cb(void *ctx, const mp_loads *loads, mp_plan **out, mp_err *er
 
 static const char *REG[MP_REGIMES] = {"static", "online", "oracle"};
 
+/* Without --interval, on a trace too short for the engines' interval (vLLM
+ * re-plans every 3000 forward passes) to come round even once, rebalance every
+ * steps/8 steps from a window of as many (as `moeplace report --rebalance`
+ * does) and say so on stderr: a run that never rebalances shows nothing.
+ * Counts the steps by reading the trace through when its header does not say.
+ * Returns 0 or a negative code (err set). */
+static int short_trace_defaults(const mp_piece_source *src, const mp_trace *t, const char *path,
+                                mp_rebalance_opts *ro, int window_given, int quiet, mp_err *err)
+{
+    int64_t steps = mp_trace_get_info(t).steps;
+    if (steps < 0) {
+        mp_step pc = {0};
+        int rc;
+        steps = 0;
+        while ((rc = src->next(src->ctx, &pc, err)) == 1)
+            if (pc.end_of_step) steps++;
+        mp_step_release(&pc);
+        if (rc < 0 || (rc = src->rewind(src->ctx, err))) return rc;
+    }
+    if (steps > ro->interval) return 0; /* at least one rebalance at the engines' interval */
+    int64_t iv = steps >= 16 ? steps / 8 : 2;
+    if (iv >= steps) iv = steps > 1 ? steps - 1 : 1;
+    ro->interval = iv;
+    if (!window_given) ro->window = iv;
+    if (!quiet) {
+        cli_message("moeplace rebalance: %s has %lld steps, too few for vLLM's interval of 3000 to come round; "
+                    "rebalancing every %lld steps from the last %lld (give --interval and --window to choose)",
+                    path, (long long)steps, (long long)ro->interval, (long long)ro->window);
+    }
+    return 0;
+}
+
 int cmd_rebalance(int argc, char **argv)
 {
     cli_common c;
@@ -44,6 +78,7 @@ int cmd_rebalance(int argc, char **argv)
     cli_sim_flags_read(&f, &A);
     mp_rebalance_opts ro = mp_rebalance_opts_default();
     int series = cli_has(&A, CLI_O_SERIES) > 0;
+    int interval_given = cli_has(&A, CLI_O_INTERVAL) > 0, window_given = cli_has(&A, CLI_O_WINDOW) > 0;
     ro.interval = cli_i64(&A, CLI_O_INTERVAL, ro.interval);
     ro.window = cli_i64(&A, CLI_O_WINDOW, ro.window);
     ro.threshold = cli_num(&A, CLI_O_THRESHOLD, ro.threshold);
@@ -95,6 +130,10 @@ int cmd_rebalance(int argc, char **argv)
         mp_trace_source_close(ts);
         return rc;
     }
+    if (!interval_given && (rc = short_trace_defaults(&ts->src, ts->trace, path, &ro, window_given, c.quiet, &err))) {
+        mp_trace_source_close(ts);
+        return rc < 0 ? cli_fail(&err) : rc;
+    }
     replan_ctx rc_ctx;
     if ((rc = cli_sim_request(&f, "rebalance", &m, &rc_ctx.q))) {
         mp_trace_source_close(ts);
@@ -131,6 +170,8 @@ int cmd_rebalance(int argc, char **argv)
     cli_doc_num(d, "moved_bytes", r->moved_bytes, 0);
     cli_doc_num(d, "transfer_ms", r->transfer_ms, 3);
     if (ro.shift_at >= 0) cli_doc_int(d, "shift_at", ro.shift_at);
+    char verdict[512];
+    cli_doc_str(d, "verdict", mp_rebalance_verdict_text(r, verdict, sizeof verdict));
 
     cli_tab *t = cli_doc_table(d, "regimes", "regimes (max/mean of GPU rows per step, mean over layers)");
     cli_tab_col(t, "regime", -1);
@@ -139,6 +180,7 @@ int cmd_rebalance(int argc, char **argv)
     cli_tab_col(t, "run_max_over_mean", 4);
     cli_tab_col(t, "vllm_balancedness", 4);
     cli_tab_col(t, "step_us_mean", 1);
+    cli_tab_col(t, "transfer_ms", 3);
     cli_tab_col(t, "total_ms", 3);
     cli_tab_col(t, "pre_shift_max_over_mean", 4);
     cli_tab_col(t, "recovery_steps", -1);
@@ -155,7 +197,9 @@ int cmd_rebalance(int argc, char **argv)
         cli_tab_num(t, s->run_maxmean);
         cli_tab_num(t, s->vllm_bal_run);
         cli_tab_num(t, s->time_us.mean);
-        cli_tab_num(t, s->total_time_us / 1e3);
+        /* the online regime's transfers stall serving: in its total; the oracle's are not counted (a bound) */
+        cli_tab_num(t, g == MP_REGIME_ONLINE ? r->transfer_ms : g == MP_REGIME_STATIC ? 0.0 : NAN);
+        cli_tab_num(t, r->total_us[g] / 1e3);
         cli_tab_num(t, r->pre_shift[g]);
         if (ro.shift_at >= 0 && r->recovery_steps[g] >= 0)
             cli_tab_int(t, r->recovery_steps[g]);
@@ -212,6 +256,8 @@ int cmd_rebalance(int argc, char **argv)
     }
     rc = cli_doc_emit(d, &c);
     cli_doc_destroy(d);
+    if (!rc && c.format == CLI_FMT_TABLE) /* the verdict in full (the table above fits the terminal) */
+        fputc('\n', stdout), cli_print_wrapped(stdout, "online rebalancing: ", verdict, cli_term_columns(c.wide));
     mp_rebalance_result_destroy(r);
     return rc;
 }

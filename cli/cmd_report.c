@@ -17,6 +17,7 @@
 #include "cli/io_guard.h"
 #include "cli/sim_e2e.h"
 #include "cli/report.h"
+#include "cli/term.h"
 #include "sim/mp_check.h"
 #include "traces/gen/mp_gen.h"
 #include "traces/mp_file.h"
@@ -34,6 +35,36 @@ const char cmd_report_usage[] =
     "writes DIR/report.html with the SVG plots inlined.\n";
 
 
+/* The main job's advice on the terminal: what to deploy, why, the plan file's
+ * path, and the "will it pay?" verdicts; paths are escaped for the terminal. */
+static void print_advice(const mp_eval *ev, const report_pay *pay, const char *dir, const cli_common *c)
+{
+    report_advice a;
+    report_advise(ev, &a);
+    size_t dl = strlen(dir);
+    while (dl > 1 && dir[dl - 1] == '/') dl--;
+    char shown[MP_PATH_MAX * 3], name[MP_EVAL_NAME_MAX * 4], line[4 * MP_PATH_MAX + 1024];
+    cli_esc_term(shown, sizeof shown, dir, dl);
+    cli_esc_term(name, sizeof name, ev->r[a.deploy].entry.name, strlen(ev->r[a.deploy].entry.name));
+    int cols = cli_term_columns(c->wide);
+    snprintf(line, sizeof line, "%s %s: plan file %s/%s", a.deploy == a.best ? "deploy" : "keep", name, shown,
+             a.plan_file);
+    printf("\n");
+    cli_print_wrapped(stdout, "advice: ", line, cols);
+    char why[sizeof a.why];
+    cli_esc_term(why, sizeof why, a.why, strlen(a.why));
+    cli_print_wrapped(stdout, "why:    ", why, cols);
+    if (pay) {
+        static const char *const rn[REPORT_PAY_REGIMES] = {"prefill: ", "decode:  "};
+        for (int g = 0; g < REPORT_PAY_REGIMES; g++) {
+            char v[1024];
+            snprintf(line, sizeof line, "will it pay at %lld tokens per step? %s", (long long)pay->reg[g].batch,
+                     report_pay_verdict(pay, g, v, sizeof v));
+            cli_print_wrapped(stdout, rn[g], line, cols);
+        }
+    }
+}
+
 /* the comparison table printed on the terminal (and as JSON/CSV) */
 static int print_table(const mp_eval *ev, const char *input, const cli_common *c, const cli_e2e *e2e)
 {
@@ -48,6 +79,11 @@ static int print_table(const mp_eval *ev, const char *input, const cli_common *c
     cli_doc_int(d, "redundant", ev->setup.redundant);
     cli_doc_str(d, "replica", ev->setup.policy);
     cli_doc_str(d, "best", ev->r[ev->best].entry.name);
+    report_advice adv;
+    report_advise(ev, &adv);
+    cli_doc_str(d, "deploy", ev->r[adv.deploy].entry.name);
+    cli_doc_str(d, "plan_file", adv.plan_file);
+    cli_doc_str(d, "verdict", adv.why);
     int ho = ev->holdout > 0;
     cli_doc_num(d, "holdout", ev->holdout, 3);
     if (ho) {
@@ -256,6 +292,7 @@ int cmd_report(int argc, char **argv)
     mp_eval *ev = NULL;
     mp_rebalance_result *rb = NULL;
     mp_sweep_result *sw = NULL;
+    report_pay *pay = NULL;
     cli_eval_progress_init(&pr, &a.c, "report", in_steps);
     rc = mp_eval_run(&ev, &a.setup, &src, &model, a.c.threads, NULL, cli_eval_progress_update, &pr, &err);
     /* the later passes count assignments: shown as tokens */
@@ -265,6 +302,10 @@ int cmd_report(int argc, char **argv)
         int64_t win = a.window ? a.window : iv;
         cli_progress_start(&pr.bar, "report: rebalancing", "tokens", per_token, (int64_t)(ev->tokens * per_token));
         rc = mp_eval_rebalance(&rb, ev, "eplb", iv, win, &src, a.c.threads, cli_progress_update, &pr.bar, &err);
+    }
+    if (!rc) { /* "will it pay?": prefill and decode batches, 0..R replicas, lp routing, online */
+        cli_progress_start(&pr.bar, "report: will it pay", "tokens", 1, 0);
+        rc = report_pay_run(&pay, ev, &src, a.c.threads, cli_progress_update, &pr.bar, &err);
     }
     if (!rc && a.pareto) {
         cli_progress_start(&pr.bar, "report: locality sweep", "tokens", per_token, (int64_t)(ev->tokens * per_token));
@@ -277,6 +318,7 @@ int cmd_report(int argc, char **argv)
         report_dir_abort(&rd);
         mp_rebalance_result_destroy(rb);
         mp_sweep_result_destroy(sw);
+        report_pay_destroy(pay);
         mp_eval_destroy(ev);
         return cli_fail(&err);
     }
@@ -288,7 +330,7 @@ int cmd_report(int argc, char **argv)
         gnuplot = a.gnuplot;
     else if (report_find_gnuplot(gp, sizeof gp) == 0)
         gnuplot = gp;
-    report_ctx r = {ev, rd.tmp, input, gnuplot, 0, a.html, rb, "eplb", sw};
+    report_ctx r = {ev, rd.tmp, input, gnuplot, 0, a.html, rb, "eplb", sw, pay};
     if ((rc = write_plans(ev, rd.tmp, &err)) || (rc = report_write_plot_data(&r, &err))) goto fail;
     if (!a.no_plots) {
         mp_err gerr = {0};
@@ -300,21 +342,25 @@ int cmd_report(int argc, char **argv)
         else
             r.plots = 1;
     }
-    if ((rc = report_write_md(&r, &err)) || (a.html && (rc = report_write_html(&r, &err)))) goto fail;
+    if ((rc = report_write_md(&r, &err)) || (a.html && (rc = report_write_html(&r, &err))) ||
+        (rc = report_write_summary(&r, &err)))
+        goto fail;
     if ((rc = report_dir_commit(&rd, &err))) goto fail;
     if (!a.c.quiet) {
         size_t dl = strlen(dir);
         while (dl > 1 && dir[dl - 1] == '/') dl--;
         char shown[MP_PATH_MAX * 3];
         cli_esc_term(shown, sizeof shown, dir, dl); /* a name from the command line: text only */
-        fprintf(a.c.format == CLI_FMT_TABLE ? stdout : stderr, "\nreport: %s/report.md%s%s (%d plots)\n", shown,
-                a.html ? ", " : "", a.html ? "report.html" : "", r.plots ? report_plot_count(&r) : 0);
+        fprintf(a.c.format == CLI_FMT_TABLE ? stdout : stderr, "\nreport: %s/report.md%s%s (%d plots), summary.json\n",
+                shown, a.html ? ", " : "", a.html ? "report.html" : "", r.plots ? report_plot_count(&r) : 0);
+        if (a.c.format == CLI_FMT_TABLE) print_advice(ev, pay, dir, &a.c);
     }
     goto out;
 fail:
     report_dir_abort(&rd);
     status = cli_fail(&err);
 out:
+    report_pay_destroy(pay);
     mp_rebalance_result_destroy(rb);
     mp_sweep_result_destroy(sw);
     mp_eval_destroy(ev);

@@ -64,7 +64,7 @@ static int ours(const char *sub, const char *name)
     if (mp_tmp_match(name, NULL)) return 1;
     if (!sub[0])
         return !strcmp(name, REPORT_MARKER) || !strcmp(name, "report.md") || !strcmp(name, "report.html") ||
-               !strcmp(name, "plots.gp") || !strcmp(name, "plots.log");
+               !strcmp(name, "plots.gp") || !strcmp(name, "plots.log") || !strcmp(name, "summary.json");
     if (!strcmp(sub, "plans")) return ends_with(name, ".json");
     if (!strcmp(sub, "data")) return ends_with(name, ".dat");
     if (!strcmp(sub, "plots")) return ends_with(name, ".png") || ends_with(name, ".svg");

@@ -18,6 +18,7 @@
 #include "cli/escape.h"
 #include "cli/report.h"
 #include "traces/mp_file.h"
+#include "traces/mp_jsonw.h"
 
 #define IN_MAX 2048 /* bytes of one escaped input string; longer ones end in "..." */
 #define IN_RING 4
@@ -200,6 +201,97 @@ static void pareto_section(emit *e)
     table_end(e);
 }
 
+/* "Will it pay?": every option against linear placement, for prefill and decode batches */
+static void pay_section(emit *e)
+{
+    const report_pay *p = e->r->pay;
+    const mp_eval *ev = e->r->ev;
+    int P = ev->setup.gpus;
+    heading(e, 2, "Will it pay?");
+    para(e, "Predicted step time of each option against linear placement (the engines' default), replayed in steps "
+            "of a prefill batch (%lld tokens, %lld per GPU) and of a decode batch (%lld tokens, %lld per GPU; "
+            "DeepEP's README benchmarks its normal kernels at 4096 tokens per GPU and its low-latency kernels at "
+            "128). Static placement is " B "%s" B " with 0..%d redundant experts per GPU, planned once; each replica "
+            "costs GPU memory (its weights in every MoE layer) and a weight read per step. Per-batch routing splits "
+            "each expert's tokens over its replicas anew every step and layer (SGLang's lp rule); online "
+            "rebalancing re-plans every few steps from the last ones and moves weights (a stall unless the engine "
+            "moves them asynchronously, as vLLM does by default since PR #43219). Negative is faster; a change of "
+            "less than %.0f%% is within the model's uncertainty.",
+         (long long)p->reg[0].batch, (long long)(p->reg[0].batch / P), (long long)p->reg[1].batch,
+         (long long)(p->reg[1].batch / P), REPORT_PAY_STRATEGY, p->r_max, 100 * REPORT_NOISE);
+    int kv = p->kv_bytes_per_token > 0;
+    static const char *const hd[] = {"option", "replicas/GPU", "GB/GPU", "prefill step (us)", "prefill vs linear",
+                                     "decode step (us)", "decode vs linear", "KV tokens lost/GPU"};
+    table_begin(e, kv ? 8 : 7, hd, 1);
+    const report_pay_regime *a = &p->reg[0], *d = &p->reg[1];
+    int last = kv ? 7 : 6;
+#define ROW(label_fmt, label_arg, r, ta, td)                                                                          \
+    do {                                                                                                           \
+        cell(e, 0, label_fmt, label_arg);                                                                          \
+        cell(e, 1, "%d", (r));                                                                                     \
+        cell(e, 2, "%.2f", (r) * p->replica_bytes / 1e9);                                                          \
+        if (isfinite(ta)) cell(e, 3, "%.1f", (ta)), cell(e, 4, "%+.2f%%", pct((ta), a->linear_us));               \
+        else cell(e, 3, "-"), cell(e, 4, "-");                                                                     \
+        if (isfinite(td)) cell(e, 5, "%.1f", (td)), cell(e, 6, "%+.2f%%", pct((td), d->linear_us));               \
+        else cell(e, 5, "-"), cell(e, 6, "-");                                                                     \
+        if (kv) cell(e, last, "%.0f", (r) * p->replica_bytes / p->kv_bytes_per_token);                             \
+    } while (0)
+    ROW("%s", "linear (the engines' default)", 0, a->linear_us, d->linear_us);
+    for (int r = 0; r <= p->r_max; r++) ROW("static " REPORT_PAY_STRATEGY ", %d redundant per GPU", r, r, a->static_us[r], d->static_us[r]);
+    ROW("per-batch routing (sglang-lp) over static, %d per GPU", p->r_setup, p->r_setup, a->lp_us, d->lp_us);
+    if (isfinite(a->online_stall_us) || isfinite(d->online_stall_us)) {
+        ROW("online " REPORT_PAY_STRATEGY ", %d per GPU, moves stall", p->r_setup, p->r_setup, a->online_stall_us,
+            d->online_stall_us);
+        ROW("online " REPORT_PAY_STRATEGY ", %d per GPU, moves async", p->r_setup, p->r_setup, a->online_steps_us,
+            d->online_steps_us);
+    }
+#undef ROW
+    table_end(e);
+    if (!kv)
+        para(e, "KV-cache tokens lost: not shown (the model's attention shape is not known here; give --model with "
+                "its config).");
+    else
+        para(e, "KV tokens lost: the tokens of KV cache (bf16, every decoder layer: %.0f bytes per token) that the "
+                "replicas' GPU memory would otherwise hold.",
+             p->kv_bytes_per_token);
+    static const char *const rn[REPORT_PAY_REGIMES] = {"Prefill", "Decode"};
+    for (int g = 0; g < REPORT_PAY_REGIMES; g++) {
+        const report_pay_regime *x = &p->reg[g];
+        char v[1024];
+        report_pay_verdict(p, g, v, sizeof v);
+        item(e, B "%s" B " (%lld tokens per step): %s", rn[g], (long long)x->batch, v);
+    }
+    if (!e->html) fputc('\n', e->fp);
+}
+
+/* the recommendation in one paragraph: what to deploy, its plan file, why */
+static void recommend(emit *e, const report_advice *a)
+{
+    const mp_eval *ev = e->r->ev;
+    char dstem[MP_EVAL_NAME_MAX], bstem[MP_EVAL_NAME_MAX];
+    report_plan_stem(ev->r[a->deploy].entry.name, dstem, sizeof dstem);
+    report_plan_stem(ev->r[a->best].entry.name, bstem, sizeof bstem);
+    double tb = ev->r[a->best].metric[MP_M_STEP_US], tl = a->linear >= 0 ? ev->r[a->linear].metric[MP_M_STEP_US] : NAN;
+    if (a->linear < 0)
+        para(e, B "Deploy %s" B " (plan file plans/%s.json): the lowest predicted step time of the strategies "
+                "compared, %.1f us (linear placement was not compared, so the gain over the engines' default is "
+                "unknown).",
+             in(e, ev->r[a->best].entry.name), in(e, bstem), tb);
+    else if (a->best == a->linear)
+        para(e, B "Keep %s" B " (plan file plans/%s.json): no placement change pays; linear placement, the engines' "
+                "default, has the lowest predicted step time, %.1f us.",
+             in(e, ev->r[a->deploy].entry.name), in(e, dstem), tl);
+    else if (!a->pays)
+        para(e, B "Keep %s" B " (plan file plans/%s.json): no placement change pays. The best, %s, is predicted only "
+                "%.1f%% faster than linear placement (%.1f vs %.1f us), within the model's uncertainty of %.0f%%.",
+             in(e, ev->r[a->deploy].entry.name), in(e, dstem), in(e, ev->r[a->best].entry.name), 100 * a->gain, tb, tl,
+             100 * REPORT_NOISE);
+    else
+        para(e, B "Deploy %s" B " (plan file plans/%s.json): the lowest predicted step time, %.1f us, %.1f%% faster "
+                "than linear placement (%.1f us), more than the model's uncertainty of %.0f%%.",
+             in(e, ev->r[a->best].entry.name), in(e, bstem), tb, 100 * a->gain, tl, 100 * REPORT_NOISE);
+}
+
 static void document(emit *e)
 {
     const report_ctx *r = e->r;
@@ -209,6 +301,9 @@ static void document(emit *e)
     char title[TEXT_MAX];
     snprintf(title, sizeof title, "moeplace report: %s on %d GPUs", in(e, m->name[0] ? m->name : "trace"), s->gpus);
     heading(e, 1, title);
+    report_advice adv;
+    report_advise(ev, &adv);
+    recommend(e, &adv);
 
     heading(e, 2, "Setup");
     static const char *const kv[2] = {"item", "value"};
@@ -282,8 +377,11 @@ static void document(emit *e)
     }
     char plan_stem[MP_EVAL_NAME_MAX];
     report_plan_stem(b->entry.name, plan_stem, sizeof plan_stem);
-    para(e, "Deploy " B "%s" B " (plan file plans/%s.json): its predicted step time is the lowest, %.1f us.",
-         in(e, b->entry.name), in(e, plan_stem), b->metric[MP_M_STEP_US]);
+    if (adv.deploy != adv.best)
+        recommend(e, &adv);
+    else
+        para(e, "Deploy " B "%s" B " (plan file plans/%s.json): its predicted step time is the lowest, %.1f us.",
+             in(e, b->entry.name), in(e, plan_stem), b->metric[MP_M_STEP_US]);
     if (second >= 0 && second != lin)
         item(e, "%.1f%% faster than the runner-up, %s (%.1f us).",
              -pct(b->metric[MP_M_STEP_US], ev->r[second].metric[MP_M_STEP_US]), in(e, ev->r[second].entry.name),
@@ -302,20 +400,32 @@ static void document(emit *e)
          b->metric[MP_M_NVL_MB]);
     if (!e->html) fputc('\n', e->fp);
 
+    if (r->pay) pay_section(e);
+
     if (r->rb) {
         const mp_rebalance_result *rb = r->rb;
+        char verdict[512];
         heading(e, 2, "Online rebalancing");
-        para(e, "Strategy %s re-planned online from a sliding window of steps: %lld rebalances applied of %lld "
-                "considered, %.1f MB of expert weights moved (%.2f ms of transfer).",
-             in(e, r->rb_strategy), (long long)rb->applied, (long long)rb->nevents, rb->moved_bytes / 1e6, rb->transfer_ms);
-        static const char *const rh[] = {"regime", "replay max/mean", "p99", "step time (us)"};
-        table_begin(e, 4, rh, 1);
-        static const char *const nm[MP_REGIMES] = {"static", "online", "oracle"};
+        para(e, "Strategy %s re-planned online every %lld steps from the loads of the last %lld steps, as vLLM and "
+                "SGLang rebalance (the static plan is the same strategy planned once from the first %lld steps; the "
+                "oracle re-plans every step from that step's own loads, moving weights for free: a bound). Moving "
+                "weights stalls serving: the online total includes its transfer time.",
+             in(e, r->rb_strategy), (long long)rb->interval, (long long)rb->window, (long long)rb->window);
+        para(e, B "Online rebalancing %s." B, mp_rebalance_verdict_text(rb, verdict, sizeof verdict));
+        static const char *const rh[] = {"regime", "replay max/mean", "p99", "step time (us)", "transfer (ms)",
+                                         "total (ms)"};
+        table_begin(e, 6, rh, 1);
+        static const char *const nm[MP_REGIMES] = {"static", "online", "oracle (bound)"};
         for (int g = 0; g < MP_REGIMES; g++) {
             const mp_sim_result *x = rb->regime[g];
             if (!x) continue;
             cell(e, 0, "%s", nm[g]), cell(e, 1, "%.3f", x->maxmean.mean), cell(e, 2, "%.3f", x->maxmean.p99),
                 cell(e, 3, "%.1f", x->time_us.mean);
+            if (g == MP_REGIME_ORACLE)
+                cell(e, 4, "not counted");
+            else
+                cell(e, 4, "%.2f", g == MP_REGIME_ONLINE ? rb->transfer_ms : 0.0);
+            cell(e, 5, "%.2f", rb->total_us[g] / 1e3);
         }
         table_end(e);
     }
@@ -387,3 +497,108 @@ static int write_one(const report_ctx *r, int html, mp_err *err)
 int report_write_md(const report_ctx *r, mp_err *err) { return write_one(r, 0, err); }
 
 int report_write_html(const report_ctx *r, mp_err *err) { return write_one(r, 1, err); }
+
+/* ---- summary.json ---- */
+
+static void jnum(mp_jw *w, const char *key, double v, int last)
+{
+    mp_jw_key(w, key);
+    mp_jw_num(w, v);
+    mp_jw_raw(w, last ? "" : ", ");
+}
+
+int report_write_summary(const report_ctx *r, mp_err *err)
+{
+    const mp_eval *ev = r->ev;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/summary.json", r->dir);
+    mp_ofile *f;
+    int rc = mp_ofile_open(&f, path, err);
+    if (rc) return rc;
+    mp_jw w;
+    mp_jw_file(&w, mp_ofile_stream(f));
+    report_advice a;
+    report_advise(ev, &a);
+    mp_jw_raw(&w, "{\"schema\": \"moeplace.report\", \"schema_version\": %d,\n \"input\": ", CLI_SCHEMA_VERSION);
+    mp_jw_str(&w, r->input);
+    mp_jw_raw(&w, ", \"model\": ");
+    mp_jw_str(&w, ev->model.name[0] ? ev->model.name : "-");
+    mp_jw_raw(&w, ", \"gpus\": %d, \"nodes\": %d, \"redundant\": %d, \"replica\": ", ev->setup.gpus, ev->setup.nodes,
+              ev->setup.redundant);
+    mp_jw_str(&w, ev->setup.policy);
+    mp_jw_raw(&w, ", \"steps\": %lld, \"tokens\": %lld, \"holdout\": ", (long long)ev->steps, (long long)ev->tokens);
+    mp_jw_num(&w, ev->holdout);
+    mp_jw_raw(&w, ",\n \"recommendation\": {\"deploy\": ");
+    mp_jw_str(&w, ev->r[a.deploy].entry.name);
+    mp_jw_raw(&w, ", \"plan_file\": ");
+    mp_jw_str(&w, a.plan_file);
+    mp_jw_raw(&w, ", \"best\": ");
+    mp_jw_str(&w, ev->r[a.best].entry.name);
+    mp_jw_raw(&w, ", \"pays\": %s, ", a.pays ? "true" : "false");
+    jnum(&w, "gain", a.linear >= 0 ? a.gain : NAN, 0);
+    jnum(&w, "noise_fraction", REPORT_NOISE, 0);
+    mp_jw_key(&w, "verdict");
+    mp_jw_str(&w, a.why);
+    mp_jw_raw(&w, "},\n \"strategies\": [");
+    for (int i = 0; i < ev->n; i++) {
+        const mp_eval_result *x = &ev->r[i];
+        double part[4];
+        report_breakdown(x, part);
+        char stem[MP_EVAL_NAME_MAX * 3];
+        report_plan_stem(x->entry.name, stem, sizeof stem);
+        char pf[MP_EVAL_NAME_MAX * 3 + 16];
+        snprintf(pf, sizeof pf, "plans/%s.json", stem);
+        mp_jw_raw(&w, "%s\n  {\"strategy\": ", i ? "," : "");
+        mp_jw_str(&w, x->entry.name);
+        mp_jw_raw(&w, ", \"plan_file\": ");
+        mp_jw_str(&w, pf);
+        mp_jw_raw(&w, ", \"slots_per_gpu\": %d, ", x->plan->topo.slots_per_gpu);
+        jnum(&w, "step_us", x->metric[MP_M_STEP_US], 0);
+        jnum(&w, "expert_us", part[0], 0);
+        jnum(&w, "dispatch_us", part[1], 0);
+        jnum(&w, "combine_us", part[2], 0);
+        jnum(&w, "other_us", part[3], 0);
+        jnum(&w, "bound_us", x->bound_us, 0);
+        jnum(&w, "sim_max_over_mean", x->metric[MP_M_SIM_MAXMEAN], 0);
+        jnum(&w, "holdout_sim_max_over_mean", x->holdout_sim_maxmean, 0);
+        jnum(&w, "plan_max_over_mean", x->metric[MP_M_PLAN_MAXMEAN], 1);
+        mp_jw_raw(&w, "}");
+    }
+    mp_jw_raw(&w, "]");
+    if (r->pay) {
+        const report_pay *p = r->pay;
+        static const char *const rn[REPORT_PAY_REGIMES] = {"prefill", "decode"};
+        mp_jw_raw(&w, ",\n \"will_it_pay\": {\"strategy\": ");
+        mp_jw_str(&w, REPORT_PAY_STRATEGY);
+        mp_jw_raw(&w, ", \"redundant\": %d, ", p->r_setup);
+        jnum(&w, "replica_bytes", p->replica_bytes, 0);
+        jnum(&w, "kv_tokens_lost", p->kv_bytes_per_token > 0 ? p->replica_bytes / p->kv_bytes_per_token : NAN, 0);
+        mp_jw_raw(&w, "\"regimes\": [");
+        for (int g = 0; g < REPORT_PAY_REGIMES; g++) {
+            const report_pay_regime *x = &p->reg[g];
+            char v[1024];
+            mp_jw_raw(&w, "%s\n  {\"phase\": \"%s\", \"batch_tokens\": %lld, \"steps\": %lld, ", g ? "," : "", rn[g],
+                      (long long)x->batch, (long long)x->steps);
+            jnum(&w, "linear_step_us", x->linear_us, 0);
+            mp_jw_raw(&w, "\"static_step_us\": [");
+            for (int k = 0; k <= p->r_max; k++) {
+                mp_jw_raw(&w, k ? ", " : "");
+                mp_jw_num(&w, x->static_us[k]);
+            }
+            mp_jw_raw(&w, "], ");
+            jnum(&w, "lp_step_us", x->lp_us, 0);
+            jnum(&w, "online_stall_step_us", x->online_stall_us, 0);
+            jnum(&w, "online_async_step_us", x->online_steps_us, 0);
+            mp_jw_key(&w, "verdict");
+            mp_jw_str(&w, report_pay_verdict(p, g, v, sizeof v));
+            mp_jw_raw(&w, "}");
+        }
+        mp_jw_raw(&w, "]}");
+    }
+    mp_jw_raw(&w, "}\n");
+    if (mp_jw_status(&w)) {
+        mp_ofile_abort(f);
+        return mp_err_set(err, MP_EIO, "%s: cannot write", path);
+    }
+    return mp_ofile_commit(f, err);
+}

@@ -15,16 +15,27 @@
 #include "cli/report.h"
 #include "traces/mp_file.h"
 
-enum { PL_TIME = 0, PL_LAYERS, PL_STEPS, PL_SORTED, PL_PARETO, PL_FIXED };
+enum { PL_TIME = 0, PL_PARTS, PL_PAY, PL_LAYERS, PL_STEPS, PL_SORTED, PL_PARETO, PL_FIXED };
 
-int report_plot_count(const report_ctx *r) { return PL_FIXED - (r->sweep ? 0 : 1) + r->ev->n; }
+static int plot_present(const report_ctx *r, int k)
+{
+    return k == PL_PAY ? r->pay != NULL : k == PL_PARETO ? r->sweep != NULL : 1;
+}
+
+int report_plot_count(const report_ctx *r)
+{
+    int n = r->ev->n;
+    for (int k = 0; k < PL_FIXED; k++) n += plot_present(r, k);
+    return n;
+}
 
 /* plot i's kind: one of PL_* below PL_FIXED, or PL_FIXED + the heatmap's entry */
 static int plot_kind(const report_ctx *r, int i)
 {
-    if (i < PL_PARETO) return i;
-    if (r->sweep) return i;
-    return i + 1;
+    int k = 0;
+    for (; k < PL_FIXED; k++)
+        if (plot_present(r, k) && i-- == 0) return k;
+    return PL_FIXED + i;
 }
 
 /* Strings from input (the model name above all) reach the script only through
@@ -62,6 +73,8 @@ void report_plot_name(const report_ctx *r, int i, char *stem, size_t cap, const 
 {
     static const char *const fixed[PL_FIXED][2] = {
         {"step_time", "Predicted step time per strategy, with the balanced bound"},
+        {"step_parts", "What the predicted step time is made of, per strategy (expert, dispatch, combine, other)"},
+        {"will_it_pay", "Will it pay? Predicted step time against linear placement by redundant experts per GPU, prefill and decode"},
         {"max_mean_layers", "Max/mean GPU load per MoE layer (plan on the summed loads)"},
         {"imbalance_steps", "Imbalance over steps (replay, max/mean GPU rows)"},
         {"expert_loads", "Sorted expert loads per layer group (log scale)"},
@@ -124,6 +137,43 @@ static int write_data(const report_ctx *r, mp_err *err)
         fprintf(o.fp, "%d %s %.3f %.3f\n", i, gd(&q, ev->r[i].entry.name), ev->r[i].metric[MP_M_STEP_US],
                 ev->r[i].bound_us);
     if ((rc = out_close(&o, 0, err))) return rc;
+
+    if ((rc = out_open(&o, r, "data/parts.dat", err))) return rc;
+    fprintf(o.fp, "# index strategy expert_us dispatch_us combine_us other_us\n");
+    for (int i = 0; i < ev->n; i++) {
+        double part[4];
+        report_breakdown(&ev->r[i], part);
+        fprintf(o.fp, "%d %s %.3f %.3f %.3f %.3f\n", i, gd(&q, ev->r[i].entry.name), part[0], part[1], part[2], part[3]);
+    }
+    if ((rc = out_close(&o, 0, err))) return rc;
+
+    if (r->pay) {
+        const report_pay *p = r->pay;
+        const report_pay_regime *a = &p->reg[0], *d = &p->reg[1];
+        if ((rc = out_open(&o, r, "data/pay.dat", err))) return rc;
+        fprintf(o.fp, "# redundant_per_gpu label prefill_vs_linear_pct decode_vs_linear_pct (static %s)\n",
+                REPORT_PAY_STRATEGY);
+        for (int k = 0; k <= p->r_max; k++)
+            fprintf(o.fp, "%d \"%d (%.1f GB)\" %.4f %.4f\n", k, k, k * p->replica_bytes / 1e9,
+                    100 * (a->static_us[k] / a->linear_us - 1), 100 * (d->static_us[k] / d->linear_us - 1));
+        if ((rc = out_close(&o, 0, err))) return rc;
+        if ((rc = out_open(&o, r, "data/pay_points.dat", err))) return rc;
+        fprintf(o.fp, "# redundant_per_gpu prefill_vs_linear_pct decode_vs_linear_pct: lp routing, online (async), online (stall)\n");
+        double pts[3][2] = {{a->lp_us, d->lp_us}, {a->online_steps_us, d->online_steps_us},
+                            {a->online_stall_us, d->online_stall_us}};
+        for (int k = 0; k < 3; k++) {
+            fprintf(o.fp, "%d", p->r_setup);
+            for (int g = 0; g < 2; g++) {
+                double lin = p->reg[g].linear_us, v = pts[k][g];
+                if (isfinite(v) && lin > 0)
+                    fprintf(o.fp, " %.4f", 100 * (v / lin - 1));
+                else
+                    fprintf(o.fp, " ?");
+            }
+            fprintf(o.fp, "\n");
+        }
+        if ((rc = out_close(&o, 0, err))) return rc;
+    }
 
     if ((rc = out_open(&o, r, "data/layers.dat", err))) return rc;
     fprintf(o.fp, "layer");
@@ -269,17 +319,23 @@ static int64_t series_len(const report_ctx *r, int kind)
     return kind == PL_LAYERS ? r->ev->model.layers : r->ev->steps;
 }
 
-/* the first entry before i whose line in plot `kind` is i's exactly, or -1 */
-static int same_as(const report_ctx *r, int kind, int i)
+/* the first entry before i whose line in plot `kind` is i's exactly, or -1;
+ * else, in *near, the first whose line is within 0.1% of i's at every point
+ * (drawn on top of each other at any scale a reader can tell), or -1 */
+static int same_as(const report_ctx *r, int kind, int i, int *near)
 {
     int64_t n = series_len(r, kind);
+    *near = -1;
     for (int j = 0; j < i; j++) {
-        int64_t x = 0;
-        for (; x < n; x++) {
+        int exact = 1, close = 1;
+        for (int64_t x = 0; x < n && close; x++) {
             double a = series_at(r, kind, i, x), b = series_at(r, kind, j, x);
-            if (!(a == b || (isnan(a) && isnan(b)))) break;
+            if (a == b || (isnan(a) && isnan(b))) continue;
+            exact = 0;
+            close = isfinite(a) && isfinite(b) && fabs(a - b) <= 1e-3 * fabs(b);
         }
-        if (x == n) return j;
+        if (exact) return j;
+        if (close && *near < 0) *near = j;
     }
     return -1;
 }
@@ -317,11 +373,13 @@ static void strategy_lines(FILE *fp, const report_ctx *r, int kind, const char *
     gpstr q;
     fprintf(fp, "plot ");
     for (int i = 0; i < r->ev->n; i++) {
-        int j = same_as(r, kind, i);
+        int near, j = same_as(r, kind, i, &near);
         const char *name = r->ev->r[i].entry.name;
         fprintf(fp, "%s'%s' using 1:%d with %s", i ? ", \\\n     " : "", file, i + 2, style);
         if (j >= 0)
             fprintf(fp, " lw 3 dt 2 title %s", gq(&q, "%s (same as %s)", name, r->ev->r[j].entry.name));
+        else if (near >= 0)
+            fprintf(fp, " lw 3 dt 2 title %s", gq(&q, "%s (within 0.1%% of %s)", name, r->ev->r[near].entry.name));
         else
             fprintf(fp, " lw 1.5 title %s", gq(&q, "%s", name));
     }
@@ -397,7 +455,7 @@ static void body(FILE *fp, const report_ctx *r, int i, double heat_max)
     const mp_eval *ev = r->ev;
     i = plot_kind(r, i);
     int n = ev->n;
-    gpstr q;
+    gpstr q, q2, q3, q4;
     fprintf(fp, "reset\nset termoption noenhanced\nset datafile missing '?'\nset grid\nset key below\n");
     switch (i) {
     case PL_TIME:
@@ -415,6 +473,48 @@ static void body(FILE *fp, const report_ctx *r, int i, double heat_max)
                 "     'data/strategies.dat' using ($1-0.3):4:(0.6):(0) with vectors nohead dt 2 lw 3 lc rgb '#cc3311' "
                 "title 'balanced bound of each strategy (its expert time at the mean GPU load)'\n");
         break;
+    case PL_PARTS:
+        fprintf(fp,
+                "set title %s\n"
+                "set xlabel 'placement strategy'\nset ylabel 'predicted step time (us)'\n"
+                "set style data histograms\nset style histogram rowstacked\n"
+                "set style fill solid 0.8 border -1\nset boxwidth 0.6\nset yrange [0:*]\nset xtics rotate by -20\n"
+                "plot 'data/parts.dat' using 3:xtic(2) lc rgb '#4477aa' title 'expert (GEMMs on the busiest GPU)', \\\n"
+                "     '' using 4 lc rgb '#ee7733' title 'dispatch', \\\n"
+                "     '' using 5 lc rgb '#009988' title 'combine', \\\n"
+                "     '' using 6 lc rgb '#bbbbbb' title 'other'\n",
+                gq(&q, "What one predicted step is made of (%s, %d GPUs)",
+                   ev->model.name[0] ? ev->model.name : "trace", ev->setup.gpus));
+        break;
+    case PL_PAY: {
+        const report_pay *p = r->pay;
+        fprintf(fp,
+                "set title %s\n"
+                "set xlabel 'redundant experts per GPU (their weights in GPU memory)'\n"
+                "set ylabel 'predicted step time vs linear placement (%%, negative is faster)'\n"
+                "set xrange [-0.3:%d.3]\nset offsets 0, 0, 1, 1\n"
+                "set object 1 rect from graph 0, first %.1f to graph 1, first %.1f fc rgb '#eeeeee' fs solid 0.6 noborder behind\n"
+                "plot 0 with lines lc rgb 'black' lw 1.5 title 'linear placement (the engines default)', \\\n"
+                "     'data/pay.dat' using 1:3:xtic(2) with linespoints pt 7 ps 1.2 lw 2 lc rgb '#4477aa' "
+                "title %s, \\\n"
+                "     'data/pay.dat' using 1:4 with linespoints pt 5 ps 1.2 lw 2 lc rgb '#cc3311' title %s, \\\n"
+                "     'data/pay_points.dat' every ::0::0 using ($1+0.04):2 with points pt 6 ps 2 lw 2 lc rgb '#4477aa' "
+                "title 'prefill, per-batch routing (sglang-lp)', \\\n"
+                "     'data/pay_points.dat' every ::0::0 using ($1+0.04):3 with points pt 4 ps 2 lw 2 lc rgb '#cc3311' "
+                "title 'decode, per-batch routing (sglang-lp)', \\\n"
+                "     'data/pay_points.dat' every ::1::1 using ($1-0.04):2 with points pt 8 ps 2 lw 2 lc rgb '#4477aa' "
+                "title 'prefill, online rebalancing (async moves)', \\\n"
+                "     'data/pay_points.dat' every ::1::1 using ($1-0.04):3 with points pt 10 ps 2 lw 2 lc rgb '#cc3311' "
+                "title 'decode, online rebalancing (async moves)', \\\n"
+                "     NaN with boxes fc rgb '#eeeeee' fs solid 0.6 title %s\n",
+                gq(&q, "Will it pay? Static %s against linear placement (%s, %d GPUs)", REPORT_PAY_STRATEGY,
+                   ev->model.name[0] ? ev->model.name : "trace", ev->setup.gpus),
+                p->r_max, -100 * REPORT_NOISE, 100 * REPORT_NOISE,
+                gq(&q2, "prefill, static %s (%lld tokens per step)", REPORT_PAY_STRATEGY, (long long)p->reg[0].batch),
+                gq(&q3, "decode, static %s (%lld tokens per step)", REPORT_PAY_STRATEGY, (long long)p->reg[1].batch),
+                gq(&q4, "within the model's uncertainty (+-%.0f%%): no change pays", 100 * REPORT_NOISE));
+        break;
+    }
     case PL_LAYERS:
         fprintf(fp,
                 "set title 'Max/mean GPU load per MoE layer (1 = perfect balance)'\n"

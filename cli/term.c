@@ -120,6 +120,21 @@ size_t cli_wrap_next(const char *s, int width)
     return sp ? sp : all;
 }
 
+void cli_print_wrapped(FILE *fp, const char *first, const char *s, int cols)
+{
+    int indent = cli_text_width(first);
+    fputs(first, fp);
+    int width = cols > indent + 20 ? cols - indent : 1 << 20;
+    for (int line = 0; *s; line++) {
+        size_t n = cli_wrap_next(s, width);
+        if (line) fprintf(fp, "%*s", indent, "");
+        fwrite(s, 1, n, fp);
+        fputc('\n', fp);
+        s += n;
+        while (*s == ' ') s++;
+    }
+}
+
 /* ---- fitting a table ---- */
 
 static int line_width(const cli_fit_col *c, int n)

@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* The width a table on standard output fits, or 0 when it prints whole:
  * `wide` set (--wide) or standard output not a terminal.  On a terminal: the
@@ -36,6 +37,10 @@ int cli_text_cut(char *buf, size_t n, const char *s, int width);
  * the last space that fits (the space not counted), else `width` columns
  * cut hard.  0 only when s is empty.  The caller skips the spaces after. */
 size_t cli_wrap_next(const char *s, int width);
+
+/* Prints s on fp as lines of at most `cols` columns (0: one line), the first
+ * starting with `first`, the others indented as deep. */
+void cli_print_wrapped(FILE *fp, const char *first, const char *s, int cols);
 
 /* ---- fitting a table: columns joined by two spaces ---- */
 #define CLI_FIT_FLEX_MIN 24 /* a cut or wrapped text column keeps at least this many columns */

@@ -35,6 +35,7 @@
 #ifndef MP_REBALANCE_H
 #define MP_REBALANCE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "planner/mp_plan.h"
@@ -79,6 +80,15 @@ typedef struct mp_rebalance_event {
 
 enum { MP_REGIME_STATIC = 0, MP_REGIME_ONLINE, MP_REGIME_ORACLE, MP_REGIMES };
 
+/* Whether online rebalancing paid on the trace (mp_rebalance_result.verdict). */
+enum {
+    MP_REB_NONE_DUE = 0, /* the trace ended before the first rebalance was due      */
+    MP_REB_NONE_PAID,    /* rebalances were considered; none was worth applying      */
+    MP_REB_PAYS,         /* applied, and the online total (transfers stalling serving
+                            included) is below the static plan's                    */
+    MP_REB_COSTS         /* applied, but the online total is not below the static's */
+};
+
 typedef struct mp_rebalance_result {
     int64_t steps;
     mp_sim_result *regime[MP_REGIMES]; /* series kept; [ORACLE] NULL when off */
@@ -90,7 +100,17 @@ typedef struct mp_rebalance_result {
     double pre_shift[MP_REGIMES];      /* mean max/mean before shift_at (when known)     */
     int64_t recovery_steps[MP_REGIMES]; /* steps from shift_at until a bucket's mean is within 5% of
                                            pre_shift; -1 never (or no shift given)        */
+    int64_t interval, window;          /* as run                                           */
+    double total_us[MP_REGIMES];       /* predicted time over the run; ONLINE includes its
+                                          transfers (a stall: serving waits for the weights);
+                                          the oracle's moves are not counted (a bound)     */
+    int verdict;                       /* MP_REB_*                                          */
+    double gain;                       /* static total / online total - 1 (0 when none applied) */
 } mp_rebalance_result;
+
+/* One line (no newline) saying whether online rebalancing paid and why, in
+ * words that name no command-line flag; returns buf. */
+const char *mp_rebalance_verdict_text(const mp_rebalance_result *r, char *buf, size_t cap);
 
 void mp_rebalance_result_destroy(mp_rebalance_result *r);
 

@@ -1,5 +1,6 @@
 /* rebalance.c - static, online and oracle regimes over one trace. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -355,6 +356,11 @@ int mp_rebalance_run(mp_rebalance_result **out, const mp_piece_source *src, cons
         goto fail;
     }
     if ((rc = mp_loads_create(&r.win, 1, r.L, r.E, err))) goto fail;
+    /* the window's loads carry the model (its groups and top-k), so that a
+     * strategy plans as it does from a trace's loads: eplb stays hierarchical
+     * where the groups split over the nodes, not EPLB's global policy */
+    r.win->has_model = 1;
+    r.win->model = *model;
     if (o->holdout > 0 && o->window >= MP_HOLDOUT_MIN_STEPS) {
         mp_err sub = {0};
         if (mp_holdout_steps(o->window, o->holdout, &r.held, &sub)) r.held = 0;
@@ -362,6 +368,8 @@ int mp_rebalance_run(mp_rebalance_result **out, const mp_piece_source *src, cons
     if (r.held) {
         if ((rc = mp_loads_create(&r.early, 1, r.L, r.E, err)) || (rc = mp_loads_create(&r.latel, 1, r.L, r.E, err)))
             goto fail;
+        r.early->has_model = r.latel->has_model = 1;
+        r.early->model = r.latel->model = *model;
         if (!r.ring_mode && !(r.late = calloc((size_t)cells, sizeof *r.late))) {
             rc = mp_err_set(err, MP_ENOMEM, "rebalance: out of memory");
             goto fail;
@@ -443,6 +451,18 @@ int mp_rebalance_run(mp_rebalance_result **out, const mp_piece_source *src, cons
         goto fail;
     }
     over_time(res, o);
+    res->interval = o->interval;
+    res->window = o->window;
+    for (int g = 0; g < MP_REGIMES; g++) res->total_us[g] = res->regime[g] ? res->regime[g]->total_time_us : NAN;
+    res->total_us[MP_REGIME_ONLINE] += res->transfer_ms * 1e3;
+    if (res->nevents == 0)
+        res->verdict = MP_REB_NONE_DUE;
+    else if (res->applied == 0)
+        res->verdict = MP_REB_NONE_PAID;
+    else {
+        res->gain = res->total_us[MP_REGIME_STATIC] / res->total_us[MP_REGIME_ONLINE] - 1.0;
+        res->verdict = res->gain > 0 ? MP_REB_PAYS : MP_REB_COSTS;
+    }
     mp_step_release(&pc);
     run_free(&r);
     *out = res;
@@ -451,4 +471,48 @@ fail:
     mp_step_release(&pc);
     run_free(&r);
     return rc;
+}
+
+/* ---- the verdict ---- */
+
+static void bytes_text(double b, char *buf, size_t cap)
+{
+    if (b >= 1e12)
+        snprintf(buf, cap, "%.2f TB", b / 1e12);
+    else if (b >= 1e9)
+        snprintf(buf, cap, "%.2f GB", b / 1e9);
+    else
+        snprintf(buf, cap, "%.1f MB", b / 1e6);
+}
+
+const char *mp_rebalance_verdict_text(const mp_rebalance_result *r, char *buf, size_t cap)
+{
+    char moved[32];
+    bytes_text(r->moved_bytes, moved, sizeof moved);
+    int64_t first = r->interval > r->window ? r->interval : r->window;
+    first = (first + r->interval - 1) / r->interval * r->interval; /* the first multiple of the interval >= window */
+    switch (r->verdict) {
+    case MP_REB_NONE_DUE:
+        snprintf(buf, cap, "no rebalance: the trace's %lld steps end before the first one is due (step %lld: every "
+                 "%lld steps, once a window of %lld steps is seen); the static plan stands",
+                 (long long)r->steps, (long long)first, (long long)r->interval, (long long)r->window);
+        break;
+    case MP_REB_NONE_PAID:
+        snprintf(buf, cap, "does not pay: none of the %lld rebalances considered was applied (each one's gain on "
+                 "steps its trial plan had not seen was below the threshold, or no move was worth its bytes); "
+                 "the static plan stands",
+                 (long long)r->nevents);
+        break;
+    case MP_REB_PAYS:
+        snprintf(buf, cap, "pays: %.2f%% less predicted time than the static plan over the trace, transfers "
+                 "included (%lld of %lld rebalances applied, %s moved, %.2f ms of transfer)",
+                 100 * r->gain / (1 + r->gain), (long long)r->applied, (long long)r->nevents, moved, r->transfer_ms);
+        break;
+    default:
+        snprintf(buf, cap, "does not pay: %.2f%% more predicted time than the static plan over the trace, transfers "
+                 "included (%lld of %lld rebalances applied, %s moved, %.2f ms of transfer)",
+                 -100 * r->gain / (1 + r->gain), (long long)r->applied, (long long)r->nevents, moved, r->transfer_ms);
+        break;
+    }
+    return buf;
 }

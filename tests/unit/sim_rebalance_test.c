@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "sim/mp_rebalance.h"
@@ -186,6 +187,77 @@ static void overlapping_windows(void **state)
     mp_rebalance_result_destroy(r);
 }
 
+/* Every load matrix a re-plan sees carries the trace's model (its groups):
+ * a grouped strategy plans online as it does from the trace's loads (eplb
+ * stays hierarchical; before, the window had no model and eplb fell back to
+ * EPLB's global policy). */
+typedef struct checking {
+    mp_topology topo; /* first: lpt_plan reads the context as a topology */
+    int bad;          /* re-plans that saw loads without the model's groups */
+} checking;
+
+static int checking_plan(void *ctx, const mp_loads *ld, mp_plan **out, mp_err *err)
+{
+    checking *c = ctx;
+    if (!ld->has_model || ld->model.groups != 4 || ld->model.top_k != 1) c->bad++;
+    return lpt_plan(&c->topo, ld, out, err);
+}
+
+static void windows_carry_the_model(void **state)
+{
+    (void)state;
+    checking c = {{4, 2, 2}, 0};
+    gen g = {0, 60, 256, 30, 7};
+    mp_piece_source src = {&g, gen_next, gen_rewind};
+    mp_model m = tiny_model(1, 8, 1);
+    m.groups = 4;
+    m.topk_group = 2;
+    mp_rebalance_opts o = mp_rebalance_opts_default();
+    o.interval = 10;
+    o.window = 10; /* held-out decision on: early and late loads too */
+    o.replan = checking_plan;
+    o.replan_ctx = &c;
+    o.sim.cost.hidden = 100;
+    o.sim.cost.intermediate = 50;
+    mp_rebalance_result *r = NULL;
+    mp_err err = {0};
+    assert_int_equal(mp_rebalance_run(&r, &src, &m, &o, NULL, NULL, &err), 0);
+    assert_true(r->nevents > 0);
+    assert_int_equal(c.bad, 0);
+    mp_rebalance_result_destroy(r);
+}
+
+/* The online total includes the transfers; the verdict follows the totals. */
+static void totals_and_verdict(void **state)
+{
+    (void)state;
+    mp_rebalance_result *r = run_shift(0.0, 0);
+    double n = (double)r->steps;
+    assert_true(r->applied > 0 && r->transfer_ms > 0);
+    assert_float_equal(r->total_us[MP_REGIME_ONLINE],
+                       r->regime[MP_REGIME_ONLINE]->time_us.mean * n + r->transfer_ms * 1e3, 1e-6 * r->total_us[MP_REGIME_ONLINE]);
+    assert_float_equal(r->total_us[MP_REGIME_STATIC], r->regime[MP_REGIME_STATIC]->total_time_us, 1e-9);
+    assert_float_equal(r->gain, r->total_us[MP_REGIME_STATIC] / r->total_us[MP_REGIME_ONLINE] - 1, 1e-12);
+    assert_int_equal(r->verdict, r->gain > 0 ? MP_REB_PAYS : MP_REB_COSTS);
+    char buf[512];
+    const char *t = mp_rebalance_verdict_text(r, buf, sizeof buf);
+    assert_non_null(strstr(t, r->verdict == MP_REB_PAYS ? "pays: " : "does not pay: "));
+    assert_null(strstr(t, "--")); /* the library names no flag */
+    mp_rebalance_result_destroy(r);
+    /* a threshold no rebalance reaches: none applied, the static plan stands */
+    r = run_shift(100.0, 0);
+    assert_int_equal(r->applied, 0);
+    assert_int_equal(r->verdict, MP_REB_NONE_PAID);
+    assert_non_null(strstr(mp_rebalance_verdict_text(r, buf, sizeof buf), "the static plan stands"));
+    mp_rebalance_result_destroy(r);
+    /* a trace that ends before the first rebalance */
+    r = run_shift_iw(0.0, 0, 500, 10);
+    assert_int_equal(r->nevents, 0);
+    assert_int_equal(r->verdict, MP_REB_NONE_DUE);
+    assert_non_null(strstr(mp_rebalance_verdict_text(r, buf, sizeof buf), "step 500"));
+    mp_rebalance_result_destroy(r);
+}
+
 static void moved_copies_by_hand(void **state)
 {
     (void)state;
@@ -209,6 +281,8 @@ int main(void)
         cmocka_unit_test(relabel_moves_no_more),
         cmocka_unit_test(moved_copies_by_hand),
         cmocka_unit_test(overlapping_windows),
+        cmocka_unit_test(windows_carry_the_model),
+        cmocka_unit_test(totals_and_verdict),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
